@@ -1,0 +1,129 @@
+// Builds the effective configuration: defaults ← config file (JSON or YAML) ← environment.
+// Everything passes one schema; derived defaults (NS set, SOA names) are filled after it,
+// then cross-field rules are checked. Any failure names the field it is about.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { Config } from './schema.js';
+import { validate } from './validate.js';
+import { ConfigError, ValidationError, errorMessage } from '../lib/errors.js';
+import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
+
+type Raw = Record<string, unknown>;
+
+/** Environment variables and the config field each one sets. */
+export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; parse: (v: string) => unknown }> = [
+  { env: 'CNAME_BASE_DOMAIN', path: ['zone', 'name'], parse: (v) => v },
+  { env: 'REDIS_URL', path: ['store', 'redisUrl'], parse: (v) => (v === '' ? null : v) },
+  { env: 'STATE_FILE', path: ['store', 'file'], parse: (v) => (v === '' ? null : v) },
+  { env: 'DNS_LISTEN', path: ['dns', 'listen'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  { env: 'API_LISTEN', path: ['api', 'listen'], parse: (v) => v },
+  { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
+  { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
+  { env: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
+  { env: 'GSLB_TTL', path: ['gslb', 'ttl'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+];
+
+function setPath(obj: Raw, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    if (typeof next !== 'object' || next === null) cur[key] = {};
+    cur = cur[key] as Raw;
+  }
+  cur[path[path.length - 1] as string] = value;
+}
+
+export function readConfigFile(file: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${errorMessage(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(err)}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold a mapping at the top level`);
+  }
+  return parsed as Raw;
+}
+
+export interface LoadOptions {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values applied last, e.g. by tests or CLI flags. */
+  overrides?: Raw;
+}
+
+function deepMerge(base: Raw, over: Raw): Raw {
+  const out: Raw = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? deepMerge(b as Raw, v as Raw)
+        : v;
+  }
+  return out;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.CIRRUS_CONFIG;
+  let raw: Raw = file ? readConfigFile(file) : {};
+  for (const o of ENV_OVERRIDES) {
+    const v = env[o.env];
+    if (v !== undefined) setPath(raw, o.path, o.parse(v));
+  }
+  if (opts.overrides) raw = deepMerge(raw, opts.overrides);
+  return finishConfig(raw, file ? `config file ${file}` : 'config');
+}
+
+/** Validates a raw config object and fills the defaults that depend on other fields. */
+export function finishConfig(raw: unknown, what = 'config'): Config {
+  let cfg: Config;
+  try {
+    cfg = validate(Config, structuredClone(raw), what);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new ConfigError(err.message, err.field);
+    throw err;
+  }
+  const zone = normalizeName(cfg.zone.name);
+  cfg.zone.name = zone;
+  if (cfg.zone.ns.length === 0) cfg.zone.ns = [{ name: `ns1.${zone}`, ipv4: ['127.0.0.1'], ipv6: [] }];
+  cfg.zone.ns.forEach((ns, i) => {
+    ns.name = normalizeName(ns.name);
+    if (isSubdomainOf(ns.name, zone) && ns.ipv4.length + ns.ipv6.length === 0) {
+      throw new ConfigError(
+        `${what}: zone.ns[${i}] ${ns.name} is inside ${zone} and needs glue (ipv4 or ipv6)`,
+        `zone.ns[${i}].ipv4`,
+      );
+    }
+  });
+  cfg.zone.soa.mname = normalizeName(cfg.zone.soa.mname ?? (cfg.zone.ns[0]?.name as string));
+  cfg.zone.soa.rname = normalizeName(cfg.zone.soa.rname ?? `hostmaster.${zone}`);
+  for (const [i, l] of cfg.dns.listen.entries()) checkListen(l, `dns.listen[${i}]`, what);
+  checkListen(cfg.api.listen, 'api.listen', what);
+  return cfg;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function parseListen(text: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not host:port`);
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
+
+function checkListen(text: string, field: string, what: string): void {
+  const { port } = parseListen(text);
+  if (port > 65535) throw new ConfigError(`${what}: ${field} port ${port} is above 65535`, field);
+}

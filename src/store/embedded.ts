@@ -1,0 +1,212 @@
+// The embedded store: memory, optionally persisted to one JSON file written atomically
+// (temp file + rename). The file is also how another process (the `cirrus token create`
+// command) reaches a running server: a changed file is read back and announced as a
+// remote change, exactly as a Redis publish would be.
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
+import type { Domain, EdgeNode, TokenRecord } from './model.js';
+import { nextSerial } from '../snapshot/serial.js';
+import { CirrusError, errorMessage } from '../lib/errors.js';
+
+interface FileState {
+  version: 1;
+  domains: Record<string, Domain>;
+  nodes: Record<string, EdgeNode>;
+  zones: Record<string, string>;
+  tokens: Record<string, TokenRecord & { hash: string }>;
+  soa: Record<string, { serial: number; hash: string }>;
+}
+
+function emptyState(): FileState {
+  return { version: 1, domains: {}, nodes: {}, zones: {}, tokens: {}, soa: {} };
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+export interface EmbeddedStoreOptions {
+  /** JSON file to persist to; undefined keeps everything in memory. */
+  file?: string | undefined;
+  /** How often to look for writes by other processes. */
+  watchIntervalMs?: number;
+}
+
+export class EmbeddedStore implements Store {
+  readonly kind = 'embedded';
+  private state = emptyState();
+  private readonly events = new EventEmitter();
+  private lastSeen: { mtimeMs: number; size: number } | undefined;
+  private watching = false;
+
+  constructor(private readonly opts: EmbeddedStoreOptions = {}) {}
+
+  async start(): Promise<void> {
+    const file = this.opts.file;
+    if (!file) return;
+    mkdirSync(dirname(file), { recursive: true });
+    this.readFile();
+    watchFile(file, { interval: this.opts.watchIntervalMs ?? 500, persistent: false }, () => this.pollFile());
+    this.watching = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.watching && this.opts.file) unwatchFile(this.opts.file);
+    this.watching = false;
+    this.events.removeAllListeners();
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.events.on('change', listener);
+    return () => this.events.off('change', listener);
+  }
+
+  private emit(kind: ChangeKind, origin: 'local' | 'remote' = 'local'): void {
+    this.events.emit('change', { kind, origin } satisfies StoreChange);
+  }
+
+  private stat(): { mtimeMs: number; size: number } | undefined {
+    try {
+      const s = statSync(this.opts.file as string);
+      return { mtimeMs: s.mtimeMs, size: s.size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private readFile(): boolean {
+    const file = this.opts.file as string;
+    const seen = this.stat();
+    if (!seen) {
+      this.lastSeen = undefined;
+      return false;
+    }
+    let parsed: FileState;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as FileState;
+    } catch (err) {
+      throw new CirrusError('STORE', `state file ${file} is unreadable: ${errorMessage(err)}`, { cause: err });
+    }
+    this.state = { ...emptyState(), ...parsed };
+    this.lastSeen = seen;
+    return true;
+  }
+
+  /** Picks up a write made by another process since we last read or wrote the file. */
+  private syncFromFile(): boolean {
+    if (!this.opts.file) return false;
+    const now = this.stat();
+    if (!now) return false;
+    if (this.lastSeen && now.mtimeMs === this.lastSeen.mtimeMs && now.size === this.lastSeen.size) return false;
+    return this.readFile();
+  }
+
+  private pollFile(): void {
+    try {
+      if (this.syncFromFile()) this.emit('all', 'remote');
+    } catch {
+      // A half-written foreign file is retried on the next poll; our state stays as it was.
+    }
+  }
+
+  private persist(): void {
+    const file = this.opts.file;
+    if (!file) return;
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, file);
+    this.lastSeen = this.stat();
+  }
+
+  /** Every mutation: catch up with foreign writes, apply, persist, announce. */
+  private mutate<T>(kind: ChangeKind | undefined, fn: (s: FileState) => T): T {
+    this.syncFromFile();
+    const result = fn(this.state);
+    this.persist();
+    if (kind) this.emit(kind);
+    return result;
+  }
+
+  private read(): FileState {
+    this.syncFromFile();
+    return this.state;
+  }
+
+  async loadState(zone: string): Promise<StoreState> {
+    const s = this.read();
+    return {
+      domains: Object.values(s.domains).map(clone),
+      nodes: Object.values(s.nodes).map(clone),
+      zoneText: s.zones[zone] ?? null,
+    };
+  }
+
+  async isEmpty(zone: string): Promise<boolean> {
+    const s = this.read();
+    return Object.keys(s.domains).length === 0 && Object.keys(s.nodes).length === 0 && s.zones[zone] === undefined;
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    return Object.values(this.read().domains).map(clone);
+  }
+  async getDomain(name: string): Promise<Domain | undefined> {
+    const d = this.read().domains[name];
+    return d && clone(d);
+  }
+  async putDomain(domain: Domain): Promise<void> {
+    this.mutate('domains', (s) => void (s.domains[domain.domain] = clone(domain)));
+  }
+  async deleteDomain(name: string): Promise<boolean> {
+    if (!this.read().domains[name]) return false;
+    return this.mutate('domains', (s) => delete s.domains[name]);
+  }
+
+  async listNodes(): Promise<EdgeNode[]> {
+    return Object.values(this.read().nodes).map(clone);
+  }
+  async getNode(id: string): Promise<EdgeNode | undefined> {
+    const n = this.read().nodes[id];
+    return n && clone(n);
+  }
+  async putNode(node: EdgeNode): Promise<void> {
+    this.mutate('nodes', (s) => void (s.nodes[node.id] = clone(node)));
+  }
+  async deleteNode(id: string): Promise<boolean> {
+    if (!this.read().nodes[id]) return false;
+    return this.mutate('nodes', (s) => delete s.nodes[id]);
+  }
+  async replaceNodes(nodes: EdgeNode[]): Promise<void> {
+    this.mutate('nodes', (s) => void (s.nodes = Object.fromEntries(nodes.map((n) => [n.id, clone(n)]))));
+  }
+
+  async getZoneText(zone: string): Promise<string | null> {
+    return this.read().zones[zone] ?? null;
+  }
+  async putZoneText(zone: string, text: string): Promise<void> {
+    this.mutate('zone', (s) => void (s.zones[zone] = text));
+  }
+
+  async putToken(token: TokenRecord, hash: string): Promise<void> {
+    this.mutate('tokens', (s) => void (s.tokens[token.id] = { ...clone(token), hash }));
+  }
+  async listTokens(): Promise<TokenRecord[]> {
+    return Object.values(this.read().tokens).map(({ hash: _hash, ...t }) => t);
+  }
+  async deleteToken(id: string): Promise<boolean> {
+    if (!this.read().tokens[id]) return false;
+    return this.mutate('tokens', (s) => delete s.tokens[id]);
+  }
+  async tokenIdByHash(hash: string): Promise<string | undefined> {
+    return Object.values(this.read().tokens).find((t) => t.hash === hash)?.id;
+  }
+
+  async advanceSerial(zone: string, contentHash: string, floor: number): Promise<number> {
+    const cur = this.read().soa[zone];
+    if (cur && cur.hash === contentHash) return cur.serial;
+    return this.mutate(undefined, (s) => {
+      const serial = nextSerial(cur?.serial, floor);
+      s.soa[zone] = { serial, hash: contentHash };
+      return serial;
+    });
+  }
+}

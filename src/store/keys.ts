@@ -1,0 +1,22 @@
+// The Redis key schema shared with existing Cirrus CDN deployments (DESIGN.md), plus the
+// keys Cirrus GSLB adds under the same prefix. The embedded store mirrors the same layout.
+
+export const keys = {
+  domains: 'cdn:domains',
+  domain: (d: string) => `cdn:dom:${d}`,
+  nodes: 'cdn:nodes',
+  node: (id: string) => `cdn:node:${id}`,
+  tokens: 'cdn:tokens',
+  token: (id: string) => `cdn:token:${id}`,
+  tokenHash: (hash: string) => `cdn:token_hash:${hash}`,
+  /** Static records of a zone, as RFC 1035 zone text (added by Cirrus GSLB). */
+  zoneText: (zone: string) => `cdn:zonefile:${zone}`,
+  /** SOA serial and the content hash it was assigned to (added by Cirrus GSLB). */
+  soa: (zone: string) => `cdn:soa:${zone}`,
+} as const;
+
+export const channels = {
+  /** Any write that changes DNS content; the payload is informative only. */
+  dirty: 'cdn:cname:dirty',
+  purge: 'cdn:purge',
+} as const;

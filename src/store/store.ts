@@ -1,0 +1,58 @@
+// The store contract: one interface for the embedded (memory + JSON file) and Redis
+// implementations, exercised by one shared contract test suite. It holds the source of
+// truth; the snapshot compiler reads it in one `loadState` and never during a query.
+import type { Domain, EdgeNode, TokenRecord } from './model.js';
+
+export interface StoreState {
+  domains: Domain[];
+  nodes: EdgeNode[];
+  /** Static records of the zone as RFC 1035 text, or null when none were ever stored. */
+  zoneText: string | null;
+}
+
+export type ChangeKind = 'domains' | 'nodes' | 'zone' | 'tokens' | 'all';
+
+export interface StoreChange {
+  kind: ChangeKind;
+  /** Where the change came from: this process, or another writer (pub/sub, the file). */
+  origin: 'local' | 'remote';
+}
+
+export interface Store {
+  readonly kind: 'embedded' | 'redis';
+  start(): Promise<void>;
+  /** Safe to call after a failed or partial start, and twice. */
+  stop(): Promise<void>;
+  onChange(listener: (change: StoreChange) => void): () => void;
+
+  loadState(zone: string): Promise<StoreState>;
+  /** True when the store holds no domain, node or zone text: the seed may fill it. */
+  isEmpty(zone: string): Promise<boolean>;
+
+  listDomains(): Promise<Domain[]>;
+  getDomain(name: string): Promise<Domain | undefined>;
+  putDomain(domain: Domain): Promise<void>;
+  deleteDomain(name: string): Promise<boolean>;
+
+  listNodes(): Promise<EdgeNode[]>;
+  getNode(id: string): Promise<EdgeNode | undefined>;
+  putNode(node: EdgeNode): Promise<void>;
+  deleteNode(id: string): Promise<boolean>;
+  /** Replaces the whole node list in one step (Cirrus CDN's `PUT /nodes`). */
+  replaceNodes(nodes: EdgeNode[]): Promise<void>;
+
+  getZoneText(zone: string): Promise<string | null>;
+  putZoneText(zone: string, text: string): Promise<void>;
+
+  putToken(token: TokenRecord, hash: string): Promise<void>;
+  listTokens(): Promise<TokenRecord[]>;
+  deleteToken(id: string): Promise<boolean>;
+  tokenIdByHash(hash: string): Promise<string | undefined>;
+
+  /**
+   * Returns the SOA serial for `contentHash`: the stored one when the hash is unchanged,
+   * else max(stored + 1, floor) in RFC 1982 arithmetic, stored atomically with the hash.
+   * Every instance sharing a store thus agrees on one serial per content.
+   */
+  advanceSerial(zone: string, contentHash: string, floor: number): Promise<number>;
+}
