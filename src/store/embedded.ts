@@ -3,7 +3,7 @@
 // command) reaches a running server: a changed file is read back and announced as a
 // remote change, exactly as a Redis publish would be.
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
 import type { Domain, EdgeNode, TokenRecord } from './model.js';
@@ -37,7 +37,12 @@ export class EmbeddedStore implements Store {
   private state = emptyState();
   private readonly events = new EventEmitter();
   private lastSeen: { mtimeMs: number; size: number } | undefined;
-  private watching = false;
+  /**
+   * A plain timer rather than fs.watchFile: watchFile misses a write that lands before its
+   * first stat, and unwatchFile drops every watcher on the path in this process, not just ours.
+   * pollFile already compares mtime and size itself.
+   */
+  private poller: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EmbeddedStoreOptions = {}) {}
 
@@ -46,13 +51,13 @@ export class EmbeddedStore implements Store {
     if (!file) return;
     mkdirSync(dirname(file), { recursive: true });
     this.readFile();
-    watchFile(file, { interval: this.opts.watchIntervalMs ?? 500, persistent: false }, () => this.pollFile());
-    this.watching = true;
+    this.poller = setInterval(() => this.pollFile(), this.opts.watchIntervalMs ?? 500);
+    this.poller.unref();
   }
 
   async stop(): Promise<void> {
-    if (this.watching && this.opts.file) unwatchFile(this.opts.file);
-    this.watching = false;
+    clearInterval(this.poller);
+    this.poller = undefined;
     this.events.removeAllListeners();
   }
 

@@ -67,6 +67,19 @@ export type NodeInput = Static<typeof NodeInput>;
 /** Body of PUT /api/v1/nodes/{id}. */
 export const NodeUpdate = Type.Omit(NodeInput, ['id'], { additionalProperties: false });
 
+/** Body of PATCH /api/v1/nodes/{id}: no defaults, so absent fields stay as they are. */
+export const NodePatch = Type.Object(
+  {
+    ipv4: Type.Optional(IPv4),
+    ipv6: Type.Optional(IPv6),
+    pool: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })),
+    region: Type.Optional(Type.String({ maxLength: 64 })),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 export interface EdgeNode {
   id: string;
   ipv4?: string;

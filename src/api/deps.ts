@@ -1,0 +1,19 @@
+// What the admin API needs from the rest of the server, passed in by buildApi's caller.
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  /** The live snapshot. */
+  snapshot: () => Snapshot;
+  /** Resolves when a snapshot including every write made so far is live. */
+  flush: () => Promise<void>;
+  /** The last snapshot build error, if the latest build failed. */
+  lastBuildError: () => string | undefined;
+  registry: Registry;
+  logger: Logger;
+}

@@ -1,0 +1,133 @@
+// /api/v1/domains: the customer domains Cirrus answers for. Each response carries the
+// CNAME target the customer must point at, and the edges answering right now.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiDeps } from '../deps.js';
+import { ErrorSchema } from '../errors.js';
+import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../store/model.js';
+import { createDomain, updateDomain } from '../../domains/service.js';
+import { NotFoundError } from '../../lib/errors.js';
+import { normalizeName } from '../../lib/dnsname.js';
+import { select } from '../../gslb/plan.js';
+import type { Snapshot } from '../../snapshot/snapshot.js';
+import { bytesToIPv4, bytesToIPv6 } from '../../lib/ip.js';
+
+const DomainView = Type.Object({
+  domain: Type.String(),
+  label: Type.String(),
+  cname: Type.String({ description: 'point the customer host name here (CNAME)' }),
+  origins: Type.Array(Origin),
+  ttl: Type.Integer(),
+  answers: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  serving: Type.Object(
+    {
+      ipv4: Type.Array(Type.String()),
+      ipv6: Type.Array(Type.String()),
+      source: Type.String({ description: 'edges, origin (no edge up), or pending (not yet in the live snapshot)' }),
+    },
+    { description: 'what a client with no location is answered now' },
+  ),
+});
+type DomainView = Static<typeof DomainView>;
+
+const Params = Type.Object({ domain: Type.String({ maxLength: 253 }) });
+
+export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snapshot): DomainView {
+  const plan = snapshot.domains.get(d.domain);
+  let serving: DomainView['serving'] = { ipv4: [], ipv6: [], source: 'pending' };
+  if (plan) {
+    const v4 = select(plan, snapshot.v4);
+    const v6 = select(plan, snapshot.v6);
+    serving = {
+      ipv4: v4.rdata.map((b) => bytesToIPv4(b)),
+      ipv6: v6.rdata.map((b) => bytesToIPv6(b)),
+      source: v4.source === 'edges' || v6.source === 'edges' ? 'edges' : v4.source === 'origin' || v6.source === 'origin' ? 'origin' : 'none',
+    };
+  }
+  return {
+    domain: d.domain,
+    label: d.label,
+    cname: `${d.label}.${config.zone.name}`,
+    origins: d.origins,
+    ttl: d.ttl ?? config.gslb.ttl,
+    answers: d.answers ?? config.gslb.answers,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+    serving,
+  };
+}
+
+export const domainRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const { config, store } = deps;
+    const view = (d: Domain) => domainView(d, config, deps.snapshot());
+    const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+    app.get(
+      '/domains',
+      { schema: { tags: ['domains'], response: { 200: Type.Array(DomainView), 401: ErrorSchema } } },
+      async () => (await store.listDomains()).sort((a, b) => a.domain.localeCompare(b.domain)).map(view),
+    );
+
+    app.post(
+      '/domains',
+      { schema: { tags: ['domains'], body: DomainCreate, response: { 201: DomainView, ...errors } } },
+      async (req, reply) => {
+        const d = await createDomain(config, store, req.body);
+        await deps.flush();
+        return reply.status(201).send(view(d));
+      },
+    );
+
+    app.get(
+      '/domains/:domain',
+      { schema: { tags: ['domains'], params: Params, response: { 200: DomainView, ...errors } } },
+      async (req) => {
+        const d = await store.getDomain(normalizeName(req.params.domain));
+        if (!d) throw new NotFoundError(`domain ${req.params.domain} does not exist`);
+        return view(d);
+      },
+    );
+
+    app.put(
+      '/domains/:domain',
+      { schema: { tags: ['domains'], params: Params, body: DomainUpdate, response: { 200: DomainView, ...errors } } },
+      async (req) => {
+        const d = await updateDomain(store, req.params.domain, req.body, true);
+        await deps.flush();
+        return view(d);
+      },
+    );
+
+    app.patch(
+      '/domains/:domain',
+      {
+        schema: {
+          tags: ['domains'],
+          params: Params,
+          body: Type.Partial(DomainUpdate, { additionalProperties: false }),
+          response: { 200: DomainView, ...errors },
+        },
+      },
+      async (req) => {
+        const d = await updateDomain(store, req.params.domain, req.body, false);
+        await deps.flush();
+        return view(d);
+      },
+    );
+
+    app.delete(
+      '/domains/:domain',
+      { schema: { tags: ['domains'], params: Params, response: { 204: Type.Null(), ...errors } } },
+      async (req, reply) => {
+        if (!(await store.deleteDomain(normalizeName(req.params.domain)))) {
+          throw new NotFoundError(`domain ${req.params.domain} does not exist`);
+        }
+        await deps.flush();
+        return reply.status(204).send(null);
+      },
+    );
+  };

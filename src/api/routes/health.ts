@@ -1,0 +1,48 @@
+// /healthz: liveness plus what an operator checks first (serial, snapshot age, store).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { ApiDeps } from '../deps.js';
+
+export const healthRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get(
+      '/healthz',
+      {
+        schema: {
+          tags: ['health'],
+          response: {
+            200: Type.Object({
+              status: Type.String(),
+              serial: Type.Integer(),
+              zone: Type.String(),
+              domains: Type.Integer(),
+              nodes: Type.Integer(),
+              snapshotAgeSeconds: Type.Number(),
+              store: Type.String(),
+              lastBuildError: Type.Optional(Type.String()),
+            }),
+          },
+        },
+      },
+      async () => {
+        const s = deps.snapshot();
+        const err = deps.lastBuildError();
+        return {
+          status: err ? 'degraded' : 'ok',
+          serial: s.serial,
+          zone: s.zone.name,
+          domains: s.domains.size,
+          nodes: s.nodes.length,
+          snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
+          store: deps.store.kind,
+          ...(err ? { lastBuildError: err } : {}),
+        };
+      },
+    );
+
+    app.get('/metrics', { schema: { tags: ['health'], hide: true } }, async (_req, reply) => {
+      const text = await deps.registry.metrics();
+      return reply.type(deps.registry.contentType).send(text);
+    });
+  };

@@ -1,0 +1,50 @@
+// /api/v1/zone: the zone as text (what `cirrus zone export` prints) and the static
+// records, read and replaced as RFC 1035 text. A replacement is compiled against the
+// current state before it is stored, so a bad one is refused and never reaches the store.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { ApiDeps } from '../deps.js';
+import { ErrorSchema } from '../errors.js';
+import { exportZone } from '../../zone/export.js';
+import { buildSnapshot, contentHash } from '../../snapshot/build.js';
+import { ValidationError, errorMessage } from '../../lib/errors.js';
+
+export const zoneRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const zoneName = deps.config.zone.name;
+    app.addContentTypeParser('text/dns', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+    app.get('/zone', { schema: { tags: ['zone'], produces: ['text/dns'] } }, async (_req, reply) =>
+      reply.type('text/dns; charset=utf-8').send(exportZone(deps.snapshot())),
+    );
+
+    app.get('/zone/records', { schema: { tags: ['zone'], produces: ['text/dns'] } }, async (_req, reply) =>
+      reply.type('text/dns; charset=utf-8').send((await deps.store.getZoneText(zoneName)) ?? ''),
+    );
+
+    app.put(
+      '/zone/records',
+      {
+        schema: {
+          tags: ['zone'],
+          consumes: ['text/plain', 'text/dns'],
+          body: Type.String({ maxLength: 16 * 1024 * 1024 }),
+          response: { 200: Type.Object({ records: Type.Integer(), serial: Type.Integer() }), 400: ErrorSchema, 401: ErrorSchema },
+        },
+      },
+      async (req) => {
+        const state = { ...(await deps.store.loadState(zoneName)), zoneText: req.body };
+        let records: number;
+        try {
+          const trial = buildSnapshot({ config: deps.config, state, generation: 0, serial: 0, contentHash: contentHash(deps.config, state) });
+          records = trial.zone.size;
+        } catch (err) {
+          throw new ValidationError(`body: ${errorMessage(err)}`, 'body');
+        }
+        await deps.store.putZoneText(zoneName, req.body);
+        await deps.flush();
+        return { records, serial: deps.snapshot().serial };
+      },
+    );
+  };

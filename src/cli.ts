@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// The `cirrus` command: parses arguments and hands over to the server or a one-shot
+// command. Everything of substance lives in the modules it calls.
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/load.js';
+import { createLogger, silentLogger } from './lib/logger.js';
+import { CirrusError, errorMessage } from './lib/errors.js';
+import { Cirrus } from './server.js';
+import { openStore } from './store/open.js';
+import { createToken } from './auth/tokens.js';
+import { buildSnapshot, contentHash, soaRecord } from './snapshot/build.js';
+import { unixSerial } from './snapshot/serial.js';
+import { exportZone } from './zone/export.js';
+
+const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
+
+Usage:
+  cirrus serve [--config FILE]                 run the DNS server and the admin API
+  cirrus token create [--name NAME] [--config FILE]
+                                               create an API token (printed once)
+  cirrus zone export [--config FILE]           print the zone as RFC 1035 text
+  cirrus --help | --version
+
+The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
+CNAME_BASE_DOMAIN, REDIS_URL, STATE_FILE, DNS_LISTEN, API_LISTEN, DNS_NSID, SEED_DIR,
+LOG_LEVEL, GSLB_TTL. See README.md.`;
+
+async function serve(configFile: string | undefined): Promise<void> {
+  const config = loadConfig({ file: configFile });
+  const logger = createLogger(config.log.level);
+  const cirrus = new Cirrus({ config, logger });
+  await cirrus.start();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void cirrus.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function withStore<T>(configFile: string | undefined, fn: (c: ReturnType<typeof loadConfig>, s: ReturnType<typeof openStore>) => Promise<T>): Promise<T> {
+  const config = loadConfig({ file: configFile });
+  const store = openStore(config, silentLogger());
+  try {
+    await store.start();
+    return await fn(config, store);
+  } finally {
+    await store.stop();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      name: { type: 'string', default: 'admin' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  const [cmd, sub] = positionals;
+  if (values.version) {
+    console.log(process.env.npm_package_version ?? '0.1.0');
+    return 0;
+  }
+  if (values.help || !cmd) {
+    console.log(HELP);
+    return values.help ? 0 : 1;
+  }
+  if (cmd === 'serve') {
+    await serve(values.config);
+    return -1;
+  }
+  if (cmd === 'token' && sub === 'create') {
+    const { token, record } = await withStore(values.config, (_c, store) => createToken(store, values.name ?? 'admin'));
+    console.error(`token ${record.id} (${record.name}) created; it is shown only this once:`);
+    console.log(token);
+    return 0;
+  }
+  if (cmd === 'zone' && sub === 'export') {
+    const text = await withStore(values.config, async (config, store) => {
+      const state = await store.loadState(config.zone.name);
+      const hash = contentHash(config, state);
+      const snapshot = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
+      const serial = await store.advanceSerial(config.zone.name, hash, unixSerial());
+      snapshot.zone.replaceSoa(soaRecord(config, serial));
+      return exportZone({ ...snapshot, serial });
+    });
+    process.stdout.write(text);
+    return 0;
+  }
+  console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const where = err instanceof CirrusError && err.field ? ` (field: ${err.field})` : '';
+    console.error(`cirrus: ${errorMessage(err)}${where}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,59 @@
+// One request in, at most one response out: decode → pipeline → encode. Never throws:
+// malformed input gets FORMERR (or is dropped when it is not a query at all), and an
+// internal error gets SERVFAIL for that query alone. Synchronous: no I/O per query.
+import { Rcode } from './constants.js';
+import { decodeQuery, type Transport } from './query.js';
+import { encodeError, encodeResponse } from './response.js';
+import type { DnsMetrics } from './metrics.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Logger } from '../lib/logger.js';
+import { STAGES } from '../pipeline/order.js';
+import { runStages, toResponse } from '../pipeline/runner.js';
+import type { PipelineSettings, QueryContext } from '../pipeline/context.js';
+
+export interface HandlerDeps {
+  snapshot: () => Snapshot;
+  settings: PipelineSettings;
+  udpSize: number;
+  nsid: Buffer | undefined;
+  metrics: DnsMetrics;
+  logger: Logger;
+}
+
+export type Handler = (msg: Buffer, transport: Transport, address: string, port: number) => Buffer | undefined;
+
+export function createHandler(deps: HandlerDeps): Handler {
+  const { metrics } = deps;
+  return (msg, transport, address, port) => {
+    const decoded = decodeQuery(msg, transport, address, port);
+    if (!decoded.ok) {
+      if (!decoded.respond) {
+        metrics.dropped.inc({ transport });
+        return undefined;
+      }
+      metrics.countQuery(transport, -1, Rcode.FORMERR);
+      return encodeError(decoded.id, decoded.opcode, decoded.flags, Rcode.FORMERR, decoded.question);
+    }
+    const query = decoded.query;
+    let response;
+    try {
+      const ctx: QueryContext = { query, snapshot: deps.snapshot(), settings: deps.settings, zone: undefined };
+      response = toResponse(runStages(STAGES, ctx));
+    } catch (err) {
+      metrics.errors.inc();
+      deps.logger.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
+      response = toResponse({ kind: 'servfail' });
+    }
+    const maxSize =
+      transport === 'tcp' ? 65535 : query.edns ? Math.min(query.edns.udpSize, deps.udpSize) : 512;
+    const ecsScope = query.edns?.clientSubnet && response.rcode !== Rcode.FORMERR ? (response.ecsScope ?? 0) : undefined;
+    const wire = encodeResponse(query, ecsScope === undefined ? response : { ...response, ecsScope }, {
+      maxSize,
+      ourUdpSize: deps.udpSize,
+      nsid: deps.nsid,
+    });
+    if (wire[2] !== undefined && (wire[2] & 0x02) !== 0) metrics.truncated.inc();
+    metrics.countQuery(transport, query.qtype, response.rcode);
+    return wire;
+  };
+}

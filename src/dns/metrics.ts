@@ -1,0 +1,48 @@
+// DNS metrics. Label values are bounded: transport, rcode name, and a fixed set of qtypes.
+import { Counter, type Registry } from 'prom-client';
+import { rcodeName, typeName, RRType } from './constants.js';
+
+const COMMON_TYPES = new Set<number>([RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SOA, RRType.TXT, RRType.MX, RRType.SRV, RRType.CAA, RRType.ANY, RRType.AXFR, RRType.IXFR]);
+
+export function dnsMetrics(registry: Registry) {
+  const queries = new Counter({
+    name: 'cirrus_dns_queries_total',
+    help: 'DNS queries answered, by transport, qtype and rcode',
+    labelNames: ['transport', 'qtype', 'rcode'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'cirrus_dns_dropped_total',
+    help: 'Packets dropped without an answer (too short, or a response)',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'cirrus_dns_internal_errors_total',
+    help: 'Queries answered SERVFAIL because a stage threw',
+    registers: [registry],
+  });
+  const truncated = new Counter({
+    name: 'cirrus_dns_truncated_total',
+    help: 'UDP answers sent with TC because they did not fit',
+    registers: [registry],
+  });
+  // prom-client hashes label objects on every call; the hot path reuses bound children.
+  const children = new Map<string, Counter.Internal>();
+  return {
+    dropped,
+    errors,
+    truncated,
+    countQuery(transport: string, qtype: number, rcode: number): void {
+      const t = COMMON_TYPES.has(qtype) ? qtype : -1;
+      const key = `${transport}|${t}|${rcode}`;
+      let child = children.get(key);
+      if (!child) {
+        child = queries.labels(transport, t < 0 ? 'other' : typeName(t), rcodeName(rcode));
+        children.set(key, child);
+      }
+      child.inc();
+    },
+  };
+}
+export type DnsMetrics = ReturnType<typeof dnsMetrics>;

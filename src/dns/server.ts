@@ -1,0 +1,69 @@
+// The DNS server: UDP and TCP listeners on every configured address, sharing one
+// handler. Port 0 picks a free port that is free for both protocols.
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.js';
+import { parseListen } from '../config/load.js';
+import type { Logger } from '../lib/logger.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { createHandler } from './handler.js';
+import type { DnsMetrics } from './metrics.js';
+import { TcpListener } from './tcp.js';
+import { UdpListener } from './udp.js';
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+export class DnsServer {
+  private readonly listeners: Array<UdpListener | TcpListener> = [];
+  readonly addresses: BoundAddress[] = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly snapshot: () => Snapshot,
+    private readonly metrics: DnsMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const dns = this.config.dns;
+    const handler = createHandler({
+      snapshot: this.snapshot,
+      settings: { version: dns.chaos.version, identity: dns.chaos.identity ?? hostname() },
+      udpSize: dns.udpSize,
+      nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,
+      metrics: this.metrics,
+      logger: this.logger,
+    });
+    const tcpOpts = {
+      idleTimeoutMs: dns.tcpIdleTimeoutMs,
+      maxConnections: dns.tcpMaxConnections,
+      maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
+    };
+    for (const text of dns.listen) {
+      const { host, port } = parseListen(text);
+      for (let attempt = 0; ; attempt++) {
+        const udp = new UdpListener(host, handler, this.logger);
+        const tcp = new TcpListener(host, handler, tcpOpts, this.logger);
+        const bound = await udp.start(port);
+        try {
+          await tcp.start(bound);
+        } catch (err) {
+          await udp.stop();
+          if (port === 0 && attempt < 20 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+          throw err;
+        }
+        this.listeners.push(udp, tcp);
+        this.addresses.push({ host, port: bound });
+        this.logger.info({ host, port: bound }, 'dns listening (udp+tcp)');
+        break;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.listeners.splice(0).map((l) => l.stop()));
+    this.addresses.length = 0;
+  }
+}

@@ -1,0 +1,95 @@
+// TCP listener per RFC 7766: two-octet length framing, any number of pipelined queries
+// per connection answered in order, an idle timeout, a connection cap, and backpressure
+// (stop reading while the client is not reading our answers).
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Handler } from './handler.js';
+import type { Logger } from '../lib/logger.js';
+
+export interface TcpOptions {
+  idleTimeoutMs: number;
+  maxConnections: number;
+  /** 0 = unlimited. */
+  maxQueriesPerConnection: number;
+}
+
+export class TcpListener {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly host: string,
+    private readonly handler: Handler,
+    private readonly opts: TcpOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
+    const address = socket.remoteAddress ?? '';
+    const port = socket.remotePort ?? 0;
+    let pending: Buffer = Buffer.alloc(0);
+    let served = 0;
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= 2) {
+        const len = pending.readUInt16BE(0);
+        if (len === 0) {
+          socket.destroy();
+          return;
+        }
+        if (pending.length < 2 + len) break;
+        const msg = pending.subarray(2, 2 + len);
+        pending = pending.subarray(2 + len);
+        let reply: Buffer | undefined;
+        try {
+          reply = this.handler(msg, 'tcp', address, port);
+        } catch (err) {
+          this.logger.error({ err }, 'tcp handler threw');
+        }
+        if (reply) {
+          const framed = Buffer.allocUnsafe(reply.length + 2);
+          framed.writeUInt16BE(reply.length, 0);
+          reply.copy(framed, 2);
+          if (!socket.write(framed)) {
+            socket.pause();
+            socket.once('drain', () => socket.resume());
+          }
+        }
+        served++;
+        if (this.opts.maxQueriesPerConnection > 0 && served >= this.opts.maxQueriesPerConnection) {
+          socket.end();
+          return;
+        }
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  async start(port: number): Promise<number> {
+    const server = createServer({ pauseOnConnect: false }, (s) => this.serve(s));
+    server.maxConnections = this.opts.maxConnections;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host: this.host, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err }, 'tcp server error'));
+    const addr = server.address();
+    return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

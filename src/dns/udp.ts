@@ -1,0 +1,53 @@
+// UDP listener: one datagram, one synchronous handler call, at most one reply.
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Handler } from './handler.js';
+import type { Logger } from '../lib/logger.js';
+
+export class UdpListener {
+  private socket: Socket | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly handler: Handler,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(port: number): Promise<number> {
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => {
+      let reply: Buffer | undefined;
+      try {
+        reply = this.handler(msg, 'udp', rinfo.address, rinfo.port);
+      } catch (err) {
+        // The handler does not throw by contract; guard the socket anyway.
+        this.logger.error({ err }, 'udp handler threw');
+        return;
+      }
+      if (reply) socket.send(reply, rinfo.port, rinfo.address);
+    });
+    socket.on('error', (err) => this.logger.error({ err }, 'udp socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, this.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return socket.address().port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      try {
+        s.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}

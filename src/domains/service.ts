@@ -1,0 +1,95 @@
+// Domain and node writes shared by the API and the seed: validation beyond the schema,
+// base-label assignment, and the write itself. Reads go straight to the store.
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Domain, DomainCreate, DomainUpdate, EdgeNode, NodeInput } from '../store/model.js';
+import { assignLabel } from '../gslb/base-label.js';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { nameProblem, normalizeName } from '../lib/dnsname.js';
+import { canonicalIp, ipFamily } from '../lib/ip.js';
+import { parseZoneText } from '../zone/parse.js';
+
+function checkOrigins(origins: DomainCreate['origins'], field = 'origins'): DomainCreate['origins'] {
+  return origins.map((o, i) => {
+    const ip = canonicalIp(o.address);
+    if (ip) return { ...o, address: ip };
+    const problem = nameProblem(o.address);
+    if (problem) throw new ValidationError(`${field}[${i}].address is neither an IP address nor a host name: ${problem}`, `${field}[${i}].address`);
+    return { ...o, address: normalizeName(o.address) };
+  });
+}
+
+function staticOwners(config: Config, text: string | null): Set<string> {
+  if (!text) return new Set();
+  try {
+    return new Set(parseZoneText(text, { origin: config.zone.name, defaultTtl: config.zone.ttl }).map((r) => r.name));
+  } catch {
+    return new Set();
+  }
+}
+
+export async function createDomain(config: Config, store: Store, body: DomainCreate, now = new Date()): Promise<Domain> {
+  const name = normalizeName(body.domain);
+  const problem = nameProblem(name);
+  if (problem) throw new ValidationError(`domain ${problem}`, 'domain');
+  if (name === config.zone.name || name.endsWith(`.${config.zone.name}`)) {
+    throw new ValidationError(`domain must not be inside the CNAME base zone ${config.zone.name}`, 'domain');
+  }
+  if (await store.getDomain(name)) throw new ConflictError(`domain ${name} already exists`, 'domain');
+  const existing = await store.listDomains();
+  const statics = staticOwners(config, await store.getZoneText(config.zone.name));
+  const taken = new Set(existing.map((d) => d.label));
+  for (const ns of config.zone.ns) statics.add(ns.name);
+  const label = assignLabel(name, (l) => taken.has(l) || statics.has(`${l}.${config.zone.name}`));
+  const domain: Domain = {
+    domain: name,
+    label,
+    origins: checkOrigins(body.origins),
+    ...(body.ttl === undefined ? {} : { ttl: body.ttl }),
+    ...(body.answers === undefined ? {} : { answers: body.answers }),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  await store.putDomain(domain);
+  return domain;
+}
+
+export async function updateDomain(store: Store, name: string, body: Partial<DomainUpdate>, replace: boolean, now = new Date()): Promise<Domain> {
+  const current = await store.getDomain(normalizeName(name));
+  if (!current) throw new NotFoundError(`domain ${name} does not exist`);
+  const next: Domain = replace
+    ? { domain: current.domain, label: current.label, createdAt: current.createdAt, origins: current.origins, updatedAt: '' }
+    : { ...current };
+  if (body.origins) next.origins = checkOrigins(body.origins);
+  if (body.ttl !== undefined) next.ttl = body.ttl;
+  if (body.answers !== undefined) next.answers = body.answers;
+  next.updatedAt = now.toISOString();
+  await store.putDomain(next);
+  return next;
+}
+
+/** The stored node for an API/seed node body; a node needs at least one address. */
+export function toEdgeNode(input: NodeInput, field = ''): EdgeNode {
+  const at = (f: string) => (field ? `${field}.${f}` : f);
+  if (!input.ipv4 && !input.ipv6) throw new ValidationError(`${at('ipv4')} or ${at('ipv6')} is required`, at('ipv4'));
+  if (input.ipv4 && ipFamily(input.ipv4) !== 4) throw new ValidationError(`${at('ipv4')} is not IPv4`, at('ipv4'));
+  if (input.ipv6 && ipFamily(input.ipv6) !== 6) throw new ValidationError(`${at('ipv6')} is not IPv6`, at('ipv6'));
+  return {
+    id: input.id,
+    ...(input.ipv4 ? { ipv4: canonicalIp(input.ipv4) as string } : {}),
+    ...(input.ipv6 ? { ipv6: canonicalIp(input.ipv6) as string } : {}),
+    pool: input.pool,
+    ...(input.region === undefined ? {} : { region: input.region }),
+    weight: input.weight,
+    active: input.active,
+  };
+}
+
+export function toEdgeNodes(inputs: NodeInput[]): EdgeNode[] {
+  const seen = new Set<string>();
+  return inputs.map((n, i) => {
+    if (seen.has(n.id)) throw new ValidationError(`[${i}].id "${n.id}" appears twice`, `[${i}].id`);
+    seen.add(n.id);
+    return toEdgeNode(n, `[${i}]`);
+  });
+}

@@ -1,0 +1,47 @@
+// Weighted rendezvous (highest random weight) hashing: each (key, node) pair gets a score
+// weight / -ln(u), u uniform in (0,1) from a hash of the pair; nodes are taken in score
+// order. Adding a node moves exactly the keys it now wins (≈ w/(W+w) of them); removing
+// one moves only the keys it held. Pure functions: the snapshot precomputes the seeds.
+
+/** FNV-1a over the UTF-16 code units, then a murmur3 finaliser for avalanche. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return fmix32(h);
+}
+
+export function fmix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Score of one node for one key; higher wins. Weight 0 never wins. */
+export function score(keySeed: number, nodeSeed: number, weight: number): number {
+  if (weight <= 0) return -Infinity;
+  // Two rounds so that seeds differing in few bits still give independent values.
+  const h = fmix32(fmix32(keySeed ^ Math.imul(nodeSeed, 0x9e3779b1)) + nodeSeed);
+  const u = (h + 0.5) / 4294967296;
+  return weight / -Math.log(u);
+}
+
+export interface Weighted {
+  readonly seed: number;
+  readonly weight: number;
+}
+
+/** Indices of `nodes` ordered by descending score for `keySeed` (ties by index). */
+export function rank(keySeed: number, nodes: readonly Weighted[]): number[] {
+  const scores = nodes.map((n) => score(keySeed, n.seed, n.weight));
+  return nodes
+    .map((_, i) => i)
+    .filter((i) => (scores[i] as number) > -Infinity)
+    .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+}

@@ -1,0 +1,22 @@
+// Per-query context: the decoded query, the snapshot it is answered from (fixed for the
+// whole query, even if a new one is published meanwhile) and what earlier stages found.
+import type { Query } from '../dns/query.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { ZoneData } from '../zone/zone-data.js';
+
+export interface PipelineSettings {
+  /** version.bind answer; null refuses it. */
+  readonly version: string | null;
+  /** id.server / hostname.bind answer; null refuses it. */
+  readonly identity: string | null;
+}
+
+export interface QueryContext {
+  readonly query: Query;
+  readonly snapshot: Snapshot;
+  readonly settings: PipelineSettings;
+  /** Set by the authority stage: the zone the query falls in. */
+  zone: ZoneData | undefined;
+}
+
+export type Stage = (ctx: QueryContext) => import('./outcome.js').Outcome;

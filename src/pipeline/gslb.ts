@@ -1,0 +1,18 @@
+// GSLB answers for base names (`<label>.<zone>`): the hot path, answered straight from
+// the domain's plan without a zone lookup. CNAME chains from static names into base
+// names go through the static stage, which calls the same code.
+import { answerBaseName } from '../gslb/answer.js';
+import { CONTINUE, type Outcome } from './outcome.js';
+import type { QueryContext } from './context.js';
+
+export function gslb(ctx: QueryContext): Outcome {
+  const plan = ctx.snapshot.plans.get(ctx.query.qname);
+  if (!plan || !ctx.zone) return CONTINUE;
+  const minimalAny = ctx.query.transport === 'udp';
+  const result = answerBaseName(ctx.snapshot, plan, ctx.query.qtype, minimalAny);
+  if (result === undefined || result === 'nodata') return { kind: 'nodata', zone: ctx.zone, chain: [] };
+  return {
+    kind: 'answer',
+    response: { rcode: 0, authoritative: true, answer: result.records, authority: [], additional: [] },
+  };
+}

@@ -1,0 +1,31 @@
+// Guard: rejects what no later stage should see. EDNS version first (RFC 6891 §6.1.3
+// answers BADVERS whatever else the query says), then opcode, class and meta types.
+import { Opcode, RRClass, RRType } from '../dns/constants.js';
+import { CONTINUE, REFUSED, type Outcome } from './outcome.js';
+import type { QueryContext } from './context.js';
+
+const FORMERR: Outcome = { kind: 'formerr' };
+const NOTIMP: Outcome = { kind: 'notimp' };
+
+export function guard(ctx: QueryContext): Outcome {
+  const q = ctx.query;
+  if (q.edns && q.edns.version > 0) return { kind: 'badvers' };
+  if (q.opcode !== Opcode.QUERY) return NOTIMP;
+  if (q.qclass !== RRClass.IN && q.qclass !== RRClass.CH && q.qclass !== RRClass.ANY) return REFUSED;
+  switch (q.qtype) {
+    case RRType.OPT:
+    case RRType.TSIG:
+    case 249: // TKEY
+      return FORMERR;
+    case RRType.AXFR:
+      // RFC 5936 §4.2: AXFR is a TCP-only exchange. Transfers are not offered yet.
+      return q.transport === 'udp' ? FORMERR : REFUSED;
+    case RRType.IXFR:
+      return REFUSED;
+    case RRType.MAILA:
+    case RRType.MAILB:
+      return NOTIMP;
+    default:
+      return CONTINUE;
+  }
+}

@@ -1,0 +1,99 @@
+// The composition root: builds every component from the config and runs one lifecycle,
+// start (store → seed → snapshot → DNS → API) and stop in reverse. stop() also cleans up
+// after a start that failed half-way.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/schema.js';
+import { parseListen } from './config/load.js';
+import type { Logger } from './lib/logger.js';
+import type { Store } from './store/store.js';
+import { openStore } from './store/open.js';
+import { seedStore } from './store/seed.js';
+import { SnapshotManager } from './snapshot/manager.js';
+import { snapshotMetrics } from './snapshot/metrics.js';
+import { DnsServer, type BoundAddress } from './dns/server.js';
+import { dnsMetrics } from './dns/metrics.js';
+import { buildApi } from './api/app.js';
+import { createRegistry } from './metrics/registry.js';
+
+export interface CirrusOptions {
+  config: Config;
+  logger: Logger;
+  /** Use this store instead of opening one from the config (tests). */
+  store?: Store;
+}
+
+export class Cirrus {
+  readonly config: Config;
+  readonly store: Store;
+  readonly snapshots: SnapshotManager;
+  readonly registry = createRegistry();
+  private readonly logger: Logger;
+  private readonly dns: DnsServer;
+  private api: FastifyInstance | undefined;
+  apiAddress: BoundAddress | undefined;
+
+  constructor(opts: CirrusOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+    this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
+    this.snapshots = new SnapshotManager({
+      config: this.config,
+      store: this.store,
+      logger: this.logger.child({ component: 'snapshot' }),
+      metrics: snapshotMetrics(this.registry),
+    });
+    this.dns = new DnsServer(this.config, () => this.snapshots.current, dnsMetrics(this.registry), this.logger.child({ component: 'dns' }));
+  }
+
+  get dnsAddresses(): readonly BoundAddress[] {
+    return this.dns.addresses;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.store.start();
+      if (this.config.seed.dir) {
+        const seeded = await seedStore(this.config, this.store, this.config.seed.dir);
+        if (seeded.seeded) this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
+      }
+      await this.snapshots.start();
+      const s = this.snapshots.current;
+      this.logger.info({ zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length }, 'snapshot ready');
+      await this.dns.start();
+      this.api = await buildApi({
+        config: this.config,
+        store: this.store,
+        snapshot: () => this.snapshots.current,
+        flush: () => this.snapshots.flush(),
+        lastBuildError: () => this.snapshots.lastBuildError,
+        registry: this.registry,
+        logger: this.logger,
+      });
+      const { host, port } = parseListen(this.config.api.listen);
+      await this.api.listen({ host, port });
+      const addr = this.api.server.address();
+      this.apiAddress = { host, port: typeof addr === 'object' && addr ? addr.port : port };
+      this.logger.info(this.apiAddress, 'admin api listening');
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const steps: Array<() => Promise<unknown>> = [
+      async () => this.api?.close(),
+      () => this.dns.stop(),
+      () => this.snapshots.stop(),
+      () => this.store.stop(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.logger.warn({ err }, 'error while stopping');
+      }
+    }
+    this.api = undefined;
+  }
+}

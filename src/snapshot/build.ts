@@ -1,0 +1,142 @@
+// Compiles the store's state and the config into a Snapshot. Pure and synchronous: it
+// throws on anything that would make the zone wrong (bad static records, records outside
+// the zone, CNAME conflicts), and the manager then keeps the previous snapshot serving.
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { StoreState } from '../store/store.js';
+import { RRType } from '../dns/constants.js';
+import { encodeName } from '../dns/name-wire.js';
+import { ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
+import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
+import { ZoneError } from '../lib/errors.js';
+import { parseZoneText } from '../zone/parse.js';
+import { rr, type ResourceRecord } from '../zone/record.js';
+import { ZoneData } from '../zone/zone-data.js';
+import { FamilyPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import { hash32 } from '../gslb/rendezvous.js';
+import type { Snapshot } from './snapshot.js';
+
+export function soaRecord(config: Config, serial: number): ResourceRecord {
+  const s = config.zone.soa;
+  const nums = Buffer.alloc(20);
+  [serial, s.refresh, s.retry, s.expire, s.minimum].forEach((v, i) => nums.writeUInt32BE(v >>> 0, i * 4));
+  const rdata = Buffer.concat([encodeName(s.mname as string), encodeName(s.rname as string), nums]);
+  return rr(config.zone.name, RRType.SOA, s.ttl, rdata);
+}
+
+function apexRecords(config: Config): ResourceRecord[] {
+  const zone = config.zone.name;
+  const out: ResourceRecord[] = [];
+  for (const ns of config.zone.ns) {
+    out.push(rr(zone, RRType.NS, config.zone.ttl, encodeName(ns.name)));
+    if (!isSubdomainOf(ns.name, zone)) continue;
+    for (const a of ns.ipv4) out.push(rr(ns.name, RRType.A, config.zone.ttl, ipv4ToBytes(a)));
+    for (const a of ns.ipv6) out.push(rr(ns.name, RRType.AAAA, config.zone.ttl, ipv6ToBytes(a)));
+  }
+  return out;
+}
+
+function staticRecords(config: Config, text: string | null): ResourceRecord[] {
+  if (!text) return [];
+  const zone = config.zone.name;
+  const records = parseZoneText(text, { origin: zone, defaultTtl: config.zone.ttl });
+  for (const r of records) {
+    if (r.type === RRType.SOA) throw new ZoneError(`static records may not hold a SOA: it comes from zone.soa in the config`);
+    if (r.type === RRType.NS && r.name === zone) {
+      throw new ZoneError(`static records may not hold the apex NS set: it comes from zone.ns in the config`);
+    }
+  }
+  return records;
+}
+
+/** Digest of everything that shapes the zone's content; equal digests keep the serial. */
+export function contentHash(config: Config, state: StoreState): string {
+  const domains = [...state.domains]
+    .sort((a, b) => (a.domain < b.domain ? -1 : 1))
+    .map((d) => [d.domain, d.label, d.origins, d.ttl ?? null, d.answers ?? null]);
+  const nodes = [...state.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .map((n) => [n.id, n.ipv4 ?? null, n.ipv6 ?? null, n.pool, n.weight, n.active]);
+  return createHash('sha256')
+    .update(JSON.stringify([config.zone, config.gslb, state.zoneText ?? '', domains, nodes]))
+    .digest('hex');
+}
+
+export interface BuildInput {
+  config: Config;
+  state: StoreState;
+  generation: number;
+  serial: number;
+  contentHash: string;
+  now?: number;
+}
+
+export function buildSnapshot(input: BuildInput): Snapshot {
+  const { config, state } = input;
+  const zoneName = config.zone.name;
+  const warnings: string[] = [];
+
+  const nodes: NodeEntry[] = [...state.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((n) => ({
+      id: n.id,
+      pool: n.pool,
+      weight: n.weight,
+      active: n.active,
+      seed: hash32(n.id),
+      a: n.ipv4 ? ipv4ToBytes(n.ipv4) : undefined,
+      aaaa: n.ipv6 ? ipv6ToBytes(n.ipv6) : undefined,
+    }));
+
+  const plans = new Map<string, DomainPlan>();
+  const byDomain = new Map<string, DomainPlan>();
+  const domains = [...state.domains].sort(
+    (a, b) => a.createdAt.localeCompare(b.createdAt) || a.domain.localeCompare(b.domain),
+  );
+  for (const d of domains) {
+    const owner = `${normalizeName(d.label)}.${zoneName}`;
+    const clash = plans.get(owner);
+    if (clash) {
+      warnings.push(`domain ${d.domain} skipped: its base name ${owner} belongs to ${clash.domain}`);
+      continue;
+    }
+    const ips = (backup: boolean) => d.origins.filter((o) => o.backup === backup && ipFamily(o.address));
+    const chosen = ips(true).length > 0 ? ips(true) : ips(false);
+    const host = d.origins.find((o) => ipFamily(o.address) === undefined)?.address;
+    const plan: DomainPlan = {
+      domain: d.domain,
+      label: d.label,
+      owner,
+      ttl: d.ttl ?? config.gslb.ttl,
+      failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
+      answers: d.answers ?? config.gslb.answers,
+      keySeed: hash32(d.domain),
+      fallbackA: chosen.filter((o) => ipFamily(o.address) === 4).map((o) => ipv4ToBytes(o.address)),
+      fallbackAAAA: chosen.filter((o) => ipFamily(o.address) === 6).map((o) => ipv6ToBytes(o.address)),
+      fallbackHost: chosen.length === 0 && host ? normalizeName(host) : undefined,
+    };
+    plans.set(owner, plan);
+    byDomain.set(d.domain, plan);
+  }
+
+  const statics = staticRecords(config, state.zoneText).filter((r) => {
+    if (!plans.has(r.name)) return true;
+    warnings.push(`static record ${r.name} is shadowed by the base name of ${plans.get(r.name)?.domain}`);
+    return false;
+  });
+  const zone = new ZoneData(zoneName, soaRecord(config, input.serial), [...apexRecords(config), ...statics]);
+
+  return {
+    generation: input.generation,
+    serial: input.serial,
+    contentHash: input.contentHash,
+    builtAt: input.now ?? Date.now(),
+    zone,
+    plans,
+    domains: byDomain,
+    nodes,
+    v4: new FamilyPool(4, nodes.filter((n) => n.a)),
+    v6: new FamilyPool(6, nodes.filter((n) => n.aaaa)),
+    warnings,
+  };
+}

@@ -1,0 +1,143 @@
+// Keeps the live snapshot: builds a new one aside when the store changes (debounced, one
+// build at a time), and publishes it with a single assignment. A failed build is logged
+// and counted and the previous snapshot keeps serving (Caddy's Load, Knot's zonedb-load).
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from '../lib/logger.js';
+import { errorMessage } from '../lib/errors.js';
+import { buildSnapshot, contentHash, soaRecord } from './build.js';
+import type { Snapshot } from './snapshot.js';
+import type { SnapshotMetrics } from './metrics.js';
+import { unixSerial } from './serial.js';
+
+export interface SnapshotManagerDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  metrics: SnapshotMetrics;
+  now?: () => number;
+}
+
+export class SnapshotManager {
+  private live: Snapshot | undefined;
+  private generation = 0;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private firstPendingAt = 0;
+  private building: Promise<void> | undefined;
+  private again = false;
+  private waiters: Array<() => void> = [];
+  private stopped = false;
+  private lastError: string | undefined;
+
+  constructor(private readonly deps: SnapshotManagerDeps) {}
+
+  /** The snapshot queries read. Defined after a successful start. */
+  get current(): Snapshot {
+    if (!this.live) throw new Error('no snapshot has been built yet');
+    return this.live;
+  }
+
+  get lastBuildError(): string | undefined {
+    return this.lastError;
+  }
+
+  /** Builds the first snapshot (failure stops start-up) and follows store changes. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.unsubscribe = this.deps.store.onChange(() => this.schedule());
+    await this.rebuild(true);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.building?.catch(() => undefined);
+    this.releaseWaiters();
+  }
+
+  /** Debounces change events: build `debounceMs` after the last one, within `maxDelayMs`. */
+  schedule(): void {
+    if (this.stopped) return;
+    const { debounceMs, maxDelayMs } = this.deps.config.snapshot;
+    const now = Date.now();
+    if (!this.timer) this.firstPendingAt = now;
+    else clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(debounceMs, this.firstPendingAt + maxDelayMs - now));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.rebuild(false);
+    }, wait);
+  }
+
+  /** Resolves once a snapshot built after this call is live (or its build failed). */
+  flush(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    void this.rebuild(false);
+    return done;
+  }
+
+  private releaseWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  private async rebuild(initial: boolean): Promise<void> {
+    if (this.building) {
+      this.again = true;
+      return this.building;
+    }
+    const waiting = this.waiters;
+    this.waiters = [];
+    this.building = this.buildOnce(initial).finally(() => {
+      this.building = undefined;
+      for (const fn of waiting) fn();
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.rebuild(false);
+      } else this.releaseWaiters();
+    });
+    return this.building;
+  }
+
+  private async buildOnce(initial: boolean): Promise<void> {
+    const { config, store, logger, metrics } = this.deps;
+    const end = metrics.buildSeconds.startTimer();
+    try {
+      const state = await store.loadState(config.zone.name);
+      const hash = contentHash(config, state);
+      // Build before claiming a serial, so a broken change never consumes one; the draft
+      // is not visible to queries until the assignment below, so its SOA may still change.
+      const draft = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
+      const serial =
+        this.live?.contentHash === hash
+          ? this.live.serial
+          : await store.advanceSerial(config.zone.name, hash, unixSerial(this.deps.now?.()));
+      draft.zone.replaceSoa(soaRecord(config, serial));
+      const next: Snapshot = { ...draft, serial, generation: ++this.generation };
+      for (const w of next.warnings) logger.warn({ serial }, w);
+      this.live = next;
+      this.lastError = undefined;
+      metrics.builds.inc({ result: 'ok' });
+      metrics.serial.set(serial);
+      metrics.domains.set(next.domains.size);
+      metrics.nodes.set(next.nodes.length);
+      metrics.lastSuccess.set(next.builtAt / 1000);
+      logger.debug({ serial, generation: next.generation, domains: next.domains.size }, 'snapshot published');
+    } catch (err) {
+      metrics.builds.inc({ result: 'failed' });
+      this.lastError = errorMessage(err);
+      if (initial) throw err;
+      logger.error({ err }, 'snapshot build failed; the previous snapshot keeps serving');
+    } finally {
+      end();
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Snapshot metrics: builds by result, build time, and what the live snapshot holds.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function snapshotMetrics(registry: Registry) {
+  return {
+    builds: new Counter({
+      name: 'cirrus_snapshot_builds_total',
+      help: 'Snapshot builds by result (ok, failed)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    buildSeconds: new Histogram({
+      name: 'cirrus_snapshot_build_seconds',
+      help: 'Time to read the store and compile a snapshot',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    serial: new Gauge({ name: 'cirrus_zone_serial', help: 'SOA serial being served', registers: [registry] }),
+    domains: new Gauge({ name: 'cirrus_snapshot_domains', help: 'Domains in the live snapshot', registers: [registry] }),
+    nodes: new Gauge({ name: 'cirrus_snapshot_nodes', help: 'Edge nodes in the live snapshot', registers: [registry] }),
+    lastSuccess: new Gauge({
+      name: 'cirrus_snapshot_last_success_timestamp_seconds',
+      help: 'When the live snapshot was published',
+      registers: [registry],
+    }),
+  };
+}
+export type SnapshotMetrics = ReturnType<typeof snapshotMetrics>;

@@ -1,0 +1,30 @@
+// The immutable snapshot every query reads: the zone's static data, the domains' answer
+// plans keyed by base name, and the node pools with their hashing state. Built aside by
+// build.ts, published by one assignment in manager.ts, never mutated once published
+// (the per-domain order cache inside FamilyPool only memoises a pure function).
+import type { ZoneData } from '../zone/zone-data.js';
+import type { DomainPlan, FamilyPool, NodeEntry } from '../gslb/plan.js';
+import { isSubdomainOf } from '../lib/dnsname.js';
+
+export interface Snapshot {
+  /** Build sequence number within this process. */
+  readonly generation: number;
+  readonly serial: number;
+  readonly contentHash: string;
+  readonly builtAt: number;
+  readonly zone: ZoneData;
+  /** Base name (`<label>.<zone>`) → plan. */
+  readonly plans: ReadonlyMap<string, DomainPlan>;
+  /** Customer domain → plan. */
+  readonly domains: ReadonlyMap<string, DomainPlan>;
+  readonly nodes: readonly NodeEntry[];
+  readonly v4: FamilyPool;
+  readonly v6: FamilyPool;
+  /** Problems that did not stop the build (skipped records, label clashes). */
+  readonly warnings: readonly string[];
+}
+
+/** The zone that holds `qname`, if we are authoritative for it. */
+export function zoneFor(snapshot: Snapshot, qname: string): ZoneData | undefined {
+  return isSubdomainOf(qname, snapshot.zone.name) ? snapshot.zone : undefined;
+}

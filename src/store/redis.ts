@@ -1,0 +1,453 @@
+// The Redis store: the key schema of existing Cirrus CDN deployments (keys.ts), one MULTI per
+// write with its `cdn:cname:dirty` publish inside, and a second connection that turns any
+// message on that channel into a remote change. Rebuilding snapshots is left to the listener.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
+import type { Domain, EdgeNode, TokenRecord } from './model.js';
+import { channels, keys } from './keys.js';
+import { CirrusError, errorMessage } from '../lib/errors.js';
+
+const CHANGE_KINDS: readonly ChangeKind[] = ['domains', 'nodes', 'zone', 'tokens', 'all'];
+
+/** Node hash fields this store owns; any other field (health counters) belongs to others. */
+const OPTIONAL_NODE_FIELDS = ['ipv4', 'ipv6', 'region'] as const;
+
+/**
+ * RFC 1982 successor in Lua, mirroring advanceSerial in embedded.ts and nextSerial in
+ * snapshot/serial.ts: one script, so two instances racing on a new hash get one serial.
+ * Lua numbers are doubles, exact over the whole 32-bit range.
+ */
+const ADVANCE_SERIAL_LUA = `
+local cur = redis.call('HMGET', KEYS[1], 'serial', 'hash')
+local hash = ARGV[1]
+local floor = tonumber(ARGV[2])
+local prev = tonumber(cur[1])
+if prev ~= nil and cur[2] == hash then return prev end
+local serial = floor
+if prev ~= nil then
+  local inc = (prev + 1) % 4294967296
+  local half = 2147483648
+  local ahead = floor ~= inc and ((floor > inc and floor - inc < half) or (floor < inc and inc - floor > half))
+  if not ahead then serial = inc end
+end
+redis.call('HSET', KEYS[1], 'serial', serial, 'hash', hash)
+return serial
+`;
+
+/**
+ * Removes every node not in ARGV[2..] (hash and set member). Run inside the MULTI of
+ * replaceNodes so a node added concurrently cannot survive half-removed.
+ */
+const DROP_OTHER_NODES_LUA = `
+local keep = {}
+for i = 2, #ARGV do keep[ARGV[i]] = true end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not keep[id] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return 0
+`;
+
+interface ScriptedCommands {
+  cirrusAdvanceSerial(key: string, hash: string, floor: number): Promise<number>;
+}
+
+/** Bounded so `start()` fails fast and a request during an outage errors instead of hanging. */
+const CONNECT_TIMEOUT_MS = 5000;
+const MAX_RETRIES_PER_REQUEST = 3;
+const QUIT_TIMEOUT_MS = 2000;
+
+export interface RedisStoreOptions {
+  url: string;
+  logger?: Logger | undefined;
+}
+
+/** The URL without its password, safe for logs and error messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function nodeToHash(node: EdgeNode): Record<string, string> {
+  const h: Record<string, string> = {
+    id: node.id,
+    pool: node.pool,
+    weight: String(node.weight),
+    active: node.active ? '1' : '0',
+  };
+  if (node.ipv4 !== undefined) h.ipv4 = node.ipv4;
+  if (node.ipv6 !== undefined) h.ipv6 = node.ipv6;
+  if (node.region !== undefined) h.region = node.region;
+  return h;
+}
+
+function parseActive(v: string | undefined): boolean {
+  if (v === undefined) return true;
+  return !['0', 'false', 'no', 'off', ''].includes(v.trim().toLowerCase());
+}
+
+/** Reads a node hash as written by us or by older Cirrus CDN deployments (`ip` for ipv4). */
+function hashToNode(id: string, h: Record<string, string>): EdgeNode | undefined {
+  if (Object.keys(h).length === 0) return undefined;
+  const weight = h.weight === undefined ? NaN : Number.parseInt(h.weight, 10);
+  const node: EdgeNode = {
+    id,
+    pool: h.pool || 'default',
+    weight: Number.isFinite(weight) ? weight : 100,
+    active: parseActive(h.active),
+  };
+  const ipv4 = h.ipv4 || h.ip;
+  if (ipv4) node.ipv4 = ipv4;
+  if (h.ipv6) node.ipv6 = h.ipv6;
+  if (h.region) node.region = h.region;
+  return node;
+}
+
+function hashToToken(id: string, h: Record<string, string>): TokenRecord | undefined {
+  if (Object.keys(h).length === 0) return undefined;
+  return { id: h.id || id, name: h.name ?? '', createdAt: h.created_at ?? '' };
+}
+
+/** Older writers publish arbitrary payloads (`1`); anything not ours means "everything". */
+function parseDirty(message: string): { kind: ChangeKind; src?: string } {
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (parsed && typeof parsed === 'object') {
+      const { kind, src } = parsed as { kind?: unknown; src?: unknown };
+      const valid = typeof kind === 'string' && (CHANGE_KINDS as readonly string[]).includes(kind);
+      return {
+        kind: valid ? (kind as ChangeKind) : 'all',
+        ...(typeof src === 'string' ? { src } : {}),
+      };
+    }
+  } catch {
+    // Not JSON: a legacy payload.
+  }
+  return { kind: 'all' };
+}
+
+/** Throws the first per-command error of a MULTI/pipeline, which ioredis only reports inline. */
+async function execAll(m: ChainableCommander): Promise<unknown[]> {
+  const res = await m.exec();
+  if (!res) throw new CirrusError('STORE', 'Redis transaction was aborted');
+  return res.map(([err, value]) => {
+    if (err) throw new CirrusError('STORE', `Redis command failed: ${err.message}`, { cause: err });
+    return value;
+  });
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  private readonly events = new EventEmitter();
+  private readonly url: string;
+  private readonly logger: Logger | undefined;
+  /** Tags our publishes so our own echo is not announced again as a remote change. */
+  private readonly instanceId = randomUUID();
+  private client: Redis | undefined;
+  private sub: Redis | undefined;
+  private started = false;
+
+  constructor(opts: RedisStoreOptions) {
+    this.url = opts.url;
+    this.logger = opts.logger;
+  }
+
+  private get redis(): Redis {
+    if (!this.client || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
+    return this.client;
+  }
+
+  async start(): Promise<void> {
+    if (this.client) throw new CirrusError('STORE', 'Redis store already started');
+    const shown = redactUrl(this.url);
+    let lastError: Error | undefined;
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+      // No retries until start() succeeded: an unreachable Redis at boot is a config error.
+      // Afterwards reconnect forever with a capped backoff; the subscriber resubscribes itself.
+      retryStrategy: (times) => (this.started ? Math.min(times * 100, 2000) : null),
+    };
+    const client = new Redis(this.url, options);
+    this.client = client;
+    const sub = client.duplicate();
+    this.sub = sub;
+
+    // One line per distinct error, not one per reconnect attempt during an outage.
+    let lastLogged: string | undefined;
+    const onError = (role: string) => (err: Error) => {
+      lastError = err;
+      if (!this.started || err.message === lastLogged) return;
+      lastLogged = err.message;
+      this.logger?.warn({ err, role, url: shown }, 'redis connection error');
+    };
+    client.on('error', onError('commands'));
+    sub.on('error', onError('subscriber'));
+    client.on('ready', () => (lastLogged = undefined));
+
+    let subscribedOnce = false;
+    sub.on('ready', () => {
+      // Messages published while we were disconnected are lost: assume everything changed.
+      if (subscribedOnce) this.emit('all', 'remote');
+      subscribedOnce = true;
+    });
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== channels.dirty) return;
+      const { kind, src } = parseDirty(message);
+      if (src === this.instanceId) return;
+      this.emit(kind, 'remote');
+    });
+
+    try {
+      await Promise.all([client.connect(), sub.connect()]);
+      await sub.subscribe(channels.dirty);
+      client.defineCommand('cirrusAdvanceSerial', { numberOfKeys: 1, lua: ADVANCE_SERIAL_LUA });
+      this.started = true;
+    } catch (err) {
+      await this.disconnect();
+      const reason = lastError ? errorMessage(lastError) : errorMessage(err);
+      throw new CirrusError('STORE', `cannot connect to Redis at ${shown}: ${reason}`, {
+        cause: lastError ?? err,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.disconnect();
+    this.events.removeAllListeners();
+  }
+
+  private async disconnect(): Promise<void> {
+    this.started = false;
+    const conns = [this.sub, this.client].filter((c): c is Redis => c !== undefined);
+    this.sub = undefined;
+    this.client = undefined;
+    await Promise.all(conns.map(closeConnection));
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.events.on('change', listener);
+    return () => this.events.off('change', listener);
+  }
+
+  private emit(kind: ChangeKind, origin: 'local' | 'remote'): void {
+    this.events.emit('change', { kind, origin } satisfies StoreChange);
+  }
+
+  /** One content write: the commands and their publish in one MULTI, then the local event. */
+  private async write(
+    kind: ChangeKind,
+    build: (m: ChainableCommander) => void,
+  ): Promise<unknown[]> {
+    const m = this.redis.multi();
+    build(m);
+    m.publish(channels.dirty, JSON.stringify({ kind, src: this.instanceId }));
+    const res = await execAll(m);
+    this.emit(kind, 'local');
+    return res;
+  }
+
+  async loadState(zone: string): Promise<StoreState> {
+    const [domainNames, nodeIds, zoneText] = (await execAll(
+      this.redis.pipeline().smembers(keys.domains).smembers(keys.nodes).get(keys.zoneText(zone)),
+    )) as [string[], string[], string | null];
+    const [domains, nodes] = await Promise.all([
+      this.readDomains(domainNames),
+      this.readNodes(nodeIds),
+    ]);
+    return { domains, nodes, zoneText };
+  }
+
+  async isEmpty(zone: string): Promise<boolean> {
+    const [d, n, z] = (await execAll(
+      this.redis.pipeline().scard(keys.domains).scard(keys.nodes).exists(keys.zoneText(zone)),
+    )) as [number, number, number];
+    return d === 0 && n === 0 && z === 0;
+  }
+
+  private parseDomain(name: string, raw: string | null): Domain | undefined {
+    if (raw === null) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      parsed = err;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof Error) {
+      // One unreadable record must not stop every other domain from being served.
+      this.logger?.warn({ domain: name }, 'skipping unreadable domain record');
+      return undefined;
+    }
+    const d = parsed as Domain;
+    return { ...d, domain: d.domain ?? name };
+  }
+
+  private async readDomains(names: string[]): Promise<Domain[]> {
+    if (names.length === 0) return [];
+    names.sort();
+    const raws = await this.redis.mget(names.map(keys.domain));
+    return names.flatMap((n, i) => this.parseDomain(n, raws[i] ?? null) ?? []);
+  }
+
+  private async readNodes(ids: string[]): Promise<EdgeNode[]> {
+    if (ids.length === 0) return [];
+    ids.sort();
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(keys.node(id));
+    const hashes = (await execAll(p)) as Record<string, string>[];
+    return ids.flatMap((id, i) => hashToNode(id, hashes[i] ?? {}) ?? []);
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    return this.readDomains(await this.redis.smembers(keys.domains));
+  }
+
+  async getDomain(name: string): Promise<Domain | undefined> {
+    // The set is the index: a value without membership is a leftover, not a domain.
+    const [member, raw] = (await execAll(
+      this.redis.pipeline().sismember(keys.domains, name).get(keys.domain(name)),
+    )) as [number, string | null];
+    return member ? this.parseDomain(name, raw) : undefined;
+  }
+
+  async putDomain(domain: Domain): Promise<void> {
+    await this.write('domains', (m) =>
+      m.set(keys.domain(domain.domain), JSON.stringify(domain)).sadd(keys.domains, domain.domain),
+    );
+  }
+
+  async deleteDomain(name: string): Promise<boolean> {
+    // Checked first so deleting nothing publishes nothing; the SREM result is the answer.
+    if (!(await this.redis.sismember(keys.domains, name))) return false;
+    const [, removed] = await this.write('domains', (m) =>
+      m.del(keys.domain(name)).srem(keys.domains, name),
+    );
+    return removed === 1;
+  }
+
+  async listNodes(): Promise<EdgeNode[]> {
+    return this.readNodes(await this.redis.smembers(keys.nodes));
+  }
+
+  async getNode(id: string): Promise<EdgeNode | undefined> {
+    const [member, hash] = (await execAll(
+      this.redis.pipeline().sismember(keys.nodes, id).hgetall(keys.node(id)),
+    )) as [number, Record<string, string>];
+    return member ? hashToNode(id, hash) : undefined;
+  }
+
+  /** HDEL of our absent fields rather than DEL, so fields other writers own survive. */
+  private writeNode(m: ChainableCommander, node: EdgeNode): void {
+    const key = keys.node(node.id);
+    const absent: string[] = OPTIONAL_NODE_FIELDS.filter((f) => node[f] === undefined);
+    // The legacy alias would otherwise bring back an address that was just removed.
+    if (node.ipv4 === undefined) absent.push('ip');
+    if (absent.length > 0) m.hdel(key, ...absent);
+    m.hset(key, nodeToHash(node)).sadd(keys.nodes, node.id);
+  }
+
+  async putNode(node: EdgeNode): Promise<void> {
+    await this.write('nodes', (m) => this.writeNode(m, node));
+  }
+
+  async deleteNode(id: string): Promise<boolean> {
+    if (!(await this.redis.sismember(keys.nodes, id))) return false;
+    const [, removed] = await this.write('nodes', (m) => m.del(keys.node(id)).srem(keys.nodes, id));
+    return removed === 1;
+  }
+
+  async replaceNodes(nodes: EdgeNode[]): Promise<void> {
+    await this.write('nodes', (m) => {
+      m.eval(DROP_OTHER_NODES_LUA, 1, keys.nodes, keys.node(''), ...nodes.map((n) => n.id));
+      for (const node of nodes) this.writeNode(m, node);
+    });
+  }
+
+  async getZoneText(zone: string): Promise<string | null> {
+    return this.redis.get(keys.zoneText(zone));
+  }
+
+  async putZoneText(zone: string, text: string): Promise<void> {
+    await this.write('zone', (m) => m.set(keys.zoneText(zone), text));
+  }
+
+  async putToken(token: TokenRecord, hash: string): Promise<void> {
+    const previous = await this.redis.hget(keys.token(token.id), 'hash');
+    await this.write('tokens', (m) => {
+      // A re-issued token must not leave its old secret able to authenticate.
+      if (previous !== null && previous !== hash) m.del(keys.tokenHash(previous));
+      m.hset(keys.token(token.id), {
+        id: token.id,
+        name: token.name,
+        created_at: token.createdAt,
+        hash,
+      })
+        .sadd(keys.tokens, token.id)
+        .set(keys.tokenHash(hash), token.id);
+    });
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const ids = (await this.redis.smembers(keys.tokens)).sort();
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(keys.token(id));
+    const hashes = (await execAll(p)) as Record<string, string>[];
+    return ids.flatMap((id, i) => hashToToken(id, hashes[i] ?? {}) ?? []);
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const [member, hash] = (await execAll(
+      this.redis.pipeline().sismember(keys.tokens, id).hget(keys.token(id), 'hash'),
+    )) as [number, string | null];
+    if (!member) return false;
+    const res = await this.write('tokens', (m) => {
+      m.srem(keys.tokens, id).del(keys.token(id));
+      if (hash !== null) m.del(keys.tokenHash(hash));
+    });
+    return res[0] === 1;
+  }
+
+  async tokenIdByHash(hash: string): Promise<string | undefined> {
+    const id = await this.redis.get(keys.tokenHash(hash));
+    if (id === null) return undefined;
+    // Authentication trusts the token set, not a possibly stale reverse index.
+    return (await this.redis.sismember(keys.tokens, id)) ? id : undefined;
+  }
+
+  async advanceSerial(zone: string, contentHash: string, floor: number): Promise<number> {
+    const scripted = this.redis as unknown as ScriptedCommands;
+    const serial = await scripted.cirrusAdvanceSerial(keys.soa(zone), contentHash, floor >>> 0);
+    return Number(serial);
+  }
+}
+
+/** QUIT when the connection is up (pending replies flushed), else just tear it down. */
+async function closeConnection(c: Redis): Promise<void> {
+  if (c.status === 'end') return;
+  if (c.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([c.quit().then(() => undefined), timeout]);
+    } catch {
+      // Falls through to disconnect: the connection is going away either way.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  c.disconnect();
+}

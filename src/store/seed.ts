@@ -1,0 +1,52 @@
+// Seeds an empty store from a folder (default `zones/`): `records.zone` (static records,
+// owner names relative to the configured zone), `domains.json` and `nodes.json`. A store
+// that holds anything is left alone, so restarts never undo operator changes.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { Config } from '../config/schema.js';
+import type { Store } from './store.js';
+import { DomainCreate, NodeInput } from './model.js';
+import { validate } from '../config/validate.js';
+import { createDomain, toEdgeNodes } from '../domains/service.js';
+import { parseZoneText } from '../zone/parse.js';
+import { CirrusError, errorMessage } from '../lib/errors.js';
+
+export interface SeedResult {
+  seeded: boolean;
+  domains: number;
+  nodes: number;
+  records: number;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CirrusError('VALIDATION', `seed file ${file}: ${errorMessage(err)}`, { status: 400 });
+  }
+}
+
+export async function seedStore(config: Config, store: Store, dir: string): Promise<SeedResult> {
+  const none = { seeded: false, domains: 0, nodes: 0, records: 0 };
+  if (!existsSync(dir) || !(await store.isEmpty(config.zone.name))) return none;
+  const recordsFile = join(dir, 'records.zone');
+  const domainsFile = join(dir, 'domains.json');
+  const nodesFile = join(dir, 'nodes.json');
+  let records = 0;
+  // Validate everything before writing anything: a bad seed leaves the store empty.
+  const text = existsSync(recordsFile) ? readFileSync(recordsFile, 'utf8') : undefined;
+  if (text !== undefined) {
+    try {
+      records = parseZoneText(text, { origin: config.zone.name, defaultTtl: config.zone.ttl }).length;
+    } catch (err) {
+      throw new CirrusError('VALIDATION', `seed file ${recordsFile}: ${errorMessage(err)}`, { status: 400 });
+    }
+  }
+  const domains = existsSync(domainsFile) ? validate(Type.Array(DomainCreate), readJson(domainsFile), `seed file ${domainsFile}`) : [];
+  const nodes = existsSync(nodesFile) ? toEdgeNodes(validate(Type.Array(NodeInput), readJson(nodesFile), `seed file ${nodesFile}`)) : [];
+  if (text !== undefined) await store.putZoneText(config.zone.name, text);
+  if (nodes.length) await store.replaceNodes(nodes);
+  for (const d of domains) await createDomain(config, store, d);
+  return { seeded: true, domains: domains.length, nodes: nodes.length, records };
+}

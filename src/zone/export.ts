@@ -1,0 +1,35 @@
+// RFC 1035 zone text of a snapshot: the static zone plus, for each base name, the
+// answer a client with no location gets now. This is the "last known good" view that
+// named-checkzone accepts and secondaries can serve.
+import { RRType } from '../dns/constants.js';
+import { fqdn } from '../lib/dnsname.js';
+import { answerBaseName } from '../gslb/answer.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { formatRecord, type ResourceRecord } from './record.js';
+import { canonicalCompare } from './zone-data.js';
+
+export function exportRecords(snapshot: Snapshot): ResourceRecord[] {
+  const out = [...snapshot.zone.records()];
+  const plans = [...snapshot.plans.values()].sort((a, b) => canonicalCompare(a.owner, b.owner));
+  for (const plan of plans) {
+    for (const type of [RRType.A, RRType.AAAA]) {
+      const ans = answerBaseName(snapshot, plan, type, false);
+      if (ans === undefined || ans === 'nodata') continue;
+      for (const r of ans.records) {
+        // The CNAME fallback answers both families; list it once.
+        if (r.type === RRType.CNAME && type === RRType.AAAA) continue;
+        out.push(r);
+      }
+    }
+  }
+  return out;
+}
+
+export function exportZone(snapshot: Snapshot): string {
+  const head = [
+    `; zone ${fqdn(snapshot.zone.name)} serial ${snapshot.serial}`,
+    `; exported ${new Date(snapshot.builtAt).toISOString()}; base names show the answer for a client with no location`,
+    `$ORIGIN ${fqdn(snapshot.zone.name)}`,
+  ];
+  return [...head, ...exportRecords(snapshot).map(formatRecord), ''].join('\n');
+}

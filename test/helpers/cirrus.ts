@@ -1,0 +1,74 @@
+// Starts a real Cirrus server on free loopback ports for integration tests, with the
+// embedded store in memory (or a given store), and stops it afterwards.
+import { finishConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { Cirrus } from '../../src/server.js';
+import type { Store } from '../../src/store/store.js';
+import { createToken } from '../../src/auth/tokens.js';
+
+export interface RunningCirrus {
+  cirrus: Cirrus;
+  config: Config;
+  /** DNS port (UDP and TCP) on 127.0.0.1. */
+  dnsPort: number;
+  apiUrl: string;
+  token: string;
+  stop(): Promise<void>;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+
+export async function startCirrus(
+  overrides: DeepPartial<Config> & Record<string, unknown> = {},
+  store?: Store,
+): Promise<RunningCirrus> {
+  const raw = {
+    seed: { dir: null },
+    store: { file: null },
+    log: { level: 'silent' },
+    snapshot: { debounceMs: 5, maxDelayMs: 50 },
+    ...overrides,
+    dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
+    api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
+  };
+  const config = finishConfig(raw, 'test config');
+  const cirrus = new Cirrus({ config, logger: silentLogger(), ...(store ? { store } : {}) });
+  await cirrus.start();
+  const { token } = await createToken(cirrus.store, 'test');
+  const api = cirrus.apiAddress as { host: string; port: number };
+  return {
+    cirrus,
+    config,
+    dnsPort: (cirrus.dnsAddresses[0] as { port: number }).port,
+    apiUrl: `http://${api.host}:${api.port}`,
+    token,
+    stop: () => cirrus.stop(),
+  };
+}
+
+/** fetch() against the admin API with the test token. */
+export async function api(
+  run: RunningCirrus,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
+  // `any`: tests read arbitrary response shapes and assert on them field by field.
+  const res = await fetch(run.apiUrl + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${run.token}`,
+      ...(body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // plain text (zone export) stays a string
+  }
+  return { status: res.status, json };
+}

@@ -1,0 +1,41 @@
+// Runs the real `dig` / `kdig` binaries against a server and parses what they print.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface DigResult {
+  status: string;
+  flags: string[];
+  answer: string[];
+  authority: string[];
+  additional: string[];
+  /** EDNS line, e.g. "version: 0, flags:; udp: 1232", when an OPT came back. */
+  edns: string | undefined;
+  raw: string;
+}
+
+function section(raw: string, name: string): string[] {
+  const m = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(raw);
+  return m ? (m[1] as string).split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.replace(/\s+/g, ' ').trim()) : [];
+}
+
+export function parseDig(raw: string): DigResult {
+  const status = /status: (\w+)/.exec(raw)?.[1] ?? 'NONE';
+  const flags = (/;; flags: ([^;]*);/.exec(raw)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  return {
+    status,
+    flags,
+    answer: section(raw, 'ANSWER'),
+    authority: section(raw, 'AUTHORITY'),
+    additional: section(raw, 'ADDITIONAL'),
+    edns: /; EDNS: (.*)/.exec(raw)?.[1],
+    raw,
+  };
+}
+
+export async function dig(port: number, args: string[], tool: 'dig' | 'kdig' = 'dig'): Promise<DigResult> {
+  const base = tool === 'dig' ? ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1'] : ['@127.0.0.1', '-p', String(port), '+time=2', '+retry=0'];
+  const { stdout } = await run(tool, [...base, ...args], { timeout: 10000 });
+  return parseDig(stdout);
+}

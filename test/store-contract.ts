@@ -1,0 +1,403 @@
+// The store contract, run against every Store implementation: what the API, the snapshot
+// compiler and the SOA serial rely on. Backend-specific behaviour is tested beside each runner.
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Store, StoreChange } from '../src/store/store.js';
+import type { Domain, EdgeNode, TokenRecord } from '../src/store/model.js';
+import { nextSerial } from '../src/snapshot/serial.js';
+
+export interface StoreFixture {
+  /** A started store on a fresh, empty backing. */
+  store: Store;
+  /** Stops the store and releases the backing. */
+  cleanup: () => Promise<void>;
+  /** A new, not yet started store on the same backing (same file, same Redis db). */
+  reopen: () => Store;
+}
+
+const ZONE = 'cdn.example.net.';
+
+export function domain(name: string, extra: Partial<Domain> = {}): Domain {
+  return {
+    domain: name,
+    label: name.replace(/\W/g, '-'),
+    origins: [{ address: '198.51.100.10', protocol: 'http', weight: 1, backup: false }],
+    createdAt: '2024-01-01T00:00:00.000Z',
+    updatedAt: '2024-01-01T00:00:00.000Z',
+    ...extra,
+  };
+}
+
+export function node(id: string, extra: Partial<EdgeNode> = {}): EdgeNode {
+  return { id, pool: 'default', weight: 100, active: true, ...extra };
+}
+
+const token = (id: string, name = `token ${id}`): TokenRecord => ({
+  id,
+  name,
+  createdAt: '2024-02-03T04:05:06.000Z',
+});
+
+const byKey =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T): number =>
+    key(a).localeCompare(key(b));
+const sortDomains = (ds: Domain[]) => [...ds].sort(byKey((d) => d.domain));
+const sortNodes = (ns: EdgeNode[]) => [...ns].sort(byKey((n) => n.id));
+const sortTokens = (ts: TokenRecord[]) => [...ts].sort(byKey((t) => t.id));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function storeContract(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: Store;
+    /** Stores opened by a test on the same backing; stopped even when the test fails. */
+    let extra: Store[];
+
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+      extra = [];
+    });
+    afterEach(async () => {
+      await Promise.all(extra.map((s) => s.stop()));
+      await fx.cleanup();
+    });
+
+    async function reopen(): Promise<Store> {
+      const s = fx.reopen();
+      extra.push(s);
+      await s.start();
+      return s;
+    }
+
+    describe('domains', () => {
+      it('puts, gets, lists and overwrites', async () => {
+        const a = domain('a.example.com');
+        const b = domain('b.example.com', { ttl: 30, answers: 2 });
+        await store.putDomain(a);
+        await store.putDomain(b);
+        assert.deepEqual(await store.getDomain('a.example.com'), a);
+        assert.deepEqual(await store.getDomain('b.example.com'), b);
+        assert.deepEqual(sortDomains(await store.listDomains()), [a, b]);
+
+        const a2 = { ...a, ttl: 60, updatedAt: '2024-01-02T00:00:00.000Z' };
+        await store.putDomain(a2);
+        assert.deepEqual(await store.getDomain('a.example.com'), a2);
+        assert.equal((await store.listDomains()).length, 2);
+      });
+
+      it('returns undefined for a missing domain', async () => {
+        assert.equal(await store.getDomain('nope.example.com'), undefined);
+      });
+
+      it('hands out copies, not its own records', async () => {
+        const a = domain('a.example.com');
+        await store.putDomain(a);
+        a.origins[0]!.address = '192.0.2.99';
+        const got = await store.getDomain('a.example.com');
+        assert.equal(got?.origins[0]?.address, '198.51.100.10');
+        got!.origins[0]!.address = '192.0.2.98';
+        assert.equal(
+          (await store.getDomain('a.example.com'))?.origins[0]?.address,
+          '198.51.100.10',
+        );
+      });
+
+      it('deletes, and reports whether there was something to delete', async () => {
+        await store.putDomain(domain('a.example.com'));
+        assert.equal(await store.deleteDomain('a.example.com'), true);
+        assert.equal(await store.getDomain('a.example.com'), undefined);
+        assert.deepEqual(await store.listDomains(), []);
+        assert.equal(await store.deleteDomain('a.example.com'), false);
+        assert.equal(await store.deleteDomain('never.example.com'), false);
+      });
+    });
+
+    describe('nodes', () => {
+      it('puts, gets and lists with optional fields kept absent', async () => {
+        const full = node('edge-1', {
+          ipv4: '203.0.113.1',
+          ipv6: '2001:db8::1',
+          pool: 'eu',
+          region: 'eu-west',
+          weight: 250,
+          active: false,
+        });
+        const bare = node('edge-2', { ipv4: '203.0.113.2' });
+        await store.putNode(full);
+        await store.putNode(bare);
+        assert.deepEqual(await store.getNode('edge-1'), full);
+        assert.deepEqual(await store.getNode('edge-2'), bare);
+        assert.deepEqual(sortNodes(await store.listNodes()), [full, bare]);
+        assert.equal(await store.getNode('edge-3'), undefined);
+      });
+
+      it('drops optional fields an update leaves out', async () => {
+        await store.putNode(
+          node('edge-1', { ipv4: '203.0.113.1', ipv6: '2001:db8::1', region: 'r' }),
+        );
+        const updated = node('edge-1', { ipv6: '2001:db8::2', weight: 0 });
+        await store.putNode(updated);
+        assert.deepEqual(await store.getNode('edge-1'), updated);
+      });
+
+      it('deletes, and reports whether there was something to delete', async () => {
+        await store.putNode(node('edge-1'));
+        assert.equal(await store.deleteNode('edge-1'), true);
+        assert.equal(await store.getNode('edge-1'), undefined);
+        assert.deepEqual(await store.listNodes(), []);
+        assert.equal(await store.deleteNode('edge-1'), false);
+      });
+
+      it('replaceNodes removes the nodes not in the new list', async () => {
+        await store.putNode(node('old-1', { ipv4: '203.0.113.1' }));
+        await store.putNode(node('keep', { ipv4: '203.0.113.2', region: 'x' }));
+        const next = [node('keep', { ipv4: '203.0.113.3' }), node('new-1', { pool: 'us' })];
+        await store.replaceNodes(next);
+        assert.deepEqual(sortNodes(await store.listNodes()), sortNodes(next));
+        assert.equal(await store.getNode('old-1'), undefined);
+        assert.deepEqual(await store.getNode('keep'), next[0]);
+
+        await store.replaceNodes([]);
+        assert.deepEqual(await store.listNodes(), []);
+      });
+    });
+
+    describe('zone text', () => {
+      it('round-trips per zone and is null when never stored', async () => {
+        assert.equal(await store.getZoneText(ZONE), null);
+        const text = `$ORIGIN ${ZONE}\n@ 300 IN TXT "hello; world"\nwww 30 IN A 198.51.100.1\n`;
+        await store.putZoneText(ZONE, text);
+        assert.equal(await store.getZoneText(ZONE), text);
+        assert.equal(await store.getZoneText('other.example.'), null);
+        await store.putZoneText(ZONE, '');
+        assert.equal(await store.getZoneText(ZONE), '');
+      });
+    });
+
+    describe('tokens', () => {
+      it('lists tokens without their hashes and finds them by hash', async () => {
+        const t1 = token('t1');
+        const t2 = token('t2', 'ci deploy');
+        await store.putToken(t1, 'hash-1');
+        await store.putToken(t2, 'hash-2');
+        const listed = sortTokens(await store.listTokens());
+        assert.deepEqual(listed, [t1, t2]);
+        assert.ok(listed.every((t) => !('hash' in t)));
+        assert.equal(await store.tokenIdByHash('hash-1'), 't1');
+        assert.equal(await store.tokenIdByHash('hash-2'), 't2');
+        assert.equal(await store.tokenIdByHash('hash-3'), undefined);
+      });
+
+      it('forgets the hash of a deleted token', async () => {
+        await store.putToken(token('t1'), 'hash-1');
+        assert.equal(await store.deleteToken('t1'), true);
+        assert.equal(await store.tokenIdByHash('hash-1'), undefined);
+        assert.deepEqual(await store.listTokens(), []);
+        assert.equal(await store.deleteToken('t1'), false);
+      });
+
+      it('a re-issued token no longer answers to its old hash', async () => {
+        await store.putToken(token('t1'), 'hash-old');
+        await store.putToken(token('t1'), 'hash-new');
+        assert.equal(await store.tokenIdByHash('hash-old'), undefined);
+        assert.equal(await store.tokenIdByHash('hash-new'), 't1');
+        assert.equal((await store.listTokens()).length, 1);
+      });
+    });
+
+    describe('isEmpty and loadState', () => {
+      it('isEmpty is true until a domain, a node or this zone text exists', async () => {
+        assert.equal(await store.isEmpty(ZONE), true);
+        await store.putToken(token('t1'), 'h');
+        await store.putZoneText('other.example.', 'x');
+        assert.equal(await store.isEmpty(ZONE), true, 'tokens and other zones do not count');
+
+        await store.putZoneText(ZONE, 'x');
+        assert.equal(await store.isEmpty(ZONE), false);
+      });
+
+      it('isEmpty is false with only a domain, or only a node', async () => {
+        await store.putDomain(domain('a.example.com'));
+        assert.equal(await store.isEmpty(ZONE), false);
+        await store.deleteDomain('a.example.com');
+        assert.equal(await store.isEmpty(ZONE), true);
+        await store.putNode(node('edge-1'));
+        assert.equal(await store.isEmpty(ZONE), false);
+      });
+
+      it('loadState reflects every write', async () => {
+        assert.deepEqual(await store.loadState(ZONE), { domains: [], nodes: [], zoneText: null });
+
+        const a = domain('a.example.com');
+        const b = domain('b.example.com', { ttl: 20 });
+        const n1 = node('edge-1', { ipv4: '203.0.113.1', region: 'eu' });
+        const n2 = node('edge-2', { ipv6: '2001:db8::2', active: false });
+        await store.putDomain(a);
+        await store.putDomain(b);
+        await store.putNode(n1);
+        await store.putNode(n2);
+        await store.putZoneText(ZONE, 'www 30 IN A 198.51.100.1\n');
+        await store.deleteDomain('b.example.com');
+        await store.deleteNode('edge-2');
+
+        const state = await store.loadState(ZONE);
+        assert.deepEqual(sortDomains(state.domains), [a]);
+        assert.deepEqual(sortNodes(state.nodes), [n1]);
+        assert.equal(state.zoneText, 'www 30 IN A 198.51.100.1\n');
+        assert.equal((await store.loadState('other.example.')).zoneText, null);
+      });
+    });
+
+    describe('change events', () => {
+      it('announces each kind of write locally, once', async () => {
+        const seen: StoreChange[] = [];
+        store.onChange((c) => seen.push(c));
+        const expectLocal = async (kind: StoreChange['kind'], write: () => Promise<unknown>) => {
+          seen.length = 0;
+          await write();
+          assert.deepEqual(seen, [{ kind, origin: 'local' }], `after a ${kind} write`);
+        };
+
+        await expectLocal('domains', () => store.putDomain(domain('a.example.com')));
+        await expectLocal('domains', () => store.deleteDomain('a.example.com'));
+        await expectLocal('nodes', () => store.putNode(node('edge-1')));
+        await expectLocal('nodes', () => store.deleteNode('edge-1'));
+        await expectLocal('nodes', () => store.replaceNodes([node('edge-2')]));
+        await expectLocal('zone', () => store.putZoneText(ZONE, 'x'));
+        await expectLocal('tokens', () => store.putToken(token('t1'), 'h1'));
+        await expectLocal('tokens', () => store.deleteToken('t1'));
+      });
+
+      it('is silent for reads, no-op deletes and serial bookkeeping', async () => {
+        const seen: StoreChange[] = [];
+        store.onChange((c) => seen.push(c));
+        await store.deleteDomain('missing.example.com');
+        await store.deleteNode('missing');
+        await store.deleteToken('missing');
+        await store.loadState(ZONE);
+        await store.advanceSerial(ZONE, 'h', 1);
+        assert.deepEqual(seen, []);
+      });
+
+      it('does not announce its own writes again as remote changes', async () => {
+        const seen: StoreChange[] = [];
+        store.onChange((c) => seen.push(c));
+        await store.putDomain(domain('a.example.com'));
+        await store.putZoneText(ZONE, 'x');
+        // Long enough for a pub/sub echo or a file poll to arrive.
+        await sleep(400);
+        assert.deepEqual(
+          seen.filter((c) => c.origin === 'remote'),
+          [],
+        );
+      });
+
+      it('unsubscribes a listener', async () => {
+        const seen: StoreChange[] = [];
+        const off = store.onChange((c) => seen.push(c));
+        off();
+        await store.putDomain(domain('a.example.com'));
+        assert.deepEqual(seen, []);
+      });
+    });
+
+    describe('advanceSerial (RFC 1982, SERIAL_BITS = 32)', () => {
+      it('starts at the floor and keeps the serial while the content hash is unchanged', async () => {
+        assert.equal(await store.advanceSerial(ZONE, 'h1', 1000), 1000);
+        assert.equal(await store.advanceSerial(ZONE, 'h1', 1000), 1000);
+        assert.equal(
+          await store.advanceSerial(ZONE, 'h1', 5000),
+          1000,
+          'a later floor alone changes nothing',
+        );
+        assert.equal(await store.advanceSerial(ZONE, 'h1', 10), 1000);
+      });
+
+      it('steps by one when the floor is not ahead, jumps to the floor when it is', async () => {
+        await store.advanceSerial(ZONE, 'h1', 1000);
+        assert.equal(await store.advanceSerial(ZONE, 'h2', 1000), 1001);
+        assert.equal(await store.advanceSerial(ZONE, 'h3', 500), 1002, 'floor behind');
+        assert.equal(await store.advanceSerial(ZONE, 'h4', 1003), 1003, 'floor equal to prev+1');
+        assert.equal(await store.advanceSerial(ZONE, 'h5', 2000), 2000, 'floor ahead');
+        assert.equal(
+          await store.advanceSerial(ZONE, 'h1', 2000),
+          2001,
+          'an old hash is new content',
+        );
+      });
+
+      it('keeps serials per zone', async () => {
+        assert.equal(await store.advanceSerial(ZONE, 'h1', 100), 100);
+        assert.equal(await store.advanceSerial('other.example.', 'h1', 7), 7);
+        assert.equal(await store.advanceSerial(ZONE, 'h2', 0), 101);
+      });
+
+      it('wraps at 2^32 as nextSerial defines', async () => {
+        const max = 0xffffffff;
+        const cases: Array<[zone: string, floor: number, expected: number]> = [
+          // prev+1 wraps to 0; floor 5 is "after" 0 in RFC 1982 §3.2 terms, so it wins.
+          ['w1.', 5, 5],
+          // Floor 0 equals the wrapped successor.
+          ['w2.', 0, 0],
+          // Floor 2^32-1 is "before" 0 (distance 2^32-1 > 2^31): the wrapped successor wins.
+          ['w3.', max, 0],
+          // Exactly 2^31 apart is undefined in RFC 1982; nextSerial treats it as not ahead.
+          ['w4.', 0x80000000, 0],
+        ];
+        for (const [zone, floor, expected] of cases) {
+          assert.equal(await store.advanceSerial(zone, 'first', max), max);
+          assert.equal(nextSerial(max, floor), expected, `nextSerial(max, ${floor})`);
+          assert.equal(
+            await store.advanceSerial(zone, 'second', floor),
+            expected,
+            `${zone} floor ${floor}`,
+          );
+          assert.equal(await store.advanceSerial(zone, 'third', 0), expected + 1);
+        }
+      });
+
+      it('ignores a floor more than 2^31 ahead, which RFC 1982 reads as behind', async () => {
+        await store.advanceSerial(ZONE, 'h1', 10);
+        const farFloor = 10 + 0x80000000 + 5;
+        assert.equal(nextSerial(10, farFloor), 11);
+        assert.equal(await store.advanceSerial(ZONE, 'h2', farFloor), 11);
+      });
+
+      it('never goes backwards across a restart on the same backing', async () => {
+        assert.equal(await store.advanceSerial(ZONE, 'h1', 100), 100);
+        assert.equal(await store.advanceSerial(ZONE, 'h2', 100), 101);
+        await store.stop();
+
+        const again = await reopen();
+        assert.equal(await again.advanceSerial(ZONE, 'h2', 50), 101, 'same content, same serial');
+        assert.equal(await again.advanceSerial(ZONE, 'h3', 50), 102, 'new content, next serial');
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('keeps the data across stop and a new store on the same backing', async () => {
+        const a = domain('a.example.com');
+        const n = node('edge-1', { ipv4: '203.0.113.1' });
+        await store.putDomain(a);
+        await store.putNode(n);
+        await store.putZoneText(ZONE, 'x');
+        await store.putToken(token('t1'), 'h1');
+        await store.stop();
+        await store.stop();
+
+        const again = await reopen();
+        assert.deepEqual(await again.loadState(ZONE), { domains: [a], nodes: [n], zoneText: 'x' });
+        assert.equal(await again.tokenIdByHash('h1'), 't1');
+      });
+
+      it('a second store on the same backing sees the first one’s writes', async () => {
+        const other = await reopen();
+        await store.putDomain(domain('a.example.com'));
+        assert.deepEqual(await other.getDomain('a.example.com'), domain('a.example.com'));
+      });
+    });
+  });
+}
