@@ -61,6 +61,8 @@ describe('EmbeddedStore with a state file', () => {
   });
 
   it('announces a write by another instance on the same file as a remote change', async () => {
+    // The write lands right after start, on a file that did not exist yet. Regression:
+    // fs.watchFile took its first stat as the baseline and could miss exactly this write.
     const file = freshFile();
     const reader = open(file);
     const writer = open(file);
