@@ -41,7 +41,10 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-async function withStore<T>(configFile: string | undefined, fn: (c: ReturnType<typeof loadConfig>, s: ReturnType<typeof openStore>) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  configFile: string | undefined,
+  fn: (c: ReturnType<typeof loadConfig>, s: ReturnType<typeof openStore>) => Promise<T>,
+): Promise<T> {
   const config = loadConfig({ file: configFile });
   const store = openStore(config, silentLogger());
   try {
@@ -77,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   if (cmd === 'token' && sub === 'create') {
-    const { token, record } = await withStore(values.config, (_c, store) => createToken(store, values.name ?? 'admin'));
+    const { token, record } = await withStore(values.config, (_c, store) =>
+      createToken(store, values.name ?? 'admin'),
+    );
     console.error(`token ${record.id} (${record.name}) created; it is shown only this once:`);
     console.log(token);
     return 0;
@@ -86,7 +91,13 @@ async function main(argv: string[]): Promise<number> {
     const text = await withStore(values.config, async (config, store) => {
       const state = await store.loadState(config.zone.name);
       const hash = contentHash(config, state);
-      const snapshot = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
+      const snapshot = buildSnapshot({
+        config,
+        state,
+        generation: 0,
+        serial: 0,
+        contentHash: hash,
+      });
       const serial = await store.advanceSerial(config.zone.name, hash, unixSerial());
       snapshot.zone.replaceSoa(soaRecord(config, serial));
       return exportZone({ ...snapshot, serial });

@@ -42,7 +42,12 @@ export class Cirrus {
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
     });
-    this.dns = new DnsServer(this.config, () => this.snapshots.current, dnsMetrics(this.registry), this.logger.child({ component: 'dns' }));
+    this.dns = new DnsServer(
+      this.config,
+      () => this.snapshots.current,
+      dnsMetrics(this.registry),
+      this.logger.child({ component: 'dns' }),
+    );
   }
 
   get dnsAddresses(): readonly BoundAddress[] {
@@ -54,11 +59,15 @@ export class Cirrus {
       await this.store.start();
       if (this.config.seed.dir) {
         const seeded = await seedStore(this.config, this.store, this.config.seed.dir);
-        if (seeded.seeded) this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
+        if (seeded.seeded)
+          this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
       }
       await this.snapshots.start();
       const s = this.snapshots.current;
-      this.logger.info({ zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length }, 'snapshot ready');
+      this.logger.info(
+        { zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length },
+        'snapshot ready',
+      );
       await this.dns.start();
       this.api = await buildApi({
         config: this.config,

@@ -20,7 +20,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false } },
+    ajv: {
+      customOptions: {
+        allErrors: false,
+        coerceTypes: false,
+        useDefaults: true,
+        removeAdditional: false,
+      },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(errorHandler);
 
@@ -40,7 +47,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (v1) => {
       v1.addHook('onRequest', async (req) => {
         if (!(await authenticate(deps.store, req.headers.authorization))) {
-          throw new UnauthorizedError('a valid "Authorization: Bearer <token>" header is required (cirrus token create)');
+          throw new UnauthorizedError(
+            'a valid "Authorization: Bearer <token>" header is required (cirrus token create)',
+          );
         }
       });
       await v1.register(domainRoutes(deps));

@@ -11,9 +11,17 @@ export interface ErrorBody {
   field?: string;
 }
 
-export function errorHandler(err: FastifyError | CirrusError | Error, req: FastifyRequest, reply: FastifyReply): void {
+export function errorHandler(
+  err: FastifyError | CirrusError | Error,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): void {
   if (err instanceof CirrusError) {
-    const body: ErrorBody = { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+    const body: ErrorBody = {
+      error: err.code,
+      message: err.message,
+      ...(err.field ? { field: err.field } : {}),
+    };
     if (err.status >= 500) req.log.error({ err }, 'request failed');
     void reply.status(err.status).send(body);
     return;
@@ -23,13 +31,21 @@ export function errorHandler(err: FastifyError | CirrusError | Error, req: Fasti
     const where = fe.validationContext ?? 'body';
     const d = describeError(fe.validation[0] as ErrorObject);
     const field = d.field === '(root)' ? where : `${where}.${d.field}`;
-    const message = d.field === '(root)' ? `${where} ${d.message.replace(/^\(root\) /, '')}` : `${where}.${d.message}`;
+    const message =
+      d.field === '(root)'
+        ? `${where} ${d.message.replace(/^\(root\) /, '')}`
+        : `${where}.${d.message}`;
     void reply.status(400).send({ error: 'VALIDATION', message, field } satisfies ErrorBody);
     return;
   }
   const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 600 ? fe.statusCode : 500;
   if (status >= 500) req.log.error({ err }, 'request failed');
-  void reply.status(status).send({ error: status >= 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status >= 500 ? 'internal error' : fe.message } satisfies ErrorBody);
+  void reply
+    .status(status)
+    .send({
+      error: status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+      message: status >= 500 ? 'internal error' : fe.message,
+    } satisfies ErrorBody);
 }
 
 export const ErrorSchema = {

@@ -11,7 +11,11 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export async function createToken(store: Store, name: string, now = new Date()): Promise<{ token: string; record: TokenRecord }> {
+export async function createToken(
+  store: Store,
+  name: string,
+  now = new Date(),
+): Promise<{ token: string; record: TokenRecord }> {
   const id = randomBytes(6).toString('hex');
   const token = `${PREFIX}${randomBytes(32).toString('base64url')}`;
   const record: TokenRecord = { id, name, createdAt: now.toISOString() };
@@ -20,7 +24,10 @@ export async function createToken(store: Store, name: string, now = new Date()):
 }
 
 /** The token id for an Authorization header value, or undefined when it is not valid. */
-export async function authenticate(store: Store, header: string | undefined): Promise<string | undefined> {
+export async function authenticate(
+  store: Store,
+  header: string | undefined,
+): Promise<string | undefined> {
   if (!header) return undefined;
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m) return undefined;

@@ -11,11 +11,23 @@ import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 type Raw = Record<string, unknown>;
 
 /** Environment variables and the config field each one sets. */
-export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; parse: (v: string) => unknown }> = [
+export const ENV_OVERRIDES: ReadonlyArray<{
+  env: string;
+  path: string[];
+  parse: (v: string) => unknown;
+}> = [
   { env: 'CNAME_BASE_DOMAIN', path: ['zone', 'name'], parse: (v) => v },
   { env: 'REDIS_URL', path: ['store', 'redisUrl'], parse: (v) => (v === '' ? null : v) },
   { env: 'STATE_FILE', path: ['store', 'file'], parse: (v) => (v === '' ? null : v) },
-  { env: 'DNS_LISTEN', path: ['dns', 'listen'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  {
+    env: 'DNS_LISTEN',
+    path: ['dns', 'listen'],
+    parse: (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  },
   { env: 'API_LISTEN', path: ['api', 'listen'], parse: (v) => v },
   { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
   { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
@@ -44,7 +56,9 @@ export function readConfigFile(file: string): Raw {
   try {
     parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(err)}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${errorMessage(err)}`,
+    );
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -65,7 +79,12 @@ function deepMerge(base: Raw, over: Raw): Raw {
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
     out[k] =
-      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      b &&
+      typeof b === 'object' &&
+      !Array.isArray(b)
         ? deepMerge(b as Raw, v as Raw)
         : v;
   }
@@ -95,7 +114,8 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   }
   const zone = normalizeName(cfg.zone.name);
   cfg.zone.name = zone;
-  if (cfg.zone.ns.length === 0) cfg.zone.ns = [{ name: `ns1.${zone}`, ipv4: ['127.0.0.1'], ipv6: [] }];
+  if (cfg.zone.ns.length === 0)
+    cfg.zone.ns = [{ name: `ns1.${zone}`, ipv4: ['127.0.0.1'], ipv6: [] }];
   cfg.zone.ns.forEach((ns, i) => {
     ns.name = normalizeName(ns.name);
     if (isSubdomainOf(ns.name, zone) && ns.ipv4.length + ns.ipv6.length === 0) {

@@ -17,7 +17,10 @@ const Seconds = (def: number, description: string, max = 0x7fffffff) =>
 export const NameServer = Type.Object(
   {
     name: HostName,
-    ipv4: Type.Array(IPv4, { default: [], description: 'glue A addresses (needed when the name is inside the zone)' }),
+    ipv4: Type.Array(IPv4, {
+      default: [],
+      description: 'glue A addresses (needed when the name is inside the zone)',
+    }),
     ipv6: Type.Array(IPv6, { default: [], description: 'glue AAAA addresses' }),
   },
   { additionalProperties: false },
@@ -61,15 +64,39 @@ export const DnsConfig = Type.Object(
       default: ['127.0.0.1:5353'],
       description: 'each address serves UDP and TCP (DNS_LISTEN, comma-separated)',
     }),
-    udpSize: Type.Integer({ minimum: 512, maximum: 4096, default: 1232, description: 'our EDNS UDP payload size' }),
-    tcpIdleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, default: 10000, description: 'RFC 7766 §6.2.3 idle timeout' }),
+    udpSize: Type.Integer({
+      minimum: 512,
+      maximum: 4096,
+      default: 1232,
+      description: 'our EDNS UDP payload size',
+    }),
+    tcpIdleTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 600000,
+      default: 10000,
+      description: 'RFC 7766 §6.2.3 idle timeout',
+    }),
     tcpMaxConnections: Type.Integer({ minimum: 1, default: 1000 }),
-    tcpMaxQueriesPerConnection: Type.Integer({ minimum: 0, default: 0, description: '0 = unlimited' }),
-    nsid: Type.String({ maxLength: 128, default: '', description: 'RFC 5001 NSID payload; empty disables' }),
+    tcpMaxQueriesPerConnection: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: '0 = unlimited',
+    }),
+    nsid: Type.String({
+      maxLength: 128,
+      default: '',
+      description: 'RFC 5001 NSID payload; empty disables',
+    }),
     chaos: Type.Object(
       {
-        version: Type.Union([Type.String(), Type.Null()], { default: 'Cirrus GSLB', description: 'version.bind; null refuses' }),
-        identity: Type.Union([Type.String(), Type.Null()], { default: null, description: 'id.server / hostname.bind; null = the host name' }),
+        version: Type.Union([Type.String(), Type.Null()], {
+          default: 'Cirrus GSLB',
+          description: 'version.bind; null refuses',
+        }),
+        identity: Type.Union([Type.String(), Type.Null()], {
+          default: null,
+          description: 'id.server / hostname.bind; null = the host name',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -79,7 +106,11 @@ export const DnsConfig = Type.Object(
 
 export const ApiConfig = Type.Object(
   {
-    listen: Type.String({ pattern: LISTEN_PATTERN, default: '127.0.0.1:8080', description: 'API_LISTEN' }),
+    listen: Type.String({
+      pattern: LISTEN_PATTERN,
+      default: '127.0.0.1:8080',
+      description: 'API_LISTEN',
+    }),
     docs: Type.Boolean({ default: true, description: 'serve OpenAPI at /docs' }),
     metricsPublic: Type.Boolean({ default: true, description: '/metrics needs no token' }),
   },
@@ -104,15 +135,30 @@ export const GslbConfig = Type.Object(
   {
     ttl: Seconds(60, 'default TTL of base-name answers', 86400),
     failoverTtl: Seconds(20, 'TTL while answering with origin (backup) addresses', 86400),
-    answers: Type.Integer({ minimum: 1, maximum: 16, default: 1, description: 'default picks per answer' }),
+    answers: Type.Integer({
+      minimum: 1,
+      maximum: 16,
+      default: 1,
+      description: 'default picks per answer',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
 
 export const SnapshotConfig = Type.Object(
   {
-    debounceMs: Type.Integer({ minimum: 0, maximum: 10000, default: 25, description: 'coalesce change events' }),
-    maxDelayMs: Type.Integer({ minimum: 0, maximum: 60000, default: 250, description: 'rebuild at the latest this long after the first change' }),
+    debounceMs: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 25,
+      description: 'coalesce change events',
+    }),
+    maxDelayMs: Type.Integer({
+      minimum: 0,
+      maximum: 60000,
+      default: 250,
+      description: 'rebuild at the latest this long after the first change',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -137,7 +183,9 @@ export const Config = Type.Object(
     log: Type.Object(
       {
         level: Type.Union(
-          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) =>
+            Type.Literal(l),
+          ),
           { default: 'info', description: 'LOG_LEVEL' },
         ),
       },

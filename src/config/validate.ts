@@ -5,7 +5,12 @@ import addFormats from 'ajv-formats';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { ValidationError } from '../lib/errors.js';
 
-export const ajv = new Ajv({ allErrors: false, useDefaults: true, coerceTypes: false, strict: false });
+export const ajv = new Ajv({
+  allErrors: false,
+  useDefaults: true,
+  coerceTypes: false,
+  strict: false,
+});
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 
 const compiled = new WeakMap<TSchema, ValidateFunction>();

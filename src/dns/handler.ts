@@ -20,7 +20,12 @@ export interface HandlerDeps {
   logger: Logger;
 }
 
-export type Handler = (msg: Buffer, transport: Transport, address: string, port: number) => Buffer | undefined;
+export type Handler = (
+  msg: Buffer,
+  transport: Transport,
+  address: string,
+  port: number,
+) => Buffer | undefined;
 
 export function createHandler(deps: HandlerDeps): Handler {
   const { metrics } = deps;
@@ -32,12 +37,23 @@ export function createHandler(deps: HandlerDeps): Handler {
         return undefined;
       }
       metrics.countQuery(transport, -1, Rcode.FORMERR);
-      return encodeError(decoded.id, decoded.opcode, decoded.flags, Rcode.FORMERR, decoded.question);
+      return encodeError(
+        decoded.id,
+        decoded.opcode,
+        decoded.flags,
+        Rcode.FORMERR,
+        decoded.question,
+      );
     }
     const query = decoded.query;
     let response;
     try {
-      const ctx: QueryContext = { query, snapshot: deps.snapshot(), settings: deps.settings, zone: undefined };
+      const ctx: QueryContext = {
+        query,
+        snapshot: deps.snapshot(),
+        settings: deps.settings,
+        zone: undefined,
+      };
       response = toResponse(runStages(STAGES, ctx));
     } catch (err) {
       metrics.errors.inc();
@@ -46,12 +62,19 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     const maxSize =
       transport === 'tcp' ? 65535 : query.edns ? Math.min(query.edns.udpSize, deps.udpSize) : 512;
-    const ecsScope = query.edns?.clientSubnet && response.rcode !== Rcode.FORMERR ? (response.ecsScope ?? 0) : undefined;
-    const wire = encodeResponse(query, ecsScope === undefined ? response : { ...response, ecsScope }, {
-      maxSize,
-      ourUdpSize: deps.udpSize,
-      nsid: deps.nsid,
-    });
+    const ecsScope =
+      query.edns?.clientSubnet && response.rcode !== Rcode.FORMERR
+        ? (response.ecsScope ?? 0)
+        : undefined;
+    const wire = encodeResponse(
+      query,
+      ecsScope === undefined ? response : { ...response, ecsScope },
+      {
+        maxSize,
+        ourUdpSize: deps.udpSize,
+        nsid: deps.nsid,
+      },
+    );
     if (wire[2] !== undefined && (wire[2] & 0x02) !== 0) metrics.truncated.inc();
     metrics.countQuery(transport, query.qtype, response.rcode);
     return wire;

@@ -2,7 +2,20 @@
 import { Counter, type Registry } from 'prom-client';
 import { rcodeName, typeName, RRType } from './constants.js';
 
-const COMMON_TYPES = new Set<number>([RRType.A, RRType.AAAA, RRType.CNAME, RRType.NS, RRType.SOA, RRType.TXT, RRType.MX, RRType.SRV, RRType.CAA, RRType.ANY, RRType.AXFR, RRType.IXFR]);
+const COMMON_TYPES = new Set<number>([
+  RRType.A,
+  RRType.AAAA,
+  RRType.CNAME,
+  RRType.NS,
+  RRType.SOA,
+  RRType.TXT,
+  RRType.MX,
+  RRType.SRV,
+  RRType.CAA,
+  RRType.ANY,
+  RRType.AXFR,
+  RRType.IXFR,
+]);
 
 export function dnsMetrics(registry: Registry) {
   const queries = new Counter({

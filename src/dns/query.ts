@@ -93,7 +93,8 @@ function readQuestionName(msg: Buffer): { qname: string; end: number } {
     for (let i = pos + 1; i <= pos + len; i++) {
       let c = msg[i] as number;
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      if (c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e) text += '\\' + String(c).padStart(3, '0');
+      if (c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e)
+        text += '\\' + String(c).padStart(3, '0');
       else text += String.fromCharCode(c);
     }
     pos += 1 + len;
@@ -112,7 +113,8 @@ function parseClientSubnet(data: Buffer): ClientSubnet {
   if (source > max) throw new Malformed('ECS source prefix longer than the address');
   if (scope !== 0) throw new Malformed('ECS scope prefix must be 0 in a query');
   const bytes = Math.ceil(source / 8);
-  if (data.length - 4 !== bytes) throw new Malformed('ECS address length does not match its prefix');
+  if (data.length - 4 !== bytes)
+    throw new Malformed('ECS address length does not match its prefix');
   const address = Buffer.alloc(family === 1 ? 4 : 16);
   data.copy(address, 0, 4);
   const extra = source % 8;
@@ -122,11 +124,17 @@ function parseClientSubnet(data: Buffer): ClientSubnet {
   return { family, sourcePrefix: source, scopePrefix: 0, address };
 }
 
-function parseOpt(msg: Buffer, rdataStart: number, rdlength: number, cls: number, ttl: number): Edns {
+function parseOpt(
+  msg: Buffer,
+  rdataStart: number,
+  rdlength: number,
+  cls: number,
+  ttl: number,
+): Edns {
   let nsid = false;
   let ecs: ClientSubnet | undefined;
   const end = rdataStart + rdlength;
-  for (let p = rdataStart; p < end; ) {
+  for (let p = rdataStart; p < end;) {
     if (p + 4 > end) throw new Malformed('truncated EDNS option header');
     const code = msg.readUInt16BE(p);
     const len = msg.readUInt16BE(p + 2);

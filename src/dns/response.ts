@@ -100,7 +100,13 @@ function indexQuestion(w: Writer, qname: string, question: Buffer): void {
   }
 }
 
-function writeOpt(w: Writer, edns: Edns, rcode: number, scope: number | undefined, limits: EncodeLimits): void {
+function writeOpt(
+  w: Writer,
+  edns: Edns,
+  rcode: number,
+  scope: number | undefined,
+  limits: EncodeLimits,
+): void {
   w.u8(0);
   w.u16(RRType.OPT);
   w.u16(limits.ourUdpSize);
@@ -170,7 +176,11 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
       let j = i;
       const mark = w.pos;
       try {
-        while (j < add.length && (add[j] as ResourceRecord).name === first.name && (add[j] as ResourceRecord).type === first.type) {
+        while (
+          j < add.length &&
+          (add[j] as ResourceRecord).name === first.name &&
+          (add[j] as ResourceRecord).type === first.type
+        ) {
           w.record(add[j] as ResourceRecord);
           j++;
         }

@@ -51,7 +51,8 @@ export class DnsServer {
           await tcp.start(bound);
         } catch (err) {
           await udp.stop();
-          if (port === 0 && attempt < 20 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+          if (port === 0 && attempt < 20 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+            continue;
           throw err;
         }
         this.listeners.push(udp, tcp);

@@ -14,7 +14,10 @@ export class UdpListener {
   ) {}
 
   async start(port: number): Promise<number> {
-    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    const socket = createSocket({
+      type: isIPv6(this.host) ? 'udp6' : 'udp4',
+      recvBufferSize: 4 << 20,
+    });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
       let reply: Buffer | undefined;

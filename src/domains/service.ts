@@ -9,12 +9,19 @@ import { nameProblem, normalizeName } from '../lib/dnsname.js';
 import { canonicalIp, ipFamily } from '../lib/ip.js';
 import { parseZoneText } from '../zone/parse.js';
 
-function checkOrigins(origins: DomainCreate['origins'], field = 'origins'): DomainCreate['origins'] {
+function checkOrigins(
+  origins: DomainCreate['origins'],
+  field = 'origins',
+): DomainCreate['origins'] {
   return origins.map((o, i) => {
     const ip = canonicalIp(o.address);
     if (ip) return { ...o, address: ip };
     const problem = nameProblem(o.address);
-    if (problem) throw new ValidationError(`${field}[${i}].address is neither an IP address nor a host name: ${problem}`, `${field}[${i}].address`);
+    if (problem)
+      throw new ValidationError(
+        `${field}[${i}].address is neither an IP address nor a host name: ${problem}`,
+        `${field}[${i}].address`,
+      );
     return { ...o, address: normalizeName(o.address) };
   });
 }
@@ -22,20 +29,33 @@ function checkOrigins(origins: DomainCreate['origins'], field = 'origins'): Doma
 function staticOwners(config: Config, text: string | null): Set<string> {
   if (!text) return new Set();
   try {
-    return new Set(parseZoneText(text, { origin: config.zone.name, defaultTtl: config.zone.ttl }).map((r) => r.name));
+    return new Set(
+      parseZoneText(text, { origin: config.zone.name, defaultTtl: config.zone.ttl }).map(
+        (r) => r.name,
+      ),
+    );
   } catch {
     return new Set();
   }
 }
 
-export async function createDomain(config: Config, store: Store, body: DomainCreate, now = new Date()): Promise<Domain> {
+export async function createDomain(
+  config: Config,
+  store: Store,
+  body: DomainCreate,
+  now = new Date(),
+): Promise<Domain> {
   const name = normalizeName(body.domain);
   const problem = nameProblem(name);
   if (problem) throw new ValidationError(`domain ${problem}`, 'domain');
   if (name === config.zone.name || name.endsWith(`.${config.zone.name}`)) {
-    throw new ValidationError(`domain must not be inside the CNAME base zone ${config.zone.name}`, 'domain');
+    throw new ValidationError(
+      `domain must not be inside the CNAME base zone ${config.zone.name}`,
+      'domain',
+    );
   }
-  if (await store.getDomain(name)) throw new ConflictError(`domain ${name} already exists`, 'domain');
+  if (await store.getDomain(name))
+    throw new ConflictError(`domain ${name} already exists`, 'domain');
   const existing = await store.listDomains();
   const statics = staticOwners(config, await store.getZoneText(config.zone.name));
   const taken = new Set(existing.map((d) => d.label));
@@ -54,11 +74,23 @@ export async function createDomain(config: Config, store: Store, body: DomainCre
   return domain;
 }
 
-export async function updateDomain(store: Store, name: string, body: Partial<DomainUpdate>, replace: boolean, now = new Date()): Promise<Domain> {
+export async function updateDomain(
+  store: Store,
+  name: string,
+  body: Partial<DomainUpdate>,
+  replace: boolean,
+  now = new Date(),
+): Promise<Domain> {
   const current = await store.getDomain(normalizeName(name));
   if (!current) throw new NotFoundError(`domain ${name} does not exist`);
   const next: Domain = replace
-    ? { domain: current.domain, label: current.label, createdAt: current.createdAt, origins: current.origins, updatedAt: '' }
+    ? {
+        domain: current.domain,
+        label: current.label,
+        createdAt: current.createdAt,
+        origins: current.origins,
+        updatedAt: '',
+      }
     : { ...current };
   if (body.origins) next.origins = checkOrigins(body.origins);
   if (body.ttl !== undefined) next.ttl = body.ttl;
@@ -71,9 +103,12 @@ export async function updateDomain(store: Store, name: string, body: Partial<Dom
 /** The stored node for an API/seed node body; a node needs at least one address. */
 export function toEdgeNode(input: NodeInput, field = ''): EdgeNode {
   const at = (f: string) => (field ? `${field}.${f}` : f);
-  if (!input.ipv4 && !input.ipv6) throw new ValidationError(`${at('ipv4')} or ${at('ipv6')} is required`, at('ipv4'));
-  if (input.ipv4 && ipFamily(input.ipv4) !== 4) throw new ValidationError(`${at('ipv4')} is not IPv4`, at('ipv4'));
-  if (input.ipv6 && ipFamily(input.ipv6) !== 6) throw new ValidationError(`${at('ipv6')} is not IPv6`, at('ipv6'));
+  if (!input.ipv4 && !input.ipv6)
+    throw new ValidationError(`${at('ipv4')} or ${at('ipv6')} is required`, at('ipv4'));
+  if (input.ipv4 && ipFamily(input.ipv4) !== 4)
+    throw new ValidationError(`${at('ipv4')} is not IPv4`, at('ipv4'));
+  if (input.ipv6 && ipFamily(input.ipv6) !== 6)
+    throw new ValidationError(`${at('ipv6')} is not IPv6`, at('ipv6'));
   return {
     id: input.id,
     ...(input.ipv4 ? { ipv4: canonicalIp(input.ipv4) as string } : {}),

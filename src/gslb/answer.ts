@@ -8,17 +8,38 @@ import type { DynamicAnswer } from '../zone/lookup.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { select, type DomainPlan } from './plan.js';
 
-function familyRecords(snapshot: Snapshot, plan: DomainPlan, type: number): ResourceRecord[] | 'cname' {
+function familyRecords(
+  snapshot: Snapshot,
+  plan: DomainPlan,
+  type: number,
+): ResourceRecord[] | 'cname' {
   const sel = select(plan, type === RRType.A ? snapshot.v4 : snapshot.v6);
   if (sel.source === 'none') return plan.fallbackHost ? 'cname' : [];
-  return sel.rdata.map((rdata) => ({ name: plan.owner, type, class: RRClass.IN, ttl: sel.ttl, rdata }));
+  return sel.rdata.map((rdata) => ({
+    name: plan.owner,
+    type,
+    class: RRClass.IN,
+    ttl: sel.ttl,
+    rdata,
+  }));
 }
 
 function cnameToOrigin(plan: DomainPlan, ttl: number): ResourceRecord {
-  return { name: plan.owner, type: RRType.CNAME, class: RRClass.IN, ttl, rdata: encodeName(plan.fallbackHost as string) };
+  return {
+    name: plan.owner,
+    type: RRType.CNAME,
+    class: RRClass.IN,
+    ttl,
+    rdata: encodeName(plan.fallbackHost as string),
+  };
 }
 
-export function answerBaseName(snapshot: Snapshot, plan: DomainPlan, qtype: number, minimalAny: boolean): DynamicAnswer {
+export function answerBaseName(
+  snapshot: Snapshot,
+  plan: DomainPlan,
+  qtype: number,
+  minimalAny: boolean,
+): DynamicAnswer {
   if (qtype === RRType.A || qtype === RRType.AAAA) {
     const recs = familyRecords(snapshot, plan, qtype);
     if (recs === 'cname') return { records: [cnameToOrigin(plan, plan.failoverTtl)] };

@@ -41,7 +41,10 @@ export interface Selection {
 /** Nodes of one family, with a lazily computed rendezvous order per domain. */
 export class FamilyPool {
   private readonly orders = new Map<number, Uint16Array>();
-  constructor(readonly family: Family, readonly nodes: readonly NodeEntry[]) {}
+  constructor(
+    readonly family: Family,
+    readonly nodes: readonly NodeEntry[],
+  ) {}
 
   order(keySeed: number): Uint16Array {
     let o = this.orders.get(keySeed);
@@ -65,6 +68,7 @@ export function select(plan: DomainPlan, pool: FamilyPool): Selection {
   }
   if (rdata.length > 0) return { rdata, ttl: plan.ttl, source: 'edges', nodes };
   const fallback = pool.family === 4 ? plan.fallbackA : plan.fallbackAAAA;
-  if (fallback.length > 0) return { rdata: fallback, ttl: plan.failoverTtl, source: 'origin', nodes: [] };
+  if (fallback.length > 0)
+    return { rdata: fallback, ttl: plan.failoverTtl, source: 'origin', nodes: [] };
   return { rdata: [], ttl: plan.failoverTtl, source: 'none', nodes: [] };
 }

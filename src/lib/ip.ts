@@ -23,7 +23,8 @@ export function ipv6ToBytes(text: string): Buffer {
   const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
   const l = parse(left);
   const r = right === undefined ? [] : parse(right);
-  const groups = right === undefined ? l : [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
+  const groups =
+    right === undefined ? l : [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r];
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
   if (tail4.length === 4) Buffer.from(tail4).copy(out, 12);
@@ -40,7 +41,7 @@ export function bytesToIPv6(b: Buffer, offset = 0): string {
   for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(offset + i * 2));
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

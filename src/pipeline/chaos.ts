@@ -24,8 +24,14 @@ export function chaos(ctx: QueryContext): Outcome {
   else return REFUSED;
   if (value === null) return REFUSED;
   if (q.qtype !== RRType.TXT && q.qtype !== RRType.ANY) {
-    return { kind: 'answer', response: { rcode: 0, authoritative: true, answer: [], authority: [], additional: [] } };
+    return {
+      kind: 'answer',
+      response: { rcode: 0, authoritative: true, answer: [], authority: [], additional: [] },
+    };
   }
   const record = { name: q.qname, type: RRType.TXT, class: RRClass.CH, ttl: 0, rdata: txt(value) };
-  return { kind: 'answer', response: { rcode: 0, authoritative: true, answer: [record], authority: [], additional: [] } };
+  return {
+    kind: 'answer',
+    response: { rcode: 0, authoritative: true, answer: [record], authority: [], additional: [] },
+  };
 }

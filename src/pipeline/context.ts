@@ -3,6 +3,7 @@
 import type { Query } from '../dns/query.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
+import type { Outcome } from './outcome.js';
 
 export interface PipelineSettings {
   /** version.bind answer; null refuses it. */
@@ -19,4 +20,4 @@ export interface QueryContext {
   zone: ZoneData | undefined;
 }
 
-export type Stage = (ctx: QueryContext) => import('./outcome.js').Outcome;
+export type Stage = (ctx: QueryContext) => Outcome;

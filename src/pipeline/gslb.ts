@@ -10,9 +10,16 @@ export function gslb(ctx: QueryContext): Outcome {
   if (!plan || !ctx.zone) return CONTINUE;
   const minimalAny = ctx.query.transport === 'udp';
   const result = answerBaseName(ctx.snapshot, plan, ctx.query.qtype, minimalAny);
-  if (result === undefined || result === 'nodata') return { kind: 'nodata', zone: ctx.zone, chain: [] };
+  if (result === undefined || result === 'nodata')
+    return { kind: 'nodata', zone: ctx.zone, chain: [] };
   return {
     kind: 'answer',
-    response: { rcode: 0, authoritative: true, answer: result.records, authority: [], additional: [] },
+    response: {
+      rcode: 0,
+      authoritative: true,
+      answer: result.records,
+      authority: [],
+      additional: [],
+    },
   };
 }

@@ -11,7 +11,8 @@ export function guard(ctx: QueryContext): Outcome {
   const q = ctx.query;
   if (q.edns && q.edns.version > 0) return { kind: 'badvers' };
   if (q.opcode !== Opcode.QUERY) return NOTIMP;
-  if (q.qclass !== RRClass.IN && q.qclass !== RRClass.CH && q.qclass !== RRClass.ANY) return REFUSED;
+  if (q.qclass !== RRClass.IN && q.qclass !== RRClass.CH && q.qclass !== RRClass.ANY)
+    return REFUSED;
   switch (q.qtype) {
     case RRType.OPT:
     case RRType.TSIG:

@@ -8,7 +8,11 @@ export type Outcome =
   | { readonly kind: 'continue' }
   | { readonly kind: 'answer'; readonly response: Response }
   /** RFC 2308: negative answers carry the zone's SOA; `chain` holds any CNAMEs followed. */
-  | { readonly kind: 'nxdomain' | 'nodata'; readonly zone: ZoneData; readonly chain: readonly ResourceRecord[] }
+  | {
+      readonly kind: 'nxdomain' | 'nodata';
+      readonly zone: ZoneData;
+      readonly chain: readonly ResourceRecord[];
+    }
   | { readonly kind: 'refused' | 'formerr' | 'notimp' | 'badvers' | 'servfail' };
 
 export const CONTINUE: Outcome = { kind: 'continue' };

@@ -17,13 +17,25 @@ export function staticRecords(ctx: QueryContext): Outcome {
     case 'answer':
       return {
         kind: 'answer',
-        response: { rcode: 0, authoritative: true, answer: r.answer, authority: [], additional: r.additional },
+        response: {
+          rcode: 0,
+          authoritative: true,
+          answer: r.answer,
+          authority: [],
+          additional: r.additional,
+        },
       };
     case 'referral':
       // RFC 1034 §4.3.2 step 3b: a referral is not authoritative data.
       return {
         kind: 'answer',
-        response: { rcode: 0, authoritative: false, answer: r.answer, authority: r.authority, additional: r.additional },
+        response: {
+          rcode: 0,
+          authoritative: false,
+          answer: r.answer,
+          authority: r.authority,
+          additional: r.additional,
+        },
       };
     case 'nodata':
     case 'nxdomain':

@@ -19,7 +19,9 @@ import type { Snapshot } from './snapshot.js';
 export function soaRecord(config: Config, serial: number): ResourceRecord {
   const s = config.zone.soa;
   const nums = Buffer.alloc(20);
-  [serial, s.refresh, s.retry, s.expire, s.minimum].forEach((v, i) => nums.writeUInt32BE(v >>> 0, i * 4));
+  [serial, s.refresh, s.retry, s.expire, s.minimum].forEach((v, i) =>
+    nums.writeUInt32BE(v >>> 0, i * 4),
+  );
   const rdata = Buffer.concat([encodeName(s.mname as string), encodeName(s.rname as string), nums]);
   return rr(config.zone.name, RRType.SOA, s.ttl, rdata);
 }
@@ -41,9 +43,14 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
   const zone = config.zone.name;
   const records = parseZoneText(text, { origin: zone, defaultTtl: config.zone.ttl });
   for (const r of records) {
-    if (r.type === RRType.SOA) throw new ZoneError(`static records may not hold a SOA: it comes from zone.soa in the config`);
+    if (r.type === RRType.SOA)
+      throw new ZoneError(
+        `static records may not hold a SOA: it comes from zone.soa in the config`,
+      );
     if (r.type === RRType.NS && r.name === zone) {
-      throw new ZoneError(`static records may not hold the apex NS set: it comes from zone.ns in the config`);
+      throw new ZoneError(
+        `static records may not hold the apex NS set: it comes from zone.ns in the config`,
+      );
     }
   }
   return records;
@@ -97,10 +104,13 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     const owner = `${normalizeName(d.label)}.${zoneName}`;
     const clash = plans.get(owner);
     if (clash) {
-      warnings.push(`domain ${d.domain} skipped: its base name ${owner} belongs to ${clash.domain}`);
+      warnings.push(
+        `domain ${d.domain} skipped: its base name ${owner} belongs to ${clash.domain}`,
+      );
       continue;
     }
-    const ips = (backup: boolean) => d.origins.filter((o) => o.backup === backup && ipFamily(o.address));
+    const ips = (backup: boolean) =>
+      d.origins.filter((o) => o.backup === backup && ipFamily(o.address));
     const chosen = ips(true).length > 0 ? ips(true) : ips(false);
     const host = d.origins.find((o) => ipFamily(o.address) === undefined)?.address;
     const plan: DomainPlan = {
@@ -112,7 +122,9 @@ export function buildSnapshot(input: BuildInput): Snapshot {
       answers: d.answers ?? config.gslb.answers,
       keySeed: hash32(d.domain),
       fallbackA: chosen.filter((o) => ipFamily(o.address) === 4).map((o) => ipv4ToBytes(o.address)),
-      fallbackAAAA: chosen.filter((o) => ipFamily(o.address) === 6).map((o) => ipv6ToBytes(o.address)),
+      fallbackAAAA: chosen
+        .filter((o) => ipFamily(o.address) === 6)
+        .map((o) => ipv6ToBytes(o.address)),
       fallbackHost: chosen.length === 0 && host ? normalizeName(host) : undefined,
     };
     plans.set(owner, plan);
@@ -121,10 +133,15 @@ export function buildSnapshot(input: BuildInput): Snapshot {
 
   const statics = staticRecords(config, state.zoneText).filter((r) => {
     if (!plans.has(r.name)) return true;
-    warnings.push(`static record ${r.name} is shadowed by the base name of ${plans.get(r.name)?.domain}`);
+    warnings.push(
+      `static record ${r.name} is shadowed by the base name of ${plans.get(r.name)?.domain}`,
+    );
     return false;
   });
-  const zone = new ZoneData(zoneName, soaRecord(config, input.serial), [...apexRecords(config), ...statics]);
+  const zone = new ZoneData(zoneName, soaRecord(config, input.serial), [
+    ...apexRecords(config),
+    ...statics,
+  ]);
 
   return {
     generation: input.generation,
@@ -135,8 +152,14 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     plans,
     domains: byDomain,
     nodes,
-    v4: new FamilyPool(4, nodes.filter((n) => n.a)),
-    v6: new FamilyPool(6, nodes.filter((n) => n.aaaa)),
+    v4: new FamilyPool(
+      4,
+      nodes.filter((n) => n.a),
+    ),
+    v6: new FamilyPool(
+      6,
+      nodes.filter((n) => n.aaaa),
+    ),
     warnings,
   };
 }

@@ -130,7 +130,10 @@ export class SnapshotManager {
       metrics.domains.set(next.domains.size);
       metrics.nodes.set(next.nodes.length);
       metrics.lastSuccess.set(next.builtAt / 1000);
-      logger.debug({ serial, generation: next.generation, domains: next.domains.size }, 'snapshot published');
+      logger.debug(
+        { serial, generation: next.generation, domains: next.domains.size },
+        'snapshot published',
+      );
     } catch (err) {
       metrics.builds.inc({ result: 'failed' });
       this.lastError = errorMessage(err);

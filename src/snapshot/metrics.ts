@@ -15,9 +15,21 @@ export function snapshotMetrics(registry: Registry) {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    serial: new Gauge({ name: 'cirrus_zone_serial', help: 'SOA serial being served', registers: [registry] }),
-    domains: new Gauge({ name: 'cirrus_snapshot_domains', help: 'Domains in the live snapshot', registers: [registry] }),
-    nodes: new Gauge({ name: 'cirrus_snapshot_nodes', help: 'Edge nodes in the live snapshot', registers: [registry] }),
+    serial: new Gauge({
+      name: 'cirrus_zone_serial',
+      help: 'SOA serial being served',
+      registers: [registry],
+    }),
+    domains: new Gauge({
+      name: 'cirrus_snapshot_domains',
+      help: 'Domains in the live snapshot',
+      registers: [registry],
+    }),
+    nodes: new Gauge({
+      name: 'cirrus_snapshot_nodes',
+      help: 'Edge nodes in the live snapshot',
+      registers: [registry],
+    }),
     lastSuccess: new Gauge({
       name: 'cirrus_snapshot_last_success_timestamp_seconds',
       help: 'When the live snapshot was published',

@@ -90,7 +90,9 @@ export class EmbeddedStore implements Store {
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8')) as FileState;
     } catch (err) {
-      throw new CirrusError('STORE', `state file ${file} is unreadable: ${errorMessage(err)}`, { cause: err });
+      throw new CirrusError('STORE', `state file ${file} is unreadable: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     this.state = { ...emptyState(), ...parsed };
     this.lastSeen = seen;
@@ -102,7 +104,8 @@ export class EmbeddedStore implements Store {
     if (!this.opts.file) return false;
     const now = this.stat();
     if (!now) return false;
-    if (this.lastSeen && now.mtimeMs === this.lastSeen.mtimeMs && now.size === this.lastSeen.size) return false;
+    if (this.lastSeen && now.mtimeMs === this.lastSeen.mtimeMs && now.size === this.lastSeen.size)
+      return false;
     return this.readFile();
   }
 
@@ -148,7 +151,11 @@ export class EmbeddedStore implements Store {
 
   async isEmpty(zone: string): Promise<boolean> {
     const s = this.read();
-    return Object.keys(s.domains).length === 0 && Object.keys(s.nodes).length === 0 && s.zones[zone] === undefined;
+    return (
+      Object.keys(s.domains).length === 0 &&
+      Object.keys(s.nodes).length === 0 &&
+      s.zones[zone] === undefined
+    );
   }
 
   async listDomains(): Promise<Domain[]> {
@@ -181,7 +188,10 @@ export class EmbeddedStore implements Store {
     return this.mutate('nodes', (s) => delete s.nodes[id]);
   }
   async replaceNodes(nodes: EdgeNode[]): Promise<void> {
-    this.mutate('nodes', (s) => void (s.nodes = Object.fromEntries(nodes.map((n) => [n.id, clone(n)]))));
+    this.mutate(
+      'nodes',
+      (s) => void (s.nodes = Object.fromEntries(nodes.map((n) => [n.id, clone(n)]))),
+    );
   }
 
   async getZoneText(zone: string): Promise<string | null> {

@@ -13,7 +13,10 @@ export const Origin = Type.Object(
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     protocol: Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'http' }),
     weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1 }),
-    backup: Type.Boolean({ default: false, description: 'used only when the primary origins fail' }),
+    backup: Type.Boolean({
+      default: false,
+      description: 'used only when the primary origins fail',
+    }),
   },
   { additionalProperties: false },
 );
@@ -21,13 +24,24 @@ export type Origin = Static<typeof Origin>;
 
 const DomainFields = {
   origins: Type.Array(Origin, { minItems: 1, maxItems: 64 }),
-  ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'answer TTL; default gslb.ttl' })),
-  answers: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'edges per answer; default gslb.answers' })),
+  ttl: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 86400, description: 'answer TTL; default gslb.ttl' }),
+  ),
+  answers: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 16,
+      description: 'edges per answer; default gslb.answers',
+    }),
+  ),
 };
 
 /** Body of POST /api/v1/domains. */
 export const DomainCreate = Type.Object(
-  { domain: Type.String({ pattern: HOSTNAME_PATTERN, description: 'the customer host name' }), ...DomainFields },
+  {
+    domain: Type.String({ pattern: HOSTNAME_PATTERN, description: 'the customer host name' }),
+    ...DomainFields,
+  },
   { additionalProperties: false },
 );
 export type DomainCreate = Static<typeof DomainCreate>;
@@ -57,7 +71,12 @@ export const NodeInput = Type.Object(
     ipv6: Type.Optional(IPv6),
     pool: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', default: 'default' }),
     region: Type.Optional(Type.String({ maxLength: 64 })),
-    weight: Type.Integer({ minimum: 0, maximum: 10000, default: 100, description: '0 drains the node' }),
+    weight: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 100,
+      description: '0 drains the node',
+    }),
     active: Type.Boolean({ default: true, description: 'healthy and serving' }),
   },
   { additionalProperties: false },

@@ -38,13 +38,22 @@ export async function seedStore(config: Config, store: Store, dir: string): Prom
   const text = existsSync(recordsFile) ? readFileSync(recordsFile, 'utf8') : undefined;
   if (text !== undefined) {
     try {
-      records = parseZoneText(text, { origin: config.zone.name, defaultTtl: config.zone.ttl }).length;
+      records = parseZoneText(text, {
+        origin: config.zone.name,
+        defaultTtl: config.zone.ttl,
+      }).length;
     } catch (err) {
-      throw new CirrusError('VALIDATION', `seed file ${recordsFile}: ${errorMessage(err)}`, { status: 400 });
+      throw new CirrusError('VALIDATION', `seed file ${recordsFile}: ${errorMessage(err)}`, {
+        status: 400,
+      });
     }
   }
-  const domains = existsSync(domainsFile) ? validate(Type.Array(DomainCreate), readJson(domainsFile), `seed file ${domainsFile}`) : [];
-  const nodes = existsSync(nodesFile) ? toEdgeNodes(validate(Type.Array(NodeInput), readJson(nodesFile), `seed file ${nodesFile}`)) : [];
+  const domains = existsSync(domainsFile)
+    ? validate(Type.Array(DomainCreate), readJson(domainsFile), `seed file ${domainsFile}`)
+    : [];
+  const nodes = existsSync(nodesFile)
+    ? toEdgeNodes(validate(Type.Array(NodeInput), readJson(nodesFile), `seed file ${nodesFile}`))
+    : [];
   if (text !== undefined) await store.putZoneText(config.zone.name, text);
   if (nodes.length) await store.replaceNodes(nodes);
   for (const d of domains) await createDomain(config, store, d);

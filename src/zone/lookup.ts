@@ -12,7 +12,12 @@ export type LookupResult =
   | { kind: 'answer'; answer: ResourceRecord[]; additional: ResourceRecord[] }
   | { kind: 'nodata'; answer: ResourceRecord[] }
   | { kind: 'nxdomain'; answer: ResourceRecord[] }
-  | { kind: 'referral'; answer: ResourceRecord[]; authority: ResourceRecord[]; additional: ResourceRecord[] };
+  | {
+      kind: 'referral';
+      answer: ResourceRecord[];
+      authority: ResourceRecord[];
+      additional: ResourceRecord[];
+    };
 
 /** What the dynamic (GSLB) layer says about a name: its records for the type, or nodata. */
 export type DynamicAnswer = { records: ResourceRecord[] } | 'nodata' | undefined;
@@ -28,7 +33,15 @@ export interface LookupOptions {
 const MAX_CHAIN = 8;
 
 /** Preference for the one RRset a minimal ANY answer carries. */
-const ANY_ORDER = [RRType.A, RRType.AAAA, RRType.CNAME, RRType.MX, RRType.TXT, RRType.NS, RRType.SOA];
+const ANY_ORDER = [
+  RRType.A,
+  RRType.AAAA,
+  RRType.CNAME,
+  RRType.MX,
+  RRType.TXT,
+  RRType.NS,
+  RRType.SOA,
+];
 
 function pickAny(sets: RRsets, minimal: boolean): ResourceRecord[] {
   if (!minimal) return [...sets.values()].flat();
@@ -50,7 +63,10 @@ function targetOf(rdataOwner: ResourceRecord, offset = 0): string {
 }
 
 /** A/AAAA for in-zone host names named in NS, MX and SRV rdata (RFC 1035 §3.3, glue). */
-export function additionalFor(zone: ZoneData, records: readonly ResourceRecord[]): ResourceRecord[] {
+export function additionalFor(
+  zone: ZoneData,
+  records: readonly ResourceRecord[],
+): ResourceRecord[] {
   const out: ResourceRecord[] = [];
   const seen = new Set<string>();
   for (const r of records) {
@@ -76,7 +92,12 @@ function findCut(zone: ZoneData, name: string): string | undefined {
   return found;
 }
 
-export function lookup(zone: ZoneData, qname: string, qtype: number, opts: LookupOptions): LookupResult {
+export function lookup(
+  zone: ZoneData,
+  qname: string,
+  qtype: number,
+  opts: LookupOptions,
+): LookupResult {
   const chain: ResourceRecord[] = [];
   let name = qname;
   for (let hop = 0; hop <= MAX_CHAIN; hop++) {
@@ -84,7 +105,12 @@ export function lookup(zone: ZoneData, qname: string, qtype: number, opts: Looku
     if (cut !== undefined && !(name === cut && qtype === RRType.NS && hop > 0)) {
       const ns = [...(zone.rrsets(cut).get(RRType.NS) ?? [])];
       if (hop > 0) return { kind: 'answer', answer: chain, additional: [] };
-      return { kind: 'referral', answer: chain, authority: ns, additional: additionalFor(zone, ns) };
+      return {
+        kind: 'referral',
+        answer: chain,
+        authority: ns,
+        additional: additionalFor(zone, ns),
+      };
     }
 
     const dyn = opts.dynamic?.(name, qtype);
@@ -99,7 +125,8 @@ export function lookup(zone: ZoneData, qname: string, qtype: number, opts: Looku
       // Closest encloser, then its wildcard (RFC 4592 §3.3.1).
       const exists = (n: string): boolean => zone.has(n) || (opts.dynamicExists?.(n) ?? false);
       let encloser = parentName(name);
-      while (!exists(encloser) && encloser !== zone.name && encloser !== '') encloser = parentName(encloser);
+      while (!exists(encloser) && encloser !== zone.name && encloser !== '')
+        encloser = parentName(encloser);
       const source = `*.${encloser}`;
       if (!zone.has(source)) return { kind: 'nxdomain', answer: chain };
       const wild = zone.rrsets(source);
@@ -117,9 +144,14 @@ export function lookup(zone: ZoneData, qname: string, qtype: number, opts: Looku
       name = target;
       continue;
     }
-    const records = qtype === RRType.ANY ? pickAny(sets, opts.minimalAny) : [...(sets.get(qtype) ?? [])];
+    const records =
+      qtype === RRType.ANY ? pickAny(sets, opts.minimalAny) : [...(sets.get(qtype) ?? [])];
     if (records.length === 0) return { kind: 'nodata', answer: chain };
-    return { kind: 'answer', answer: [...chain, ...records], additional: additionalFor(zone, records) };
+    return {
+      kind: 'answer',
+      answer: [...chain, ...records],
+      additional: additionalFor(zone, records),
+    };
   }
   return { kind: 'answer', answer: chain, additional: [] };
 }

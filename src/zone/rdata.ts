@@ -47,7 +47,8 @@ function hostName(token: string | undefined, resolve: NameResolver, what: string
 
 /** TXT-style character-strings: quoted with \" and \DDD escapes, or bare words. */
 export function parseCharacterString(token: string): Buffer {
-  const inner = token.startsWith('"') && token.endsWith('"') && token.length >= 2 ? token.slice(1, -1) : token;
+  const inner =
+    token.startsWith('"') && token.endsWith('"') && token.length >= 2 ? token.slice(1, -1) : token;
   const bytes: number[] = [];
   for (let i = 0; i < inner.length; i++) {
     const c = inner[i] as string;
@@ -79,7 +80,7 @@ export function formatCharacterString(b: Buffer): string {
 
 function readStrings(rdata: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let p = 0; p < rdata.length; ) {
+  for (let p = 0; p < rdata.length;) {
     const len = rdata[p] as number;
     out.push(rdata.subarray(p + 1, p + 1 + len));
     p += 1 + len;
@@ -111,7 +112,10 @@ const CODECS = new Map<number, RdataCodec>([
     {
       parse(t, resolve) {
         arity(t, 2, 'MX');
-        return Buffer.concat([u16(int(t[0], 65535, 'MX preference')), hostName(t[1], resolve, 'MX exchange')]);
+        return Buffer.concat([
+          u16(int(t[0], 65535, 'MX preference')),
+          hostName(t[1], resolve, 'MX exchange'),
+        ]);
       },
       format: (r) => `${r.readUInt16BE(0)} ${fqdn(decodeName(r, 2).name)}`,
     },
@@ -137,10 +141,12 @@ const CODECS = new Map<number, RdataCodec>([
     {
       parse(t) {
         if (t.length === 0) throw new Error('TXT needs at least one string');
-        return Buffer.concat(t.map((s) => {
-          const b = parseCharacterString(s);
-          return Buffer.concat([Buffer.from([b.length]), b]);
-        }));
+        return Buffer.concat(
+          t.map((s) => {
+            const b = parseCharacterString(s);
+            return Buffer.concat([Buffer.from([b.length]), b]);
+          }),
+        );
       },
       format: (r) => readStrings(r).map(formatCharacterString).join(' '),
     },
@@ -151,7 +157,8 @@ const CODECS = new Map<number, RdataCodec>([
       parse(t) {
         arity(t, 3, 'CAA');
         const tag = t[1] as string;
-        if (!/^[a-zA-Z0-9]{1,15}$/.test(tag)) throw new Error(`CAA tag "${tag}" is not alphanumeric`);
+        if (!/^[a-zA-Z0-9]{1,15}$/.test(tag))
+          throw new Error(`CAA tag "${tag}" is not alphanumeric`);
         const tagBytes = Buffer.from(tag.toLowerCase(), 'ascii');
         return Buffer.concat([
           Buffer.from([int(t[0], 255, 'CAA flags'), tagBytes.length]),
@@ -187,7 +194,15 @@ const CODECS = new Map<number, RdataCodec>([
 ]);
 
 /** Types that may not appear in static zone data (meta types, or owned by the server). */
-const FORBIDDEN = new Set<number>([RRType.OPT, RRType.TSIG, RRType.IXFR, RRType.AXFR, RRType.MAILA, RRType.MAILB, RRType.ANY]);
+const FORBIDDEN = new Set<number>([
+  RRType.OPT,
+  RRType.TSIG,
+  RRType.IXFR,
+  RRType.AXFR,
+  RRType.MAILA,
+  RRType.MAILB,
+  RRType.ANY,
+]);
 
 export function parseRdata(type: number, tokens: string[], resolve: NameResolver): Buffer {
   if (FORBIDDEN.has(type)) throw new Error(`${typeName(type)} cannot be a zone record`);

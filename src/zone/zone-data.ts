@@ -50,7 +50,7 @@ export class ZoneData {
       sets = new Map();
       this.owners.set(r.name, sets);
       // Empty non-terminals between the owner and the apex exist for lookups.
-      for (let p = r.name; p !== this.name; ) {
+      for (let p = r.name; p !== this.name;) {
         p = parentName(p);
         if (!this.owners.has(p)) this.owners.set(p, new Map());
       }
@@ -70,8 +70,10 @@ export class ZoneData {
   private check(): void {
     for (const [owner, sets] of this.owners) {
       if (sets.has(RRType.CNAME)) {
-        if (owner === this.name) throw new ZoneError(`CNAME at the zone apex ${owner} is not allowed`);
-        if (sets.size > 1) throw new ZoneError(`${owner} has a CNAME and other data (RFC 1034 §3.6.2)`);
+        if (owner === this.name)
+          throw new ZoneError(`CNAME at the zone apex ${owner} is not allowed`);
+        if (sets.size > 1)
+          throw new ZoneError(`${owner} has a CNAME and other data (RFC 1034 §3.6.2)`);
         if ((sets.get(RRType.CNAME) as ResourceRecord[]).length > 1) {
           throw new ZoneError(`${owner} has more than one CNAME`);
         }
@@ -92,7 +94,9 @@ export class ZoneData {
     const names = [...this.owners.keys()].sort(canonicalCompare);
     for (const name of names) {
       const sets = this.owners.get(name) as Map<number, ResourceRecord[]>;
-      const types = [...sets.keys()].sort((a, b) => (a === RRType.SOA ? -1 : b === RRType.SOA ? 1 : a - b));
+      const types = [...sets.keys()].sort((a, b) =>
+        a === RRType.SOA ? -1 : b === RRType.SOA ? 1 : a - b,
+      );
       for (const t of types) yield* sets.get(t) as ResourceRecord[];
     }
   }

@@ -53,13 +53,16 @@ export async function api(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; json: any }> {
   // `any`: tests read arbitrary response shapes and assert on them field by field.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; json: any }> {
   const res = await fetch(run.apiUrl + path, {
     method,
     headers: {
       authorization: `Bearer ${run.token}`,
-      ...(body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' }),
+      ...(body === undefined
+        ? {}
+        : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' }),
     },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });

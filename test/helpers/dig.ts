@@ -17,7 +17,12 @@ export interface DigResult {
 
 function section(raw: string, name: string): string[] {
   const m = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(raw);
-  return m ? (m[1] as string).split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.replace(/\s+/g, ' ').trim()) : [];
+  return m
+    ? (m[1] as string)
+        .split('\n')
+        .filter((l) => l && !l.startsWith(';'))
+        .map((l) => l.replace(/\s+/g, ' ').trim())
+    : [];
 }
 
 export function parseDig(raw: string): DigResult {
@@ -34,8 +39,15 @@ export function parseDig(raw: string): DigResult {
   };
 }
 
-export async function dig(port: number, args: string[], tool: 'dig' | 'kdig' = 'dig'): Promise<DigResult> {
-  const base = tool === 'dig' ? ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1'] : ['@127.0.0.1', '-p', String(port), '+time=2', '+retry=0'];
+export async function dig(
+  port: number,
+  args: string[],
+  tool: 'dig' | 'kdig' = 'dig',
+): Promise<DigResult> {
+  const base =
+    tool === 'dig'
+      ? ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1']
+      : ['@127.0.0.1', '-p', String(port), '+time=2', '+retry=0'];
   const { stdout } = await run(tool, [...base, ...args], { timeout: 10000 });
   return parseDig(stdout);
 }

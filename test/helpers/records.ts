@@ -4,7 +4,8 @@ import { formatRecord, type ResourceRecord } from '../../src/zone/record.js';
 import { ZoneData } from '../../src/zone/zone-data.js';
 
 export const ORIGIN = 'example.org';
-export const SOA_TEXT = '@ 3600 IN SOA ns1.example.org. hostmaster.example.org. 7 3600 600 1209600 300';
+export const SOA_TEXT =
+  '@ 3600 IN SOA ns1.example.org. hostmaster.example.org. 7 3600 600 1209600 300';
 
 export function records(text: string, origin = ORIGIN): ResourceRecord[] {
   return parseZoneText(text, { origin, defaultTtl: 3600 });

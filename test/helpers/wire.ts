@@ -9,11 +9,19 @@ export interface QueryBits {
   cls?: number;
   flags?: number;
   /** OPT record: udp size, version, DO, raw options. */
-  opt?: { udp?: number; version?: number; do?: boolean; options?: Array<{ code: number; data: Buffer }> };
+  opt?: {
+    udp?: number;
+    version?: number;
+    do?: boolean;
+    options?: Array<{ code: number; data: Buffer }>;
+  };
 }
 
 export function nameBytes(name: string): Buffer {
-  const parts = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
+  const parts = name
+    .split('.')
+    .filter(Boolean)
+    .map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
   return Buffer.concat([...parts, Buffer.from([0])]);
 }
 
@@ -47,7 +55,12 @@ export function buildQuery(q: QueryBits): Buffer {
   return Buffer.concat(parts);
 }
 
-export function ecsOption(family: number, source: number, scope: number, address: number[]): { code: number; data: Buffer } {
+export function ecsOption(
+  family: number,
+  source: number,
+  scope: number,
+  address: number[],
+): { code: number; data: Buffer } {
   const data = Buffer.alloc(4 + address.length);
   data.writeUInt16BE(family, 0);
   data[2] = source;
@@ -62,9 +75,23 @@ export function parseReply(buf: Buffer): any {
   return dns2.Packet.parse(buf);
 }
 
-export function flagsOf(buf: Buffer): { qr: boolean; aa: boolean; tc: boolean; rd: boolean; ra: boolean; rcode: number } {
+export function flagsOf(buf: Buffer): {
+  qr: boolean;
+  aa: boolean;
+  tc: boolean;
+  rd: boolean;
+  ra: boolean;
+  rcode: number;
+} {
   const f = buf.readUInt16BE(2);
-  return { qr: !!(f & 0x8000), aa: !!(f & 0x0400), tc: !!(f & 0x0200), rd: !!(f & 0x0100), ra: !!(f & 0x0080), rcode: f & 0x0f };
+  return {
+    qr: !!(f & 0x8000),
+    aa: !!(f & 0x0400),
+    tc: !!(f & 0x0200),
+    rd: !!(f & 0x0100),
+    ra: !!(f & 0x0080),
+    rcode: f & 0x0f,
+  };
 }
 
 export function counts(buf: Buffer): [number, number, number, number] {

@@ -21,7 +21,11 @@ describe('base labels', () => {
     const long = `${'a'.repeat(40)}.${'b'.repeat(40)}.example.com`;
     const ll = assignLabel(long, () => false);
     assert.ok(ll.length <= 63, ll);
-    assert.equal(assignLabel(long, () => false), ll, 'stable for the same name');
+    assert.equal(
+      assignLabel(long, () => false),
+      ll,
+      'stable for the same name',
+    );
   });
 
   it('never returns a label that is taken', () => {

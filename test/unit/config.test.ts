@@ -36,7 +36,10 @@ describe('config', () => {
   });
 
   it('reads YAML and JSON files', () => {
-    const y = loadConfig({ env: {}, file: file('a.yaml', 'zone:\n  name: CDN.Example.COM.\ngslb:\n  ttl: 30\n') });
+    const y = loadConfig({
+      env: {},
+      file: file('a.yaml', 'zone:\n  name: CDN.Example.COM.\ngslb:\n  ttl: 30\n'),
+    });
     assert.equal(y.zone.name, 'cdn.example.com');
     assert.equal(y.gslb.ttl, 30);
     const j = loadConfig({ env: {}, file: file('a.json', '{"dns":{"udpSize":4096}}') });
@@ -46,7 +49,13 @@ describe('config', () => {
   it('applies environment overrides over the file', () => {
     const c = loadConfig({
       file: file('b.yaml', 'zone:\n  name: a.example\n'),
-      env: { CNAME_BASE_DOMAIN: 'b.example', REDIS_URL: 'redis://127.0.0.1:6379/2', DNS_LISTEN: '127.0.0.1:53, [::1]:53', STATE_FILE: '', GSLB_TTL: '15' },
+      env: {
+        CNAME_BASE_DOMAIN: 'b.example',
+        REDIS_URL: 'redis://127.0.0.1:6379/2',
+        DNS_LISTEN: '127.0.0.1:53, [::1]:53',
+        STATE_FILE: '',
+        GSLB_TTL: '15',
+      },
     });
     assert.equal(c.zone.name, 'b.example');
     assert.equal(c.store.redisUrl, 'redis://127.0.0.1:6379/2');
@@ -56,24 +65,53 @@ describe('config', () => {
   });
 
   it('names the field of a bad value', () => {
-    fails(() => loadConfig({ env: {}, file: file('c.yaml', 'dns:\n  udpSize: 100\n') }), 'dns.udpSize', /dns\.udpSize must be >= 512/);
-    fails(() => loadConfig({ env: { DNS_LISTEN: 'nonsense' } }), 'dns.listen[0]', /dns\.listen\[0\]/);
+    fails(
+      () => loadConfig({ env: {}, file: file('c.yaml', 'dns:\n  udpSize: 100\n') }),
+      'dns.udpSize',
+      /dns\.udpSize must be >= 512/,
+    );
+    fails(
+      () => loadConfig({ env: { DNS_LISTEN: 'nonsense' } }),
+      'dns.listen[0]',
+      /dns\.listen\[0\]/,
+    );
     fails(() => loadConfig({ env: { GSLB_TTL: 'soon' } }), 'gslb.ttl', /gslb\.ttl must be integer/);
-    fails(() => loadConfig({ env: {}, file: file('d.json', '{"zone":{"nmae":"x"}}') }), 'zone.nmae', /zone\.nmae is not a known field/);
-    fails(() => loadConfig({ env: { REDIS_URL: 'http://x' } }), 'store.redisUrl', /store\.redisUrl/);
+    fails(
+      () => loadConfig({ env: {}, file: file('d.json', '{"zone":{"nmae":"x"}}') }),
+      'zone.nmae',
+      /zone\.nmae is not a known field/,
+    );
+    fails(
+      () => loadConfig({ env: { REDIS_URL: 'http://x' } }),
+      'store.redisUrl',
+      /store\.redisUrl/,
+    );
   });
 
   it('requires glue for an in-zone name server', () => {
     fails(
-      () => loadConfig({ env: {}, file: file('e.yaml', 'zone:\n  name: cdn.example.net\n  ns:\n    - name: ns9.cdn.example.net\n') }),
+      () =>
+        loadConfig({
+          env: {},
+          file: file(
+            'e.yaml',
+            'zone:\n  name: cdn.example.net\n  ns:\n    - name: ns9.cdn.example.net\n',
+          ),
+        }),
       'zone.ns[0].ipv4',
       /needs glue/,
     );
   });
 
   it('reports unreadable and malformed files', () => {
-    assert.throws(() => loadConfig({ env: {}, file: join(dir, 'missing.yaml') }), /cannot read config file/);
+    assert.throws(
+      () => loadConfig({ env: {}, file: join(dir, 'missing.yaml') }),
+      /cannot read config file/,
+    );
     assert.throws(() => loadConfig({ env: {}, file: file('f.json', '{nope') }), /not valid JSON/);
-    assert.throws(() => loadConfig({ env: {}, file: file('g.yaml', '- a\n- b\n') }), /mapping at the top level/);
+    assert.throws(
+      () => loadConfig({ env: {}, file: file('g.yaml', '- a\n- b\n') }),
+      /mapping at the top level/,
+    );
   });
 });

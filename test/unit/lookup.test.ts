@@ -54,11 +54,16 @@ describe('zone lookup', () => {
   it('follows a CNAME inside the zone', () => {
     const r = run('alias.example.org', RRType.A);
     assert.equal(r.kind, 'answer');
-    assert.deepEqual(lines(r.answer), ['alias.example.org. 3600 IN CNAME www.example.org.', 'www.example.org. 3600 IN A 198.51.100.1']);
+    assert.deepEqual(lines(r.answer), [
+      'alias.example.org. 3600 IN CNAME www.example.org.',
+      'www.example.org. 3600 IN A 198.51.100.1',
+    ]);
   });
 
   it('answers the CNAME itself for qtype CNAME', () => {
-    assert.deepEqual(lines(run('alias.example.org', RRType.CNAME).answer), ['alias.example.org. 3600 IN CNAME www.example.org.']);
+    assert.deepEqual(lines(run('alias.example.org', RRType.CNAME).answer), [
+      'alias.example.org. 3600 IN CNAME www.example.org.',
+    ]);
   });
 
   it('stops at an out-of-zone CNAME target', () => {
@@ -86,7 +91,9 @@ describe('zone lookup', () => {
 
   it('does not apply the wildcard to a name that exists', () => {
     assert.equal(run('x.wild.example.org', RRType.A).kind, 'nodata');
-    assert.deepEqual(lines(run('x.wild.example.org', RRType.TXT).answer), ['x.wild.example.org. 3600 IN TXT "explicit"']);
+    assert.deepEqual(lines(run('x.wild.example.org', RRType.TXT).answer), [
+      'x.wild.example.org. 3600 IN TXT "explicit"',
+    ]);
   });
 
   it('refers below a zone cut, with glue', () => {
@@ -100,9 +107,11 @@ describe('zone lookup', () => {
   it('adds glue for apex NS and MX targets in the zone', () => {
     const ns = run('example.org', RRType.NS);
     assert.equal(ns.kind, 'answer');
-    if (ns.kind === 'answer') assert.deepEqual(lines(ns.additional), ['ns1.example.org. 3600 IN A 192.0.2.53']);
+    if (ns.kind === 'answer')
+      assert.deepEqual(lines(ns.additional), ['ns1.example.org. 3600 IN A 192.0.2.53']);
     const mx = run('mail.example.org', RRType.MX);
-    if (mx.kind === 'answer') assert.deepEqual(lines(mx.additional), ['ns1.example.org. 3600 IN A 192.0.2.53']);
+    if (mx.kind === 'answer')
+      assert.deepEqual(lines(mx.additional), ['ns1.example.org. 3600 IN A 192.0.2.53']);
   });
 
   it('answers ANY minimally over UDP and fully over TCP (RFC 8482)', () => {
@@ -118,7 +127,10 @@ describe('zone lookup', () => {
       dynamic: (n) => (n === 'dyn.example.org' ? { records: [edge as never] } : undefined),
       dynamicExists: (n) => n === 'dyn.example.org',
     });
-    assert.deepEqual(lines(r.answer), ['to-dyn.example.org. 3600 IN CNAME dyn.example.org.', 'dyn.example.org. 3600 IN A 192.0.2.7']);
+    assert.deepEqual(lines(r.answer), [
+      'to-dyn.example.org. 3600 IN CNAME dyn.example.org.',
+      'dyn.example.org. 3600 IN A 192.0.2.7',
+    ]);
   });
 
   it('keeps one TTL per RRset (RFC 2181 §5.2)', () => {

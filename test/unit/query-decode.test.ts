@@ -17,17 +17,29 @@ describe('query decoder', () => {
   });
 
   it('reads EDNS: payload size floor 512, version, DO, NSID request', () => {
-    const r = decode(buildQuery({ name: 'a.org', opt: { udp: 100, version: 1, do: true, options: [{ code: 3, data: Buffer.alloc(0) }] } }));
+    const r = decode(
+      buildQuery({
+        name: 'a.org',
+        opt: { udp: 100, version: 1, do: true, options: [{ code: 3, data: Buffer.alloc(0) }] },
+      }),
+    );
     assert.ok(r.ok && r.query.edns);
     if (!r.ok || !r.query.edns) return;
     assert.deepEqual(
-      { size: r.query.edns.udpSize, v: r.query.edns.version, do: r.query.edns.dnssecOk, nsid: r.query.edns.nsidRequested },
+      {
+        size: r.query.edns.udpSize,
+        v: r.query.edns.version,
+        do: r.query.edns.dnssecOk,
+        nsid: r.query.edns.nsidRequested,
+      },
       { size: 512, v: 1, do: true, nsid: true },
     );
   });
 
   it('reads a well-formed ECS option (RFC 7871)', () => {
-    const r = decode(buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 20, 0, [192, 0, 32])] } }));
+    const r = decode(
+      buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 20, 0, [192, 0, 32])] } }),
+    );
     assert.ok(r.ok);
     if (!r.ok) return;
     const ecs = r.query.edns?.clientSubnet;
@@ -36,17 +48,73 @@ describe('query decoder', () => {
   });
 
   const formerr: Array<[string, Buffer]> = [
-    ['QDCOUNT 0', (() => { const b = buildQuery({ name: 'a.org' }).subarray(0, 12); b.writeUInt16BE(0, 4); return b; })()],
-    ['QDCOUNT 2', (() => { const b = buildQuery({ name: 'a.org' }); b.writeUInt16BE(2, 4); return b; })()],
+    [
+      'QDCOUNT 0',
+      (() => {
+        const b = buildQuery({ name: 'a.org' }).subarray(0, 12);
+        b.writeUInt16BE(0, 4);
+        return b;
+      })(),
+    ],
+    [
+      'QDCOUNT 2',
+      (() => {
+        const b = buildQuery({ name: 'a.org' });
+        b.writeUInt16BE(2, 4);
+        return b;
+      })(),
+    ],
     ['a truncated question', buildQuery({ name: 'a.org' }).subarray(0, 16)],
-    ['a compression pointer in the question', Buffer.concat([buildQuery({ name: 'a.org' }).subarray(0, 12), Buffer.from([0xc0, 0x0c, 0, 1, 0, 1])])],
-    ['a label longer than 63', Buffer.concat([buildQuery({ name: 'a.org' }).subarray(0, 12), Buffer.from([64]), Buffer.alloc(64, 97), Buffer.from([0, 0, 1, 0, 1])])],
-    ['ECS with a non-zero scope', buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 24, 8, [192, 0, 2])] } })],
-    ['ECS with the wrong address length', buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 24, 0, [192, 0])] } })],
-    ['ECS with bits beyond the prefix', buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 20, 0, [192, 0, 47])] } })],
+    [
+      'a compression pointer in the question',
+      Buffer.concat([
+        buildQuery({ name: 'a.org' }).subarray(0, 12),
+        Buffer.from([0xc0, 0x0c, 0, 1, 0, 1]),
+      ]),
+    ],
+    [
+      'a label longer than 63',
+      Buffer.concat([
+        buildQuery({ name: 'a.org' }).subarray(0, 12),
+        Buffer.from([64]),
+        Buffer.alloc(64, 97),
+        Buffer.from([0, 0, 1, 0, 1]),
+      ]),
+    ],
+    [
+      'ECS with a non-zero scope',
+      buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 24, 8, [192, 0, 2])] } }),
+    ],
+    [
+      'ECS with the wrong address length',
+      buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 24, 0, [192, 0])] } }),
+    ],
+    [
+      'ECS with bits beyond the prefix',
+      buildQuery({ name: 'a.org', opt: { options: [ecsOption(1, 20, 0, [192, 0, 47])] } }),
+    ],
     ['ECS family 3', buildQuery({ name: 'a.org', opt: { options: [ecsOption(3, 0, 0, [])] } })],
-    ['an EDNS option overrunning the OPT', (() => { const b = buildQuery({ name: 'a.org', opt: { options: [{ code: 9, data: Buffer.alloc(4) }] } }); b.writeUInt16BE(40, b.length - 6); return b; })()],
-    ['two OPT records', (() => { const one = buildQuery({ name: 'a.org', opt: {} }); const opt = one.subarray(one.length - 11); const b = Buffer.concat([one, opt]); b.writeUInt16BE(2, 10); return b; })()],
+    [
+      'an EDNS option overrunning the OPT',
+      (() => {
+        const b = buildQuery({
+          name: 'a.org',
+          opt: { options: [{ code: 9, data: Buffer.alloc(4) }] },
+        });
+        b.writeUInt16BE(40, b.length - 6);
+        return b;
+      })(),
+    ],
+    [
+      'two OPT records',
+      (() => {
+        const one = buildQuery({ name: 'a.org', opt: {} });
+        const opt = one.subarray(one.length - 11);
+        const b = Buffer.concat([one, opt]);
+        b.writeUInt16BE(2, 10);
+        return b;
+      })(),
+    ],
   ];
   for (const [name, packet] of formerr) {
     it(`answers FORMERR for ${name}`, () => {

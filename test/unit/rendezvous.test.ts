@@ -20,16 +20,29 @@ function nodes(n: number, weight = () => 100): NodeEntry[] {
 const winner = (key: string, ns: NodeEntry[]) => ns[rank(hash32(key), ns)[0] as number]?.id;
 
 function plan(domain: string, answers = 1): DomainPlan {
-  return { domain, label: domain, owner: domain, ttl: 60, failoverTtl: 20, answers, keySeed: hash32(domain), fallbackA: [Buffer.from([203, 0, 113, 1])], fallbackAAAA: [], fallbackHost: undefined };
+  return {
+    domain,
+    label: domain,
+    owner: domain,
+    ttl: 60,
+    failoverTtl: 20,
+    answers,
+    keySeed: hash32(domain),
+    fallbackA: [Buffer.from([203, 0, 113, 1])],
+    fallbackAAAA: [],
+    fallbackHost: undefined,
+  };
 }
 
 describe('weighted rendezvous hashing', () => {
   it('spreads domains evenly over equal nodes', () => {
     const ns = nodes(20);
     const per = new Map<string, number>();
-    for (const d of DOMAINS) per.set(winner(d, ns) as string, (per.get(winner(d, ns) as string) ?? 0) + 1);
+    for (const d of DOMAINS)
+      per.set(winner(d, ns) as string, (per.get(winner(d, ns) as string) ?? 0) + 1);
     const expected = DOMAINS.length / 20;
-    for (const [, c] of per) assert.ok(Math.abs(c - expected) < expected * 0.3, `share ${c} vs ${expected}`);
+    for (const [, c] of per)
+      assert.ok(Math.abs(c - expected) < expected * 0.3, `share ${c} vs ${expected}`);
   });
 
   it('moves about 1/(N+1) of the domains, all to the new node, when one node is added', () => {
@@ -80,7 +93,10 @@ describe('weighted rendezvous hashing', () => {
     (ns[order[0] as number] as { active: boolean }).active = false;
     const pool2 = new FamilyPool(4, ns);
     assert.deepEqual(select(p, pool2).nodes, [`node-${order[1]}`, `node-${order[2]}`]);
-    const down = new FamilyPool(4, ns.map((n) => ({ ...n, active: false })));
+    const down = new FamilyPool(
+      4,
+      ns.map((n) => ({ ...n, active: false })),
+    );
     const fb = select(p, down);
     assert.equal(fb.source, 'origin');
     assert.equal(fb.ttl, 20);

@@ -12,16 +12,32 @@ import type { Domain } from '../../src/store/model.js';
 const config = finishConfig({ snapshot: { debounceMs: 5, maxDelayMs: 20 } });
 
 function domain(name: string): Domain {
-  return { domain: name, label: name.replace(/\./g, '-'), origins: [{ address: '203.0.113.1', protocol: 'http', weight: 1, backup: false }], createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' };
+  return {
+    domain: name,
+    label: name.replace(/\./g, '-'),
+    origins: [{ address: '203.0.113.1', protocol: 'http', weight: 1, backup: false }],
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+  };
 }
 
 async function setup(now = () => 1_800_000_000_000) {
   const store = new EmbeddedStore();
   await store.start();
   const registry = createRegistry(false);
-  const manager = new SnapshotManager({ config, store, logger: silentLogger(), metrics: snapshotMetrics(registry), now });
+  const manager = new SnapshotManager({
+    config,
+    store,
+    logger: silentLogger(),
+    metrics: snapshotMetrics(registry),
+    now,
+  });
   await manager.start();
-  const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  const metric = async (name: string) =>
+    (await registry.getSingleMetricAsString(name))
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
   return { store, manager, metric };
 }
 
@@ -46,7 +62,10 @@ describe('snapshot manager', () => {
     for (let i = 0; i < 50; i++) await store.putDomain(domain(`d${i}.example.com`));
     await wait(100);
     assert.equal(manager.current.domains.size, 50);
-    assert.ok(manager.current.generation - gen <= 5, `${manager.current.generation - gen} builds for 50 changes`);
+    assert.ok(
+      manager.current.generation - gen <= 5,
+      `${manager.current.generation - gen} builds for 50 changes`,
+    );
     await manager.stop();
   });
 
@@ -82,7 +101,12 @@ describe('snapshot manager', () => {
     const store = new EmbeddedStore();
     await store.start();
     await store.putZoneText(config.zone.name, 'x BOGUS 1');
-    const manager = new SnapshotManager({ config, store, logger: silentLogger(), metrics: snapshotMetrics(createRegistry(false)) });
+    const manager = new SnapshotManager({
+      config,
+      store,
+      logger: silentLogger(),
+      metrics: snapshotMetrics(createRegistry(false)),
+    });
     await assert.rejects(manager.start(), /unknown type "BOGUS"/);
     await manager.stop();
   });
@@ -92,7 +116,10 @@ describe('RFC 1982 serials', () => {
   it('compares across the wrap', () => {
     assert.ok(serialGt(1, 0));
     assert.ok(serialGt(0, 0xffffffff));
-    assert.ok(!serialGt(0x80000000 + 5, 5) && !serialGt(5, 0x80000000 + 5), 'undefined distance is neither');
+    assert.ok(
+      !serialGt(0x80000000 + 5, 5) && !serialGt(5, 0x80000000 + 5),
+      'undefined distance is neither',
+    );
   });
   it('advances by one or jumps to the time floor', () => {
     assert.equal(nextSerial(undefined, 100), 100);

@@ -5,16 +5,47 @@ import { parseTtl } from '../../src/zone/parse.js';
 
 describe('zone text parser', () => {
   const cases: Array<[string, string, string[]]> = [
-    ['absolute owner', 'www.example.org. 30 IN A 198.51.100.1', ['www.example.org. 30 IN A 198.51.100.1']],
-    ['relative owner, default TTL', 'www A 198.51.100.1', ['www.example.org. 3600 IN A 198.51.100.1']],
+    [
+      'absolute owner',
+      'www.example.org. 30 IN A 198.51.100.1',
+      ['www.example.org. 30 IN A 198.51.100.1'],
+    ],
+    [
+      'relative owner, default TTL',
+      'www A 198.51.100.1',
+      ['www.example.org. 3600 IN A 198.51.100.1'],
+    ],
     ['@ and class before TTL', '@ IN 60 TXT "a b" c', ['example.org. 60 IN TXT "a b" "c"']],
-    ['$TTL and blank owner', '$TTL 1h\nmail MX 10 mx1\n  MX 20 mx2.other.net.', ['mail.example.org. 3600 IN MX 10 mx1.example.org.', 'mail.example.org. 3600 IN MX 20 mx2.other.net.']],
-    ['$ORIGIN', '$ORIGIN sub.example.org.\nx AAAA 2001:DB8::0:1', ['x.sub.example.org. 3600 IN AAAA 2001:db8::1']],
-    ['parentheses across lines', 'srv ( 300 SRV 1 2 443\n target ) ; comment', ['srv.example.org. 300 IN SRV 1 2 443 target.example.org.']],
-    ['CAA', '@ CAA 0 issue "letsencrypt.org"', ['example.org. 3600 IN CAA 0 issue "letsencrypt.org"']],
+    [
+      '$TTL and blank owner',
+      '$TTL 1h\nmail MX 10 mx1\n  MX 20 mx2.other.net.',
+      [
+        'mail.example.org. 3600 IN MX 10 mx1.example.org.',
+        'mail.example.org. 3600 IN MX 20 mx2.other.net.',
+      ],
+    ],
+    [
+      '$ORIGIN',
+      '$ORIGIN sub.example.org.\nx AAAA 2001:DB8::0:1',
+      ['x.sub.example.org. 3600 IN AAAA 2001:db8::1'],
+    ],
+    [
+      'parentheses across lines',
+      'srv ( 300 SRV 1 2 443\n target ) ; comment',
+      ['srv.example.org. 300 IN SRV 1 2 443 target.example.org.'],
+    ],
+    [
+      'CAA',
+      '@ CAA 0 issue "letsencrypt.org"',
+      ['example.org. 3600 IN CAA 0 issue "letsencrypt.org"'],
+    ],
     ['escapes in TXT', 'x TXT "say \\"hi\\"\\059"', ['x.example.org. 3600 IN TXT "say \\"hi\\";"']],
     ['wildcard owner', '*.w CNAME www', ['*.w.example.org. 3600 IN CNAME www.example.org.']],
-    ['RFC 3597 generic rdata', 'x TYPE65534 \\# 2 abcd', ['x.example.org. 3600 IN TYPE65534 \\# 2 abcd']],
+    [
+      'RFC 3597 generic rdata',
+      'x TYPE65534 \\# 2 abcd',
+      ['x.example.org. 3600 IN TYPE65534 \\# 2 abcd'],
+    ],
     ['BIND duration TTL', 'x 1h30m A 192.0.2.1', ['x.example.org. 5400 IN A 192.0.2.1']],
   ];
   for (const [name, text, want] of cases) {

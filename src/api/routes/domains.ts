@@ -25,7 +25,9 @@ const DomainView = Type.Object({
     {
       ipv4: Type.Array(Type.String()),
       ipv6: Type.Array(Type.String()),
-      source: Type.String({ description: 'edges, origin (no edge up), or pending (not yet in the live snapshot)' }),
+      source: Type.String({
+        description: 'edges, origin (no edge up), or pending (not yet in the live snapshot)',
+      }),
     },
     { description: 'what a client with no location is answered now' },
   ),
@@ -43,7 +45,12 @@ export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snaps
     serving = {
       ipv4: v4.rdata.map((b) => bytesToIPv4(b)),
       ipv6: v6.rdata.map((b) => bytesToIPv6(b)),
-      source: v4.source === 'edges' || v6.source === 'edges' ? 'edges' : v4.source === 'origin' || v6.source === 'origin' ? 'origin' : 'none',
+      source:
+        v4.source === 'edges' || v6.source === 'edges'
+          ? 'edges'
+          : v4.source === 'origin' || v6.source === 'origin'
+            ? 'origin'
+            : 'none',
     };
   }
   return {
@@ -68,13 +75,18 @@ export const domainRoutes =
 
     app.get(
       '/domains',
-      { schema: { tags: ['domains'], response: { 200: Type.Array(DomainView), 401: ErrorSchema } } },
-      async () => (await store.listDomains()).sort((a, b) => a.domain.localeCompare(b.domain)).map(view),
+      {
+        schema: { tags: ['domains'], response: { 200: Type.Array(DomainView), 401: ErrorSchema } },
+      },
+      async () =>
+        (await store.listDomains()).sort((a, b) => a.domain.localeCompare(b.domain)).map(view),
     );
 
     app.post(
       '/domains',
-      { schema: { tags: ['domains'], body: DomainCreate, response: { 201: DomainView, ...errors } } },
+      {
+        schema: { tags: ['domains'], body: DomainCreate, response: { 201: DomainView, ...errors } },
+      },
       async (req, reply) => {
         const d = await createDomain(config, store, req.body);
         await deps.flush();
@@ -94,7 +106,14 @@ export const domainRoutes =
 
     app.put(
       '/domains/:domain',
-      { schema: { tags: ['domains'], params: Params, body: DomainUpdate, response: { 200: DomainView, ...errors } } },
+      {
+        schema: {
+          tags: ['domains'],
+          params: Params,
+          body: DomainUpdate,
+          response: { 200: DomainView, ...errors },
+        },
+      },
       async (req) => {
         const d = await updateDomain(store, req.params.domain, req.body, true);
         await deps.flush();

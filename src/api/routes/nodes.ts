@@ -4,7 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { NODE_ID_PATTERN, NodeInput, NodePatch, NodeUpdate, type EdgeNode } from '../../store/model.js';
+import {
+  NODE_ID_PATTERN,
+  NodeInput,
+  NodePatch,
+  NodeUpdate,
+  type EdgeNode,
+} from '../../store/model.js';
 import { toEdgeNode, toEdgeNodes } from '../../domains/service.js';
 import { NotFoundError } from '../../lib/errors.js';
 
@@ -26,13 +32,21 @@ export const nodeRoutes =
     const { store } = deps;
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema };
 
-    app.get('/nodes', { schema: { tags: ['nodes'], response: { 200: Type.Array(NodeView), 401: ErrorSchema } } }, async () =>
-      (await store.listNodes()).sort(byId),
+    app.get(
+      '/nodes',
+      { schema: { tags: ['nodes'], response: { 200: Type.Array(NodeView), 401: ErrorSchema } } },
+      async () => (await store.listNodes()).sort(byId),
     );
 
     app.put(
       '/nodes',
-      { schema: { tags: ['nodes'], body: Type.Array(NodeInput, { maxItems: 10000 }), response: { 200: Type.Array(NodeView), ...errors } } },
+      {
+        schema: {
+          tags: ['nodes'],
+          body: Type.Array(NodeInput, { maxItems: 10000 }),
+          response: { 200: Type.Array(NodeView), ...errors },
+        },
+      },
       async (req) => {
         const nodes = toEdgeNodes(req.body);
         await store.replaceNodes(nodes);
@@ -41,15 +55,26 @@ export const nodeRoutes =
       },
     );
 
-    app.get('/nodes/:id', { schema: { tags: ['nodes'], params: Params, response: { 200: NodeView, ...errors } } }, async (req) => {
-      const n = await store.getNode(req.params.id);
-      if (!n) throw new NotFoundError(`node ${req.params.id} does not exist`);
-      return n;
-    });
+    app.get(
+      '/nodes/:id',
+      { schema: { tags: ['nodes'], params: Params, response: { 200: NodeView, ...errors } } },
+      async (req) => {
+        const n = await store.getNode(req.params.id);
+        if (!n) throw new NotFoundError(`node ${req.params.id} does not exist`);
+        return n;
+      },
+    );
 
     app.put(
       '/nodes/:id',
-      { schema: { tags: ['nodes'], params: Params, body: NodeUpdate, response: { 200: NodeView, 201: NodeView, ...errors } } },
+      {
+        schema: {
+          tags: ['nodes'],
+          params: Params,
+          body: NodeUpdate,
+          response: { 200: NodeView, 201: NodeView, ...errors },
+        },
+      },
       async (req, reply) => {
         const existed = await store.getNode(req.params.id);
         const node = toEdgeNode({ ...req.body, id: req.params.id });
@@ -79,9 +104,14 @@ export const nodeRoutes =
       },
     );
 
-    app.delete('/nodes/:id', { schema: { tags: ['nodes'], params: Params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-      if (!(await store.deleteNode(req.params.id))) throw new NotFoundError(`node ${req.params.id} does not exist`);
-      await deps.flush();
-      return reply.status(204).send(null);
-    });
+    app.delete(
+      '/nodes/:id',
+      { schema: { tags: ['nodes'], params: Params, response: { 204: Type.Null(), ...errors } } },
+      async (req, reply) => {
+        if (!(await store.deleteNode(req.params.id)))
+          throw new NotFoundError(`node ${req.params.id} does not exist`);
+        await deps.flush();
+        return reply.status(204).send(null);
+      },
+    );
   };

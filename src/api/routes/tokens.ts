@@ -11,8 +11,11 @@ const TokenView = Type.Object({ id: Type.String(), name: Type.String(), createdA
 export const tokenRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    app.get('/tokens', { schema: { tags: ['tokens'], response: { 200: Type.Array(TokenView), 401: ErrorSchema } } }, async () =>
-      (await deps.store.listTokens()).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+    app.get(
+      '/tokens',
+      { schema: { tags: ['tokens'], response: { 200: Type.Array(TokenView), 401: ErrorSchema } } },
+      async () =>
+        (await deps.store.listTokens()).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
     );
 
     app.post(
@@ -20,8 +23,18 @@ export const tokenRoutes =
       {
         schema: {
           tags: ['tokens'],
-          body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-          response: { 201: Type.Object({ ...TokenView.properties, token: Type.String({ description: 'shown only once' }) }), 400: ErrorSchema, 401: ErrorSchema },
+          body: Type.Object(
+            { name: Type.String({ minLength: 1, maxLength: 64 }) },
+            { additionalProperties: false },
+          ),
+          response: {
+            201: Type.Object({
+              ...TokenView.properties,
+              token: Type.String({ description: 'shown only once' }),
+            }),
+            400: ErrorSchema,
+            401: ErrorSchema,
+          },
         },
       },
       async (req, reply) => {
@@ -32,9 +45,16 @@ export const tokenRoutes =
 
     app.delete(
       '/tokens/:id',
-      { schema: { tags: ['tokens'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), 401: ErrorSchema, 404: ErrorSchema } } },
+      {
+        schema: {
+          tags: ['tokens'],
+          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+          response: { 204: Type.Null(), 401: ErrorSchema, 404: ErrorSchema },
+        },
+      },
       async (req, reply) => {
-        if (!(await deps.store.deleteToken(req.params.id))) throw new NotFoundError(`token ${req.params.id} does not exist`);
+        if (!(await deps.store.deleteToken(req.params.id)))
+          throw new NotFoundError(`token ${req.params.id} does not exist`);
         return reply.status(204).send(null);
       },
     );

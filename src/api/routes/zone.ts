@@ -13,14 +13,19 @@ export const zoneRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const zoneName = deps.config.zone.name;
-    app.addContentTypeParser('text/dns', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser('text/dns', { parseAs: 'string' }, (_req, body, done) =>
+      done(null, body),
+    );
 
     app.get('/zone', { schema: { tags: ['zone'], produces: ['text/dns'] } }, async (_req, reply) =>
       reply.type('text/dns; charset=utf-8').send(exportZone(deps.snapshot())),
     );
 
-    app.get('/zone/records', { schema: { tags: ['zone'], produces: ['text/dns'] } }, async (_req, reply) =>
-      reply.type('text/dns; charset=utf-8').send((await deps.store.getZoneText(zoneName)) ?? ''),
+    app.get(
+      '/zone/records',
+      { schema: { tags: ['zone'], produces: ['text/dns'] } },
+      async (_req, reply) =>
+        reply.type('text/dns; charset=utf-8').send((await deps.store.getZoneText(zoneName)) ?? ''),
     );
 
     app.put(
@@ -30,14 +35,24 @@ export const zoneRoutes =
           tags: ['zone'],
           consumes: ['text/plain', 'text/dns'],
           body: Type.String({ maxLength: 16 * 1024 * 1024 }),
-          response: { 200: Type.Object({ records: Type.Integer(), serial: Type.Integer() }), 400: ErrorSchema, 401: ErrorSchema },
+          response: {
+            200: Type.Object({ records: Type.Integer(), serial: Type.Integer() }),
+            400: ErrorSchema,
+            401: ErrorSchema,
+          },
         },
       },
       async (req) => {
         const state = { ...(await deps.store.loadState(zoneName)), zoneText: req.body };
         let records: number;
         try {
-          const trial = buildSnapshot({ config: deps.config, state, generation: 0, serial: 0, contentHash: contentHash(deps.config, state) });
+          const trial = buildSnapshot({
+            config: deps.config,
+            state,
+            generation: 0,
+            serial: 0,
+            contentHash: contentHash(deps.config, state),
+          });
           records = trial.zone.size;
         } catch (err) {
           throw new ValidationError(`body: ${errorMessage(err)}`, 'body');
