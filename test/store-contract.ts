@@ -377,6 +377,18 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('meta', () => {
+      it('stores named facts that survive a restart and are not content', async () => {
+        assert.equal(await store.getMeta('seeded'), undefined);
+        await store.setMeta('seeded', 'zones at 2026-01-01');
+        assert.equal(await store.getMeta('seeded'), 'zones at 2026-01-01');
+        assert.equal(await store.isEmpty(ZONE), true, 'meta does not make the store non-empty');
+        await store.stop();
+        const again = await reopen();
+        assert.equal(await again.getMeta('seeded'), 'zones at 2026-01-01');
+      });
+    });
+
     describe('lifecycle', () => {
       it('keeps the data across stop and a new store on the same backing', async () => {
         const a = domain('a.example.com');

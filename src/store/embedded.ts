@@ -17,10 +17,11 @@ interface FileState {
   zones: Record<string, string>;
   tokens: Record<string, TokenRecord & { hash: string }>;
   soa: Record<string, { serial: number; hash: string }>;
+  meta: Record<string, string>;
 }
 
 function emptyState(): FileState {
-  return { version: 1, domains: {}, nodes: {}, zones: {}, tokens: {}, soa: {} };
+  return { version: 1, domains: {}, nodes: {}, zones: {}, tokens: {}, soa: {}, meta: {} };
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -223,5 +224,13 @@ export class EmbeddedStore implements Store {
       s.soa[zone] = { serial, hash: contentHash };
       return serial;
     });
+  }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    return this.read().meta[name];
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    this.mutate(undefined, (s) => void (s.meta[name] = value));
   }
 }

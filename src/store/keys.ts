@@ -13,6 +13,8 @@ export const keys = {
   zoneText: (zone: string) => `cdn:zonefile:${zone}`,
   /** SOA serial and the content hash it was assigned to (added by Cirrus GSLB). */
   soa: (zone: string) => `cdn:soa:${zone}`,
+  /** Facts about the deployment, such as when the seed ran (added by Cirrus GSLB). */
+  meta: (name: string) => `cdn:meta:${name}`,
 } as const;
 
 export const channels = {

@@ -431,6 +431,14 @@ export class RedisStore implements Store {
     const serial = await scripted.cirrusAdvanceSerial(keys.soa(zone), contentHash, floor >>> 0);
     return Number(serial);
   }
+
+  async getMeta(name: string): Promise<string | undefined> {
+    return (await this.redis.get(keys.meta(name))) ?? undefined;
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    await this.redis.set(keys.meta(name), value);
+  }
 }
 
 /** QUIT when the connection is up (pending replies flushed), else just tear it down. */

@@ -12,6 +12,9 @@ import { createDomain, toEdgeNodes } from '../domains/service.js';
 import { parseZoneText } from '../zone/parse.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
+/** Meta key recording that the seed step ran for this store. */
+export const SEEDED = 'seeded';
+
 export interface SeedResult {
   seeded: boolean;
   domains: number;
@@ -29,7 +32,12 @@ function readJson(file: string): unknown {
 
 export async function seedStore(config: Config, store: Store, dir: string): Promise<SeedResult> {
   const none = { seeded: false, domains: 0, nodes: 0, records: 0 };
-  if (!existsSync(dir) || !(await store.isEmpty(config.zone.name))) return none;
+  // Seed once per deployment: an operator who later deletes everything keeps an empty store.
+  if (!existsSync(dir) || (await store.getMeta(SEEDED)) !== undefined) return none;
+  if (!(await store.isEmpty(config.zone.name))) {
+    await store.setMeta(SEEDED, `skipped: store not empty at ${new Date().toISOString()}`);
+    return none;
+  }
   const recordsFile = join(dir, 'records.zone');
   const domainsFile = join(dir, 'domains.json');
   const nodesFile = join(dir, 'nodes.json');
@@ -57,5 +65,6 @@ export async function seedStore(config: Config, store: Store, dir: string): Prom
   if (text !== undefined) await store.putZoneText(config.zone.name, text);
   if (nodes.length) await store.replaceNodes(nodes);
   for (const d of domains) await createDomain(config, store, d);
+  await store.setMeta(SEEDED, `${dir} at ${new Date().toISOString()}`);
   return { seeded: true, domains: domains.length, nodes: nodes.length, records };
 }

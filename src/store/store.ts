@@ -55,4 +55,8 @@ export interface Store {
    * Every instance sharing a store thus agrees on one serial per content.
    */
   advanceSerial(zone: string, contentHash: string, floor: number): Promise<number>;
+
+  /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
 }

@@ -111,3 +111,20 @@ describe('seed examples under zones/', () => {
     }
   });
 });
+
+describe('seeding runs once per store', () => {
+  it('does not re-seed a store an operator emptied (regression: emptied store was re-seeded on restart)', async () => {
+    const config = finishConfig({});
+    const store = new EmbeddedStore();
+    await store.start();
+    const first = await seedStore(config, store, 'zones');
+    assert.equal(first.seeded, true);
+    for (const d of await store.listDomains()) await store.deleteDomain(d.domain);
+    await store.replaceNodes([]);
+    assert.equal((await store.listDomains()).length, 0);
+    const second = await seedStore(config, store, 'zones');
+    assert.equal(second.seeded, false);
+    assert.equal((await store.listDomains()).length, 0);
+    await store.stop();
+  });
+});
