@@ -1,6 +1,8 @@
 // The dynamic answer for a base name: A/AAAA from the domain's edge selection, the
-// origin's addresses (or a CNAME to its host) when no edge is up, NODATA for other types
-// and for a family with nothing to offer (never NXDOMAIN: the name exists).
+// origin's addresses when no edge of a family is up, NODATA for other types and for a
+// family with nothing to offer (never NXDOMAIN: the name exists). A CNAME to the origin's
+// host is answered only while neither family has an address, and then for every type:
+// a CNAME owner holds no other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
 import { RRClass, RRType } from '../dns/constants.js';
 import { encodeName } from '../dns/name-wire.js';
 import type { ResourceRecord } from '../zone/record.js';
@@ -8,13 +10,8 @@ import type { DynamicAnswer } from '../zone/lookup.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { select, type DomainPlan } from './plan.js';
 
-function familyRecords(
-  snapshot: Snapshot,
-  plan: DomainPlan,
-  type: number,
-): ResourceRecord[] | 'cname' {
+function familyRecords(snapshot: Snapshot, plan: DomainPlan, type: number): ResourceRecord[] {
   const sel = select(plan, type === RRType.A ? snapshot.v4 : snapshot.v6);
-  if (sel.source === 'none') return plan.fallbackHost ? 'cname' : [];
   return sel.rdata.map((rdata) => ({
     name: plan.owner,
     type,
@@ -24,13 +21,19 @@ function familyRecords(
   }));
 }
 
-function cnameToOrigin(plan: DomainPlan, ttl: number): ResourceRecord {
+/** The CNAME to the origin host when the name is one now: no address in either family. */
+function originCname(snapshot: Snapshot, plan: DomainPlan): ResourceRecord | undefined {
+  // fallbackHost is set only for domains without origin addresses, so "nothing to offer"
+  // means no active edge of that family.
+  if (!plan.fallbackHost) return undefined;
+  if (select(plan, snapshot.v4).source !== 'none') return undefined;
+  if (select(plan, snapshot.v6).source !== 'none') return undefined;
   return {
     name: plan.owner,
     type: RRType.CNAME,
     class: RRClass.IN,
-    ttl,
-    rdata: encodeName(plan.fallbackHost as string),
+    ttl: plan.failoverTtl,
+    rdata: encodeName(plan.fallbackHost),
   };
 }
 
@@ -40,17 +43,16 @@ export function answerBaseName(
   qtype: number,
   minimalAny: boolean,
 ): DynamicAnswer {
+  const cname = originCname(snapshot, plan);
+  if (cname) return { records: [cname] };
   if (qtype === RRType.A || qtype === RRType.AAAA) {
     const recs = familyRecords(snapshot, plan, qtype);
-    if (recs === 'cname') return { records: [cnameToOrigin(plan, plan.failoverTtl)] };
     return recs.length ? { records: recs } : 'nodata';
   }
-  if (qtype === RRType.ANY || qtype === RRType.CNAME) {
+  if (qtype === RRType.ANY) {
     const a = familyRecords(snapshot, plan, RRType.A);
-    if (a === 'cname') return { records: [cnameToOrigin(plan, plan.failoverTtl)] };
-    if (qtype === RRType.CNAME) return 'nodata';
     const aaaa = minimalAny && a.length ? [] : familyRecords(snapshot, plan, RRType.AAAA);
-    const records = [...a, ...(aaaa === 'cname' ? [] : aaaa)];
+    const records = [...a, ...aaaa];
     return records.length ? { records } : 'nodata';
   }
   return 'nodata';

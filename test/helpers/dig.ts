@@ -27,14 +27,19 @@ function section(raw: string, name: string): string[] {
 
 export function parseDig(raw: string): DigResult {
   const status = /status: (\w+)/.exec(raw)?.[1] ?? 'NONE';
-  const flags = (/;; flags: ([^;]*);/.exec(raw)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+  // dig prints ";; flags: qr aa;", kdig ";; Flags: qr aa;".
+  const flags = (/;; flags: ([^;]*);/i.exec(raw)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
   return {
     status,
     flags,
     answer: section(raw, 'ANSWER'),
     authority: section(raw, 'AUTHORITY'),
     additional: section(raw, 'ADDITIONAL'),
-    edns: /; EDNS: (.*)/.exec(raw)?.[1],
+    // dig: "; EDNS: version: 0, flags:; udp: 1232"; kdig: ";; Version: 0; flags: ; UDP size: 1232 B; …".
+    edns: /; EDNS: (.*)|^;; (Version: \d+;.*)$/m
+      .exec(raw)
+      ?.slice(1)
+      .find((g) => g !== undefined),
     raw,
   };
 }
