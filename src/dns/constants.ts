@@ -10,6 +10,7 @@ export const RRType = {
   MX: 15,
   TXT: 16,
   AAAA: 28,
+  DS: 43,
   SRV: 33,
   OPT: 41,
   TSIG: 250,

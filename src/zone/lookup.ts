@@ -102,7 +102,8 @@ export function lookup(
   let name = qname;
   for (let hop = 0; hop <= MAX_CHAIN; hop++) {
     const cut = findCut(zone, name);
-    if (cut !== undefined && !(name === cut && qtype === RRType.NS && hop > 0)) {
+    // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1): answered here, not referred.
+    if (cut !== undefined && !(name === cut && qtype === RRType.DS)) {
       const ns = [...(zone.rrsets(cut).get(RRType.NS) ?? [])];
       if (hop > 0) return { kind: 'answer', answer: chain, additional: [] };
       return {

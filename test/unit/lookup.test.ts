@@ -104,6 +104,11 @@ describe('zone lookup', () => {
     assert.deepEqual(lines(r.additional), ['ns.sub.example.org. 3600 IN A 192.0.2.99']);
   });
 
+  it('answers DS at a zone cut from the parent side instead of referring (RFC 4035 §3.1.4.1)', () => {
+    assert.equal(run('sub.example.org', RRType.DS).kind, 'nodata');
+    assert.equal(run('sub.example.org', RRType.A).kind, 'referral');
+  });
+
   it('adds glue for apex NS and MX targets in the zone', () => {
     const ns = run('example.org', RRType.NS);
     assert.equal(ns.kind, 'answer');
