@@ -11,6 +11,7 @@ import { createToken } from './auth/tokens.js';
 import { buildSnapshot, contentHash, soaRecord } from './snapshot/build.js';
 import { unixSerial } from './snapshot/serial.js';
 import { exportZone } from './zone/export.js';
+import { seedStore } from './store/seed.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -89,6 +90,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'zone' && sub === 'export') {
     const text = await withStore(values.config, async (config, store) => {
+      // A memory-only store starts empty in this process too: export what a server
+      // started with the same settings would serve, i.e. the seed.
+      if (!config.store.redisUrl && !config.store.file && config.seed.dir) {
+        await seedStore(config, store, config.seed.dir);
+      }
       const state = await store.loadState(config.zone.name);
       const hash = contentHash(config, state);
       const snapshot = buildSnapshot({
