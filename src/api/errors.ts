@@ -40,12 +40,10 @@ export function errorHandler(
   }
   const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 600 ? fe.statusCode : 500;
   if (status >= 500) req.log.error({ err }, 'request failed');
-  void reply
-    .status(status)
-    .send({
-      error: status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
-      message: status >= 500 ? 'internal error' : fe.message,
-    } satisfies ErrorBody);
+  void reply.status(status).send({
+    error: status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+    message: status >= 500 ? 'internal error' : fe.message,
+  } satisfies ErrorBody);
 }
 
 export const ErrorSchema = {

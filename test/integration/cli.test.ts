@@ -85,6 +85,13 @@ describe('cirrus --help', () => {
       assert.ok(r.stdout.includes(cmd), `help lacks ${cmd}:\n${r.stdout}`);
   });
 
+  it('`zone export` on a memory-only store prints what a server with the seed would serve (regression: it printed an empty zone)', async () => {
+    const r = await runCli(['zone', 'export'], { SEED_DIR: 'zones', STATE_FILE: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^static-example-org\.cdn\.example\.net\.\s+60\s+IN\s+A\s+/m);
+    assert.match(r.stdout, /^status\.cdn\.example\.net\.\s+300\s+IN\s+A\s+198\.51\.100\.10$/m);
+  });
+
   it('refuses an unknown command with a non-zero exit', async () => {
     const r = await runCli(['frobnicate']);
     assert.notEqual(r.code, 0);
