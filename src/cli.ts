@@ -8,8 +8,7 @@ import { CirrusError, errorMessage } from './lib/errors.js';
 import { Cirrus } from './server.js';
 import { openStore } from './store/open.js';
 import { createToken } from './auth/tokens.js';
-import { buildSnapshot, contentHash, soaRecord } from './snapshot/build.js';
-import { unixSerial } from './snapshot/serial.js';
+import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
 
@@ -95,18 +94,7 @@ async function main(argv: string[]): Promise<number> {
       if (!config.store.redisUrl && !config.store.file && config.seed.dir) {
         await seedStore(config, store, config.seed.dir);
       }
-      const state = await store.loadState(config.zone.name);
-      const hash = contentHash(config, state);
-      const snapshot = buildSnapshot({
-        config,
-        state,
-        generation: 0,
-        serial: 0,
-        contentHash: hash,
-      });
-      const serial = await store.advanceSerial(config.zone.name, hash, unixSerial());
-      snapshot.zone.replaceSoa(soaRecord(config, serial));
-      return exportZone({ ...snapshot, serial });
+      return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
     });
     process.stdout.write(text);
     return 0;

@@ -1,7 +1,7 @@
 // One request in, at most one response out: decode → pipeline → encode. Never throws:
 // malformed input gets FORMERR (or is dropped when it is not a query at all), and an
 // internal error gets SERVFAIL for that query alone. Synchronous: no I/O per query.
-import { Rcode } from './constants.js';
+import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from './constants.js';
 import { decodeQuery, type Transport } from './query.js';
 import { encodeError, encodeResponse } from './response.js';
 import type { DnsMetrics } from './metrics.js';
@@ -61,7 +61,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       response = toResponse({ kind: 'servfail' });
     }
     const maxSize =
-      transport === 'tcp' ? 65535 : query.edns ? Math.min(query.edns.udpSize, deps.udpSize) : 512;
+      transport === 'tcp'
+        ? MAX_MESSAGE
+        : query.edns
+          ? Math.min(query.edns.udpSize, deps.udpSize)
+          : MAX_UDP_NO_EDNS;
     const ecsScope =
       query.edns?.clientSubnet && response.rcode !== Rcode.FORMERR
         ? (response.ecsScope ?? 0)

@@ -1,7 +1,7 @@
 // Decodes a request once into a Query (STYLE: one query, one context). Strict where
 // RFC 1035/6891/7871 say a message is malformed, so the guard can answer FORMERR; no
 // later stage parses the packet again.
-import { EdnsOption, RRClass, RRType } from './constants.js';
+import { EdnsOption, RRType } from './constants.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -230,9 +230,4 @@ export function decodeQuery(
     if (err instanceof Malformed) return fail(true, err.message, question);
     throw err;
   }
-}
-
-/** True for classes the pipeline may answer at all; anything else is refused early. */
-export function isServedClass(qclass: number): boolean {
-  return qclass === RRClass.IN || qclass === RRClass.CH || qclass === RRClass.ANY;
 }

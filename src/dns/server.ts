@@ -6,6 +6,7 @@ import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { createHandler } from './handler.js';
+import { txtRdata } from '../zone/rdata.js';
 import type { DnsMetrics } from './metrics.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
@@ -30,7 +31,10 @@ export class DnsServer {
     const dns = this.config.dns;
     const handler = createHandler({
       snapshot: this.snapshot,
-      settings: { version: dns.chaos.version, identity: dns.chaos.identity ?? hostname() },
+      settings: {
+        version: dns.chaos.version === null ? null : txtRdata(dns.chaos.version),
+        identity: txtRdata(dns.chaos.identity ?? hostname()),
+      },
       udpSize: dns.udpSize,
       nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,
       metrics: this.metrics,

@@ -8,10 +8,10 @@ import { encodeName } from '../dns/name-wire.js';
 import type { ResourceRecord } from '../zone/record.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { select, type DomainPlan } from './plan.js';
+import { select, type DomainPlan, type Selection } from './plan.js';
 
-function familyRecords(snapshot: Snapshot, plan: DomainPlan, type: number): ResourceRecord[] {
-  const sel = select(plan, type === RRType.A ? snapshot.v4 : snapshot.v6);
+function records(plan: DomainPlan, type: number, sel: Selection | undefined): ResourceRecord[] {
+  if (!sel) return [];
   return sel.rdata.map((rdata) => ({
     name: plan.owner,
     type,
@@ -21,41 +21,38 @@ function familyRecords(snapshot: Snapshot, plan: DomainPlan, type: number): Reso
   }));
 }
 
-/** The CNAME to the origin host when the name is one now: no address in either family. */
-function originCname(snapshot: Snapshot, plan: DomainPlan): ResourceRecord | undefined {
-  // fallbackHost is set only for domains without origin addresses, so "nothing to offer"
-  // means no active edge of that family.
-  if (!plan.fallbackHost) return undefined;
-  if (select(plan, snapshot.v4).source !== 'none') return undefined;
-  if (select(plan, snapshot.v6).source !== 'none') return undefined;
-  return {
-    name: plan.owner,
-    type: RRType.CNAME,
-    class: RRClass.IN,
-    ttl: plan.failoverTtl,
-    rdata: encodeName(plan.fallbackHost),
-  };
-}
-
 export function answerBaseName(
   snapshot: Snapshot,
   plan: DomainPlan,
   qtype: number,
   minimalAny: boolean,
 ): DynamicAnswer {
-  const cname = originCname(snapshot, plan);
-  if (cname) return { records: [cname] };
-  if (qtype === RRType.A || qtype === RRType.AAAA) {
-    const recs = familyRecords(snapshot, plan, qtype);
-    return recs.length ? { records: recs } : 'nodata';
+  const host = plan.fallbackHost;
+  // Each family is selected at most once per query; a host-only origin needs both, since
+  // the name is a CNAME exactly while neither family has an address. fallbackHost is set
+  // only for domains without origin addresses, so 'none' means no active edge.
+  const v4 =
+    qtype === RRType.A || qtype === RRType.ANY || host ? select(plan, snapshot.v4) : undefined;
+  const v6 =
+    qtype === RRType.AAAA || qtype === RRType.ANY || host ? select(plan, snapshot.v6) : undefined;
+  if (host && v4?.source === 'none' && v6?.source === 'none') {
+    const cname = {
+      name: plan.owner,
+      type: RRType.CNAME,
+      class: RRClass.IN,
+      ttl: plan.failoverTtl,
+      rdata: encodeName(host),
+    };
+    return { records: [cname] };
   }
-  if (qtype === RRType.ANY) {
-    const a = familyRecords(snapshot, plan, RRType.A);
-    const aaaa = minimalAny && a.length ? [] : familyRecords(snapshot, plan, RRType.AAAA);
-    const records = [...a, ...aaaa];
-    return records.length ? { records } : 'nodata';
+  let answer: ResourceRecord[] = [];
+  if (qtype === RRType.A) answer = records(plan, RRType.A, v4);
+  else if (qtype === RRType.AAAA) answer = records(plan, RRType.AAAA, v6);
+  else if (qtype === RRType.ANY) {
+    answer = records(plan, RRType.A, v4);
+    if (!(minimalAny && answer.length)) answer = answer.concat(records(plan, RRType.AAAA, v6));
   }
-  return 'nodata';
+  return answer.length ? { records: answer } : 'nodata';
 }
 
 /** The dynamic layer for the zone lookup: base names answer here, all else is static. */

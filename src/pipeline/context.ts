@@ -6,10 +6,10 @@ import type { ZoneData } from '../zone/zone-data.js';
 import type { Outcome } from './outcome.js';
 
 export interface PipelineSettings {
-  /** version.bind answer; null refuses it. */
-  readonly version: string | null;
-  /** id.server / hostname.bind answer; null refuses it. */
-  readonly identity: string | null;
+  /** version.bind answer as TXT rdata, encoded once at start-up; null refuses it. */
+  readonly version: Buffer | null;
+  /** id.server / hostname.bind answer as TXT rdata; null refuses it. */
+  readonly identity: Buffer | null;
 }
 
 export interface QueryContext {

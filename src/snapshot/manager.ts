@@ -5,10 +5,9 @@ import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
-import { buildSnapshot, contentHash, soaRecord } from './build.js';
+import { snapshotFromStore } from './from-store.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotMetrics } from './metrics.js';
-import { unixSerial } from './serial.js';
 
 export interface SnapshotManagerDeps {
   config: Config;
@@ -111,17 +110,13 @@ export class SnapshotManager {
     const { config, store, logger, metrics } = this.deps;
     const end = metrics.buildSeconds.startTimer();
     try {
-      const state = await store.loadState(config.zone.name);
-      const hash = contentHash(config, state);
-      // Build before claiming a serial, so a broken change never consumes one; the draft
-      // is not visible to queries until the assignment below, so its SOA may still change.
-      const draft = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
-      const serial =
-        this.live?.contentHash === hash
-          ? this.live.serial
-          : await store.advanceSerial(config.zone.name, hash, unixSerial(this.deps.now?.()));
-      draft.zone.replaceSoa(soaRecord(config, serial));
-      const next: Snapshot = { ...draft, serial, generation: ++this.generation };
+      const next = await snapshotFromStore(config, store, {
+        generation: this.generation + 1,
+        previous: this.live,
+        now: this.deps.now?.(),
+      });
+      this.generation = next.generation;
+      const serial = next.serial;
       for (const w of next.warnings) logger.warn({ serial }, w);
       this.live = next;
       this.lastError = undefined;

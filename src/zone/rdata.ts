@@ -45,6 +45,19 @@ function hostName(token: string | undefined, resolve: NameResolver, what: string
   return encodeName(name);
 }
 
+/** TXT rdata holding `text` as UTF-8, split into 255-octet character-strings. */
+export function txtRdata(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  let i = 0;
+  do {
+    const part = bytes.subarray(i, i + 255);
+    parts.push(Buffer.from([part.length]), part);
+    i += 255;
+  } while (i < bytes.length);
+  return Buffer.concat(parts);
+}
+
 /** TXT-style character-strings: quoted with \" and \DDD escapes, or bare words. */
 export function parseCharacterString(token: string): Buffer {
   const inner =

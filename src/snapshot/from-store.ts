@@ -1,0 +1,32 @@
+// One read of the store compiled into a publishable snapshot with its serial: what the
+// manager swaps in and what `cirrus zone export` prints, so both agree on every record.
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/store.js';
+import { buildSnapshot, contentHash, soaRecord } from './build.js';
+import { unixSerial } from './serial.js';
+import type { Snapshot } from './snapshot.js';
+
+export interface FromStoreOptions {
+  generation: number;
+  /** The live snapshot; its serial is kept when the content did not change. */
+  previous?: Snapshot | undefined;
+  now?: number | undefined;
+}
+
+export async function snapshotFromStore(
+  config: Config,
+  store: Store,
+  opts: FromStoreOptions,
+): Promise<Snapshot> {
+  const state = await store.loadState(config.zone.name);
+  const hash = contentHash(config, state);
+  // Build before claiming a serial, so a broken change never consumes one; the draft is
+  // not visible to queries until the caller publishes it, so its SOA may still change.
+  const draft = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
+  const serial =
+    opts.previous?.contentHash === hash
+      ? opts.previous.serial
+      : await store.advanceSerial(config.zone.name, hash, unixSerial(opts.now));
+  draft.zone.replaceSoa(soaRecord(config, serial));
+  return { ...draft, serial, generation: opts.generation };
+}
