@@ -16,13 +16,7 @@ function checkOrigins(
   return origins.map((o, i) => {
     const ip = canonicalIp(o.address);
     if (ip) return { ...o, address: ip };
-    // RFC 1123 §2.1, RFC 3696 §2: a host name's top label is never all-numeric, so a
-    // mistyped address (203.0.113.300, 10.0.0) is refused instead of becoming a CNAME target.
-    const problem =
-      nameProblem(o.address) ??
-      (/^\d+$/.test(normalizeName(o.address).split('.').pop() ?? '')
-        ? 'it looks like a mistyped IP address'
-        : undefined);
+    const problem = nameProblem(o.address);
     if (problem)
       throw new ValidationError(
         `${field}[${i}].address is neither an IP address nor a host name: ${problem}`,

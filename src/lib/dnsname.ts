@@ -21,6 +21,9 @@ export function nameProblem(name: string, opts: { wildcard?: boolean } = {}): st
     if (label === '*' && !(opts.wildcard && i === 0)) return 'has a misplaced "*" label';
     if (!LABEL.test(label)) return `label "${label}" has characters outside a-z 0-9 - _`;
   }
+  // RFC 1123 §2.1, RFC 3696 §2: a top label is never all-numeric, so a mistyped address
+  // (203.0.113.300, 10.0.0) is refused instead of becoming a host name.
+  if (/^\d+$/.test(labels[labels.length - 1] as string)) return 'looks like a mistyped IP address';
   return undefined;
 }
 

@@ -75,3 +75,12 @@ describe('zone text parser', () => {
     assert.equal(parseTtl('abc'), undefined);
   });
 });
+
+describe('host names in rdata', () => {
+  it('refuses an all-numeric top label, a mistyped address (RFC 3696 §2)', () => {
+    assert.throws(() => records('x CNAME 203.0.113.300.'), /mistyped IP address/);
+    assert.deepEqual(lines(records('x CNAME host-1.example.')), [
+      'x.example.org. 3600 IN CNAME host-1.example.',
+    ]);
+  });
+});
