@@ -145,6 +145,115 @@ export const GslbConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** How a node is probed; every field has a default here and may be overridden per node. */
+export const ProbeFields = {
+  type: Type.Union(
+    [Type.Literal('http'), Type.Literal('https'), Type.Literal('tcp'), Type.Literal('none')],
+    {
+      default: 'http',
+      description: "'none' leaves the node's health to the API (its `active` flag)",
+    },
+  ),
+  port: Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()], {
+    default: null,
+    description: 'null = 80 for http and tcp, 443 for https',
+  }),
+  path: Type.String({ pattern: '^/', maxLength: 1024, default: '/healthz' }),
+  host: Type.Union([Type.String({ maxLength: 253 }), Type.Null()], {
+    default: null,
+    description: 'Host header and TLS SNI; null = the node address',
+  }),
+  expect: Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), {
+    minItems: 1,
+    default: [200],
+    description: 'HTTP status codes that count as up',
+  }),
+  body: Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
+    default: null,
+    description: 'text the response body must contain; null = any body',
+  }),
+  timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 2000 }),
+  intervalSec: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+  rise: Type.Integer({ minimum: 1, maximum: 100, default: 2, description: 'successes to go up' }),
+  fall: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'failures to go down' }),
+  tlsVerify: Type.Boolean({
+    default: false,
+    description: 'verify the https probe certificate against `host`',
+  }),
+};
+export const ProbeSpec = Type.Object(ProbeFields, { additionalProperties: false, default: {} });
+export type ProbeSpec = Static<typeof ProbeSpec>;
+
+export const HealthConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'run health probes in this instance' }),
+    probe: ProbeSpec,
+    concurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    recheckMs: Type.Integer({
+      minimum: 0,
+      maximum: 60000,
+      default: 500,
+      description: 'quick recheck after a first failure; 0 disables',
+    }),
+    startup: Type.Union([Type.Literal('last'), Type.Literal('up'), Type.Literal('down')], {
+      default: 'last',
+      description: "state before the first probes settle: the stored one ('last'), up or down",
+    }),
+    quorum: Type.Union([Type.Literal('majority'), Type.Integer({ minimum: 1, maximum: 64 })], {
+      default: 'majority',
+      description: 'instances that must see a node down for it to be down',
+    }),
+    instanceId: Type.Union([Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }), Type.Null()], {
+      default: null,
+      description: 'this instance in cdn:health:{node}:{instance}; null = host name and pid',
+    }),
+    viewTtlSec: Type.Integer({
+      minimum: 5,
+      maximum: 86400,
+      default: 60,
+      description: "an instance's health view expires this long after its last probe",
+    }),
+    lockTtlMs: Type.Integer({
+      minimum: 1000,
+      maximum: 600000,
+      default: 15000,
+      description: 'leader lock for the shared schedules',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const GeoConfig = Type.Object(
+  {
+    databases: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        '.mmdb files (GeoIP2/GeoLite2 Country, City, ASN or country_code style); earlier files win per field',
+    }),
+    watchIntervalMs: Type.Integer({
+      minimum: 100,
+      maximum: 3600000,
+      default: 2000,
+      description: 'how often the files are checked for replacement',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const DebugConfig = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: 'answer whoami.<zone> and _explain.<base name> TXT',
+    }),
+    allow: Type.Array(Type.String({ minLength: 2, maxLength: 43 }), {
+      default: ['0.0.0.0/0', '::/0'],
+      description: 'source CIDRs allowed the debug names; others get REFUSED',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const SnapshotConfig = Type.Object(
   {
     debounceMs: Type.Integer({
@@ -171,6 +280,9 @@ export const Config = Type.Object(
     store: StoreConfig,
     gslb: GslbConfig,
     snapshot: SnapshotConfig,
+    health: HealthConfig,
+    geo: GeoConfig,
+    debug: DebugConfig,
     seed: Type.Object(
       {
         dir: Type.Union([Type.String(), Type.Null()], {

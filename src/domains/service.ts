@@ -117,6 +117,8 @@ export function toEdgeNode(input: NodeInput, field = ''): EdgeNode {
     ...(input.region === undefined ? {} : { region: input.region }),
     weight: input.weight,
     active: input.active,
+    ...(input.mode === 'auto' ? {} : { mode: input.mode }),
+    ...(input.probe === undefined ? {} : { probe: input.probe }),
   };
 }
 

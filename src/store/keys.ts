@@ -15,6 +15,12 @@ export const keys = {
   soa: (zone: string) => `cdn:soa:${zone}`,
   /** Facts about the deployment, such as when the seed ran (added by Cirrus GSLB). */
   meta: (name: string) => `cdn:meta:${name}`,
+  /** The GSLB policy document: pools, chain, CIDR maps (added by Cirrus GSLB). */
+  policy: 'cdn:gslb:policy',
+  /** One instance's health view of one node, with expiry (added by Cirrus GSLB). */
+  healthView: (node: string, instance: string) => `cdn:health:${node}:${instance}`,
+  /** Leader locks for schedules that one instance runs at a time (added by Cirrus GSLB). */
+  lock: (name: string) => `cdn:lock:${name}`,
 } as const;
 
 export const channels = {

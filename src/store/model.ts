@@ -1,7 +1,8 @@
 // What the store holds about domains, edge nodes and API tokens: the TypeBox schemas that
 // validate API bodies and seed files, and the shapes the snapshot compiler reads.
 import { Type, type Static } from '@sinclair/typebox';
-import { HOSTNAME_PATTERN, IPv4, IPv6 } from '../config/schema.js';
+import { HOSTNAME_PATTERN, IPv4, IPv6, ProbeFields } from '../config/schema.js';
+import { ChainStep, LastResort, PoolName, POOL_PATTERN } from '../gslb/policy-model.js';
 
 export const Origin = Type.Object(
   {
@@ -34,6 +35,37 @@ const DomainFields = {
       description: 'edges per answer; default gslb.answers',
     }),
   ),
+  chain: Type.Optional(
+    Type.Array(ChainStep, { minItems: 1, maxItems: 5, description: 'default: the policy chain' }),
+  ),
+  pools: Type.Optional(
+    Type.Array(PoolName, {
+      minItems: 1,
+      maxItems: 64,
+      description: 'only these pools serve the domain; default: every pool',
+    }),
+  ),
+  lastResort: Type.Optional(LastResort),
+  ecs: Type.Optional(
+    Type.Boolean({ description: 'use EDNS Client Subnet for this domain; default true' }),
+  ),
+  spread: Type.Optional(
+    Type.Object(
+      {
+        nodes: Type.Integer({
+          minimum: 2,
+          maximum: 64,
+          description: 'k: spread over this many nodes',
+        }),
+        v4Prefix: Type.Integer({ minimum: 8, maximum: 32, default: 24 }),
+        v6Prefix: Type.Integer({ minimum: 16, maximum: 128, default: 48 }),
+      },
+      {
+        additionalProperties: false,
+        description: 'hot domain: each client subnet bucket hashes onto one of the top k nodes',
+      },
+    ),
+  ),
 };
 
 /** Body of POST /api/v1/domains. */
@@ -58,18 +90,37 @@ export interface Domain {
   origins: Origin[];
   ttl?: number;
   answers?: number;
+  chain?: ChainStep[];
+  pools?: string[];
+  lastResort?: LastResort;
+  ecs?: boolean;
+  spread?: { nodes: number; v4Prefix: number; v6Prefix: number };
   createdAt: string;
   updatedAt: string;
 }
 
 export const NODE_ID_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$';
 
+/**
+ * auto: health from the probes. drain: no new answers, still probed, so its health stays
+ * known. paused: probes stop and the node keeps its last state.
+ */
+export const NodeMode = Type.Union(
+  [Type.Literal('auto'), Type.Literal('drain'), Type.Literal('paused')],
+  { default: 'auto' },
+);
+export type NodeMode = Static<typeof NodeMode>;
+
+/** Per-node probe overrides: any field left out comes from `health.probe` in the config. */
+export const NodeProbe = Type.Partial(Type.Object(ProbeFields, { additionalProperties: false }));
+export type NodeProbe = Static<typeof NodeProbe>;
+
 export const NodeInput = Type.Object(
   {
     id: Type.String({ pattern: NODE_ID_PATTERN }),
     ipv4: Type.Optional(IPv4),
     ipv6: Type.Optional(IPv6),
-    pool: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', default: 'default' }),
+    pool: Type.String({ pattern: POOL_PATTERN, default: 'default' }),
     region: Type.Optional(Type.String({ maxLength: 64 })),
     weight: Type.Integer({
       minimum: 0,
@@ -77,7 +128,12 @@ export const NodeInput = Type.Object(
       default: 100,
       description: '0 drains the node',
     }),
-    active: Type.Boolean({ default: true, description: 'healthy and serving' }),
+    active: Type.Boolean({
+      default: true,
+      description: "healthy and serving; set by the probes unless the probe type is 'none'",
+    }),
+    mode: NodeMode,
+    probe: Type.Optional(NodeProbe),
   },
   { additionalProperties: false },
 );
@@ -91,10 +147,14 @@ export const NodePatch = Type.Object(
   {
     ipv4: Type.Optional(IPv4),
     ipv6: Type.Optional(IPv6),
-    pool: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })),
+    pool: Type.Optional(Type.String({ pattern: POOL_PATTERN })),
     region: Type.Optional(Type.String({ maxLength: 64 })),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
     active: Type.Optional(Type.Boolean()),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('drain'), Type.Literal('paused')]),
+    ),
+    probe: Type.Optional(NodeProbe),
   },
   { additionalProperties: false },
 );
@@ -106,7 +166,38 @@ export interface EdgeNode {
   pool: string;
   region?: string;
   weight: number;
+  /** Healthy and serving: written by the health checker, or by the API for unprobed nodes. */
   active: boolean;
+  /** Absent means 'auto'. */
+  mode?: NodeMode;
+  probe?: NodeProbe;
+  /** Written by the health checker only (hash fields it owns); read-only through the API. */
+  health?: NodeHealth;
+}
+
+/** The health checker's record of a node, kept in `cdn:node:{id}` beside its config. */
+export interface NodeHealth {
+  state: 'unknown' | 'up' | 'down';
+  /** Consecutive successes / failures (the rise/fall counters) of the quorum view. */
+  okStreak: number;
+  failStreak: number;
+  checks: number;
+  failures: number;
+  lastError: string | null;
+  /** ISO time of the last up/down transition, and of the last probe. */
+  lastChange: string | null;
+  lastCheck: string | null;
+}
+
+/** One instance's view of one node (`cdn:health:{node}:{instance}`), expiring with the instance. */
+export interface HealthView {
+  instance: string;
+  state: 'unknown' | 'up' | 'down';
+  okStreak: number;
+  failStreak: number;
+  lastError: string | null;
+  lastCheck: string;
+  latencyMs: number | null;
 }
 
 export interface TokenRecord {

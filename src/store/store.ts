@@ -1,16 +1,19 @@
 // The store contract: one interface for the embedded (memory + JSON file) and Redis
 // implementations, exercised by one shared contract test suite. It holds the source of
 // truth; the snapshot compiler reads it in one `loadState` and never during a query.
-import type { Domain, EdgeNode, TokenRecord } from './model.js';
+import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
+import type { GslbPolicy } from '../gslb/policy-model.js';
 
 export interface StoreState {
   domains: Domain[];
   nodes: EdgeNode[];
   /** Static records of the zone as RFC 1035 text, or null when none were ever stored. */
   zoneText: string | null;
+  /** The GSLB policy document, or null when none was ever stored (the built-in default). */
+  policy: GslbPolicy | null;
 }
 
-export type ChangeKind = 'domains' | 'nodes' | 'zone' | 'tokens' | 'all';
+export type ChangeKind = 'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'all';
 
 export interface StoreChange {
   kind: ChangeKind;
@@ -55,6 +58,28 @@ export interface Store {
    * Every instance sharing a store thus agrees on one serial per content.
    */
   advanceSerial(zone: string, contentHash: string, floor: number): Promise<number>;
+
+  getPolicy(): Promise<GslbPolicy | null>;
+  /** Stored whole in `cdn:gslb:policy`; a change event of kind 'policy'. */
+  putPolicy(policy: GslbPolicy): Promise<void>;
+
+  /**
+   * Writes the health checker's fields of `cdn:node:{id}` (never its config fields). A change
+   * of `active` is a content change (kind 'health', `cdn:cname:dirty` published); counters
+   * alone are not. Returns false when the node does not exist (nothing is written).
+   */
+  setNodeHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean>;
+  /** This instance's views (`cdn:health:{node}:{instance}`), each expiring after ttlSec. */
+  putHealthViews(views: ReadonlyMap<string, HealthView>, ttlSec: number): Promise<void>;
+  /** Every unexpired view of the given nodes, by node id. */
+  loadHealthViews(nodeIds: readonly string[]): Promise<Map<string, HealthView[]>>;
+  /**
+   * Takes or renews the lock `cdn:lock:{name}` for `owner` for ttlMs; true when `owner`
+   * holds it afterwards. Locks expire on their own when the owner dies.
+   */
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock only if `owner` holds it. */
+  releaseLock(name: string, owner: string): Promise<void>;
 
   /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
   getMeta(name: string): Promise<string | undefined>;

@@ -97,7 +97,7 @@ export const nodeRoutes =
       async (req) => {
         const cur = await store.getNode(req.params.id);
         if (!cur) throw new NotFoundError(`node ${req.params.id} does not exist`);
-        const node = toEdgeNode({ ...cur, ...req.body, id: cur.id });
+        const node = toEdgeNode({ ...cur, mode: cur.mode ?? 'auto', ...req.body, id: cur.id });
         await store.putNode(node);
         await deps.flush();
         return node;
