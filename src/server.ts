@@ -14,6 +14,8 @@ import { DnsServer, type BoundAddress } from './dns/server.js';
 import { dnsMetrics } from './dns/metrics.js';
 import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
+import { gslbMetrics } from './gslb/metrics.js';
+import { NO_GEO } from './geo/geo-record.js';
 
 export interface CirrusOptions {
   config: Config;
@@ -47,6 +49,7 @@ export class Cirrus {
       () => this.snapshots.current,
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
+      { geo: NO_GEO, onDecision: gslbMetrics(this.registry) },
     );
   }
 

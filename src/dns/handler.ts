@@ -9,7 +9,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import { STAGES } from '../pipeline/order.js';
 import { runStages, toResponse } from '../pipeline/runner.js';
-import type { PipelineSettings, QueryContext } from '../pipeline/context.js';
+import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -47,14 +47,11 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     const query = decoded.query;
     let response;
+    let scope = 0;
     try {
-      const ctx: QueryContext = {
-        query,
-        snapshot: deps.snapshot(),
-        settings: deps.settings,
-        zone: undefined,
-      };
+      const ctx = new QueryContext(query, deps.snapshot(), deps.settings);
       response = toResponse(runStages(STAGES, ctx));
+      scope = ctx.ecsScope;
     } catch (err) {
       metrics.errors.inc();
       deps.logger.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
@@ -66,9 +63,13 @@ export function createHandler(deps: HandlerDeps): Handler {
         : query.edns
           ? Math.min(query.edns.udpSize, deps.udpSize)
           : MAX_UDP_NO_EDNS;
+    // RFC 7871 §7.2.1: echo ECS with the scope the answer needs; §7.1.2: 0 for a /0 source.
+    const ecs = query.edns?.clientSubnet;
     const ecsScope =
-      query.edns?.clientSubnet && response.rcode !== Rcode.FORMERR
-        ? (response.ecsScope ?? 0)
+      ecs && response.rcode !== Rcode.FORMERR
+        ? ecs.sourcePrefix === 0
+          ? 0
+          : (response.ecsScope ?? scope)
         : undefined;
     const wire = encodeResponse(
       query,

@@ -8,12 +8,27 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { createHandler } from './handler.js';
 import { txtRdata } from '../zone/rdata.js';
 import type { DnsMetrics } from './metrics.js';
+import type { GeoLookup } from '../geo/geo-record.js';
+import type { Decision } from '../gslb/decide.js';
+import { CidrSet } from '../lib/cidr.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
+
+/** What the GSLB stages need from the rest of the server. */
+export interface GslbDeps {
+  readonly geo: GeoLookup;
+  readonly onDecision: (decision: Decision) => void;
+}
 
 export interface BoundAddress {
   host: string;
   port: number;
+}
+
+function debugAccess(config: Config): ((address: string) => boolean) | null {
+  if (!config.debug.enabled) return null;
+  const allow = new CidrSet(config.debug.allow);
+  return (address) => allow.has(address);
 }
 
 export class DnsServer {
@@ -25,6 +40,7 @@ export class DnsServer {
     private readonly snapshot: () => Snapshot,
     private readonly metrics: DnsMetrics,
     private readonly logger: Logger,
+    private readonly gslb: GslbDeps,
   ) {}
 
   async start(): Promise<void> {
@@ -34,6 +50,9 @@ export class DnsServer {
       settings: {
         version: dns.chaos.version === null ? null : txtRdata(dns.chaos.version),
         identity: txtRdata(dns.chaos.identity ?? hostname()),
+        geo: this.gslb.geo,
+        debug: debugAccess(this.config),
+        onDecision: this.gslb.onDecision,
       },
       udpSize: dns.udpSize,
       nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,

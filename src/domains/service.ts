@@ -39,6 +39,17 @@ function staticOwners(config: Config, text: string | null): Set<string> {
   }
 }
 
+/** The per-domain GSLB settings present in a body (absent ones stay absent). */
+function policyFields(body: Partial<DomainUpdate>): Partial<Domain> {
+  const out: Partial<Domain> = {};
+  if (body.chain !== undefined) out.chain = body.chain;
+  if (body.pools !== undefined) out.pools = body.pools;
+  if (body.lastResort !== undefined) out.lastResort = body.lastResort;
+  if (body.ecs !== undefined) out.ecs = body.ecs;
+  if (body.spread !== undefined) out.spread = body.spread;
+  return out;
+}
+
 export async function createDomain(
   config: Config,
   store: Store,
@@ -67,6 +78,7 @@ export async function createDomain(
     origins: checkOrigins(body.origins),
     ...(body.ttl === undefined ? {} : { ttl: body.ttl }),
     ...(body.answers === undefined ? {} : { answers: body.answers }),
+    ...policyFields(body),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
@@ -95,6 +107,7 @@ export async function updateDomain(
   if (body.origins) next.origins = checkOrigins(body.origins);
   if (body.ttl !== undefined) next.ttl = body.ttl;
   if (body.answers !== undefined) next.answers = body.answers;
+  Object.assign(next, policyFields(body));
   next.updatedAt = now.toISOString();
   await store.putDomain(next);
   return next;

@@ -1,40 +1,52 @@
-// The dynamic answer for a base name: A/AAAA from the domain's edge selection, the
-// origin's addresses when no edge of a family is up, NODATA for other types and for a
-// family with nothing to offer (never NXDOMAIN: the name exists). A CNAME to the origin's
-// host is answered only while neither family has an address, and then for every type:
-// a CNAME owner holds no other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
+// The dynamic answer for a base name: A/AAAA from the domain's GSLB decision per family,
+// NODATA for other types and for a family with nothing to offer (never NXDOMAIN: the name
+// exists). A CNAME to the origin's host is answered only while the last resort is the
+// origin and neither family has an address, and then for every type: a CNAME owner holds
+// no other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
 import { RRClass, RRType } from '../dns/constants.js';
 import { encodeName } from '../dns/name-wire.js';
 import type { ResourceRecord } from '../zone/record.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { select, type DomainPlan, type Selection } from './plan.js';
+import type { DomainPlan } from './plan.js';
+import { decide, type Decision } from './decide.js';
+import type { Location } from './location.js';
 
-function records(plan: DomainPlan, type: number, sel: Selection | undefined): ResourceRecord[] {
-  if (!sel) return [];
-  return sel.rdata.map((rdata) => ({
-    name: plan.owner,
-    type,
-    class: RRClass.IN,
-    ttl: sel.ttl,
-    rdata,
-  }));
+/** What answering needs from the query: the snapshot, the client's location, and a sink for decisions. */
+export interface GslbRequest {
+  readonly snapshot: Snapshot;
+  /**
+   * The client's location as the domain sees it (ECS on or off), computed once per query;
+   * undefined for the location-free view (zone export, secondaries).
+   */
+  locate(useEcs: boolean): Location | undefined;
+  /** Called once per decision: metrics and the response's ECS scope. */
+  decided(decision: Decision): void;
+}
+
+function records(plan: DomainPlan, type: number, d: Decision | undefined): ResourceRecord[] {
+  if (!d) return [];
+  return d.rdata.map((rdata) => ({ name: plan.owner, type, class: RRClass.IN, ttl: d.ttl, rdata }));
 }
 
 export function answerBaseName(
-  snapshot: Snapshot,
+  req: GslbRequest,
   plan: DomainPlan,
   qtype: number,
   minimalAny: boolean,
 ): DynamicAnswer {
-  const host = plan.fallbackHost;
-  // Each family is selected at most once per query; a host-only origin needs both, since
-  // the name is a CNAME exactly while neither family has an address. fallbackHost is set
-  // only for domains without origin addresses, so 'none' means no active edge.
-  const v4 =
-    qtype === RRType.A || qtype === RRType.ANY || host ? select(plan, snapshot.v4) : undefined;
-  const v6 =
-    qtype === RRType.AAAA || qtype === RRType.ANY || host ? select(plan, snapshot.v6) : undefined;
+  const host = plan.lastResort === 'backup' ? plan.fallbackHost : undefined;
+  const index = req.snapshot.gslb;
+  const loc = req.locate(plan.ecs);
+  const run = (family: 4 | 6) => {
+    const d = decide(index, plan, family, loc);
+    req.decided(d);
+    return d;
+  };
+  // Each family is decided at most once per query; a host-only origin needs both, since
+  // the name is a CNAME exactly while neither family has an address.
+  const v4 = qtype === RRType.A || qtype === RRType.ANY || host ? run(4) : undefined;
+  const v6 = qtype === RRType.AAAA || qtype === RRType.ANY || host ? run(6) : undefined;
   if (host && v4?.source === 'none' && v6?.source === 'none') {
     const cname = {
       name: plan.owner,
@@ -56,12 +68,18 @@ export function answerBaseName(
 }
 
 /** The dynamic layer for the zone lookup: base names answer here, all else is static. */
-export function dynamicResolver(snapshot: Snapshot, minimalAny: boolean) {
+export function dynamicResolver(req: GslbRequest, minimalAny: boolean) {
+  const plans = req.snapshot.plans;
   return {
     dynamic: (name: string, qtype: number): DynamicAnswer => {
-      const plan = snapshot.plans.get(name);
-      return plan ? answerBaseName(snapshot, plan, qtype, minimalAny) : undefined;
+      const plan = plans.get(name);
+      return plan ? answerBaseName(req, plan, qtype, minimalAny) : undefined;
     },
-    dynamicExists: (name: string): boolean => snapshot.plans.has(name),
+    dynamicExists: (name: string): boolean => plans.has(name),
   };
+}
+
+/** The view of a client with no location: the default pool's picks (zone export, API). */
+export function locationFree(snapshot: Snapshot): GslbRequest {
+  return { snapshot, locate: () => undefined, decided: () => undefined };
 }

@@ -1,18 +1,28 @@
-// A domain's answer plan inside a snapshot, and the pure selection over it:
-// (plan, family) → the first N active nodes in the domain's rendezvous order, or the
-// origin's addresses when no node of that family is active.
-import { rank, type Weighted } from './rendezvous.js';
+// A domain's answer plan and the node pools inside a snapshot. Both are immutable once
+// published; FamilyPool only memoises pure functions of its contents (hash orders).
+import { rank, score, type Weighted } from './rendezvous.js';
+import type { ChainStep, LastResort } from './policy-model.js';
 
 export interface NodeEntry extends Weighted {
   readonly id: string;
   readonly pool: string;
+  /** Eligible for answers: healthy and not drained. */
   readonly active: boolean;
+  /** The health checker's (or the API's) verdict, whatever the mode. */
+  readonly healthy: boolean;
+  readonly drained: boolean;
   /** Pre-encoded A / AAAA rdata, when the node has that family. */
   readonly a: Buffer | undefined;
   readonly aaaa: Buffer | undefined;
 }
 
 export type Family = 4 | 6;
+
+export interface Spread {
+  readonly nodes: number;
+  readonly v4Prefix: number;
+  readonly v6Prefix: number;
+}
 
 export interface DomainPlan {
   readonly domain: string;
@@ -23,30 +33,49 @@ export interface DomainPlan {
   readonly failoverTtl: number;
   readonly answers: number;
   readonly keySeed: number;
-  /** Origin addresses answered when no edge of the family is active (primary first). */
+  readonly chain: readonly ChainStep[];
+  /** Pools allowed to serve the domain; undefined = all. */
+  readonly pools: ReadonlySet<string> | undefined;
+  readonly lastResort: LastResort;
+  readonly ecs: boolean;
+  readonly spread: Spread | undefined;
+  /** The 'default' step's pool for a domain limited to some pools: their nodes together. */
+  readonly fleet: CompiledPool | undefined;
+  /** Origin addresses answered by the 'backup' last resort (backup origins first). */
   readonly fallbackA: readonly Buffer[];
   readonly fallbackAAAA: readonly Buffer[];
   /** An origin host name, CNAMEd to when there is no origin address of either family. */
   readonly fallbackHost: string | undefined;
 }
 
-export interface Selection {
-  readonly rdata: readonly Buffer[];
-  readonly ttl: number;
-  readonly source: 'edges' | 'origin' | 'none';
-  /** Node ids behind `rdata` when source is 'edges'. */
-  readonly nodes: readonly string[];
+/** What bounded-load hashing needs to know about every domain. */
+export interface LoadDemand {
+  readonly keySeed: number;
+  readonly answers: number;
 }
 
-/** Nodes of one family, with a lazily computed rendezvous order per domain. */
+/** The nodes of one family in one pool, with rendezvous orders memoised per domain. */
 export class FamilyPool {
   private readonly orders = new Map<number, Uint16Array>();
+  private bounded: Map<number, Uint16Array> | undefined;
+  /** Nodes eligible for answers (healthy, not drained, weight > 0). */
+  readonly eligible: number;
+
   constructor(
     readonly family: Family,
     readonly nodes: readonly NodeEntry[],
-  ) {}
+    private readonly loadBound: number | null = null,
+    private readonly demand: readonly LoadDemand[] = [],
+  ) {
+    this.eligible = nodes.filter((n) => n.active && n.weight > 0).length;
+  }
 
+  /** Every node with weight > 0, best first for `keySeed`; with a load bound, the bounded picks first. */
   order(keySeed: number): Uint16Array {
+    if (this.loadBound !== null) {
+      const b = (this.bounded ??= this.computeBounded(this.loadBound)).get(keySeed);
+      if (b) return b;
+    }
     let o = this.orders.get(keySeed);
     if (!o) {
       o = Uint16Array.from(rank(keySeed, this.nodes));
@@ -54,21 +83,54 @@ export class FamilyPool {
     }
     return o;
   }
+
+  /**
+   * Bounded-load consistent hashing: domains, in a fixed order, take their first eligible
+   * nodes by rendezvous order, skipping nodes already at ceil(c × fair share). Computed
+   * for all domains at once, on first use, because each assignment depends on the ones
+   * before it. A health change can therefore move more than the failed node's share.
+   */
+  private computeBounded(c: number): Map<number, Uint16Array> {
+    const out = new Map<number, Uint16Array>();
+    const eligible = this.nodes.map((n) => n.active && n.weight > 0);
+    const total = this.nodes.reduce((s, n, i) => s + (eligible[i] ? n.weight : 0), 0);
+    if (total === 0) return out;
+    const picks = this.demand.reduce((s, d) => s + d.answers, 0);
+    const cap = this.nodes.map((n, i) =>
+      eligible[i] ? Math.ceil((c * picks * n.weight) / total) : 0,
+    );
+    const load = new Array<number>(this.nodes.length).fill(0);
+    const demand = [...this.demand].sort((a, b) => a.keySeed - b.keySeed);
+    for (const d of demand) {
+      if (out.has(d.keySeed)) continue;
+      const plain = rank(d.keySeed, this.nodes);
+      const chosen: number[] = [];
+      for (const i of plain) {
+        if (chosen.length >= d.answers) break;
+        if (!eligible[i] || (load[i] as number) >= (cap[i] as number)) continue;
+        chosen.push(i);
+        load[i] = (load[i] as number) + 1;
+      }
+      out.set(
+        d.keySeed,
+        Uint16Array.from([...chosen, ...plain.filter((i) => !chosen.includes(i))]),
+      );
+    }
+    return out;
+  }
+
+  /** Rendezvous score of each node for `keySeed`, for explain. */
+  scores(keySeed: number): number[] {
+    return this.nodes.map((n) => score(keySeed, n.seed, n.weight));
+  }
 }
 
-export function select(plan: DomainPlan, pool: FamilyPool): Selection {
-  const order = pool.order(plan.keySeed);
-  const rdata: Buffer[] = [];
-  const nodes: string[] = [];
-  for (let i = 0; i < order.length && rdata.length < plan.answers; i++) {
-    const n = pool.nodes[order[i] as number] as NodeEntry;
-    if (!n.active) continue;
-    rdata.push((pool.family === 4 ? n.a : n.aaaa) as Buffer);
-    nodes.push(n.id);
-  }
-  if (rdata.length > 0) return { rdata, ttl: plan.ttl, source: 'edges', nodes };
-  const fallback = pool.family === 4 ? plan.fallbackA : plan.fallbackAAAA;
-  if (fallback.length > 0)
-    return { rdata: fallback, ttl: plan.failoverTtl, source: 'origin', nodes: [] };
-  return { rdata: [], ttl: plan.failoverTtl, source: 'none', nodes: [] };
+/** A named pool as the chain sees it: coordinates, minimum and its two family pools. */
+export interface CompiledPool {
+  readonly name: string;
+  readonly lat: number | undefined;
+  readonly lon: number | undefined;
+  readonly minHealthy: number;
+  readonly v4: FamilyPool;
+  readonly v6: FamilyPool;
 }

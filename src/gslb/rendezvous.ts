@@ -45,3 +45,13 @@ export function rank(keySeed: number, nodes: readonly Weighted[]): number[] {
     .filter((i) => (scores[i] as number) > -Infinity)
     .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
 }
+
+/** FNV-1a over bytes with the same finaliser as hash32: the spread bucket of a client subnet. */
+export function hashBytes(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i] as number;
+    h = Math.imul(h, 0x01000193);
+  }
+  return fmix32(h);
+}

@@ -1,8 +1,14 @@
 // Per-query context: the decoded query, the snapshot it is answered from (fixed for the
-// whole query, even if a new one is published meanwhile) and what earlier stages found.
+// whole query, even if a new one is published meanwhile), the client's location (looked
+// up at most once per ECS setting, and only when a base name needs it) and what earlier
+// stages found.
 import type { Query } from '../dns/query.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
+import type { GeoLookup } from '../geo/geo-record.js';
+import type { GslbRequest } from '../gslb/answer.js';
+import type { Decision } from '../gslb/decide.js';
+import { locate, type Location } from '../gslb/location.js';
 import type { Outcome } from './outcome.js';
 
 export interface PipelineSettings {
@@ -10,14 +16,54 @@ export interface PipelineSettings {
   readonly version: Buffer | null;
   /** id.server / hostname.bind answer as TXT rdata; null refuses it. */
   readonly identity: Buffer | null;
+  /** The live GeoIP view (hot-reloaded underneath). */
+  readonly geo: GeoLookup;
+  /** Who may ask the debug names (whoami, _explain); null when they are off. */
+  readonly debug: ((address: string) => boolean) | null;
+  /** Counts each GSLB decision (metrics). */
+  readonly onDecision: (decision: Decision) => void;
 }
 
-export interface QueryContext {
-  readonly query: Query;
-  readonly snapshot: Snapshot;
-  readonly settings: PipelineSettings;
+export class QueryContext implements GslbRequest {
   /** Set by the authority stage: the zone the query falls in. */
-  zone: ZoneData | undefined;
+  zone: ZoneData | undefined = undefined;
+  /** The widest ECS scope any decision of this response needs (RFC 7871 §7.2.1). */
+  ecsScope = 0;
+  private withEcs: Location | undefined;
+  private withoutEcs: Location | undefined;
+
+  constructor(
+    readonly query: Query,
+    readonly snapshot: Snapshot,
+    readonly settings: PipelineSettings,
+  ) {}
+
+  locate(useEcs: boolean): Location {
+    const cached = useEcs ? this.withEcs : this.withoutEcs;
+    if (cached) return cached;
+    const loc = locate(
+      {
+        clientAddress: this.query.clientAddress,
+        ecs: this.query.edns?.clientSubnet,
+        useEcs,
+      },
+      this.snapshot.gslb.nets,
+      this.settings.geo,
+    );
+    if (useEcs) this.withEcs = loc;
+    else this.withoutEcs = loc;
+    return loc;
+  }
+
+  decided(decision: Decision): void {
+    if (decision.scope > this.ecsScope) this.ecsScope = decision.scope;
+    this.settings.onDecision(decision);
+  }
+
+  /** Debug answers depend on the whole client subnet: scope = its source prefix. */
+  widenScope(scope: number): void {
+    if (scope > this.ecsScope) this.ecsScope = scope;
+  }
 }
 
 export type Stage = (ctx: QueryContext) => Outcome;

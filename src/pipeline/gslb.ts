@@ -9,7 +9,7 @@ export function gslb(ctx: QueryContext): Outcome {
   const plan = ctx.snapshot.plans.get(ctx.query.qname);
   if (!plan || !ctx.zone) return CONTINUE;
   const minimalAny = ctx.query.transport === 'udp';
-  const result = answerBaseName(ctx.snapshot, plan, ctx.query.qtype, minimalAny);
+  const result = answerBaseName(ctx, plan, ctx.query.qtype, minimalAny);
   if (result === undefined || result === 'nodata')
     return { kind: 'nodata', zone: ctx.zone, chain: [] };
   return {

@@ -11,7 +11,7 @@ export function staticRecords(ctx: QueryContext): Outcome {
   const minimalAny = ctx.query.transport === 'udp';
   const r = lookup(zone, ctx.query.qname, ctx.query.qtype, {
     minimalAny,
-    ...dynamicResolver(ctx.snapshot, minimalAny),
+    ...dynamicResolver(ctx, minimalAny),
   });
   switch (r.kind) {
     case 'answer':

@@ -12,7 +12,8 @@ import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
 import { rr, type ResourceRecord } from '../zone/record.js';
 import { ZoneData } from '../zone/zone-data.js';
-import { FamilyPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import { FamilyPool, type CompiledPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
 import { hash32 } from '../gslb/rendezvous.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -60,12 +61,41 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
 export function contentHash(config: Config, state: StoreState): string {
   const domains = [...state.domains]
     .sort((a, b) => (a.domain < b.domain ? -1 : 1))
-    .map((d) => [d.domain, d.label, d.origins, d.ttl ?? null, d.answers ?? null]);
+    .map((d) => [
+      d.domain,
+      d.label,
+      d.origins,
+      d.ttl ?? null,
+      d.answers ?? null,
+      d.chain ?? null,
+      d.pools ?? null,
+      d.lastResort ?? null,
+      d.ecs ?? null,
+      d.spread ?? null,
+    ]);
+  // Health counters are not content; `active` and the mode are (they change the answers).
   const nodes = [...state.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
-    .map((n) => [n.id, n.ipv4 ?? null, n.ipv6 ?? null, n.pool, n.weight, n.active]);
+    .map((n) => [
+      n.id,
+      n.ipv4 ?? null,
+      n.ipv6 ?? null,
+      n.pool,
+      n.weight,
+      n.active,
+      n.mode ?? 'auto',
+    ]);
   return createHash('sha256')
-    .update(JSON.stringify([config.zone, config.gslb, state.zoneText ?? '', domains, nodes]))
+    .update(
+      JSON.stringify([
+        config.zone,
+        config.gslb,
+        state.zoneText ?? '',
+        domains,
+        nodes,
+        state.policy ?? null,
+      ]),
+    )
     .digest('hex');
 }
 
@@ -89,7 +119,9 @@ export function buildSnapshot(input: BuildInput): Snapshot {
       id: n.id,
       pool: n.pool,
       weight: n.weight,
-      active: n.active,
+      active: n.active && n.mode !== 'drain',
+      healthy: n.active,
+      drained: n.mode === 'drain',
       seed: hash32(n.id),
       a: n.ipv4 ? ipv4ToBytes(n.ipv4) : undefined,
       aaaa: n.ipv6 ? ipv6ToBytes(n.ipv6) : undefined,
@@ -100,6 +132,45 @@ export function buildSnapshot(input: BuildInput): Snapshot {
   const domains = [...state.domains].sort(
     (a, b) => a.createdAt.localeCompare(b.createdAt) || a.domain.localeCompare(b.domain),
   );
+  const policy = state.policy ?? DEFAULT_POLICY;
+  let gslb: GslbIndex;
+  try {
+    gslb = compileGslb(
+      policy,
+      nodes,
+      domains.map((d) => ({
+        keySeed: hash32(d.domain),
+        answers: d.answers ?? config.gslb.answers,
+      })),
+      warnings,
+    );
+  } catch (err) {
+    throw new ZoneError(`GSLB policy: ${(err as Error).message}`);
+  }
+  const fleets = new Map<string, CompiledPool | undefined>();
+  const fleetFor = (pools: readonly string[] | undefined): CompiledPool | undefined => {
+    if (!pools) return undefined;
+    if (policy.defaultPool !== null && pools.includes(policy.defaultPool)) return undefined;
+    const key = [...new Set(pools)].sort().join('+');
+    if (!fleets.has(key)) {
+      const members = nodes.filter((n) => pools.includes(n.pool));
+      fleets.set(key, {
+        name: key,
+        lat: undefined,
+        lon: undefined,
+        minHealthy: 1,
+        v4: new FamilyPool(
+          4,
+          members.filter((n) => n.a),
+        ),
+        v6: new FamilyPool(
+          6,
+          members.filter((n) => n.aaaa),
+        ),
+      });
+    }
+    return fleets.get(key);
+  };
   for (const d of domains) {
     const owner = `${normalizeName(d.label)}.${zoneName}`;
     const clash = plans.get(owner);
@@ -109,9 +180,17 @@ export function buildSnapshot(input: BuildInput): Snapshot {
       );
       continue;
     }
-    const ips = (backup: boolean) =>
-      d.origins.filter((o) => o.backup === backup && ipFamily(o.address));
-    const chosen = ips(true).length > 0 ? ips(true) : ips(false);
+    // Per family: the backup origins when the domain has some, else the primaries
+    // (Gcore's `backup`): a backup of one family does not hide primaries of the other.
+    const origins = (family: 4 | 6) => {
+      const of = d.origins.filter((o) => ipFamily(o.address) === family);
+      const backups = of.filter((o) => o.backup);
+      return (backups.length > 0 ? backups : of).map((o) =>
+        family === 4 ? ipv4ToBytes(o.address) : ipv6ToBytes(o.address),
+      );
+    };
+    const fallbackA = origins(4);
+    const fallbackAAAA = origins(6);
     const host = d.origins.find((o) => ipFamily(o.address) === undefined)?.address;
     const plan: DomainPlan = {
       domain: d.domain,
@@ -121,11 +200,16 @@ export function buildSnapshot(input: BuildInput): Snapshot {
       failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
       answers: d.answers ?? config.gslb.answers,
       keySeed: hash32(d.domain),
-      fallbackA: chosen.filter((o) => ipFamily(o.address) === 4).map((o) => ipv4ToBytes(o.address)),
-      fallbackAAAA: chosen
-        .filter((o) => ipFamily(o.address) === 6)
-        .map((o) => ipv6ToBytes(o.address)),
-      fallbackHost: chosen.length === 0 && host ? normalizeName(host) : undefined,
+      chain: d.chain ?? gslb.chain,
+      pools: d.pools ? new Set(d.pools) : undefined,
+      lastResort: d.lastResort ?? gslb.lastResort,
+      ecs: d.ecs ?? true,
+      spread: d.spread,
+      fleet: fleetFor(d.pools),
+      fallbackA,
+      fallbackAAAA,
+      fallbackHost:
+        fallbackA.length + fallbackAAAA.length === 0 && host ? normalizeName(host) : undefined,
     };
     plans.set(owner, plan);
     byDomain.set(d.domain, plan);
@@ -152,14 +236,7 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     plans,
     domains: byDomain,
     nodes,
-    v4: new FamilyPool(
-      4,
-      nodes.filter((n) => n.a),
-    ),
-    v6: new FamilyPool(
-      6,
-      nodes.filter((n) => n.aaaa),
-    ),
+    gslb,
     warnings,
   };
 }

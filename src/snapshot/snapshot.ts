@@ -1,9 +1,10 @@
 // The immutable snapshot every query reads: the zone's static data, the domains' answer
 // plans keyed by base name, and the node pools with their hashing state. Built aside by
 // build.ts, published by one assignment in manager.ts, never mutated once published
-// (the per-domain order cache inside FamilyPool only memoises a pure function).
+// (the per-domain order caches inside the pools only memoise pure functions).
 import type { ZoneData } from '../zone/zone-data.js';
-import type { DomainPlan, FamilyPool, NodeEntry } from '../gslb/plan.js';
+import type { DomainPlan, NodeEntry } from '../gslb/plan.js';
+import type { GslbIndex } from '../gslb/pools.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
 
 export interface Snapshot {
@@ -18,8 +19,8 @@ export interface Snapshot {
   /** Customer domain → plan. */
   readonly domains: ReadonlyMap<string, DomainPlan>;
   readonly nodes: readonly NodeEntry[];
-  readonly v4: FamilyPool;
-  readonly v6: FamilyPool;
+  /** Pools, coverage indices, CIDR map and chain: what the GSLB decision reads. */
+  readonly gslb: GslbIndex;
   /** Problems that did not stop the build (skipped records, label clashes). */
   readonly warnings: readonly string[];
 }

@@ -3,7 +3,7 @@
 // named-checkzone accepts and secondaries can serve.
 import { RRType } from '../dns/constants.js';
 import { fqdn } from '../lib/dnsname.js';
-import { answerBaseName } from '../gslb/answer.js';
+import { answerBaseName, locationFree } from '../gslb/answer.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { formatRecord, type ResourceRecord } from './record.js';
 import { canonicalCompare } from './zone-data.js';
@@ -11,9 +11,10 @@ import { canonicalCompare } from './zone-data.js';
 export function exportRecords(snapshot: Snapshot): ResourceRecord[] {
   const out = [...snapshot.zone.records()];
   const plans = [...snapshot.plans.values()].sort((a, b) => canonicalCompare(a.owner, b.owner));
+  const req = locationFree(snapshot);
   for (const plan of plans) {
     for (const type of [RRType.A, RRType.AAAA]) {
-      const ans = answerBaseName(snapshot, plan, type, false);
+      const ans = answerBaseName(req, plan, type, false);
       if (ans === undefined || ans === 'nodata') continue;
       for (const r of ans.records) {
         // The CNAME fallback answers both families; list it once.

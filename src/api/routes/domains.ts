@@ -6,9 +6,9 @@ import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
 import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../store/model.js';
 import { createDomain, updateDomain } from '../../domains/service.js';
-import { NotFoundError } from '../../lib/errors.js';
+import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
-import { select } from '../../gslb/plan.js';
+import { decide } from '../../gslb/decide.js';
 import type { Snapshot } from '../../snapshot/snapshot.js';
 import { bytesToIPv4, bytesToIPv6 } from '../../lib/ip.js';
 
@@ -19,6 +19,13 @@ const DomainView = Type.Object({
   origins: Type.Array(Origin),
   ttl: Type.Integer(),
   answers: Type.Integer(),
+  chain: Type.Array(Type.String(), { description: 'the pool chain in effect' }),
+  pools: Type.Optional(Type.Array(Type.String())),
+  lastResort: Type.String(),
+  ecs: Type.Boolean(),
+  spread: Type.Optional(
+    Type.Object({ nodes: Type.Integer(), v4Prefix: Type.Integer(), v6Prefix: Type.Integer() }),
+  ),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   serving: Type.Object(
@@ -40,8 +47,8 @@ export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snaps
   const plan = snapshot.domains.get(d.domain);
   let serving: DomainView['serving'] = { ipv4: [], ipv6: [], source: 'pending' };
   if (plan) {
-    const v4 = select(plan, snapshot.v4);
-    const v6 = select(plan, snapshot.v6);
+    const v4 = decide(snapshot.gslb, plan, 4, undefined);
+    const v6 = decide(snapshot.gslb, plan, 6, undefined);
     serving = {
       ipv4: v4.rdata.map((b) => bytesToIPv4(b)),
       ipv6: v6.rdata.map((b) => bytesToIPv6(b)),
@@ -60,10 +67,26 @@ export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snaps
     origins: d.origins,
     ttl: d.ttl ?? config.gslb.ttl,
     answers: d.answers ?? config.gslb.answers,
+    chain: [...(d.chain ?? snapshot.gslb.chain)],
+    ...(d.pools ? { pools: d.pools } : {}),
+    lastResort: d.lastResort ?? snapshot.gslb.lastResort,
+    ecs: d.ecs ?? true,
+    ...(d.spread ? { spread: d.spread } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
     serving,
   };
+}
+
+/** A domain may only be limited to pools that exist: declared in the policy or named by a node. */
+function checkPools(pools: readonly string[] | undefined, snapshot: Snapshot): void {
+  pools?.forEach((p, i) => {
+    if (!snapshot.gslb.pools.has(p))
+      throw new ValidationError(
+        `pools[${i}]: pool "${p}" is neither declared in the policy nor used by any node`,
+        `body.pools[${i}]`,
+      );
+  });
 }
 
 export const domainRoutes =
@@ -88,6 +111,7 @@ export const domainRoutes =
         schema: { tags: ['domains'], body: DomainCreate, response: { 201: DomainView, ...errors } },
       },
       async (req, reply) => {
+        checkPools(req.body.pools, deps.snapshot());
         const d = await createDomain(config, store, req.body);
         await deps.flush();
         return reply.status(201).send(view(d));
@@ -115,6 +139,7 @@ export const domainRoutes =
         },
       },
       async (req) => {
+        checkPools(req.body.pools, deps.snapshot());
         const d = await updateDomain(store, req.params.domain, req.body, true);
         await deps.flush();
         return view(d);
@@ -132,6 +157,7 @@ export const domainRoutes =
         },
       },
       async (req) => {
+        checkPools(req.body.pools, deps.snapshot());
         const d = await updateDomain(store, req.params.domain, req.body, false);
         await deps.flush();
         return view(d);
