@@ -80,6 +80,7 @@ export class Cirrus {
         lastBuildError: () => this.snapshots.lastBuildError,
         registry: this.registry,
         logger: this.logger,
+        geo: NO_GEO,
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });

@@ -14,6 +14,7 @@ import { domainRoutes } from './routes/domains.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zone.js';
+import { gslbRoutes } from './routes/gslb.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -56,6 +57,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(nodeRoutes(deps));
       await v1.register(tokenRoutes(deps));
       await v1.register(zoneRoutes(deps));
+      await v1.register(gslbRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
+import type { GeoLookup } from '../geo/geo-record.js';
 
 export interface ApiDeps {
   config: Config;
@@ -16,4 +17,6 @@ export interface ApiDeps {
   lastBuildError: () => string | undefined;
   registry: Registry;
   logger: Logger;
+  /** The live GeoIP view, for explain. */
+  geo: GeoLookup;
 }

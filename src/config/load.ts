@@ -7,6 +7,7 @@ import { Config } from './schema.js';
 import { validate } from './validate.js';
 import { ConfigError, ValidationError, errorMessage } from '../lib/errors.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
+import { parseCidr } from '../lib/cidr.js';
 
 type Raw = Record<string, unknown>;
 
@@ -129,6 +130,16 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   cfg.zone.soa.rname = normalizeName(cfg.zone.soa.rname ?? `hostmaster.${zone}`);
   for (const [i, l] of cfg.dns.listen.entries()) checkListen(l, `dns.listen[${i}]`, what);
   checkListen(cfg.api.listen, 'api.listen', what);
+  cfg.debug.allow.forEach((c, i) => {
+    try {
+      parseCidr(c);
+    } catch (err) {
+      throw new ConfigError(
+        `${what}: debug.allow[${i}]: ${errorMessage(err)}`,
+        `debug.allow[${i}]`,
+      );
+    }
+  });
   return cfg;
 }
 
