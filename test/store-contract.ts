@@ -3,7 +3,9 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store, StoreChange } from '../src/store/store.js';
-import type { Domain, EdgeNode, TokenRecord } from '../src/store/model.js';
+import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from '../src/store/model.js';
+import { GslbPolicy } from '../src/gslb/policy-model.js';
+import { validate } from '../src/config/validate.js';
 import { nextSerial } from '../src/snapshot/serial.js';
 
 export interface StoreFixture {
@@ -31,6 +33,44 @@ export function domain(name: string, extra: Partial<Domain> = {}): Domain {
 export function node(id: string, extra: Partial<EdgeNode> = {}): EdgeNode {
   return { id, pool: 'default', weight: 100, active: true, ...extra };
 }
+
+/** A policy as the API would store it: validated, defaults filled. */
+export function policy(extra: Partial<GslbPolicy> = {}): GslbPolicy {
+  return validate(
+    GslbPolicy,
+    {
+      pools: { hk: { lat: 22.3, lon: 114.2, countries: ['HK'] }, fra: { continents: ['EU'] } },
+      defaultPool: 'fra',
+      ...extra,
+    },
+    'policy',
+  );
+}
+
+export function health(extra: Partial<NodeHealth> = {}): NodeHealth {
+  return {
+    state: 'up',
+    okStreak: 2,
+    failStreak: 0,
+    checks: 10,
+    failures: 1,
+    lastError: null,
+    lastChange: '2024-03-01T00:00:00.000Z',
+    lastCheck: '2024-03-01T00:00:05.000Z',
+    ...extra,
+  };
+}
+
+const view = (instance: string, extra: Partial<HealthView> = {}): HealthView => ({
+  instance,
+  state: 'up',
+  okStreak: 3,
+  failStreak: 0,
+  lastError: null,
+  lastCheck: '2024-03-01T00:00:05.000Z',
+  latencyMs: 1.5,
+  ...extra,
+});
 
 const token = (id: string, name = `token ${id}`): TokenRecord => ({
   id,
@@ -163,6 +203,170 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.replaceNodes([]);
         assert.deepEqual(await store.listNodes(), []);
       });
+
+      it('round-trips mode and probe overrides, and drops them when left out', async () => {
+        const n = node('edge-1', {
+          ipv4: '203.0.113.1',
+          mode: 'drain',
+          probe: { type: 'https', path: '/up', expect: [200, 204], host: 'edge.example.net' },
+        });
+        await store.putNode(n);
+        assert.deepEqual(await store.getNode('edge-1'), n);
+        const paused = node('edge-1', { ipv4: '203.0.113.1', mode: 'paused' });
+        await store.putNode(paused);
+        assert.deepEqual(await store.getNode('edge-1'), paused);
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+        assert.deepEqual(await store.getNode('edge-1'), node('edge-1', { ipv4: '203.0.113.1' }));
+      });
+    });
+
+    describe('node health', () => {
+      it('setNodeHealth records the checker fields beside the config', async () => {
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+        const h = health({ state: 'down', lastError: 'connect ECONNREFUSED', okStreak: 0 });
+        assert.equal(await store.setNodeHealth('edge-1', false, h), true);
+        const expected = node('edge-1', { ipv4: '203.0.113.1', active: false, health: h });
+        assert.deepEqual(await store.getNode('edge-1'), expected);
+        assert.deepEqual(await store.listNodes(), [expected]);
+        assert.deepEqual((await store.loadState(ZONE)).nodes, [expected]);
+        const cleared = health({ lastError: null, lastChange: null, lastCheck: null });
+        await store.setNodeHealth('edge-1', false, cleared);
+        assert.deepEqual((await store.getNode('edge-1'))?.health, cleared);
+      });
+
+      it('setNodeHealth does nothing for a node that does not exist', async () => {
+        assert.equal(await store.setNodeHealth('ghost', true, health()), false);
+        assert.equal(await store.getNode('ghost'), undefined);
+        assert.deepEqual(await store.listNodes(), []);
+      });
+
+      it('putNode and replaceNodes keep the checker fields', async () => {
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+        await store.putNode(node('edge-2', { ipv4: '203.0.113.2' }));
+        const h = health();
+        await store.setNodeHealth('edge-1', true, h);
+        await store.setNodeHealth('edge-2', true, h);
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.9', weight: 5 }));
+        assert.deepEqual(
+          await store.getNode('edge-1'),
+          node('edge-1', { ipv4: '203.0.113.9', weight: 5, health: h }),
+        );
+        // A body carrying health does not overwrite the checker's record.
+        await store.putNode(
+          node('edge-1', { ipv4: '203.0.113.9', health: health({ checks: 99 }) }),
+        );
+        assert.equal((await store.getNode('edge-1'))?.health?.checks, 10);
+
+        await store.replaceNodes([node('edge-2', { ipv4: '203.0.113.3', pool: 'eu' })]);
+        assert.deepEqual(await store.listNodes(), [
+          node('edge-2', { ipv4: '203.0.113.3', pool: 'eu', health: h }),
+        ]);
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+        assert.equal(
+          (await store.getNode('edge-1'))?.health,
+          undefined,
+          'a deleted node starts over',
+        );
+      });
+
+      it('announces a change only when active flips', async () => {
+        await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+        const seen: StoreChange[] = [];
+        store.onChange((c) => seen.push(c));
+        await store.setNodeHealth('edge-1', true, health({ checks: 1 }));
+        await store.setNodeHealth('edge-1', true, health({ checks: 2, state: 'unknown' }));
+        assert.deepEqual(seen, [], 'counters and state alone are not content');
+        await store.setNodeHealth('edge-1', false, health({ checks: 3, state: 'down' }));
+        assert.deepEqual(seen, [{ kind: 'health', origin: 'local' }]);
+        await store.setNodeHealth('edge-1', false, health({ checks: 4, state: 'down' }));
+        await store.setNodeHealth('edge-1', true, health({ checks: 5 }));
+        assert.deepEqual(seen, [
+          { kind: 'health', origin: 'local' },
+          { kind: 'health', origin: 'local' },
+        ]);
+        assert.equal((await store.getNode('edge-1'))?.health?.checks, 5);
+      });
+
+      it('keeps each instance’s view per node until it expires', async () => {
+        await store.putHealthViews(
+          new Map([
+            ['edge-1', view('i1')],
+            ['edge-2', view('i1', { state: 'down', failStreak: 3, lastError: 'timeout' })],
+          ]),
+          60,
+        );
+        await store.putHealthViews(new Map([['edge-1', view('i2', { latencyMs: null })]]), 1);
+        const byInstance = (vs: HealthView[] | undefined) =>
+          [...(vs ?? [])].sort(byKey((v) => v.instance));
+        const all = await store.loadHealthViews(['edge-1', 'edge-2', 'edge-3']);
+        assert.deepEqual(byInstance(all.get('edge-1')), [
+          view('i1'),
+          view('i2', { latencyMs: null }),
+        ]);
+        assert.deepEqual(all.get('edge-2'), [
+          view('i1', { state: 'down', failStreak: 3, lastError: 'timeout' }),
+        ]);
+        assert.equal(all.get('edge-3'), undefined);
+        assert.deepEqual([...(await store.loadHealthViews(['edge-2'])).keys()], ['edge-2']);
+
+        // A newer view of the same instance replaces the older one.
+        await store.putHealthViews(new Map([['edge-2', view('i1')]]), 60);
+        assert.deepEqual((await store.loadHealthViews(['edge-2'])).get('edge-2'), [view('i1')]);
+
+        await sleep(1300);
+        const later = await store.loadHealthViews(['edge-1']);
+        assert.deepEqual(later.get('edge-1'), [view('i1')], 'the 1 s view of i2 expired');
+        assert.deepEqual(await store.loadHealthViews([]), new Map());
+      });
+    });
+
+    describe('locks', () => {
+      it('one owner at a time; renewals by the owner; release only by the owner', async () => {
+        assert.equal(await store.acquireLock('health', 'a', 5000), true);
+        assert.equal(await store.acquireLock('health', 'b', 5000), false);
+        assert.equal(await store.acquireLock('health', 'a', 5000), true, 'renewal');
+        assert.equal(await store.acquireLock('other', 'b', 5000), true, 'locks are per name');
+        await store.releaseLock('health', 'b');
+        assert.equal(await store.acquireLock('health', 'b', 5000), false, 'b could not release');
+        await store.releaseLock('health', 'a');
+        assert.equal(await store.acquireLock('health', 'b', 5000), true);
+        await store.releaseLock('health', 'b');
+        await store.releaseLock('other', 'b');
+      });
+
+      it('expires when the owner stops renewing, and a renewal extends it', async () => {
+        assert.equal(await store.acquireLock('health', 'a', 300), true);
+        await sleep(200);
+        assert.equal(await store.acquireLock('health', 'a', 300), true);
+        await sleep(200);
+        assert.equal(await store.acquireLock('health', 'b', 300), false, 'renewed at 200 ms');
+        await sleep(250);
+        assert.equal(await store.acquireLock('health', 'b', 300), true, 'expired');
+        await store.releaseLock('health', 'a');
+        assert.equal(
+          await store.acquireLock('health', 'a', 300),
+          false,
+          'a late release is a no-op',
+        );
+      });
+    });
+
+    describe('policy', () => {
+      it('is null until stored, then round-trips whole', async () => {
+        assert.equal(await store.getPolicy(), null);
+        const p = policy();
+        await store.putPolicy(p);
+        assert.deepEqual(await store.getPolicy(), p);
+        assert.deepEqual((await store.loadState(ZONE)).policy, p);
+        const p2 = policy({ chain: ['country', 'default'], lastResort: 'fail-closed' });
+        await store.putPolicy(p2);
+        assert.deepEqual(await store.getPolicy(), p2);
+      });
+
+      it('makes the store non-empty', async () => {
+        await store.putPolicy(policy());
+        assert.equal(await store.isEmpty(ZONE), false);
+      });
     });
 
     describe('zone text', () => {
@@ -229,7 +433,12 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
 
       it('loadState reflects every write', async () => {
-        assert.deepEqual(await store.loadState(ZONE), { domains: [], nodes: [], zoneText: null });
+        assert.deepEqual(await store.loadState(ZONE), {
+          domains: [],
+          nodes: [],
+          zoneText: null,
+          policy: null,
+        });
 
         const a = domain('a.example.com');
         const b = domain('b.example.com', { ttl: 20 });
@@ -269,6 +478,8 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await expectLocal('zone', () => store.putZoneText(ZONE, 'x'));
         await expectLocal('tokens', () => store.putToken(token('t1'), 'h1'));
         await expectLocal('tokens', () => store.deleteToken('t1'));
+        await expectLocal('policy', () => store.putPolicy(policy()));
+        await expectLocal('health', () => store.setNodeHealth('edge-2', false, health()));
       });
 
       it('is silent for reads, no-op deletes and serial bookkeeping', async () => {
@@ -279,6 +490,10 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.deleteToken('missing');
         await store.loadState(ZONE);
         await store.advanceSerial(ZONE, 'h', 1);
+        await store.setNodeHealth('missing', false, health());
+        await store.putHealthViews(new Map([['missing', view('i1')]]), 60);
+        await store.acquireLock('health', 'i1', 1000);
+        await store.releaseLock('health', 'i1');
         assert.deepEqual(seen, []);
       });
 
@@ -397,11 +612,17 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.putNode(n);
         await store.putZoneText(ZONE, 'x');
         await store.putToken(token('t1'), 'h1');
+        await store.putPolicy(policy());
         await store.stop();
         await store.stop();
 
         const again = await reopen();
-        assert.deepEqual(await again.loadState(ZONE), { domains: [a], nodes: [n], zoneText: 'x' });
+        assert.deepEqual(await again.loadState(ZONE), {
+          domains: [a],
+          nodes: [n],
+          zoneText: 'x',
+          policy: policy(),
+        });
         assert.equal(await again.tokenIdByHash('h1'), 't1');
       });
 

@@ -1,12 +1,15 @@
 // The embedded store: memory, optionally persisted to one JSON file written atomically
 // (temp file + rename). The file is also how another process (the `cirrus token create`
 // command) reaches a running server: a changed file is read back and announced as a
-// remote change, exactly as a Redis publish would be.
+// remote change, exactly as a Redis publish would be. Health views and locks live in
+// memory only: they are about this one process, and expire like their Redis keys.
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
-import type { Domain, EdgeNode, TokenRecord } from './model.js';
+import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
+import type { GslbPolicy } from '../gslb/policy-model.js';
+import { readPolicy } from './policy-record.js';
 import { nextSerial } from '../snapshot/serial.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
@@ -18,13 +21,33 @@ interface FileState {
   tokens: Record<string, TokenRecord & { hash: string }>;
   soa: Record<string, { serial: number; hash: string }>;
   meta: Record<string, string>;
+  /** Absent in files written before the policy existed. */
+  policy?: GslbPolicy | null;
 }
 
 function emptyState(): FileState {
-  return { version: 1, domains: {}, nodes: {}, zones: {}, tokens: {}, soa: {}, meta: {} };
+  return {
+    version: 1,
+    domains: {},
+    nodes: {},
+    zones: {},
+    tokens: {},
+    soa: {},
+    meta: {},
+    policy: null,
+  };
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+
+/** A node as written by putNode: its config, with the health the checker recorded kept. */
+function withHealthOf(node: EdgeNode, prev: EdgeNode | undefined): EdgeNode {
+  const { health: _ignored, ...config } = clone(node);
+  return prev?.health ? { ...config, health: clone(prev.health) } : config;
+}
+
+const sameHealth = (a: NodeHealth | undefined, b: NodeHealth): boolean =>
+  a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 
 export interface EmbeddedStoreOptions {
   /** JSON file to persist to; undefined keeps everything in memory. */
@@ -44,6 +67,10 @@ export class EmbeddedStore implements Store {
    * pollFile already compares mtime and size itself.
    */
   private poller: NodeJS.Timeout | undefined;
+  /** `cdn:health:{node}:{instance}` → view and expiry (ms since the epoch). */
+  private readonly views = new Map<string, { node: string; view: HealthView; expires: number }>();
+  /** `cdn:lock:{name}` → owner and expiry. */
+  private readonly locks = new Map<string, { owner: string; expires: number }>();
 
   constructor(private readonly opts: EmbeddedStoreOptions = {}) {}
 
@@ -147,6 +174,7 @@ export class EmbeddedStore implements Store {
       domains: Object.values(s.domains).map(clone),
       nodes: Object.values(s.nodes).map(clone),
       zoneText: s.zones[zone] ?? null,
+      policy: s.policy ? readPolicy(s.policy) : null,
     };
   }
 
@@ -155,7 +183,8 @@ export class EmbeddedStore implements Store {
     return (
       Object.keys(s.domains).length === 0 &&
       Object.keys(s.nodes).length === 0 &&
-      s.zones[zone] === undefined
+      s.zones[zone] === undefined &&
+      !s.policy
     );
   }
 
@@ -181,8 +210,9 @@ export class EmbeddedStore implements Store {
     const n = this.read().nodes[id];
     return n && clone(n);
   }
+  /** The health checker's record survives config writes, as its hash fields do in Redis. */
   async putNode(node: EdgeNode): Promise<void> {
-    this.mutate('nodes', (s) => void (s.nodes[node.id] = clone(node)));
+    this.mutate('nodes', (s) => void (s.nodes[node.id] = withHealthOf(node, s.nodes[node.id])));
   }
   async deleteNode(id: string): Promise<boolean> {
     if (!this.read().nodes[id]) return false;
@@ -191,7 +221,10 @@ export class EmbeddedStore implements Store {
   async replaceNodes(nodes: EdgeNode[]): Promise<void> {
     this.mutate(
       'nodes',
-      (s) => void (s.nodes = Object.fromEntries(nodes.map((n) => [n.id, clone(n)]))),
+      (s) =>
+        void (s.nodes = Object.fromEntries(
+          nodes.map((n) => [n.id, withHealthOf(n, s.nodes[n.id])]),
+        )),
     );
   }
 
@@ -224,6 +257,72 @@ export class EmbeddedStore implements Store {
       s.soa[zone] = { serial, hash: contentHash };
       return serial;
     });
+  }
+
+  async getPolicy(): Promise<GslbPolicy | null> {
+    const p = this.read().policy;
+    return p ? readPolicy(p) : null;
+  }
+
+  async putPolicy(policy: GslbPolicy): Promise<void> {
+    this.mutate('policy', (s) => void (s.policy = clone(policy)));
+  }
+
+  /**
+   * Counters alone stay in memory (no file write per probe round); a change of `active` or
+   * of the state is persisted, so a restart warm-starts from it.
+   */
+  async setNodeHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean> {
+    const cur = this.read().nodes[id];
+    if (!cur) return false;
+    const flipped = cur.active !== active;
+    const persist = flipped || cur.health?.state !== health.state;
+    if (!persist) {
+      if (!sameHealth(cur.health, health)) cur.health = clone(health);
+      return true;
+    }
+    this.mutate(flipped ? 'health' : undefined, (s) => {
+      const n = s.nodes[id];
+      if (!n) return;
+      n.active = active;
+      n.health = clone(health);
+    });
+    return true;
+  }
+
+  async putHealthViews(views: ReadonlyMap<string, HealthView>, ttlSec: number): Promise<void> {
+    const expires = Date.now() + ttlSec * 1000;
+    for (const [node, view] of views)
+      this.views.set(`${node}:${view.instance}`, { node, view: clone(view), expires });
+  }
+
+  async loadHealthViews(nodeIds: readonly string[]): Promise<Map<string, HealthView[]>> {
+    const now = Date.now();
+    const wanted = new Set(nodeIds);
+    const out = new Map<string, HealthView[]>();
+    for (const [key, v] of this.views) {
+      if (v.expires <= now) {
+        this.views.delete(key);
+        continue;
+      }
+      if (!wanted.has(v.node)) continue;
+      const list = out.get(v.node) ?? [];
+      list.push(clone(v.view));
+      out.set(v.node, list);
+    }
+    return out;
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const cur = this.locks.get(name);
+    if (cur && cur.expires > now && cur.owner !== owner) return false;
+    this.locks.set(name, { owner, expires: now + ttlMs });
+    return true;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    if (this.locks.get(name)?.owner === owner) this.locks.delete(name);
   }
 
   async getMeta(name: string): Promise<string | undefined> {

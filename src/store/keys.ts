@@ -19,6 +19,8 @@ export const keys = {
   policy: 'cdn:gslb:policy',
   /** One instance's health view of one node, with expiry (added by Cirrus GSLB). */
   healthView: (node: string, instance: string) => `cdn:health:${node}:${instance}`,
+  /** Instances that wrote views lately (sorted set, score: ms of the last write), the index of the views. */
+  healthInstances: 'cdn:health:instances',
   /** Leader locks for schedules that one instance runs at a time (added by Cirrus GSLB). */
   lock: (name: string) => `cdn:lock:${name}`,
 } as const;

@@ -6,14 +6,81 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
-import type { Domain, EdgeNode, TokenRecord } from './model.js';
+import type { Domain, EdgeNode, HealthView, NodeHealth, NodeProbe, TokenRecord } from './model.js';
+import type { GslbPolicy } from '../gslb/policy-model.js';
 import { channels, keys } from './keys.js';
+import { readPolicy } from './policy-record.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
-const CHANGE_KINDS: readonly ChangeKind[] = ['domains', 'nodes', 'zone', 'tokens', 'all'];
+const CHANGE_KINDS: readonly ChangeKind[] = [
+  'domains',
+  'nodes',
+  'zone',
+  'tokens',
+  'policy',
+  'health',
+  'all',
+];
 
-/** Node hash fields this store owns; any other field (health counters) belongs to others. */
-const OPTIONAL_NODE_FIELDS = ['ipv4', 'ipv6', 'region'] as const;
+/**
+ * Optional node hash fields putNode owns (HDEL'd when absent). The health checker's fields
+ * (HEALTH_FIELDS) and any field another writer added are never touched by putNode.
+ */
+const OPTIONAL_NODE_FIELDS = ['ipv4', 'ipv6', 'region', 'mode', 'probe'] as const;
+
+/** NodeHealth ↔ the flat hash fields the health checker owns in `cdn:node:{id}`. */
+const HEALTH_FIELDS = {
+  state: 'state',
+  okStreak: 'ok_streak',
+  failStreak: 'fail_streak',
+  checks: 'checks',
+  failures: 'failures',
+  lastError: 'last_error',
+  lastChange: 'last_change',
+  lastCheck: 'last_check',
+} as const satisfies Record<keyof NodeHealth, string>;
+
+/**
+ * setNodeHealth in one step: nothing for a node not in the set; the health fields always;
+ * `active` and the dirty publish only when `active` changes (read as parseActive does).
+ * KEYS: node hash, node set. ARGV: id, active ('1'/'0'), payload, number of fields to set,
+ * then field/value pairs, then fields to delete. Returns -1 (no node), 0, or 1 (flipped).
+ */
+const SET_NODE_HEALTH_LUA = `
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return -1 end
+local prev = redis.call('HGET', KEYS[1], 'active')
+local was = true
+if prev then
+  local v = string.lower(string.match(prev, '^%s*(.-)%s*$'))
+  was = not (v == '0' or v == 'false' or v == 'no' or v == 'off' or v == '')
+end
+local want = ARGV[2] == '1'
+local n = tonumber(ARGV[4])
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[1], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
+end
+for i = 5 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+if was == want then return 0 end
+redis.call('HSET', KEYS[1], 'active', ARGV[2])
+redis.call('PUBLISH', '${channels.dirty}', ARGV[3])
+return 1
+`;
+
+/** SET NX PX, or a renewal when `owner` already holds the lock. */
+const ACQUIRE_LOCK_LUA = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** Compare-and-delete: a lock that expired and was taken by another is left alone. */
+const RELEASE_LOCK_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
 
 /**
  * RFC 1982 successor in Lua, mirroring advanceSerial in embedded.ts and nextSerial in
@@ -55,7 +122,13 @@ return 0
 
 interface ScriptedCommands {
   cirrusAdvanceSerial(key: string, hash: string, floor: number): Promise<number>;
+  cirrusSetNodeHealth(nodeKey: string, setKey: string, ...args: string[]): Promise<number>;
+  cirrusAcquireLock(key: string, owner: string, ttlMs: number): Promise<number>;
+  cirrusReleaseLock(key: string, owner: string): Promise<number>;
 }
+
+/** How long an instance stays in the view index after its last write, beyond its view TTL. */
+const INDEX_SLACK_MS = 60_000;
 
 /** Bounded so `start()` fails fast and a request during an outage errors instead of hanging. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -88,7 +161,61 @@ function nodeToHash(node: EdgeNode): Record<string, string> {
   if (node.ipv4 !== undefined) h.ipv4 = node.ipv4;
   if (node.ipv6 !== undefined) h.ipv6 = node.ipv6;
   if (node.region !== undefined) h.region = node.region;
+  if (node.mode !== undefined) h.mode = node.mode;
+  if (node.probe !== undefined) h.probe = JSON.stringify(node.probe);
   return h;
+}
+
+function healthToHash(health: NodeHealth): { set: [string, string][]; del: string[] } {
+  const set: [string, string][] = [];
+  const del: string[] = [];
+  for (const [k, field] of Object.entries(HEALTH_FIELDS) as [keyof NodeHealth, string][]) {
+    const v = health[k];
+    if (v === null) del.push(field);
+    else set.push([field, String(v)]);
+  }
+  return { set, del };
+}
+
+const count = (v: string | undefined): number => {
+  const n = v === undefined ? NaN : Number.parseInt(v, 10);
+  return Number.isFinite(n) && n >= 0 ? n : 0;
+};
+
+/** The checker's record, when it has written one (a `state` field). */
+function hashToHealth(h: Record<string, string>): NodeHealth | undefined {
+  const state = h[HEALTH_FIELDS.state];
+  if (state !== 'up' && state !== 'down' && state !== 'unknown') return undefined;
+  return {
+    state,
+    okStreak: count(h[HEALTH_FIELDS.okStreak]),
+    failStreak: count(h[HEALTH_FIELDS.failStreak]),
+    checks: count(h[HEALTH_FIELDS.checks]),
+    failures: count(h[HEALTH_FIELDS.failures]),
+    lastError: h[HEALTH_FIELDS.lastError] ?? null,
+    lastChange: h[HEALTH_FIELDS.lastChange] ?? null,
+    lastCheck: h[HEALTH_FIELDS.lastCheck] ?? null,
+  };
+}
+
+function parseProbe(raw: string | undefined): NodeProbe | undefined {
+  if (!raw) return undefined;
+  try {
+    const p: unknown = JSON.parse(raw);
+    return p && typeof p === 'object' && !Array.isArray(p) ? (p as NodeProbe) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseView(raw: string | null): HealthView | undefined {
+  if (raw === null) return undefined;
+  try {
+    const v = JSON.parse(raw) as HealthView;
+    return v && typeof v === 'object' && typeof v.instance === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseActive(v: string | undefined): boolean {
@@ -110,6 +237,11 @@ function hashToNode(id: string, h: Record<string, string>): EdgeNode | undefined
   if (ipv4) node.ipv4 = ipv4;
   if (h.ipv6) node.ipv6 = h.ipv6;
   if (h.region) node.region = h.region;
+  if (h.mode === 'auto' || h.mode === 'drain' || h.mode === 'paused') node.mode = h.mode;
+  const probe = parseProbe(h.probe);
+  if (probe) node.probe = probe;
+  const health = hashToHealth(h);
+  if (health) node.health = health;
   return node;
 }
 
@@ -213,6 +345,9 @@ export class RedisStore implements Store {
       await Promise.all([client.connect(), sub.connect()]);
       await sub.subscribe(channels.dirty);
       client.defineCommand('cirrusAdvanceSerial', { numberOfKeys: 1, lua: ADVANCE_SERIAL_LUA });
+      client.defineCommand('cirrusSetNodeHealth', { numberOfKeys: 2, lua: SET_NODE_HEALTH_LUA });
+      client.defineCommand('cirrusAcquireLock', { numberOfKeys: 1, lua: ACQUIRE_LOCK_LUA });
+      client.defineCommand('cirrusReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
       this.started = true;
     } catch (err) {
       await this.disconnect();
@@ -259,21 +394,31 @@ export class RedisStore implements Store {
   }
 
   async loadState(zone: string): Promise<StoreState> {
-    const [domainNames, nodeIds, zoneText] = (await execAll(
-      this.redis.pipeline().smembers(keys.domains).smembers(keys.nodes).get(keys.zoneText(zone)),
-    )) as [string[], string[], string | null];
+    const [domainNames, nodeIds, zoneText, policy] = (await execAll(
+      this.redis
+        .pipeline()
+        .smembers(keys.domains)
+        .smembers(keys.nodes)
+        .get(keys.zoneText(zone))
+        .get(keys.policy),
+    )) as [string[], string[], string | null, string | null];
     const [domains, nodes] = await Promise.all([
       this.readDomains(domainNames),
       this.readNodes(nodeIds),
     ]);
-    return { domains, nodes, zoneText };
+    return { domains, nodes, zoneText, policy: policy === null ? null : readPolicy(policy) };
   }
 
   async isEmpty(zone: string): Promise<boolean> {
-    const [d, n, z] = (await execAll(
-      this.redis.pipeline().scard(keys.domains).scard(keys.nodes).exists(keys.zoneText(zone)),
-    )) as [number, number, number];
-    return d === 0 && n === 0 && z === 0;
+    const [d, n, z, p] = (await execAll(
+      this.redis
+        .pipeline()
+        .scard(keys.domains)
+        .scard(keys.nodes)
+        .exists(keys.zoneText(zone))
+        .exists(keys.policy),
+    )) as [number, number, number, number];
+    return d === 0 && n === 0 && z === 0 && p === 0;
   }
 
   private parseDomain(name: string, raw: string | null): Domain | undefined {
@@ -430,6 +575,78 @@ export class RedisStore implements Store {
     const scripted = this.redis as unknown as ScriptedCommands;
     const serial = await scripted.cirrusAdvanceSerial(keys.soa(zone), contentHash, floor >>> 0);
     return Number(serial);
+  }
+
+  async getPolicy(): Promise<GslbPolicy | null> {
+    const raw = await this.redis.get(keys.policy);
+    return raw === null ? null : readPolicy(raw);
+  }
+
+  async putPolicy(policy: GslbPolicy): Promise<void> {
+    await this.write('policy', (m) => m.set(keys.policy, JSON.stringify(policy)));
+  }
+
+  async setNodeHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean> {
+    const { set, del } = healthToHash(health);
+    const payload = JSON.stringify({ kind: 'health', src: this.instanceId });
+    const scripted = this.redis as unknown as ScriptedCommands;
+    const res = await scripted.cirrusSetNodeHealth(
+      keys.node(id),
+      keys.nodes,
+      id,
+      active ? '1' : '0',
+      payload,
+      String(set.length),
+      ...set.flat(),
+      ...del,
+    );
+    if (Number(res) === 1) this.emit('health', 'local');
+    return Number(res) >= 0;
+  }
+
+  /**
+   * One key per node and instance, expiring on its own; the instance is also recorded in
+   * `cdn:health:instances` (score: last write) so readers need no SCAN over the keyspace.
+   */
+  async putHealthViews(views: ReadonlyMap<string, HealthView>, ttlSec: number): Promise<void> {
+    if (views.size === 0) return;
+    const now = Date.now();
+    const m = this.redis.multi();
+    const instances = new Set<string>();
+    for (const [node, view] of views) {
+      instances.add(view.instance);
+      m.set(keys.healthView(node, view.instance), JSON.stringify(view), 'EX', ttlSec);
+    }
+    for (const instance of instances) m.zadd(keys.healthInstances, now, instance);
+    m.zremrangebyscore(keys.healthInstances, '-inf', now - ttlSec * 1000 - INDEX_SLACK_MS);
+    await execAll(m);
+  }
+
+  async loadHealthViews(nodeIds: readonly string[]): Promise<Map<string, HealthView[]>> {
+    const out = new Map<string, HealthView[]>();
+    if (nodeIds.length === 0) return out;
+    const instances = await this.redis.zrange(keys.healthInstances, 0, -1);
+    if (instances.length === 0) return out;
+    const pairs = nodeIds.flatMap((node) => instances.map((inst) => [node, inst] as const));
+    const raws = await this.redis.mget(pairs.map(([node, inst]) => keys.healthView(node, inst)));
+    pairs.forEach(([node], i) => {
+      const view = parseView(raws[i] ?? null);
+      if (!view) return;
+      const list = out.get(node) ?? [];
+      list.push(view);
+      out.set(node, list);
+    });
+    return out;
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const scripted = this.redis as unknown as ScriptedCommands;
+    return Number(await scripted.cirrusAcquireLock(keys.lock(name), owner, ttlMs)) === 1;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    const scripted = this.redis as unknown as ScriptedCommands;
+    await scripted.cirrusReleaseLock(keys.lock(name), owner);
   }
 
   async getMeta(name: string): Promise<string | undefined> {

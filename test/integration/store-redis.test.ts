@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis.js';
 import type { StoreChange } from '../../src/store/store.js';
 import { channels, keys } from '../../src/store/keys.js';
-import { domain, node, storeContract } from '../store-contract.js';
+import { domain, health, node, policy, storeContract } from '../store-contract.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer | undefined;
@@ -126,6 +126,103 @@ describe('RedisStore on a real redis-server', () => {
     await store.putNode(node('edge-1', { ipv6: '2001:db8::1' }));
     assert.deepEqual(await store.getNode('edge-1'), node('edge-1', { ipv6: '2001:db8::1' }));
     assert.equal(await r.hget(keys.node('edge-1'), 'fails'), '3');
+  });
+
+  it('keeps mode, probe and the checker’s health as flat hash fields', async () => {
+    const store = await open();
+    await store.putNode(
+      node('edge-1', { ipv4: '203.0.113.1', mode: 'drain', probe: { type: 'tcp', port: 8443 } }),
+    );
+    await store.setNodeHealth(
+      'edge-1',
+      false,
+      health({ state: 'down', lastError: 'timeout after 2000 ms' }),
+    );
+    assert.deepEqual(await raw().hgetall(keys.node('edge-1')), {
+      id: 'edge-1',
+      ipv4: '203.0.113.1',
+      pool: 'default',
+      weight: '100',
+      active: '0',
+      mode: 'drain',
+      probe: '{"type":"tcp","port":8443}',
+      state: 'down',
+      ok_streak: '2',
+      fail_streak: '0',
+      checks: '10',
+      failures: '1',
+      last_error: 'timeout after 2000 ms',
+      last_change: '2024-03-01T00:00:00.000Z',
+      last_check: '2024-03-01T00:00:05.000Z',
+    });
+  });
+
+  it('setNodeHealth reads a legacy `active` spelling before deciding it flipped', async () => {
+    const r = raw();
+    await r.hset(keys.node('old-1'), { ip: '203.0.113.5', active: 'true' });
+    await r.sadd(keys.nodes, 'old-1');
+    const store = await open();
+    const seen: StoreChange[] = [];
+    store.onChange((c) => seen.push(c));
+    await store.setNodeHealth('old-1', true, health());
+    assert.deepEqual(seen, []);
+    assert.equal(await r.hget(keys.node('old-1'), 'active'), 'true', 'left as it was');
+    await store.setNodeHealth('old-1', false, health({ state: 'down' }));
+    assert.deepEqual(seen, [{ kind: 'health', origin: 'local' }]);
+    assert.equal(await r.hget(keys.node('old-1'), 'active'), '0');
+  });
+
+  it('announces a health flip and a policy write to other instances', async () => {
+    const reader = await open();
+    const writer = await open();
+    await writer.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+    const flip = nextChange(reader, (c) => c.origin === 'remote' && c.kind === 'health');
+    await writer.setNodeHealth('edge-1', false, health({ state: 'down' }));
+    assert.deepEqual(await flip, { kind: 'health', origin: 'remote' });
+    assert.equal((await reader.getNode('edge-1'))?.active, false);
+
+    const pol = nextChange(reader, (c) => c.origin === 'remote' && c.kind === 'policy');
+    await writer.putPolicy(policy());
+    assert.deepEqual(await pol, { kind: 'policy', origin: 'remote' });
+    assert.deepEqual(await reader.getPolicy(), policy());
+  });
+
+  it('writes views and locks as expiring keys', async () => {
+    const store = await open();
+    const v = {
+      instance: 'gslb-a:1',
+      state: 'up' as const,
+      okStreak: 1,
+      failStreak: 0,
+      lastError: null,
+      lastCheck: '2024-03-01T00:00:05.000Z',
+      latencyMs: 3,
+    };
+    await store.putHealthViews(new Map([['edge-1', v]]), 30);
+    const r = raw();
+    assert.deepEqual(JSON.parse((await r.get(keys.healthView('edge-1', 'gslb-a:1'))) ?? 'null'), v);
+    const ttl = await r.ttl('cdn:health:edge-1:gslb-a:1');
+    assert.ok(ttl > 0 && ttl <= 30, `ttl ${ttl}`);
+    assert.deepEqual(await store.loadHealthViews(['edge-1']), new Map([['edge-1', [v]]]));
+
+    assert.equal(await store.acquireLock('health', 'gslb-a:1', 10_000), true);
+    assert.equal(await r.get('cdn:lock:health'), 'gslb-a:1');
+    const pttl = await r.pttl('cdn:lock:health');
+    assert.ok(pttl > 0 && pttl <= 10_000, `pttl ${pttl}`);
+    await store.releaseLock('health', 'gslb-a:1');
+    assert.equal(await r.exists('cdn:lock:health'), 0);
+  });
+
+  it('refuses an unreadable policy document instead of serving the default', async () => {
+    await raw().set(keys.policy, '{"chain": []}');
+    const store = await open();
+    await assert.rejects(store.loadState('z.'), /cdn:gslb:policy is unreadable/);
+    await assert.rejects(store.getPolicy(), /unreadable/);
+    await raw().set(keys.policy, '{}');
+    assert.deepEqual(
+      (await store.loadState('z.')).policy,
+      policy({ pools: {}, defaultPool: null }),
+    );
   });
 
   it('skips an unreadable domain record instead of failing the whole load', async () => {

@@ -54,6 +54,7 @@ describe('EmbeddedStore with a state file', () => {
         domains: [domain('a.example.com')],
         nodes: [node('edge-1', { ipv4: '203.0.113.1' })],
         zoneText: 'www 30 IN A 198.51.100.1\n',
+        policy: null,
       });
     } finally {
       await second.stop();
