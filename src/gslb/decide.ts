@@ -177,7 +177,7 @@ export function decide(
     const mapped = loc.net.entry?.pool;
     const pool = mapped === undefined ? undefined : index.pools.get(mapped);
     if (pool) {
-      const d = tryPools('map', [pool], `${loc.net.entry?.cidr} → pool ${mapped}`);
+      const d = tryPools('map', [pool], `${loc.net.entry?.cidr} -> pool ${mapped}`);
       if (d) return d;
     }
   }
