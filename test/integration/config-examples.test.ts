@@ -15,7 +15,7 @@ import { buildSnapshot, contentHash } from '../../src/snapshot/build.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ZONES = join(REPO, 'zones');
 /** The files under zones/ that seedStore reads; any other JSON there would go untested. */
-const SEED_JSON = ['domains.json', 'nodes.json'];
+const SEED_JSON = ['domains.json', 'nodes.json', 'policy.json'];
 
 const testConfig = (zone = 'cdn.example.net') =>
   finishConfig({ zone: { name: zone }, seed: { dir: null }, store: { file: null } }, 'test config');
@@ -81,6 +81,14 @@ describe('seed examples under zones/', () => {
       assert.equal(
         await store.getZoneText(config.zone.name),
         readFileSync(join(ZONES, 'records.zone'), 'utf8'),
+      );
+      assert.equal(result.policy, true);
+      const policyFile = JSON.parse(readFileSync(join(ZONES, 'policy.json'), 'utf8')) as {
+        pools: Record<string, unknown>;
+      };
+      assert.deepEqual(
+        Object.keys((await store.getPolicy())?.pools ?? {}).sort(),
+        Object.keys(policyFile.pools).sort(),
       );
 
       const state = await store.loadState(config.zone.name);
