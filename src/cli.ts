@@ -4,13 +4,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
 import { createLogger, silentLogger } from './lib/logger.js';
-import { CirrusError, errorMessage } from './lib/errors.js';
+import { CirrusError, ValidationError, errorMessage } from './lib/errors.js';
 import { Cirrus } from './server.js';
 import { openStore } from './store/open.js';
 import { createToken } from './auth/tokens.js';
 import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
+import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -19,6 +20,10 @@ Usage:
   cirrus token create [--name NAME] [--config FILE]
                                                create an API token (printed once)
   cirrus zone export [--config FILE]           print the zone as RFC 1035 text
+  cirrus geo build --country CSV… [--asn CSV…] --out FILE.mmdb [--type NAME]
+                                               compile CSV ranges (first,last,country_code;
+                                               first,last,asn,org; or network,… rows) into a
+                                               GeoLite2-shaped .mmdb; --country/--asn repeat
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -62,6 +67,10 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c' },
       name: { type: 'string', default: 'admin' },
+      country: { type: 'string', multiple: true },
+      asn: { type: 'string', multiple: true },
+      out: { type: 'string', short: 'o' },
+      type: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -97,6 +106,25 @@ async function main(argv: string[]): Promise<number> {
       return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
     });
     process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'geo' && sub === 'build') {
+    if (!values.out) throw new ValidationError('geo build needs --out FILE.mmdb');
+    const started = performance.now();
+    const { build, type, rows, unknownCountries } = await buildGeoDatabase({
+      country: values.country ?? [],
+      asn: values.asn ?? [],
+      type: values.type,
+    });
+    await writeFileAtomic(values.out, build.buffer);
+    const seconds = (performance.now() - started) / 1000;
+    if (unknownCountries.length > 0)
+      console.error(`no continent known for: ${unknownCountries.join(' ')}`);
+    console.log(
+      `${values.out}: ${type}, ${rows} rows, ${build.networks} networks, ${build.records} records, ` +
+        `IPv${build.ipVersion} tree of ${build.nodeCount} nodes (${build.recordSize}-bit records), ` +
+        `${build.buffer.length} bytes, ${seconds.toFixed(2)} s`,
+    );
     return 0;
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
