@@ -1,5 +1,5 @@
 // The composition root: builds every component from the config and runs one lifecycle,
-// start (store → seed → snapshot → DNS → API) and stop in reverse. stop() also cleans up
+// start (GeoIP → store → seed → snapshot → DNS → API) and stop in reverse. stop() also cleans up
 // after a start that failed half-way.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
@@ -15,7 +15,7 @@ import { dnsMetrics } from './dns/metrics.js';
 import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
-import { NO_GEO } from './geo/geo-record.js';
+import { GeoIp } from './geo/geoip.js';
 
 export interface CirrusOptions {
   config: Config;
@@ -31,6 +31,7 @@ export class Cirrus {
   readonly registry = createRegistry();
   private readonly logger: Logger;
   private readonly dns: DnsServer;
+  readonly geo: GeoIp;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
@@ -44,12 +45,17 @@ export class Cirrus {
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
     });
+    this.geo = new GeoIp({
+      config: this.config.geo,
+      logger: this.logger.child({ component: 'geo' }),
+      registry: this.registry,
+    });
     this.dns = new DnsServer(
       this.config,
       () => this.snapshots.current,
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
-      { geo: NO_GEO, onDecision: gslbMetrics(this.registry) },
+      { geo: this.geo, onDecision: gslbMetrics(this.registry) },
     );
   }
 
@@ -59,6 +65,7 @@ export class Cirrus {
 
   async start(): Promise<void> {
     try {
+      await this.geo.start();
       await this.store.start();
       if (this.config.seed.dir) {
         const seeded = await seedStore(this.config, this.store, this.config.seed.dir);
@@ -80,7 +87,7 @@ export class Cirrus {
         lastBuildError: () => this.snapshots.lastBuildError,
         registry: this.registry,
         logger: this.logger,
-        geo: NO_GEO,
+        geo: this.geo,
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -99,6 +106,7 @@ export class Cirrus {
       () => this.dns.stop(),
       () => this.snapshots.stop(),
       () => this.store.stop(),
+      () => this.geo.stop(),
     ];
     for (const step of steps) {
       try {
