@@ -190,7 +190,7 @@ function rowNetworks(fields: readonly string[]): { networks: Network[]; rest: st
  * and so is a first line whose first field is a column name (a header such as
  * `network,country_code`); any other line must be data.
  */
-function* dataLines(text: string): Generator<{ line: number; fields: string[] }> {
+function* dataLines(text: string, file: string): Generator<{ line: number; fields: string[] }> {
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   let seenData = false;
   for (let i = 0; i < lines.length; i++) {
@@ -201,7 +201,7 @@ function* dataLines(text: string): Generator<{ line: number; fields: string[] }>
     try {
       fields = splitCsvLine(raw);
     } catch (err) {
-      throw new Error(`line ${line}: ${(err as Error).message}`);
+      throw rowError(file, line, (err as Error).message);
     }
     if (!seenData) {
       seenData = true;
@@ -218,7 +218,7 @@ function rowError(file: string, line: number, message: string): ValidationError 
 /** `first,last,country_code` or `network,country_code` rows. Throws naming file and line. */
 export function parseCountryCsv(text: string, file: string): CountryRow[] {
   const rows: CountryRow[] = [];
-  for (const { line, fields } of dataLines(text)) {
+  for (const { line, fields } of dataLines(text, file)) {
     const isCidr = (fields[0] ?? '').includes('/');
     if (fields.length !== (isCidr ? 2 : 3))
       throw rowError(
@@ -243,7 +243,7 @@ export function parseCountryCsv(text: string, file: string): CountryRow[] {
 /** `first,last,asn[,org]` or `network,asn[,org]` rows (`AS64500` or `64500`). Throws naming file and line. */
 export function parseAsnCsv(text: string, file: string): AsnRow[] {
   const rows: AsnRow[] = [];
-  for (const { line, fields } of dataLines(text)) {
+  for (const { line, fields } of dataLines(text, file)) {
     const base = (fields[0] ?? '').includes('/') ? 2 : 3;
     if (fields.length !== base && fields.length !== base + 1)
       throw rowError(

@@ -281,7 +281,8 @@ export class GeoIp implements GeoLookup {
     this.dbs = dbs;
     for (const db of dbs) {
       this.metrics.buildEpoch.labels(db.name).set(db.buildEpoch);
-      for (const result of ['success', 'failed']) this.metrics.reloads.labels(db.name, result);
+      for (const result of ['success', 'failed'])
+        this.metrics.reloads.labels(db.name, result).inc(0);
     }
     if (dbs.length > 0) {
       this.logger.info(
