@@ -1,0 +1,434 @@
+// The health checker: probes every edge node on its schedule, keeps this instance's view
+// of each (rise/fall hysteresis) in the store, and, while it holds the `health` lock,
+// turns all instances' views into each node's state by quorum and writes it to the node.
+// What a state means for answers (drained nodes excluded, pools skipped) is decided by the
+// GSLB engine from the snapshot, never here.
+import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { Registry } from 'prom-client';
+import type { Config, ProbeSpec } from '../config/schema.js';
+import type { Store, StoreChange } from '../store/store.js';
+import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../store/model.js';
+import type { Logger } from '../lib/logger.js';
+import { errorMessage } from '../lib/errors.js';
+import { effectiveProbe, probeAddress } from './probe-spec.js';
+import { runProbe } from './probe.js';
+import {
+  initialHysteresis,
+  stepHysteresis,
+  type HealthState,
+  type Hysteresis,
+} from './hysteresis.js';
+import { decideQuorum } from './quorum.js';
+import { scheduleFor, tickDue } from './schedule.js';
+import { healthMetrics, type HealthMetrics } from './metrics.js';
+
+/** The lock (`cdn:lock:health`) whose holder writes node state. */
+export const HEALTH_LOCK = 'health';
+
+/** One node as `status()` reports it: the node's state in the store and this instance's view. */
+export interface NodeHealthStatus {
+  id: string;
+  pool: string;
+  mode: NodeMode;
+  /** The effective probe type; 'none' leaves `active` to the API. */
+  probe: ProbeSpec['type'];
+  /** Whether this instance probes the node (not paused, not 'none', has an address). */
+  probed: boolean;
+  intervalSec: number;
+  active: boolean;
+  /** The node's state as last written by the leader (or stored before this instance started). */
+  state: HealthState;
+  okStreak: number;
+  failStreak: number;
+  checks: number;
+  failures: number;
+  lastError: string | null;
+  lastChange: string | null;
+  lastCheck: string | null;
+  /** Latency of this instance's last probe of the node. */
+  latencyMs: number | null;
+  /** This instance's own view, null before its first probe. */
+  view: HealthView | null;
+}
+
+export interface HealthStatus {
+  enabled: boolean;
+  running: boolean;
+  instance: string;
+  /** Whether this instance holds the lock and writes node state. */
+  leader: boolean;
+  nodes: NodeHealthStatus[];
+}
+
+interface Tracked {
+  /** The node as last read from (or written to) the store. */
+  node: EdgeNode;
+  spec: ProbeSpec;
+  address: string | undefined;
+  h: Hysteresis;
+  view: HealthView | null;
+  inFlight: boolean;
+  recheck: NodeJS.Timeout | undefined;
+}
+
+const isKnown = (s: HealthState | undefined): s is 'up' | 'down' => s === 'up' || s === 'down';
+
+export class HealthChecker {
+  private readonly metrics: HealthMetrics;
+  private readonly limit: LimitFunction;
+  private readonly log: Logger;
+  private readonly nodes = new Map<string, Tracked>();
+  /** One cron task per distinct probe interval (seconds). */
+  private readonly tasks = new Map<number, ScheduledTask>();
+  /** Rounds, rechecks, lock renewals and reloads in flight; stop() waits for them. */
+  private readonly pending = new Set<Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
+  private lockTimer: NodeJS.Timeout | undefined;
+  private abort = new AbortController();
+  private running = false;
+  private leader = false;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    logger: Logger,
+    registry: Registry,
+    private readonly instanceId: string,
+  ) {
+    this.metrics = healthMetrics(registry);
+    this.limit = pLimit(config.health.concurrency);
+    this.log = logger.child({ component: 'health', instance: instanceId });
+  }
+
+  /**
+   * Reads the nodes, takes the lock if free, schedules the probes and starts a first round
+   * without waiting for it. Does nothing when `health.enabled` is false. On failure
+   * everything already set up is torn down before the error is rethrown.
+   */
+  async start(): Promise<void> {
+    if (!this.config.health.enabled) {
+      this.log.info('health checks disabled');
+      return;
+    }
+    if (this.running) throw new Error('health checker already started');
+    this.running = true;
+    this.abort = new AbortController();
+    try {
+      this.unsubscribe = this.store.onChange((c) => this.onStoreChange(c));
+      await this.reload();
+      await this.renewLock();
+      const every = Math.max(250, Math.floor(this.config.health.lockTtlMs / 3));
+      this.lockTimer = setInterval(() => this.track(this.renewLock()), every);
+      this.syncTasks();
+      this.track(this.probeAndRecord([...this.nodes.values()]));
+      this.log.info(
+        { nodes: this.nodes.size, intervals: [...this.tasks.keys()], leader: this.leader },
+        'health checker started',
+      );
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Safe after a failed start and twice. Aborts probes in flight and releases the lock. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    clearInterval(this.lockTimer);
+    this.lockTimer = undefined;
+    for (const task of this.tasks.values()) await task.destroy();
+    this.tasks.clear();
+    for (const t of this.nodes.values()) clearTimeout(t.recheck);
+    this.abort.abort();
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    // Released even when we did not know we held it: a renewal may have landed during stop.
+    // Compare-and-delete, so another instance's lock is never touched.
+    const wasLeader = this.leader;
+    this.leader = false;
+    if (!this.config.health.enabled) return;
+    try {
+      await this.store.releaseLock(HEALTH_LOCK, this.instanceId);
+    } catch (err) {
+      if (wasLeader) this.log.warn({ err: errorMessage(err) }, 'could not release the health lock');
+    }
+  }
+
+  status(): HealthStatus {
+    const nodes = [...this.nodes.values()]
+      .map((t): NodeHealthStatus => {
+        const h = t.node.health;
+        return {
+          id: t.node.id,
+          pool: t.node.pool,
+          mode: t.node.mode ?? 'auto',
+          probe: t.spec.type,
+          probed: this.isProbed(t),
+          intervalSec: t.spec.intervalSec,
+          active: t.node.active,
+          state: h?.state ?? 'unknown',
+          okStreak: h?.okStreak ?? 0,
+          failStreak: h?.failStreak ?? 0,
+          checks: h?.checks ?? 0,
+          failures: h?.failures ?? 0,
+          lastError: h?.lastError ?? null,
+          lastChange: h?.lastChange ?? null,
+          lastCheck: h?.lastCheck ?? null,
+          latencyMs: t.view?.latencyMs ?? null,
+          view: t.view && { ...t.view },
+        };
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return {
+      enabled: this.config.health.enabled,
+      running: this.running,
+      instance: this.instanceId,
+      leader: this.leader,
+      nodes,
+    };
+  }
+
+  /** Runs `p` in the background: errors are logged, and stop() waits for it. */
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) => {
+      if (this.running) this.log.warn({ err: errorMessage(err) }, 'health round failed');
+    });
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  private isProbed(t: Tracked): boolean {
+    return t.spec.type !== 'none' && t.node.mode !== 'paused' && t.address !== undefined;
+  }
+
+  /** The view a node starts from: the stored state (warm start), or the configured one. */
+  private startState(node: EdgeNode): HealthState {
+    const policy = this.config.health.startup;
+    if (policy !== 'last') return policy;
+    return isKnown(node.health?.state) ? node.health.state : 'unknown';
+  }
+
+  private onStoreChange(c: StoreChange): void {
+    // Our own health writes are already applied to our copy; anything else may move nodes.
+    if (c.kind === 'nodes' || c.kind === 'all' || (c.kind === 'health' && c.origin === 'remote'))
+      this.track(this.reload());
+  }
+
+  /** Re-reads the node list (serialized: a change during a reload triggers one more). */
+  private reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      try {
+        do {
+          this.reloadAgain = false;
+          this.apply(await this.store.listNodes());
+        } while (this.reloadAgain && this.running);
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private apply(list: EdgeNode[]): void {
+    const seen = new Set<string>();
+    for (const node of list) {
+      seen.add(node.id);
+      const spec = effectiveProbe(this.config.health.probe, node.probe);
+      const cur = this.nodes.get(node.id);
+      if (cur) {
+        if (cur.node.pool !== node.pool) this.metrics.nodeUp.remove(cur.node.id, cur.node.pool);
+        cur.node = node;
+        cur.spec = spec;
+        cur.address = probeAddress(node);
+      } else {
+        this.nodes.set(node.id, {
+          node,
+          spec,
+          address: probeAddress(node),
+          h: initialHysteresis(this.startState(node)),
+          view: null,
+          inFlight: false,
+          recheck: undefined,
+        });
+      }
+      this.metrics.nodeUp.set({ node: node.id, pool: node.pool }, node.active ? 1 : 0);
+    }
+    for (const [id, t] of this.nodes) {
+      if (seen.has(id)) continue;
+      clearTimeout(t.recheck);
+      this.metrics.nodeUp.remove(id, t.node.pool);
+      this.nodes.delete(id);
+    }
+    if (this.running) this.syncTasks();
+  }
+
+  /** One cron task per distinct interval among the probed nodes; others are destroyed. */
+  private syncTasks(): void {
+    const wanted = new Set<number>();
+    for (const t of this.nodes.values()) if (this.isProbed(t)) wanted.add(t.spec.intervalSec);
+    for (const [sec, task] of this.tasks) {
+      if (wanted.has(sec)) continue;
+      void task.destroy();
+      this.tasks.delete(sec);
+    }
+    for (const sec of wanted) {
+      if (this.tasks.has(sec)) continue;
+      const schedule = scheduleFor(sec);
+      const task = nodeCron.createTask(
+        schedule.expression,
+        (ctx: TaskContext) => {
+          if (this.running && tickDue(schedule, ctx.date ?? new Date()))
+            this.track(this.round(sec));
+        },
+        { name: `health-${sec}s`, logger: this.cronLogger() },
+      );
+      void task.start();
+      this.tasks.set(sec, task);
+    }
+  }
+
+  private cronLogger() {
+    const log = this.log;
+    return {
+      info: (m: string) => log.debug(m),
+      warn: (m: string) => log.warn(m),
+      error: (m: string | Error, err?: Error) => log.error({ err }, String(m)),
+      debug: (m: string | Error, err?: Error) => log.debug({ err }, String(m)),
+    };
+  }
+
+  private round(intervalSec: number): Promise<void> {
+    const due = [...this.nodes.values()].filter((t) => t.spec.intervalSec === intervalSec);
+    return this.probeAndRecord(due);
+  }
+
+  /** Probes (bounded by health.concurrency), writes this instance's views, and aggregates if leader. */
+  private async probeAndRecord(list: Tracked[]): Promise<void> {
+    const done = await Promise.all(list.map((t) => this.limit(() => this.probeOne(t))));
+    const probed = list.filter((_, i) => done[i]);
+    if (!this.running || probed.length === 0) return;
+    const views = new Map<string, HealthView>();
+    for (const t of probed) if (t.view) views.set(t.node.id, t.view);
+    await this.store.putHealthViews(views, this.config.health.viewTtlSec);
+    if (this.leader && this.running) await this.aggregate(probed.map((t) => t.node.id));
+  }
+
+  /** One probe of one node; false when it was not probed (paused, none, busy, stopping). */
+  private async probeOne(t: Tracked): Promise<boolean> {
+    if (!this.running || t.inFlight || !this.isProbed(t) || !this.nodes.has(t.node.id))
+      return false;
+    t.inFlight = true;
+    const spec = t.spec;
+    let res;
+    try {
+      res = await runProbe(t.address as string, spec, this.abort.signal);
+    } finally {
+      t.inFlight = false;
+    }
+    if (!this.running) return false;
+    const result = res.ok ? 'ok' : 'fail';
+    this.metrics.probes.inc({ result });
+    this.metrics.probeDuration.observe({ type: spec.type, result }, res.latencyMs / 1000);
+    const before = t.h;
+    t.h = stepHysteresis(before, res.ok, spec.rise, spec.fall);
+    t.view = {
+      instance: this.instanceId,
+      state: t.h.state,
+      okStreak: t.h.okStreak,
+      failStreak: t.h.failStreak,
+      lastError: res.error,
+      lastCheck: new Date().toISOString(),
+      latencyMs: Math.round(res.latencyMs * 1000) / 1000,
+    };
+    if (t.h.state !== before.state)
+      this.log.info(
+        { node: t.node.id, from: before.state, to: t.h.state, error: res.error },
+        'node view changed',
+      );
+    // A first failure is checked again soon, so a dead node is caught well before fall × interval.
+    const recheckMs = this.config.health.recheckMs;
+    if (!res.ok && t.h.failStreak === 1 && t.h.state !== 'down' && recheckMs > 0) {
+      clearTimeout(t.recheck);
+      t.recheck = setTimeout(() => {
+        t.recheck = undefined;
+        if (this.running && this.nodes.get(t.node.id) === t) this.track(this.probeAndRecord([t]));
+      }, recheckMs);
+    }
+    return true;
+  }
+
+  /**
+   * Leader only: every instance's unexpired view → quorum → the node's record. Counters are
+   * written every round; `active` changes only when the quorum state is up or down and
+   * differs, which is what publishes `cdn:cname:dirty`. An unknown quorum keeps `active`.
+   */
+  private async aggregate(ids: string[]): Promise<void> {
+    const all = await this.store.loadHealthViews(ids);
+    const now = new Date().toISOString();
+    await Promise.all(
+      ids.map(async (id) => {
+        const t = this.nodes.get(id);
+        if (!t || !this.isProbed(t)) return;
+        const d = decideQuorum(all.get(id) ?? [], this.config.health.quorum);
+        const prev = t.node.health;
+        const f = d.freshest;
+        const newCheck = f !== undefined && f.lastCheck !== prev?.lastCheck;
+        const active = d.state === 'up' ? true : d.state === 'down' ? false : t.node.active;
+        const changed = d.state !== 'unknown' && d.state !== (prev?.state ?? 'unknown');
+        const health: NodeHealth = {
+          state: d.state,
+          okStreak: f?.okStreak ?? 0,
+          failStreak: f?.failStreak ?? 0,
+          checks: (prev?.checks ?? 0) + (newCheck ? 1 : 0),
+          failures: (prev?.failures ?? 0) + (newCheck && f.failStreak > 0 ? 1 : 0),
+          lastError: (newCheck ? f.lastError : null) ?? prev?.lastError ?? null,
+          lastChange: changed ? now : (prev?.lastChange ?? null),
+          lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
+        };
+        if (!(await this.store.setNodeHealth(id, active, health))) return;
+        if (active !== t.node.active) {
+          this.metrics.transitions.inc({ to: active ? 'up' : 'down' });
+          this.log.info(
+            { node: id, active, up: d.up, down: d.down, needed: d.needed, error: health.lastError },
+            active ? 'node up' : 'node down',
+          );
+        }
+        t.node = { ...t.node, active, health };
+        this.metrics.nodeUp.set({ node: id, pool: t.node.pool }, active ? 1 : 0);
+      }),
+    );
+  }
+
+  /** Takes or renews the lock; a new leader re-reads the nodes to start from the stored records. */
+  private async renewLock(): Promise<void> {
+    if (!this.running) return;
+    let held: boolean;
+    try {
+      held = await this.store.acquireLock(
+        HEALTH_LOCK,
+        this.instanceId,
+        this.config.health.lockTtlMs,
+      );
+    } catch (err) {
+      held = false;
+      this.log.warn({ err: errorMessage(err) }, 'health lock renewal failed');
+    }
+    if (!this.running) return;
+    if (held && !this.leader) {
+      await this.reload();
+      this.leader = true;
+      this.log.info('health leader: writing node state');
+    } else if (!held && this.leader) {
+      this.leader = false;
+      this.log.warn('health leadership lost');
+    }
+  }
+}
