@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js'
 import { nameProblem, normalizeName } from '../lib/dnsname.js';
 import { canonicalIp, ipFamily } from '../lib/ip.js';
 import { parseZoneText } from '../zone/parse.js';
+import { probesOwnActive } from '../health/probe-spec.js';
 
 function checkOrigins(
   origins: DomainCreate['origins'],
@@ -142,4 +143,18 @@ export function toEdgeNodes(inputs: NodeInput[]): EdgeNode[] {
     seen.add(n.id);
     return toEdgeNode(n, `[${i}]`);
   });
+}
+
+/**
+ * The node as a write stores it. For a node the probes own (health checks on, effective
+ * probe type not 'none') the body's `active` is ignored: an existing node keeps its stored
+ * value, a new one starts up unless `health.startup` is 'down'. Other nodes take the body's.
+ */
+export function withOwnedActive(
+  config: Config,
+  node: EdgeNode,
+  existing: EdgeNode | undefined,
+): EdgeNode {
+  if (!probesOwnActive(config, node)) return node;
+  return { ...node, active: existing ? existing.active : config.health.startup !== 'down' };
 }

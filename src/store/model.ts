@@ -1,6 +1,6 @@
 // What the store holds about domains, edge nodes and API tokens: the TypeBox schemas that
 // validate API bodies and seed files, and the shapes the snapshot compiler reads.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { HOSTNAME_PATTERN, IPv4, IPv6, ProbeFields } from '../config/schema.js';
 import { ChainStep, LastResort, PoolName, POOL_PATTERN } from '../gslb/policy-model.js';
 
@@ -111,8 +111,24 @@ export const NodeMode = Type.Union(
 );
 export type NodeMode = Static<typeof NodeMode>;
 
-/** Per-node probe overrides: any field left out comes from `health.probe` in the config. */
-export const NodeProbe = Type.Partial(Type.Object(ProbeFields, { additionalProperties: false }));
+/** The schema without its `default`, so validation (which fills defaults) leaves it absent. */
+function noDefault<T extends TSchema>(schema: T): T {
+  const { default: _ignored, ...rest } = schema;
+  return rest as T;
+}
+
+/**
+ * Per-node probe overrides: any field left out comes from `health.probe` in the config.
+ * The defaults are stripped: filled in, they would shadow the config's values.
+ */
+export const NodeProbe = Type.Partial(
+  Type.Object(
+    Object.fromEntries(Object.entries(ProbeFields).map(([k, v]) => [k, noDefault(v)])) as {
+      [K in keyof typeof ProbeFields]: (typeof ProbeFields)[K];
+    },
+    { additionalProperties: false },
+  ),
+);
 export type NodeProbe = Static<typeof NodeProbe>;
 
 export const NodeInput = Type.Object(

@@ -10,7 +10,7 @@ import type { Store } from './store.js';
 import { DomainCreate, NodeInput } from './model.js';
 import { GslbPolicy } from '../gslb/policy-model.js';
 import { validate } from '../config/validate.js';
-import { createDomain, toEdgeNodes } from '../domains/service.js';
+import { createDomain, toEdgeNodes, withOwnedActive } from '../domains/service.js';
 import { parseZoneText } from '../zone/parse.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
@@ -64,8 +64,11 @@ export async function seedStore(config: Config, store: Store, dir: string): Prom
   const domains = existsSync(domainsFile)
     ? validate(Type.Array(DomainCreate), readJson(domainsFile), `seed file ${domainsFile}`)
     : [];
+  // Seeded nodes are new nodes: a probed one starts as health.startup says, as over the API.
   const nodes = existsSync(nodesFile)
-    ? toEdgeNodes(validate(Type.Array(NodeInput), readJson(nodesFile), `seed file ${nodesFile}`))
+    ? toEdgeNodes(
+        validate(Type.Array(NodeInput), readJson(nodesFile), `seed file ${nodesFile}`),
+      ).map((n) => withOwnedActive(config, n, undefined))
     : [];
   const policy = existsSync(policyFile)
     ? validate(GslbPolicy, readJson(policyFile), `seed file ${policyFile}`)

@@ -28,6 +28,8 @@ export async function startCirrus(
     store: { file: null },
     log: { level: 'silent' },
     snapshot: { debounceMs: 5, maxDelayMs: 50 },
+    // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
+    health: { probe: { type: 'none' } },
     ...overrides,
     dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },

@@ -461,6 +461,8 @@ describe('admin API: nodes and failover', () => {
       region: 'eu',
       weight: 50,
       active: true,
+      mode: 'auto',
+      activeBy: 'api',
     });
     const r = await digUntil(
       run.dnsPort,

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { finishConfig } from '../../src/config/load.js';
 import type { ProbeSpec } from '../../src/config/schema.js';
-import type { HealthView, NodeProbe } from '../../src/store/model.js';
+import { NodeInput, type HealthView, type NodeProbe } from '../../src/store/model.js';
+import { validate } from '../../src/config/validate.js';
 import {
   initialHysteresis,
   stepHysteresis,
@@ -194,6 +195,18 @@ describe('probe spec', () => {
       assert.deepEqual(effectiveProbe(defaults, override), { ...defaults, ...want });
     });
   }
+
+  it('regression: validating a node body filled the probe defaults into its overrides', () => {
+    // The overrides then shadowed every health.probe setting of the config.
+    const body = validate(
+      NodeInput,
+      { id: 'n1', ipv4: '192.0.2.1', probe: { type: 'tcp' } },
+      'body',
+    );
+    assert.deepEqual(body.probe, { type: 'tcp' });
+    const none = validate(NodeInput, { id: 'n2', ipv4: '192.0.2.2' }, 'body');
+    assert.equal(none.probe, undefined);
+  });
 
   it('effectiveProbe does not share the defaults’ list', () => {
     const spec = effectiveProbe(defaults, undefined);

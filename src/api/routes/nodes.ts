@@ -1,5 +1,7 @@
 // /api/v1/nodes: the edge fleet. PUT on the collection replaces the whole list in one
 // write (as Cirrus CDN does); /nodes/{id} reads, creates or replaces, patches, deletes one.
+// A node's health record is the checker's and read-only here; so is `active` for the nodes
+// the probes own (see withOwnedActive).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
@@ -8,11 +10,30 @@ import {
   NODE_ID_PATTERN,
   NodeInput,
   NodePatch,
+  NodeProbe,
   NodeUpdate,
   type EdgeNode,
 } from '../../store/model.js';
-import { toEdgeNode, toEdgeNodes } from '../../domains/service.js';
+import type { Config } from '../../config/schema.js';
+import { toEdgeNode, toEdgeNodes, withOwnedActive } from '../../domains/service.js';
+import { probesOwnActive } from '../../health/probe-spec.js';
 import { NotFoundError } from '../../lib/errors.js';
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+const NodeHealthView = Type.Object(
+  {
+    state: Type.Union([Type.Literal('unknown'), Type.Literal('up'), Type.Literal('down')]),
+    okStreak: Type.Integer(),
+    failStreak: Type.Integer(),
+    checks: Type.Integer(),
+    failures: Type.Integer(),
+    lastError: NullableString,
+    lastChange: NullableString,
+    lastCheck: NullableString,
+  },
+  { description: 'written by the health checker; read-only' },
+);
 
 const NodeView = Type.Object({
   id: Type.String(),
@@ -22,20 +43,37 @@ const NodeView = Type.Object({
   region: Type.Optional(Type.String()),
   weight: Type.Integer(),
   active: Type.Boolean(),
+  mode: Type.Union([Type.Literal('auto'), Type.Literal('drain'), Type.Literal('paused')]),
+  probe: Type.Optional(NodeProbe),
+  activeBy: Type.Union([Type.Literal('probes'), Type.Literal('api')], {
+    description: "who sets `active`: the probes (a body's value is ignored) or the API",
+  }),
+  health: Type.Optional(NodeHealthView),
 });
 const Params = Type.Object({ id: Type.String({ pattern: NODE_ID_PATTERN }) });
 const byId = (a: EdgeNode, b: EdgeNode) => (a.id < b.id ? -1 : 1);
 
+function view(config: Config, n: EdgeNode) {
+  return {
+    ...n,
+    mode: n.mode ?? 'auto',
+    activeBy: probesOwnActive(config, n) ? ('probes' as const) : ('api' as const),
+  };
+}
+
 export const nodeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store } = deps;
+    const { store, config } = deps;
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema };
+    const list = async () => (await store.listNodes()).sort(byId).map((n) => view(config, n));
+    /** The node as stored after a write, health record included. */
+    const stored = async (node: EdgeNode) => view(config, (await store.getNode(node.id)) ?? node);
 
     app.get(
       '/nodes',
       { schema: { tags: ['nodes'], response: { 200: Type.Array(NodeView), 401: ErrorSchema } } },
-      async () => (await store.listNodes()).sort(byId),
+      list,
     );
 
     app.put(
@@ -48,10 +86,13 @@ export const nodeRoutes =
         },
       },
       async (req) => {
-        const nodes = toEdgeNodes(req.body);
+        const current = new Map((await store.listNodes()).map((n) => [n.id, n]));
+        const nodes = toEdgeNodes(req.body).map((n) =>
+          withOwnedActive(config, n, current.get(n.id)),
+        );
         await store.replaceNodes(nodes);
         await deps.flush();
-        return nodes.sort(byId);
+        return list();
       },
     );
 
@@ -61,7 +102,7 @@ export const nodeRoutes =
       async (req) => {
         const n = await store.getNode(req.params.id);
         if (!n) throw new NotFoundError(`node ${req.params.id} does not exist`);
-        return n;
+        return view(config, n);
       },
     );
 
@@ -77,10 +118,14 @@ export const nodeRoutes =
       },
       async (req, reply) => {
         const existed = await store.getNode(req.params.id);
-        const node = toEdgeNode({ ...req.body, id: req.params.id });
+        const node = withOwnedActive(
+          config,
+          toEdgeNode({ ...req.body, id: req.params.id }),
+          existed,
+        );
         await store.putNode(node);
         await deps.flush();
-        return reply.status(existed ? 200 : 201).send(node);
+        return reply.status(existed ? 200 : 201).send(await stored(node));
       },
     );
 
@@ -97,10 +142,14 @@ export const nodeRoutes =
       async (req) => {
         const cur = await store.getNode(req.params.id);
         if (!cur) throw new NotFoundError(`node ${req.params.id} does not exist`);
-        const node = toEdgeNode({ ...cur, mode: cur.mode ?? 'auto', ...req.body, id: cur.id });
+        const node = withOwnedActive(
+          config,
+          toEdgeNode({ ...cur, mode: cur.mode ?? 'auto', ...req.body, id: cur.id }),
+          cur,
+        );
         await store.putNode(node);
         await deps.flush();
-        return node;
+        return stored(node);
       },
     );
 
