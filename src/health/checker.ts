@@ -3,6 +3,7 @@
 // turns all instances' views into each node's state by quorum and writes it to the node.
 // What a state means for answers (drained nodes excluded, pools skipped) is decided by the
 // GSLB engine from the snapshot, never here.
+import { hostname } from 'node:os';
 import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Registry } from 'prom-client';
@@ -25,6 +26,14 @@ import { healthMetrics, type HealthMetrics } from './metrics.js';
 
 /** The lock (`cdn:lock:health`) whose holder writes node state. */
 export const HEALTH_LOCK = 'health';
+
+/** This instance in `cdn:health:{node}:{instance}`: `health.instanceId`, else host name and pid. */
+export function healthInstanceId(config: Config): string {
+  if (config.health.instanceId) return config.health.instanceId;
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-');
+  const pid = `:${process.pid}`;
+  return host.slice(0, 64 - pid.length) + pid;
+}
 
 /** One node as `status()` reports it: the node's state in the store and this instance's view. */
 export interface NodeHealthStatus {

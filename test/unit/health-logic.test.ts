@@ -19,6 +19,7 @@ import {
   probesOwnActive,
 } from '../../src/health/probe-spec.js';
 import { scheduleFor, tickDue } from '../../src/health/schedule.js';
+import { healthInstanceId } from '../../src/health/checker.js';
 
 const LETTER = { unknown: '?', up: 'U', down: 'D' } as const;
 
@@ -278,5 +279,17 @@ describe('probe schedules', () => {
   it('refuses an interval that is not a whole number of seconds', () => {
     assert.throws(() => scheduleFor(0), RangeError);
     assert.throws(() => scheduleFor(1.5), RangeError);
+  });
+});
+
+describe('instance id', () => {
+  it('is health.instanceId, else host name and pid, fit for the config pattern', () => {
+    assert.equal(
+      healthInstanceId(finishConfig({ health: { instanceId: 'gslb-a' } }, 't')),
+      'gslb-a',
+    );
+    const id = healthInstanceId(finishConfig({}, 't'));
+    assert.match(id, /^[A-Za-z0-9_.:-]{1,64}$/);
+    assert.ok(id.endsWith(`:${process.pid}`), id);
   });
 });
