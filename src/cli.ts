@@ -110,6 +110,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'geo' && sub === 'build') {
     if (!values.out) throw new ValidationError('geo build needs --out FILE.mmdb');
+    if (positionals.length > 2)
+      throw new ValidationError(
+        `geo build: unexpected ${positionals.slice(2).join(' ')} (give --country or --asn before each CSV)`,
+      );
     const started = performance.now();
     const { build, type, rows, unknownCountries } = await buildGeoDatabase({
       country: values.country ?? [],
