@@ -99,6 +99,7 @@ export class HealthChecker {
   private leader = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly config: Config,
@@ -201,11 +202,23 @@ export class HealthChecker {
     };
   }
 
-  /** Runs `p` in the background: errors are logged, and stop() waits for it. */
+  /**
+   * Runs `p` in the background: errors are logged, and stop() waits for it. During an
+   * outage every round fails the same way: a repeated error is logged at debug level.
+   */
   private track(p: Promise<void>): void {
-    const tracked = p.catch((err: unknown) => {
-      if (this.running) this.log.warn({ err: errorMessage(err) }, 'health round failed');
-    });
+    const tracked = p.then(
+      () => {
+        this.lastFailure = undefined;
+      },
+      (err: unknown) => {
+        if (!this.running) return;
+        const msg = errorMessage(err);
+        if (msg === this.lastFailure) this.log.debug({ err: msg }, 'health round failed again');
+        else this.log.warn({ err: msg }, 'health round failed');
+        this.lastFailure = msg;
+      },
+    );
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }
