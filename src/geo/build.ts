@@ -2,8 +2,8 @@
 // have the GeoLite2 shape (`country.iso_code`, `continent.code`,
 // `autonomous_system_number`, `autonomous_system_organization`), so our reader and
 // other GeoIP tools read it alike.
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { ValidationError, errorMessage } from '../lib/errors.js';
 import { continentOf } from './continents.js';
 import { parseAsnCsv, parseCountryCsv } from './csv-ranges.js';
@@ -100,10 +100,14 @@ export async function buildGeoDatabase(opts: GeoBuildOptions): Promise<GeoBuildR
   return { build: writer.build(), type, rows, unknownCountries: [...unknown].sort() };
 }
 
-/** Writes `data` to `file` through a temporary file and a rename, so a watcher never sees half of it. */
+/**
+ * Writes `data` to `file` (creating its folder) through a temporary file and a rename, so
+ * a server watching the file never sees half of it.
+ */
 export async function writeFileAtomic(file: string, data: Buffer): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, file);
   } catch (err) {

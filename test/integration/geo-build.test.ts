@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Reader, type Response } from 'maxmind';
+import { parse as parseYaml } from 'yaml';
+import { finishConfig } from '../../src/config/load.js';
 import { formatAddress, parseAddress, parseNetwork } from '../../src/geo/csv-ranges.js';
 import { MmdbWriter } from '../../src/geo/mmdb-writer.js';
 import { GeoIp } from '../../src/geo/geoip.js';
@@ -183,6 +185,49 @@ describe('cirrus geo build on small CSVs', () => {
   it('is listed in --help', async () => {
     const r = await cli(['--help']);
     assert.match(r.stdout, /cirrus geo build --country CSV/);
+  });
+});
+
+describe('geo/README.md', () => {
+  const readme = () => readFileSync(join(REPO, 'geo/README.md'), 'utf8');
+
+  it('its config block is a valid geo section', () => {
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme())?.[1];
+    assert.ok(block, 'no yaml block');
+    const config = finishConfig(parseYaml(block), 'geo/README.md');
+    assert.equal(config.geo.databases.length, 2);
+    assert.equal(config.geo.watchIntervalMs, 2000);
+  });
+
+  it('its example build prints what it shows, and mmdblookup answers as shown', async () => {
+    const shown = /^(data\/example-geo\.mmdb: .*)$/m.exec(readme())?.[1];
+    assert.ok(shown, 'no example output line');
+    const out = join(dir, 'data', 'example-geo.mmdb');
+    const r = await cli([
+      'geo',
+      'build',
+      '--country',
+      join(REPO, 'geo/example-country.csv'),
+      '--asn',
+      join(REPO, 'geo/example-asn.csv'),
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const timing = / [\d.]+ s$/;
+    assert.equal(
+      r.stdout.trim().replace(out, 'data/example-geo.mmdb').replace(timing, ''),
+      shown.replace(timing, ''),
+    );
+    assert.equal(
+      mmdblookup(out, '192.0.2.7', 'autonomous_system_organization'),
+      'Example US, Inc.',
+    );
+    for (const n of FIXTURE_NETWORKS) {
+      const net = parseNetwork(n.network);
+      const ip = formatAddress(net.family, net.address + 1n);
+      assert.equal(mmdblookup(out, ip, 'country', 'iso_code'), n.country, ip);
+    }
   });
 });
 
