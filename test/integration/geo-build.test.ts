@@ -191,17 +191,31 @@ describe('cirrus geo build on small CSVs', () => {
 describe('geo/README.md', () => {
   const readme = () => readFileSync(join(REPO, 'geo/README.md'), 'utf8');
 
-  it('its config block is a valid geo section', () => {
-    const block = /```yaml\n([\s\S]*?)```/.exec(readme())?.[1];
-    assert.ok(block, 'no yaml block');
-    const config = finishConfig(parseYaml(block), 'geo/README.md');
-    assert.equal(config.geo.databases.length, 2);
-    assert.equal(config.geo.watchIntervalMs, 2000);
+  /** The README.md section that points here. */
+  const mainSection = () => {
+    const text = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const start = text.indexOf('## GeoIP databases\n');
+    assert.ok(start >= 0, 'README.md has no GeoIP databases section');
+    return text.slice(start, text.indexOf('\n## ', start + 1));
+  };
+
+  it('its config block, and the one in README.md, are valid geo sections', () => {
+    for (const [where, text] of [
+      ['geo/README.md', readme()],
+      ['README.md', mainSection()],
+    ] as const) {
+      const block = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
+      assert.ok(block, `no yaml block in ${where}`);
+      const config = finishConfig(parseYaml(block), where);
+      assert.equal(config.geo.databases.length, 2);
+      assert.equal(config.geo.watchIntervalMs, 2000);
+    }
   });
 
   it('its example build prints what it shows, and mmdblookup answers as shown', async () => {
     const shown = /^(data\/example-geo\.mmdb: .*)$/m.exec(readme())?.[1];
     assert.ok(shown, 'no example output line');
+    assert.ok(mainSection().includes(`# → ${shown}`), 'README.md shows another output');
     const out = join(dir, 'data', 'example-geo.mmdb');
     const r = await cli([
       'geo',
