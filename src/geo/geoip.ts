@@ -173,6 +173,8 @@ export function recordFields(rec: Loose): GeoFields {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+const NOTHING: GeoFields = {};
+
 /**
  * Looks `ip` up in each database in order. Earlier databases win per field group: the
  * country with its continent, the coordinates, the ASN with its organisation. Each prefix
@@ -202,14 +204,16 @@ export function lookupIn(dbs: readonly GeoDatabase[], ip: string): GeoRecord {
     } catch {
       continue;
     }
-    if (db.hasLocation && prefix > out.geoPrefix) out.geoPrefix = prefix;
-    if (db.hasAsn && prefix > out.asnPrefix) out.asnPrefix = prefix;
-    if (data === null || typeof data !== 'object') continue;
-    let f = db.fields.get(data);
-    if (f === undefined) {
-      f = recordFields(data as Loose);
-      db.fields.set(data, f);
+    let f: GeoFields = NOTHING;
+    if (data !== null && typeof data === 'object') {
+      const seen = db.fields.get(data);
+      if (seen === undefined) db.fields.set(data, (f = recordFields(data as Loose)));
+      else f = seen;
     }
+    // A record that does carry a group bounds its prefix whatever the type name says.
+    const location = f.country !== undefined || f.continent !== undefined || f.lat !== undefined;
+    if ((db.hasLocation || location) && prefix > out.geoPrefix) out.geoPrefix = prefix;
+    if ((db.hasAsn || f.asn !== undefined) && prefix > out.asnPrefix) out.asnPrefix = prefix;
     if (out.country === undefined && f.country !== undefined) {
       out.country = f.country;
       if (f.continent === undefined) delete out.continent;

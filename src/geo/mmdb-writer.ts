@@ -204,19 +204,17 @@ function isMap(v: MmdbValue): v is { readonly [key: string]: MmdbValue } {
 }
 
 /**
- * Encodes `v` into `out`. With `shared` (canonical bytes → data-section offset), values
- * met before are written as pointers when that is shorter; pointers only ever point at a
- * full encoding, never at another pointer (spec: "Pointer - 1").
+ * Encodes `v` into `out`. With `shared` (canonical bytes → data-section offset), a value
+ * met before is written as a pointer when that is shorter. Pointers only ever point at a
+ * full encoding, never at another pointer (libmaxminddb rejects pointer chains), and a
+ * `top` value (what a tree record points at) is always written in full.
  */
 function encode(out: Bytes, v: MmdbValue, shared?: Map<string, number>, top = false): void {
-  if (shared && !top && shareable(v)) {
+  if (shared && shareable(v)) {
     const key = canonicalKey(v);
     const at = shared.get(key);
-    if (at !== undefined && pointerLength(at) < key.length) return pointer(out, at);
+    if (at !== undefined && !top && pointerLength(at) < key.length) return pointer(out, at);
     if (at === undefined && key.length > 2) shared.set(key, out.length);
-  } else if (shared && top && shareable(v)) {
-    const key = canonicalKey(v);
-    if (!shared.has(key)) shared.set(key, out.length);
   }
   if (typeof v === 'string') {
     const b = Buffer.from(v, 'utf8');

@@ -221,6 +221,18 @@ describe('GeoIp with several files', () => {
       asn: 64501,
       asOrg: 'Example DE',
     });
+    // A record that carries a group bounds its prefix even where the type name denies it.
+    const misnamed = custom('misnamed.mmdb', 'GeoLite2-Country', [
+      ['198.51.100.0/27', { autonomous_system_number: 65001 }],
+    ]);
+    const { geo: named } = await open([misnamed, fx.country]);
+    assert.deepEqual(named.lookup('198.51.100.1'), {
+      geoPrefix: 27,
+      asnPrefix: 27,
+      country: 'DE',
+      continent: 'EU',
+      asn: 65001,
+    });
     // A file of unknown type may hold either, so it bounds both prefixes.
     const unknown = custom('unknown.mmdb', 'Something-Else', [
       ['198.51.100.0/28', { country_code: 'NL' }],
