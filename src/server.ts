@@ -1,5 +1,5 @@
 // The composition root: builds every component from the config and runs one lifecycle,
-// start (GeoIP → store → seed → snapshot → DNS → API) and stop in reverse. stop() also cleans up
+// start (GeoIP → store → seed → snapshot → health → DNS → API) and stop in reverse. stop() also cleans up
 // after a start that failed half-way.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
@@ -16,6 +16,7 @@ import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
+import { HealthChecker, healthInstanceId } from './health/checker.js';
 
 export interface CirrusOptions {
   config: Config;
@@ -32,6 +33,7 @@ export class Cirrus {
   private readonly logger: Logger;
   private readonly dns: DnsServer;
   readonly geo: GeoIp;
+  readonly health: HealthChecker;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
@@ -50,6 +52,13 @@ export class Cirrus {
       logger: this.logger.child({ component: 'geo' }),
       registry: this.registry,
     });
+    this.health = new HealthChecker(
+      this.config,
+      this.store,
+      this.logger.child({ component: 'health' }),
+      this.registry,
+      healthInstanceId(this.config),
+    );
     this.dns = new DnsServer(
       this.config,
       () => this.snapshots.current,
@@ -78,6 +87,9 @@ export class Cirrus {
         { zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length },
         'snapshot ready',
       );
+      // Probes start after the first snapshot: answers already serve the stored health
+      // (warm start) while the first rounds settle.
+      await this.health.start();
       await this.dns.start();
       this.api = await buildApi({
         config: this.config,
@@ -88,6 +100,7 @@ export class Cirrus {
         registry: this.registry,
         logger: this.logger,
         geo: this.geo,
+        health: () => this.health.status(),
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -104,6 +117,7 @@ export class Cirrus {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
       () => this.dns.stop(),
+      () => this.health.stop(),
       () => this.snapshots.stop(),
       () => this.store.stop(),
       () => this.geo.stop(),

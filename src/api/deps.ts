@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
+import type { HealthStatus } from '../health/checker.js';
 
 export interface ApiDeps {
   config: Config;
@@ -19,4 +20,6 @@ export interface ApiDeps {
   logger: Logger;
   /** The live GeoIP view, for explain. */
   geo: GeoLookup;
+  /** This instance's health checker: its view of every node, and whether it leads. */
+  health: () => HealthStatus;
 }

@@ -77,7 +77,8 @@ export const DEFAULT_CHAIN: readonly ChainStep[] = [
 
 export const GslbPolicy = Type.Object(
   {
-    pools: Type.Record(PoolName, PoolSpec, { default: {} }),
+    // additionalProperties: false makes the key pattern binding (a Record alone only types matching keys).
+    pools: Type.Record(PoolName, PoolSpec, { default: {}, additionalProperties: false }),
     chain: Type.Array(ChainStep, { minItems: 1, maxItems: 5, default: [...DEFAULT_CHAIN] }),
     defaultPool: Type.Union([PoolName, Type.Null()], {
       default: null,

@@ -1,5 +1,6 @@
 // /api/v1/policy: the GSLB policy document (pools, chain, CIDR maps, last resort), read and
 // replaced whole; a replacement is compiled against the current state before it is stored.
+// /api/v1/health: the health checker's status on this instance.
 // /api/v1/explain: the whole decision for a name and a client, as `dig TXT _explain.…` shows.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -85,6 +86,19 @@ export const gslbRoutes =
         await deps.flush();
         return req.body;
       },
+    );
+
+    app.get(
+      '/health',
+      {
+        schema: {
+          tags: ['gslb'],
+          description:
+            "this instance's health checker: whether it leads, and per node the stored state and its own view",
+          response: { 200: Type.Unknown(), 401: ErrorSchema },
+        },
+      },
+      async () => deps.health(),
     );
 
     app.get(
