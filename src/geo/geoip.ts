@@ -293,6 +293,7 @@ export class GeoIp implements GeoLookup {
         { databases: dbs.map((d) => ({ file: d.file, type: d.type, buildEpoch: d.buildEpoch })) },
         'GeoIP databases loaded',
       );
+      if (this.timer) clearInterval(this.timer);
       this.timer = setInterval(() => void this.check(), this.config.watchIntervalMs);
       this.timer.unref();
     }
