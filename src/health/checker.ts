@@ -35,8 +35,11 @@ export function healthInstanceId(config: Config): string {
   return host.slice(0, 64 - pid.length) + pid;
 }
 
-/** One node as `status()` reports it: the node's state in the store and this instance's view. */
-export interface NodeHealthStatus {
+/**
+ * One node as `status()` reports it: the node's health record in the store (as last written
+ * by the leader, or stored before this instance started) and this instance's own view.
+ */
+export interface NodeHealthStatus extends NodeHealth {
   id: string;
   pool: string;
   mode: NodeMode;
@@ -46,15 +49,6 @@ export interface NodeHealthStatus {
   probed: boolean;
   intervalSec: number;
   active: boolean;
-  /** The node's state as last written by the leader (or stored before this instance started). */
-  state: HealthState;
-  okStreak: number;
-  failStreak: number;
-  checks: number;
-  failures: number;
-  lastError: string | null;
-  lastChange: string | null;
-  lastCheck: string | null;
   /** Latency of this instance's last probe of the node. */
   latencyMs: number | null;
   /** This instance's own view, null before its first probe. */

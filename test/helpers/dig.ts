@@ -56,3 +56,9 @@ export async function dig(
   const { stdout } = await run(tool, [...base, ...args], { timeout: 10000 });
   return parseDig(stdout);
 }
+
+/** The ECS line dig prints: "; CLIENT-SUBNET: 198.51.100.0/24/25" → "198.51.100.0/24/25". */
+export const clientSubnet = (raw: string) => /CLIENT-SUBNET: (\S+)/.exec(raw)?.[1];
+
+/** The data of each answer line (the address, for A/AAAA). */
+export const addresses = (answer: string[]) => answer.map((l) => l.split(' ').at(-1));

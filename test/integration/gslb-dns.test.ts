@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
-import { dig } from '../helpers/dig.js';
+import { addresses, clientSubnet, dig } from '../helpers/dig.js';
 
 const POLICY = {
   pools: {
@@ -26,10 +26,6 @@ const NODES = [
   { id: 'hkg-1', ipv4: '192.0.2.21', ipv6: '2001:db8:2::21', pool: 'hkg' },
   { id: 'iad-1', ipv4: '192.0.2.31', ipv6: '2001:db8:3::31', pool: 'iad' },
 ];
-
-/** The ECS line dig prints: "; CLIENT-SUBNET: 198.51.100.0/24/25" → "198.51.100.0/24/25". */
-const clientSubnet = (raw: string) => /CLIENT-SUBNET: (\S+)/.exec(raw)?.[1];
-const addresses = (answer: string[]) => answer.map((l) => l.split(' ').at(-1));
 
 describe('GSLB over DNS with ECS and CIDR maps', () => {
   let run: RunningCirrus;

@@ -7,7 +7,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
-import { dig } from '../helpers/dig.js';
+import { addresses, clientSubnet, dig } from '../helpers/dig.js';
 import { writeGeoFixtures } from '../fixtures/geo/generate.js';
 import { MmdbWriter } from '../../src/geo/mmdb-writer.js';
 
@@ -27,9 +27,6 @@ const NODES = [
   { id: 'iad-1', ipv4: '192.0.2.31', ipv6: '2001:db8:3::31', pool: 'iad' },
   { id: 'peer-1', ipv4: '192.0.2.41', pool: 'peer' },
 ];
-
-const clientSubnet = (raw: string) => /CLIENT-SUBNET: (\S+)/.exec(raw)?.[1];
-const addresses = (answer: string[]) => answer.map((l) => l.split(' ').at(-1));
 
 describe('GSLB from GeoIP databases', () => {
   let run: RunningCirrus;
