@@ -29,6 +29,8 @@ export function writeSeed(dir, nDomains = 1000, nNodes = 20) {
       pool,
       region: pool,
       weight: 100,
+      // Documentation addresses nobody serves: health is fixed, not probed.
+      probe: { type: 'none' },
     });
   }
   const records = [

@@ -3,6 +3,7 @@
 // turns all instances' views into each node's state by quorum and writes it to the node.
 // What a state means for answers (drained nodes excluded, pools skipped) is decided by the
 // GSLB engine from the snapshot, never here.
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -120,6 +121,8 @@ export class HealthChecker {
     if (this.running) throw new Error('health checker already started');
     this.running = true;
     this.abort = new AbortController();
+    // Every probe in flight listens on this one signal; up to `concurrency` at once is expected.
+    setMaxListeners(0, this.abort.signal);
     try {
       this.unsubscribe = this.store.onChange((c) => this.onStoreChange(c));
       await this.reload();
