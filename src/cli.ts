@@ -12,6 +12,7 @@ import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
+import { enrollEdge } from './edge/enroll.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -24,6 +25,9 @@ Usage:
                                                compile CSV ranges (first,last,country_code;
                                                first,last,asn,org; or network,… rows) into a
                                                GeoLite2-shaped .mmdb; --country/--asn repeat
+  cirrus edge enroll NODE [--ipv4 A] [--ipv6 A] [--pool P] [--config FILE]
+                                               register an edge node and create its read-only
+                                               Redis user; prints the edge's environment
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -71,6 +75,9 @@ async function main(argv: string[]): Promise<number> {
       asn: { type: 'string', multiple: true },
       out: { type: 'string', short: 'o' },
       type: { type: 'string' },
+      ipv4: { type: 'string' },
+      ipv6: { type: 'string' },
+      pool: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -129,6 +136,24 @@ async function main(argv: string[]): Promise<number> {
         `IPv${build.ipVersion} tree of ${build.nodeCount} nodes (${build.recordSize}-bit records), ` +
         `${build.buffer.length} bytes, ${seconds.toFixed(2)} s`,
     );
+    return 0;
+  }
+  if (cmd === 'edge' && sub === 'enroll') {
+    const node = positionals[2];
+    if (!node) throw new ValidationError('edge enroll needs a node id', 'node');
+    const e = await withStore(values.config, (config, store) =>
+      enrollEdge(config, store, {
+        node,
+        ...(values.ipv4 ? { ipv4: values.ipv4 } : {}),
+        ...(values.ipv6 ? { ipv6: values.ipv6 } : {}),
+        ...(values.pool ? { pool: values.pool } : {}),
+      }),
+    );
+    console.error(
+      `node ${e.node.id} ${e.created ? 'registered' : 'already registered'}; Redis user ${e.user} ` +
+        'can read cdn:dom:*, cdn:cert:*, its cdn:edge key and subscribe to the edge channels',
+    );
+    for (const [k, v] of Object.entries(e.env)) console.log(`${k}=${v}`);
     return 0;
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
