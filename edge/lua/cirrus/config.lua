@@ -99,18 +99,14 @@ local function fetch(key, redis_key, ttl_when_missing)
     return raw
 end
 
-local function node_override()
-    local raw, err = fetch(NODE_KEY, "cdn:edge:" .. NODE, CONFIG_TTL)
-    if not raw or raw == "" then return nil, err end
-    return cjson.decode(raw)
-end
-
 --- The effective config of `host`, or nil (unknown host) and an error text when Redis failed.
 function _M.get(host)
     local raw, err = fetch("dom:" .. host, "cdn:dom:" .. host, UNKNOWN_TTL)
     if not raw then return nil, err end
     if raw == "" then return nil end
-    local node_raw = dict:get(NODE_KEY) or ""
+    -- A missing override is cached as "" too, so both texts identify what was compiled.
+    local node_raw, nerr = fetch(NODE_KEY, "cdn:edge:" .. NODE, CONFIG_TTL)
+    if not node_raw then return nil, nerr end
     local hit = compiled[host]
     if hit and hit.raw == raw and hit.node_raw == node_raw then return hit.cfg end
 
@@ -119,8 +115,8 @@ function _M.get(host)
         ngx.log(ngx.ERR, "cdn:dom:", host, " is not a domain document")
         return nil
     end
-    local over = node_override() or {}
-    node_raw = dict:get(NODE_KEY) or ""
+    local over = node_raw ~= "" and cjson.decode(node_raw) or {}
+    if type(over) ~= "table" then over = {} end
     local per_domain = type(over.domains) == "table" and over.domains[host] or {}
     local cache = merge(merge(dom.cache or {}, over.cache), per_domain.cache)
     local redirect = per_domain.redirect or over.redirect
