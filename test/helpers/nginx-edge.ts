@@ -3,7 +3,7 @@
 // master it spawned (QUIT, then KILL) and removes the prefix.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -126,7 +126,7 @@ export function get(
       headers: { host, ...headers },
       agent: false as const,
     };
-    const onRes = (res: import('node:http').IncomingMessage) => {
+    const onRes = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
