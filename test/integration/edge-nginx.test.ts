@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -35,14 +35,22 @@ class Origin {
       res.end('boom');
       return;
     }
+    if (req.url?.startsWith('/slow/')) {
+      const hit = this.hits;
+      setTimeout(() => this.reply(req, res, hit), 300);
+      return;
+    }
+    this.reply(req, res, this.hits);
+  };
+  reply(req: IncomingMessage, res: ServerResponse, hit: number) {
     const status = /\/(404|403|410)/.exec(req.url ?? '')?.[1];
-    const body = `${this.name} ${this.hits} ${req.url} 0123456789abcdef`;
+    const body = `${this.name} ${hit} ${req.url} 0123456789abcdef`;
     res.writeHead(status ? Number(status) : 200, {
       'content-type': 'text/plain',
       'content-length': Buffer.byteLength(body),
     });
     res.end(body);
-  };
+  }
   async start(tls?: { cert: string; key: string }): Promise<this> {
     const server = tls ? createHttpsServer(tls, this.handle) : createServer(this.handle);
     server.keepAliveTimeout = 100;
@@ -264,6 +272,28 @@ describe('edge: nginx + Lua configured through Redis', () => {
     assert.equal(b.status, 200);
     assert.equal(b.headers['x-cache-status'], 'STALE');
     assert.equal(b.body, a.body);
+    // Origin back: the next request still gets the stale copy at once while one background
+    // request refreshes it; then the fresh copy is a HIT.
+    const c = await h('st.test', '/live/index.m3u8');
+    assert.match(String(c.headers['x-cache-status']), /^(STALE|UPDATING)$/);
+    assert.equal(c.body, a.body);
+    await until(
+      'refreshed in the background',
+      async () => {
+        const d = await h('st.test', '/live/index.m3u8');
+        return d.headers['x-cache-status'] === 'HIT' && d.body !== a.body;
+      },
+      1000,
+    );
+  });
+
+  it('fetches a key once for concurrent misses (cache lock)', async () => {
+    const before = o1.hits;
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => h('a.test', '/slow/once.js')),
+    );
+    assert.ok(replies.every((x) => x.status === 200 && x.body === replies[0]!.body));
+    assert.equal(o1.hits - before, 1);
   });
 
   it('fails over to the next origin on connect errors and 5xx', async () => {
@@ -367,6 +397,39 @@ describe('edge: nginx + Lua configured through Redis', () => {
       'domain purged',
       async () => (await h('a.test', '/assets/p3.js')).headers['x-cache-status'] === 'MISS',
       1000,
+    );
+  });
+
+  it('applies a purge once while a reload runs two subscribers', async () => {
+    await h('a.test', '/static/reload.css');
+    const pid = Number(readFileSync(join(edge.prefix, 'logs/nginx.pid'), 'utf8'));
+    const count = async () =>
+      Number(
+        /cirrus_edge_purges_total\{kind="url"\} (\d+)/.exec(
+          (await get(edge.admin, 'x', '/metrics')).body,
+        )?.[1] ?? 0,
+      );
+    const purgesBefore = await count();
+    process.kill(pid, 'SIGHUP');
+    await until(
+      'old and new subscriber',
+      async () => (await r.pubsub('NUMSUB', 'cdn:purge'))[1] === 2,
+      3000,
+    );
+    const res = await api(cirrus, 'POST', '/api/v1/purge', {
+      urls: ['http://a.test/static/reload.css'],
+    });
+    assert.equal(res.json.receivers, 2);
+    await until(
+      'purged',
+      async () => (await h('a.test', '/static/reload.css')).headers['x-cache-status'] === 'MISS',
+      1000,
+    );
+    assert.equal((await count()) - purgesBefore, 1, 'applied by one subscriber only');
+    await until(
+      'old worker gone',
+      async () => (await r.pubsub('NUMSUB', 'cdn:purge'))[1] === 1,
+      8000,
     );
   });
 
