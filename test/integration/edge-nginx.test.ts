@@ -78,6 +78,8 @@ describe('edge: nginx + Lua configured through Redis', () => {
   const flaky = new Origin('flaky');
   const secure = new Origin('secure');
   const primary = new Origin('primary');
+  const lone = new Origin('lone');
+  let lonePrimedAt = 0;
   const edgeCerts: Record<string, { cert: string; key: string }> = {};
 
   const origin = (o: Origin, extra: object = {}) => ({
@@ -98,7 +100,7 @@ describe('edge: nginx + Lua configured through Redis', () => {
     const secureCert = makeCert(dir, 'secure.test', ca);
     redis = await startRedis();
     r = new Redis(redis.url);
-    await Promise.all([o1, o2, backup, flaky, primary].map((o) => o.start()));
+    await Promise.all([o1, o2, backup, flaky, primary, lone].map((o) => o.start()));
     await secure.start(secureCert);
     cirrus = await startCirrus({ store: { redisUrl: redis.url, file: null } });
     const closed = 1; // a port nobody listens on: connection refused
@@ -132,14 +134,22 @@ describe('edge: nginx + Lua configured through Redis', () => {
     await api(cirrus, 'PUT', `/api/v1/nodes/${NODE}`, { ipv4: '192.0.2.50', active: true });
     const caFile = join(dir, 'origin-ca.pem');
     writeFileSync(caFile, ca.cert);
+    await domain('lone.test', {
+      origins: [origin(lone)],
+      cache: { rules: [{ match: '/v/*', ttl: 1 }] },
+      breaker: { minRequests: 2, openSec: 30 },
+    });
     edge = await startEdge({ redisUrl: redis.url, node: NODE, originCa: caFile });
+    // Primed now, expired by the time the breaker test runs (validity is in whole seconds).
+    assert.equal((await h('lone.test', '/v/clip.ts')).headers['x-cache-status'], 'MISS');
+    lonePrimedAt = Date.now();
   });
 
   after(async () => {
     await edge?.stop();
     await cirrus?.stop();
     r?.disconnect();
-    await Promise.all([o1, o2, backup, flaky, secure, primary].map((o) => o.stop()));
+    await Promise.all([o1, o2, backup, flaky, secure, primary, lone].map((o) => o.stop()));
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -333,6 +343,24 @@ describe('edge: nginx + Lua configured through Redis', () => {
         `cirrus_edge_breaker_state\\{origin="http://127\\.0\\.0\\.1:${primary.port}"\\} 0`,
       ),
     );
+  });
+
+  it('serves stale content while the only origin has an open breaker, without asking it', async () => {
+    await sleep(Math.max(0, lonePrimedAt + 2100 - Date.now()));
+    lone.mode = 'fail';
+    const statuses: number[] = [];
+    for (let i = 0; i < 4 && statuses.at(-1) !== 503; i++)
+      statuses.push((await h('lone.test', `/api/${i}`)).status);
+    // One success (the priming fetch) and one failure already make a 0.5 ratio over 2 tries.
+    assert.deepEqual(statuses, [500, 503]);
+    const hits = lone.hits;
+    const res = await h('lone.test', '/v/clip.ts');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['x-cache-status']), /^(STALE|UPDATING)$/);
+    assert.match(res.body, /^lone /);
+    assert.equal((await h('lone.test', '/api/9')).status, 503, 'no origin left: fail fast');
+    assert.equal(lone.hits, hits, 'the open breaker keeps requests off the origin');
+    lone.mode = 'ok';
   });
 
   it('speaks HTTPS to the origin with the real name as SNI and verifies it', async () => {
