@@ -9,8 +9,9 @@ local metrics  = require "cirrus.metrics"
 local _M = {}
 
 local NEGATIVE = { [403] = true, [404] = true, [410] = true }
+-- 304: a revalidation (proxy_cache_revalidate) renews the cached object for the same TTL.
 local CACHEABLE = { [200] = true, [203] = true, [204] = true, [206] = true, [301] = true,
-                    [308] = true }
+                    [304] = true, [308] = true }
 
 local function origin_id(o)
     return (o.protocol or "http") .. "://" .. o.address .. ":" .. (o.port or

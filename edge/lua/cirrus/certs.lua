@@ -36,13 +36,16 @@ function _M.serve()
         if cert == nil then
             ngx.log(ngx.ERR, "certificate for ", name, ": ", err)
             metrics.incr("cirrus_edge_tls_cert_errors_total")
-            return
-        end
-        if cert == false then
+            -- Redis unreachable: the last certificate read still serves.
+            cert, key = dict:get("lc:" .. name), dict:get("lk:" .. name)
+            if not cert then return end
+        elseif cert == false then
             dict:set("c:" .. name, "", MISSING_TTL)
         else
             dict:set("c:" .. name, cert, CERT_TTL)
             dict:set("k:" .. name, key, CERT_TTL)
+            dict:set("lc:" .. name, cert)
+            dict:set("lk:" .. name, key)
             metrics.incr("cirrus_edge_tls_cert_loads_total")
         end
     end
@@ -71,8 +74,11 @@ function _M.invalidate(name)
     dict:delete("k:" .. name)
 end
 
+--- Drops every cached certificate but keeps the last-read copies (the Redis-down fallback).
 function _M.invalidate_all()
-    dict:flush_all()
+    for _, k in ipairs(dict:get_keys(0)) do
+        if k:sub(1, 2) == "c:" or k:sub(1, 2) == "k:" then dict:delete(k) end
+    end
 end
 
 return _M

@@ -3,6 +3,7 @@
 -- TTL drops it, and compiled once per worker into the cache policy the request phases use.
 local cjson = require "cjson.safe"
 local rds   = require "cirrus.redis"
+local metrics = require "cirrus.metrics"
 
 local _M = {}
 
@@ -86,16 +87,39 @@ end
 -- Per-worker compiled configs, reused while the shared dict holds the same JSON text.
 local compiled = {}
 
+-- The last text read for each key, kept past invalidations and TTLs: while Redis is
+-- unreachable the edge keeps serving what it last knew instead of failing every request.
+local last = ngx.shared.cirrus_config_last
+local REDIS_BACKOFF = 2           -- seconds Redis is left alone after a failure
+
+local function fallback(key, err)
+    if not dict:get("redis:down") then
+        ngx.log(ngx.ERR, "redis: ", err, "; serving the last configs read for ", REDIS_BACKOFF, " s")
+        metrics.incr("cirrus_edge_redis_errors_total")
+    end
+    dict:set("redis:down", true, REDIS_BACKOFF)
+    local raw = last:get(key)
+    if raw ~= nil then return raw end
+    return nil, err
+end
+
 local function fetch(key, redis_key, ttl_when_missing)
     local raw = dict:get(key)
     if raw ~= nil then return raw end
+    if dict:get("redis:down") then
+        raw = last:get(key)
+        if raw ~= nil then return raw end
+        return nil, "redis unreachable (retried after a back-off)"
+    end
     local red, err = rds.connect()
-    if not red then return nil, err end
+    if not red then return fallback(key, err) end
     local res, gerr = red:get(redis_key)
-    if gerr then red:close(); return nil, gerr end
+    if gerr then red:close(); return fallback(key, gerr) end
     rds.release(red)
     raw = (res == ngx.null or res == nil) and "" or res
     dict:set(key, raw, raw == "" and ttl_when_missing or CONFIG_TTL)
+    last:set(key, raw)
+    metrics.incr("cirrus_edge_config_fetches_total")
     return raw
 end
 

@@ -15,6 +15,7 @@ local HELP = {
     cirrus_edge_purged_files_total = "Cache files deleted by purges",
     cirrus_edge_pubsub_connected = "1 while the Redis subscriber is connected",
     cirrus_edge_config_fetches_total = "Domain configs read from Redis",
+    cirrus_edge_redis_errors_total = "Redis failures after which last-known configs were served",
     cirrus_edge_tls_cert_loads_total = "Certificates read from Redis",
     cirrus_edge_tls_cert_errors_total = "Certificate loads that failed",
 }
