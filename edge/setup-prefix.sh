@@ -8,6 +8,7 @@
 #   EDGE_ORIGIN_LISTEN [127.0.0.1:8081] (the loopback origin hop)
 #   EDGE_DEBIAN_MODULES [auto: 1 when /usr/lib/nginx/modules/ngx_http_lua_module.so exists]
 #   EDGE_ORIGIN_CA [/etc/ssl/certs/ca-certificates.crt]   EDGE_USER [unset: nginx's default]
+#   EDGE_RESOLVER [the nameservers of /etc/resolv.conf] for origins given by host name
 set -eu
 PREFIX=${1:?usage: setup-prefix.sh PREFIX}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,12 @@ printf 'server %s;\n' "$listen_origin" > "$PREFIX/conf/origin-hop-upstream.conf"
 printf 'listen %s;\n' "${EDGE_ADMIN_LISTEN:-9145}" > "$PREFIX/conf/listen-admin.conf"
 printf 'proxy_ssl_trusted_certificate %s;\n' "${EDGE_ORIGIN_CA:-/etc/ssl/certs/ca-certificates.crt}" \
   > "$PREFIX/conf/http.d/origin-tls.conf"
+
+# Origins given by host name are resolved by nginx: the system's name servers by default.
+resolvers=${EDGE_RESOLVER:-$(awk '/^nameserver/ { a = $2; if (a ~ /:/) a = "[" a "]"; printf "%s ", a }' /etc/resolv.conf 2>/dev/null || true)}
+if [ -n "$resolvers" ]; then
+  printf 'resolver %s valid=30s;\nresolver_timeout 2s;\n' "$resolvers" > "$PREFIX/conf/http.d/resolver.conf"
+fi
 
 debian=${EDGE_DEBIAN_MODULES:-auto}
 if [ "$debian" = auto ]; then

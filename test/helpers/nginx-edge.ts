@@ -28,6 +28,8 @@ export async function startEdge(opts: {
   redisUrl: string;
   node: string;
   originCa?: string;
+  /** nginx `resolver` for origins given by host name, e.g. Cirrus's own DNS port. */
+  resolver?: string;
   env?: Record<string, string>;
 }): Promise<RunningEdge> {
   const prefix = mkdtempSync(join(tmpdir(), 'cirrus-edge-'));
@@ -47,6 +49,7 @@ export async function startEdge(opts: {
       // Workers must read the 0700 temp prefix; a non-root master ignores the line.
       EDGE_USER: 'root',
       ...(opts.originCa ? { EDGE_ORIGIN_CA: opts.originCa } : {}),
+      ...(opts.resolver ? { EDGE_RESOLVER: opts.resolver } : {}),
     },
   });
   const child: ChildProcess = spawn(NGINX, ['-p', `${prefix}/`, '-c', 'conf/nginx.conf'], {

@@ -139,10 +139,20 @@ describe('edge: nginx + Lua configured through Redis', () => {
       cache: { rules: [{ match: '/v/*', ttl: 1 }] },
       breaker: { minRequests: 2, openSec: 30 },
     });
+    const zone = cirrus.config.zone.name;
+    const records = await api(
+      cirrus,
+      'PUT',
+      '/api/v1/zone/records',
+      `origin-a.${zone}. 30 IN A 127.0.0.1\n`,
+    );
+    assert.equal(records.status, 200, JSON.stringify(records.json));
+    await domain('named.test', { origins: [{ address: `origin-a.${zone}`, port: o1.port }] });
     edge = await startEdge({
       redisUrl: redis.url,
       node: NODE,
       originCa: caFile,
+      resolver: `127.0.0.1:${cirrus.dnsPort}`,
       env: { EDGE_CONFIG_TTL: '1' },
     });
     // Primed now, expired by the time the breaker test runs (validity is in whole seconds).
@@ -366,6 +376,13 @@ describe('edge: nginx + Lua configured through Redis', () => {
     assert.equal((await h('lone.test', '/api/9')).status, 503, 'no origin left: fail fast');
     assert.equal(lone.hits, hits, 'the open breaker keeps requests off the origin');
     lone.mode = 'ok';
+  });
+
+  it('resolves an origin given by host name (here through the DNS of Cirrus itself)', async () => {
+    const res = await h('named.test', '/by-name');
+    assert.equal(res.status, 200, edge.errorLog().slice(-400));
+    assert.match(res.body, /^o1 \d+ \/by-name/);
+    assert.equal(o1.last?.headers.host, 'named.test');
   });
 
   it('speaks HTTPS to the origin with the real name as SNI and verifies it', async () => {

@@ -46,10 +46,7 @@ function _M.origin_access()
     if not cfg then return ngx.exit(ngx.HTTP_NOT_FOUND) end
     local primaries, backups = {}, {}
     for _, o in ipairs(cfg.origins) do
-        if not is_ip(o.address) then
-            -- balancer_by_lua connects to addresses only; host names need a resolver.
-            ngx.log(ngx.WARN, "origin ", o.address, " of ", domain, " is not an IP address: skipped")
-        elseif breaker.allow(origin_id(o), cfg.breaker) then
+        if breaker.allow(origin_id(o), cfg.breaker) then
             if o.backup then backups[#backups + 1] = o else primaries[#primaries + 1] = o end
         end
     end
@@ -59,16 +56,27 @@ function _M.origin_access()
         -- Every origin's breaker is open: fail fast so the front hop serves stale content.
         return ngx.exit(ngx.HTTP_SERVICE_UNAVAILABLE)
     end
-    local scheme = order[1].protocol or "http"
-    local same = {}
-    for _, o in ipairs(order) do
-        if (o.protocol or "http") == scheme then same[#same + 1] = o end
-    end
-    ngx.ctx.order = same
+    local first = order[1]
+    local scheme = first.protocol or "http"
     ngx.ctx.cfg = cfg
     ngx.ctx.domain = cfg.domain
     ngx.var.cirrus_origin_scheme = scheme
     ngx.var.cirrus_origin_sni = cfg.domain
+    if not is_ip(first.address) then
+        -- balancer_by_lua connects to addresses only: a host name goes to proxy_pass, which
+        -- resolves it with nginx's resolver (http.d/resolver.conf) and tries its addresses.
+        ngx.ctx.direct = first
+        ngx.var.cirrus_origin_upstream = first.address .. ":" ..
+            (first.port or ((scheme == "https") and 443 or 80))
+        return
+    end
+    -- One request speaks one scheme; the balancer walks the address origins that share it.
+    local same = {}
+    for _, o in ipairs(order) do
+        if (o.protocol or "http") == scheme and is_ip(o.address) then same[#same + 1] = o end
+    end
+    ngx.ctx.order = same
+    ngx.var.cirrus_origin_upstream = "cirrus_origin_" .. scheme
 end
 
 function _M.balance()
@@ -106,8 +114,14 @@ end
 
 function _M.origin_log()
     local ctx = ngx.ctx
-    if not ctx.order or not ctx.try then return end
-    local last = ctx.order[ctx.try]
+    local last
+    if ctx.direct then
+        last = ctx.direct
+    elseif ctx.order and ctx.try then
+        last = ctx.order[ctx.try]
+    else
+        return
+    end
     local statuses = ngx.var.upstream_status or ""
     local final = tonumber(statuses:match("(%d+)%s*$") or "")
     if last then
