@@ -427,13 +427,17 @@ describe('edge: nginx + Lua configured through Redis', () => {
       assert.equal(res.status, 202, JSON.stringify(res.json));
       assert.equal(res.json.receivers, 1);
     };
-    await purge({ urls: ['http://a.test/static/p1.css?utm_source=x'] });
+    await h('a.test', '/static/with%20space.css');
+    await purge({
+      urls: ['http://a.test/static/p1.css?utm_source=x', 'http://a.test/static/with space.css'],
+    });
     const ms = await until(
       'URL purged',
       async () => (await h('a.test', '/static/p1.css')).headers['x-cache-status'] === 'MISS',
       1000,
     );
     assert.ok(ms < 1000);
+    assert.equal((await h('a.test', '/static/with%20space.css')).headers['x-cache-status'], 'MISS');
     assert.equal((await h('a.test', '/static/p2.css')).headers['x-cache-status'], 'HIT');
     await purge({ prefixes: ['https://a.test/static/'] });
     await until(

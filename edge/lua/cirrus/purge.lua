@@ -20,7 +20,9 @@ local function purge_url(domain, uri)
     local cfg = config.get(domain)
     local policy = cfg and cfg.cache or config.compile_cache({})
     local path, query = uri:match("^([^?]*)%??(.*)$")
-    local key = cachekey.key(policy, domain, path, ngx.decode_args(query or "", 0))
+    -- Request keys use $uri, which is percent-decoded; the API sends URLs as written.
+    local key = cachekey.key(policy, domain, ngx.unescape_uri(path),
+        ngx.decode_args(query or "", 0))
     local ok = os.remove(file_of(key))
     return ok and 1 or 0
 end
@@ -71,7 +73,7 @@ function _M.apply(msg)
     end
     local prefixes = {}
     for _, p in ipairs(msg.prefixes or {}) do
-        prefixes[#prefixes + 1] = p.domain .. p.path
+        prefixes[#prefixes + 1] = p.domain .. ngx.unescape_uri(p.path)
         metrics.incr("cirrus_edge_purges_total", { { "kind", "prefix" } })
     end
     for _, d in ipairs(msg.domains or {}) do
