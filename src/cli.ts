@@ -13,6 +13,8 @@ import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
 import { enrollEdge } from './edge/enroll.js';
+import { nsdConfig } from './xfr/nsd-config.js';
+import { Peers } from './xfr/peers.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -28,6 +30,9 @@ Usage:
   cirrus edge enroll NODE [--ipv4 A] [--ipv6 A] [--pool P] [--config FILE]
                                                register an edge node and create its read-only
                                                Redis user; prints the edge's environment
+  cirrus nsd-config [--secondary NAME] [--master ADDR[@PORT]] [--notify-from ADDR]
+                                               print the NSD configuration of a secondary
+                                               (key, request-xfr, allow-notify, zone)
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -78,6 +83,9 @@ async function main(argv: string[]): Promise<number> {
       ipv4: { type: 'string' },
       ipv6: { type: 'string' },
       pool: { type: 'string' },
+      secondary: { type: 'string' },
+      master: { type: 'string' },
+      'notify-from': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -112,6 +120,17 @@ async function main(argv: string[]): Promise<number> {
       }
       return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
     });
+    process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'nsd-config') {
+    const text = await withStore(values.config, async (config, store) =>
+      nsdConfig(config, new Peers(config.xfr, await store.getPeers()), {
+        secondary: values.secondary,
+        master: values.master,
+        notifyFrom: values['notify-from'],
+      }),
+    );
     process.stdout.write(text);
     return 0;
   }

@@ -1,5 +1,6 @@
 // The composition root: builds every component from the config and runs one lifecycle,
-// start (GeoIP → store → seed → snapshot → health → DNS → API) and stop in reverse. stop() also cleans up
+// start (GeoIP → store → seed → snapshot → health → DNS → hidden master → API) and stop
+// in reverse. stop() also cleans up
 // after a start that failed half-way.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
@@ -17,6 +18,7 @@ import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
+import { HiddenMaster } from './xfr/master.js';
 
 export interface CirrusOptions {
   config: Config;
@@ -34,6 +36,7 @@ export class Cirrus {
   private readonly dns: DnsServer;
   readonly geo: GeoIp;
   readonly health: HealthChecker;
+  readonly master: HiddenMaster;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
@@ -59,12 +62,21 @@ export class Cirrus {
       this.registry,
       healthInstanceId(this.config),
     );
+    this.master = new HiddenMaster({
+      config: this.config,
+      store: this.store,
+      snapshot: () => this.snapshots.current,
+      onPublish: (listener) => this.snapshots.onPublish(listener),
+      logger: this.logger.child({ component: 'xfr' }),
+      registry: this.registry,
+    });
     this.dns = new DnsServer(
       this.config,
       () => this.snapshots.current,
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
       { geo: this.geo, onDecision: gslbMetrics(this.registry) },
+      [this.master.exchange],
     );
   }
 
@@ -91,6 +103,8 @@ export class Cirrus {
       // (warm start) while the first rounds settle.
       await this.health.start();
       await this.dns.start();
+      // After DNS: a NOTIFY is answered by a transfer request at once.
+      await this.master.start();
       this.api = await buildApi({
         config: this.config,
         store: this.store,
@@ -101,6 +115,8 @@ export class Cirrus {
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
+        secondaries: () => this.master.status(),
+        awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -116,6 +132,7 @@ export class Cirrus {
   async stop(): Promise<void> {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
+      () => this.master.stop(),
       () => this.dns.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),

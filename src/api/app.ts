@@ -16,6 +16,7 @@ import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zone.js';
 import { gslbRoutes } from './routes/gslb.js';
 import { edgeRoutes } from './routes/edge.js';
+import { secondaryRoutes } from './routes/secondaries.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -60,6 +61,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(zoneRoutes(deps));
       await v1.register(gslbRoutes(deps));
       await v1.register(edgeRoutes(deps));
+      await v1.register(secondaryRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

@@ -6,6 +6,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
+import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 
 export interface ApiDeps {
   config: Config;
@@ -22,4 +23,8 @@ export interface ApiDeps {
   geo: GeoLookup;
   /** This instance's health checker: its view of every node, and whether it leads. */
   health: () => HealthStatus;
+  /** Each secondary: NOTIFY acknowledged, serial served, lag, last transfer. */
+  secondaries: () => SecondaryStatus[];
+  /** Resolves when every secondary serves `serial` or newer, or at the timeout. */
+  awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
 }

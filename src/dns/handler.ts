@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { STAGES } from '../pipeline/order.js';
 import { runStages, toResponse } from '../pipeline/runner.js';
 import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
+import { needsExchange, type ExchangeHandler, type Replies } from './exchange.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -18,14 +19,14 @@ export interface HandlerDeps {
   nsid: Buffer | undefined;
   metrics: DnsMetrics;
   logger: Logger;
+  /** Transfers, UPDATE, signed requests: tried in order before the query pipeline. */
+  exchanges?: readonly ExchangeHandler[];
 }
 
-export type Handler = (
-  msg: Buffer,
-  transport: Transport,
-  address: string,
-  port: number,
-) => Buffer | undefined;
+/** A reply now (the hot path), nothing, or replies later from an exchange handler. */
+export type Reply = Buffer | undefined | Replies;
+
+export type Handler = (msg: Buffer, transport: Transport, address: string, port: number) => Reply;
 
 export function createHandler(deps: HandlerDeps): Handler {
   const { metrics } = deps;
@@ -46,6 +47,12 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
     const query = decoded.query;
+    if (deps.exchanges && needsExchange(query)) {
+      for (const exchange of deps.exchanges) {
+        const replies = exchange(query, msg);
+        if (replies) return replies;
+      }
+    }
     let response;
     let scope = 0;
     try {

@@ -37,6 +37,8 @@ export interface Query {
   readonly transport: Transport;
   readonly clientAddress: string;
   readonly clientPort: number;
+  /** Offset of the TSIG record (RFC 8945 §5.1: always the last one) when the request is signed. */
+  readonly tsigOffset: number | undefined;
 }
 
 export type DecodeResult =
@@ -190,6 +192,7 @@ export function decodeQuery(
     const rrCount = msg.readUInt16BE(6) + msg.readUInt16BE(8);
     const arcount = msg.readUInt16BE(10);
     let edns: Edns | undefined;
+    let tsigOffset: number | undefined;
     for (let i = 0; i < rrCount + arcount; i++) {
       const nameStart = pos;
       pos = skipName(msg, pos);
@@ -207,6 +210,11 @@ export function decodeQuery(
         if (edns) throw new Malformed('more than one OPT record');
         if (msg[nameStart] !== 0) throw new Malformed('OPT owner is not the root');
         edns = parseOpt(msg, rdataStart, rdlength, cls, ttl);
+      } else if (type === RRType.TSIG) {
+        // RFC 8945 §5.1: one TSIG, the last record of the additional section.
+        if (i !== rrCount + arcount - 1 || i < rrCount)
+          throw new Malformed('TSIG is not the last record of the additional section');
+        tsigOffset = nameStart;
       }
     }
     return {
@@ -224,6 +232,7 @@ export function decodeQuery(
         transport,
         clientAddress,
         clientPort,
+        tsigOffset,
       },
     };
   } catch (err) {

@@ -13,6 +13,7 @@ import type { Decision } from '../gslb/decide.js';
 import { CidrSet } from '../lib/cidr.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
+import type { ExchangeHandler } from './exchange.js';
 
 /** What the GSLB stages need from the rest of the server. */
 export interface GslbDeps {
@@ -41,6 +42,8 @@ export class DnsServer {
     private readonly metrics: DnsMetrics,
     private readonly logger: Logger,
     private readonly gslb: GslbDeps,
+    /** Transfers, UPDATE and signed requests (see exchange.ts), in the order tried. */
+    private readonly exchanges: readonly ExchangeHandler[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -58,6 +61,7 @@ export class DnsServer {
       nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,
       metrics: this.metrics,
       logger: this.logger,
+      exchanges: this.exchanges,
     });
     const tcpOpts = {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,

@@ -1,8 +1,9 @@
 // TCP listener per RFC 7766: two-octet length framing, any number of pipelined queries
 // per connection answered in order, an idle timeout, a connection cap, and backpressure
-// (stop reading while the client is not reading our answers).
+// (stop reading while the client is not reading our answers). Replies of exchange
+// handlers (transfers: many messages) are written in request order behind one another.
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Handler } from './handler.js';
+import type { Handler, Reply } from './handler.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface TcpOptions {
@@ -31,6 +32,45 @@ export class TcpListener {
     const port = socket.remotePort ?? 0;
     let pending: Buffer = Buffer.alloc(0);
     let served = 0;
+    // Replies still owed, in request order; while one is pending, later ones queue behind it.
+    let queue: Promise<void> | undefined;
+    let queued = 0;
+    const write = (message: Buffer): boolean => {
+      const framed = Buffer.allocUnsafe(message.length + 2);
+      framed.writeUInt16BE(message.length, 0);
+      message.copy(framed, 2);
+      return socket.write(framed);
+    };
+    const drained = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+    const enqueue = (reply: Reply) => {
+      queued++;
+      const prev = queue ?? Promise.resolve();
+      const next = prev.then(async () => {
+        const messages = Buffer.isBuffer(reply) ? [reply] : reply ? await reply : [];
+        for (const m of messages) {
+          if (socket.destroyed) return;
+          // A long transfer waits for the client instead of buffering the whole zone.
+          if (!write(m)) await drained();
+        }
+      });
+      queue = next
+        .catch((err: unknown) => {
+          this.logger.error({ err }, 'tcp exchange failed');
+          socket.destroy();
+        })
+        .finally(() => {
+          if (--queued === 0) queue = undefined;
+        });
+    };
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= 2) {
@@ -42,20 +82,16 @@ export class TcpListener {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
-        let reply: Buffer | undefined;
+        let reply: Reply;
         try {
           reply = this.handler(msg, 'tcp', address, port);
         } catch (err) {
           this.logger.error({ err }, 'tcp handler threw');
         }
-        if (reply) {
-          const framed = Buffer.allocUnsafe(reply.length + 2);
-          framed.writeUInt16BE(reply.length, 0);
-          reply.copy(framed, 2);
-          if (!socket.write(framed)) {
-            socket.pause();
-            socket.once('drain', () => socket.resume());
-          }
+        if (reply !== undefined && (queue || !Buffer.isBuffer(reply))) enqueue(reply);
+        else if (reply && !write(reply)) {
+          socket.pause();
+          socket.once('drain', () => socket.resume());
         }
         served++;
         if (this.opts.maxQueriesPerConnection > 0 && served >= this.opts.maxQueriesPerConnection) {

@@ -1,7 +1,8 @@
-// UDP listener: one datagram, one synchronous handler call, at most one reply.
+// UDP listener: one datagram, one handler call, at most one reply (sent at once from the
+// hot path, or when an exchange handler settles).
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Handler } from './handler.js';
+import type { Handler, Reply } from './handler.js';
 import type { Logger } from '../lib/logger.js';
 
 export class UdpListener {
@@ -20,7 +21,7 @@ export class UdpListener {
     });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
-      let reply: Buffer | undefined;
+      let reply: Reply;
       try {
         reply = this.handler(msg, 'udp', rinfo.address, rinfo.port);
       } catch (err) {
@@ -28,7 +29,19 @@ export class UdpListener {
         this.logger.error({ err }, 'udp handler threw');
         return;
       }
-      if (reply) socket.send(reply, rinfo.port, rinfo.address);
+      if (reply === undefined) return;
+      if (Buffer.isBuffer(reply)) {
+        socket.send(reply, rinfo.port, rinfo.address);
+        return;
+      }
+      reply.then(
+        (messages) => {
+          // A datagram carries one message; exchanges size their UDP answers to fit.
+          const first = messages[0];
+          if (first && this.socket === socket) socket.send(first, rinfo.port, rinfo.address);
+        },
+        (err: unknown) => this.logger.error({ err }, 'udp exchange failed'),
+      );
     });
     socket.on('error', (err) => this.logger.error({ err }, 'udp socket error'));
     await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,37 @@ import { buildQuery, ecsOption } from '../helpers/wire.js';
 
 const decode = (b: Buffer) => decodeQuery(b, 'udp', '127.0.0.1', 5353);
 
+/** Appends a (content-free) TSIG record owned by `key.` and bumps ARCOUNT. */
+function withTsig(msg: Buffer, thenOpt = false): Buffer {
+  const tsig = Buffer.concat([
+    Buffer.from([3, 0x6b, 0x65, 0x79, 0]),
+    Buffer.from([0, 250, 0, 255, 0, 0, 0, 0, 0, 0]),
+  ]);
+  const opt = Buffer.from([0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+  const out = Buffer.concat(thenOpt ? [msg, tsig, opt] : [msg, tsig]);
+  out.writeUInt16BE(out.readUInt16BE(10) + (thenOpt ? 2 : 1), 10);
+  return out;
+}
+
 describe('query decoder', () => {
+  it('notes where a TSIG record starts when it is the last record (RFC 8945 §5.1)', () => {
+    const plain = buildQuery({ name: 'a.org', type: 252 });
+    const r = decode(withTsig(plain));
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.equal(r.query.tsigOffset, plain.length);
+    const unsigned = decode(plain);
+    assert.ok(unsigned.ok && unsigned.query.tsigOffset === undefined);
+  });
+
+  it('rejects a TSIG record that is not the last one as malformed', () => {
+    const r = decode(withTsig(buildQuery({ name: 'a.org', type: 252 }), true));
+    assert.ok(!r.ok);
+    if (r.ok) return;
+    assert.equal(r.respond, true);
+    assert.match(r.reason, /TSIG is not the last record/);
+  });
+
   it('lower-cases the name for lookup and keeps the question bytes as asked', () => {
     const r = decode(buildQuery({ name: 'WwW.ExAmple.ORG', type: 28 }));
     assert.ok(r.ok);
