@@ -81,6 +81,10 @@ export function fastKey(msg: Buffer, transport: Transport, address: string, out:
   const qclass = msg.readUInt16BE(pos + 3);
   // 249–255: TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY (meta types: the slow path decides).
   if (qclass !== RRClass.IN || qtype === RRType.OPT || qtype >= 249) return false;
+  // The one additional record must be the OPT (root owner, type 41): a lone TSIG record
+  // (RFC 8945) makes a signed request, which belongs to the exchanges.
+  if (msg[11] === 1 && (msg[pos + 5] !== 0 || msg[pos + 6] !== 0 || msg[pos + 7] !== RRType.OPT))
+    return false;
   for (let i = pos + 1; i < msg.length; i++) h = fnv(h, msg[i] as number);
   out.hash = h >>> 0;
   out.questionEnd = pos + 5;
