@@ -1,6 +1,7 @@
 // CPU cost of the query handler alone (no sockets): µs per query for the slow path (the
 // answer cache off) and for repeated queries (cache on), over the GSLB benchmark's data
-// with 30 % of queries carrying ECS. `node --import tsx bench/handler-cost.ts [DOMAINS]`.
+// with 30 % of queries carrying ECS, and the first answer per name (hash orders computed).
+// `node --import tsx bench/handler-cost.ts [DOMAINS] [NODES]`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +21,14 @@ import { writeFileSync } from 'node:fs';
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';
 
 const domains = Number(process.argv[2] ?? 10000);
+const nodeCount = Number(process.argv[3] ?? 200);
 const dir = mkdtempSync(join(tmpdir(), 'cirrus-handler-cost-'));
 try {
-  (writeGslbSeed as (d: string, n: number, m: number) => void)(join(dir, 'seed'), domains, 200);
+  (writeGslbSeed as (d: string, n: number, m: number) => void)(
+    join(dir, 'seed'),
+    domains,
+    nodeCount,
+  );
   (writeCountryCsv as (f: string) => void)(join(dir, 'c.csv'));
   const geoBuild = await buildGeoDatabase({ country: [join(dir, 'c.csv')], asn: [] });
   writeFileSync(join(dir, 'geo.mmdb'), geoBuild.build.buffer);
@@ -70,7 +76,11 @@ try {
     ['slow path (cache off)', make(false)],
     ['cache on', make(true)],
   ] as const) {
+    // First answers: each domain's rendezvous order in its pools is computed here.
+    const f0 = process.hrtime.bigint();
     for (let i = 0; i < queries.length; i++) h(queries[i] as Buffer, 'udp', '127.0.0.1', 5353);
+    const first = Number(process.hrtime.bigint() - f0) / 1000 / queries.length;
+    if (label.startsWith('slow')) console.log(`first answer: ${first.toFixed(2)} µs per query`);
     const rounds = 5;
     const t0 = process.hrtime.bigint();
     for (let r = 0; r < rounds; r++)
