@@ -11,6 +11,9 @@ import { STAGES } from '../pipeline/order.js';
 import { runStages, toResponse } from '../pipeline/runner.js';
 import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
 import { needsExchange, type ExchangeHandler, type Replies } from './exchange.js';
+import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
+import { answerCacheFor } from '../snapshot/answer-cache.js';
+import type { Decision } from '../gslb/decide.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -21,6 +24,13 @@ export interface HandlerDeps {
   logger: Logger;
   /** Transfers, UPDATE, signed requests: tried in order before the query pipeline. */
   exchanges?: readonly ExchangeHandler[];
+  /** Answer repeated queries from the snapshot's cache of encoded responses (default on). */
+  answerCache?: boolean;
+}
+
+/** Debug names answer with the client's port or per-request text: never cached. */
+function cacheable(qname: string): boolean {
+  return !qname.startsWith('whoami.') && !qname.startsWith('_explain.');
 }
 
 /** A reply now (the hot path), nothing, or replies later from an exchange handler. */
@@ -30,7 +40,31 @@ export type Handler = (msg: Buffer, transport: Transport, address: string, port:
 
 export function createHandler(deps: HandlerDeps): Handler {
   const { metrics } = deps;
+  const useCache = deps.answerCache !== false;
+  // The decisions of the query being answered, kept with its cached answer.
+  const decisions: Decision[] = [];
+  const settings = {
+    ...deps.settings,
+    onDecision: (d: Decision) => {
+      decisions.push(d);
+      deps.settings.onDecision(d);
+    },
+  };
+  const key: FastKey = { hash: 0, questionEnd: 0, qtype: 0 };
   return (msg, transport, address, port) => {
+    const snapshot = deps.snapshot();
+    const fast = useCache && fastKey(msg, transport, address, key);
+    const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
+    if (cache) {
+      const hit = cache.get(key.hash);
+      if (hit && sameQuery(hit, msg, transport, address)) {
+        for (const d of hit.decisions) deps.settings.onDecision(d);
+        if (hit.truncated) metrics.truncated.inc();
+        hit.counter.inc();
+        return patchReply(hit, msg, key.questionEnd);
+      }
+    }
+    decisions.length = 0;
     const decoded = decodeQuery(msg, transport, address, port);
     if (!decoded.ok) {
       if (!decoded.respond) {
@@ -55,11 +89,13 @@ export function createHandler(deps: HandlerDeps): Handler {
     }
     let response;
     let scope = 0;
+    let failed = false;
     try {
-      const ctx = new QueryContext(query, deps.snapshot(), deps.settings);
+      const ctx = new QueryContext(query, snapshot, settings);
       response = toResponse(runStages(STAGES, ctx));
       scope = ctx.ecsScope;
     } catch (err) {
+      failed = true;
       metrics.errors.inc();
       deps.logger.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
       response = toResponse({ kind: 'servfail' });
@@ -87,8 +123,24 @@ export function createHandler(deps: HandlerDeps): Handler {
         nsid: deps.nsid,
       },
     );
-    if (wire[2] !== undefined && (wire[2] & 0x02) !== 0) metrics.truncated.inc();
-    metrics.countQuery(transport, query.qtype, response.rcode);
+    const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
+    if (truncated) metrics.truncated.inc();
+    const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
+    counter.inc();
+    if (cache && !failed && cacheable(query.qname)) {
+      cache.set(key.hash, {
+        key: keyBytes(msg, key.questionEnd),
+        transport,
+        address,
+        questionEnd: key.questionEnd,
+        counter,
+        wire,
+        qtype: query.qtype,
+        rcode: response.rcode,
+        truncated,
+        decisions: decisions.slice(),
+      });
+    }
     return wire;
   };
 }

@@ -47,6 +47,10 @@ export function dnsMetrics(registry: Registry) {
     errors,
     truncated,
     countQuery(transport: string, qtype: number, rcode: number): void {
+      this.queryCounter(transport, qtype, rcode).inc();
+    },
+    /** The bound child for one label set, for callers that count the same kind often. */
+    queryCounter(transport: string, qtype: number, rcode: number): Counter.Internal {
       const t = COMMON_TYPES.has(qtype) ? qtype : -1;
       const key = `${transport}|${t}|${rcode}`;
       let child = children.get(key);
@@ -54,7 +58,7 @@ export function dnsMetrics(registry: Registry) {
         child = queries.labels(transport, t < 0 ? 'other' : typeName(t), rcodeName(rcode));
         children.set(key, child);
       }
-      child.inc();
+      return child;
     },
   };
 }

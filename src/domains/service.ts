@@ -53,11 +53,28 @@ function policyFields(body: Partial<DomainUpdate>): Partial<Domain> {
   return out;
 }
 
+/**
+ * Labels in use and static owner names, read once for a batch of creations (the seed):
+ * reading them per domain would make seeding N domains O(N²).
+ */
+export interface LabelsInUse {
+  readonly taken: Set<string>;
+  readonly statics: Set<string>;
+}
+
+export async function labelsInUse(config: Config, store: Store): Promise<LabelsInUse> {
+  const statics = staticOwners(config, await store.getZoneText(config.zone.name));
+  for (const ns of config.zone.ns) statics.add(ns.name);
+  return { taken: new Set((await store.listDomains()).map((d) => d.label)), statics };
+}
+
 export async function createDomain(
   config: Config,
   store: Store,
   body: DomainCreate,
   now = new Date(),
+  /** Shared across a batch and updated here; read from the store when absent. */
+  batch?: LabelsInUse,
 ): Promise<Domain> {
   const name = normalizeName(body.domain);
   const problem = nameProblem(name);
@@ -70,10 +87,7 @@ export async function createDomain(
   }
   if (await store.getDomain(name))
     throw new ConflictError(`domain ${name} already exists`, 'domain');
-  const existing = await store.listDomains();
-  const statics = staticOwners(config, await store.getZoneText(config.zone.name));
-  const taken = new Set(existing.map((d) => d.label));
-  for (const ns of config.zone.ns) statics.add(ns.name);
+  const { taken, statics } = batch ?? (await labelsInUse(config, store));
   const label = assignLabel(name, (l) => taken.has(l) || statics.has(`${l}.${config.zone.name}`));
   const domain: Domain = {
     domain: name,
@@ -86,6 +100,7 @@ export async function createDomain(
     updatedAt: now.toISOString(),
   };
   await store.putDomain(domain);
+  taken.add(label);
   return domain;
 }
 

@@ -24,6 +24,11 @@ export interface GeoRecord {
 export interface GeoLookup {
   /** `ip` is IPv4 or IPv6 text. Never throws: unknown or unparsable addresses give an empty record. */
   lookup(ip: string): GeoRecord;
+  /**
+   * Changes (by identity) whenever the data behind lookup() changes, so answers cached
+   * with the old data are dropped. Absent: the data never changes.
+   */
+  version?(): unknown;
 }
 
 /** The lookup used when no database is configured: nothing is known, nothing depends on the client. */

@@ -262,6 +262,11 @@ export class GeoIp implements GeoLookup {
     return lookupIn(this.dbs, ip);
   }
 
+  /** A reload replaces the array: its identity is the version of the data. */
+  version(): unknown {
+    return this.dbs;
+  }
+
   /** The databases being served, in lookup order. */
   databases(): readonly GeoDatabase[] {
     return this.dbs;

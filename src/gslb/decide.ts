@@ -71,10 +71,11 @@ function pickIn(
   ignoreHealth: boolean,
   trace: DecisionTrace | undefined,
 ): Picked {
-  const order = fp.order(plan.keySeed);
   const ok = (n: NodeEntry) => (ignoreHealth ? !n.drained : n.active);
   const spread = plan.spread;
   const want = spread && loc ? Math.max(spread.nodes, plan.answers) : plan.answers;
+  // Health ignored (fail-open) and explain walk the whole order; answers need only its head.
+  const order = ignoreHealth || trace ? fp.order(plan.keySeed) : fp.head(plan.keySeed, want);
   let chosen: NodeEntry[] = [];
   for (let i = 0; i < order.length && chosen.length < want; i++) {
     const n = fp.nodes[order[i] as number] as NodeEntry;

@@ -1,6 +1,6 @@
 // A domain's answer plan and the node pools inside a snapshot. Both are immutable once
 // published; FamilyPool only memoises pure functions of its contents (hash orders).
-import { rank, score, type Weighted } from './rendezvous.js';
+import { rank, rankHead, score, type Weighted } from './rendezvous.js';
 import type { ChainStep, LastResort } from './policy-model.js';
 
 export interface NodeEntry extends Weighted {
@@ -57,9 +57,12 @@ export interface LoadDemand {
 /** The nodes of one family in one pool, with rendezvous orders memoised per domain. */
 export class FamilyPool {
   private readonly orders = new Map<number, Uint16Array>();
+  private readonly heads = new Map<number, Uint16Array>();
   private bounded: Map<number, Uint16Array> | undefined;
   /** Nodes eligible for answers (healthy, not drained, weight > 0). */
   readonly eligible: number;
+  /** Nodes with weight > 0 that are not eligible: how far past the first N picks may lie. */
+  private readonly ineligible: number;
 
   constructor(
     readonly family: Family,
@@ -68,6 +71,25 @@ export class FamilyPool {
     private readonly demand: readonly LoadDemand[] = [],
   ) {
     this.eligible = nodes.filter((n) => n.active && n.weight > 0).length;
+    this.ineligible = nodes.filter((n) => n.weight > 0).length - this.eligible;
+  }
+
+  /**
+   * A prefix of `order(keySeed)` holding at least the first `want` eligible nodes (all of
+   * them when fewer exist): the first answer for a domain in a large pool costs one score
+   * per node instead of a full sort. Memoised per domain for the largest `want` asked.
+   */
+  head(keySeed: number, want: number): Uint16Array {
+    if (this.loadBound !== null) return this.order(keySeed);
+    const full = this.orders.get(keySeed);
+    if (full) return full;
+    const m = want + this.ineligible;
+    let h = this.heads.get(keySeed);
+    if (!h || (h.length < m && h.length < this.nodes.length)) {
+      h = rankHead(keySeed, this.nodes, m);
+      this.heads.set(keySeed, h);
+    }
+    return h;
   }
 
   /** Every node with weight > 0, best first for `keySeed`; with a load bound, the bounded picks first. */

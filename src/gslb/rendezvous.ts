@@ -46,6 +46,33 @@ export function rank(keySeed: number, nodes: readonly Weighted[]): number[] {
     .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
 }
 
+/**
+ * The first `m` indices of `rank(keySeed, nodes)`, without sorting the rest: one score per
+ * node and an insertion into a short sorted head (same order and tie rule as rank).
+ */
+export function rankHead(keySeed: number, nodes: readonly Weighted[], m: number): Uint16Array {
+  const idx = new Uint16Array(Math.min(m, nodes.length));
+  const val = new Float64Array(idx.length);
+  let n = 0;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i] as Weighted;
+    const v = score(keySeed, node.seed, node.weight);
+    if (v === -Infinity) continue;
+    // Strictly greater moves ahead: equal scores keep index order, as rank's tie rule.
+    let j = n < idx.length ? n : idx.length - 1;
+    if (n === idx.length && !(v > (val[j] as number))) continue;
+    while (j > 0 && v > (val[j - 1] as number)) {
+      idx[j] = idx[j - 1] as number;
+      val[j] = val[j - 1] as number;
+      j--;
+    }
+    idx[j] = i;
+    val[j] = v;
+    if (n < idx.length) n++;
+  }
+  return idx.subarray(0, n);
+}
+
 /** FNV-1a over bytes with the same finaliser as hash32: the spread bucket of a client subnet. */
 export function hashBytes(bytes: Uint8Array): number {
   let h = 0x811c9dc5;

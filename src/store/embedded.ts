@@ -181,7 +181,10 @@ export class EmbeddedStore implements Store {
   async loadState(zone: string): Promise<StoreState> {
     const s = this.read();
     return {
-      domains: Object.values(s.domains).map(clone),
+      // Domains are replaced whole on every write and never changed in place, so readers
+      // (the snapshot builder: 100,000 of them) may share them; nodes' health is updated
+      // in place, so they are copied.
+      domains: Object.values(s.domains),
       nodes: Object.values(s.nodes).map(clone),
       zoneText: s.zones[zone] ?? null,
       policy: s.policy ? readPolicy(s.policy) : null,

@@ -10,7 +10,7 @@ import type { Store } from './store.js';
 import { DomainCreate, NodeInput } from './model.js';
 import { GslbPolicy } from '../gslb/policy-model.js';
 import { validate } from '../config/validate.js';
-import { createDomain, toEdgeNodes, withOwnedActive } from '../domains/service.js';
+import { createDomain, labelsInUse, toEdgeNodes, withOwnedActive } from '../domains/service.js';
 import { parseZoneText } from '../zone/parse.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
@@ -77,7 +77,8 @@ export async function seedStore(config: Config, store: Store, dir: string): Prom
   if (policy) await store.putPolicy(policy);
   if (text !== undefined) await store.putZoneText(config.zone.name, text);
   if (nodes.length) await store.replaceNodes(nodes);
-  for (const d of domains) await createDomain(config, store, d);
+  const batch = await labelsInUse(config, store);
+  for (const d of domains) await createDomain(config, store, d, new Date(), batch);
   await store.setMeta(SEEDED, `${dir} at ${new Date().toISOString()}`);
   return {
     seeded: true,

@@ -1,0 +1,692 @@
+// The five figures of issue 7 from one run, Cirrus beside NSD, gdnsd and PowerDNS on the
+// same machine and the same data (see bench/README.md):
+//   1. throughput of full GSLB answers (GeoIP, 30 % of queries with ECS, consistent hash,
+//      10,000 domains, 200 nodes in 10 pools) vs NSD's static equivalent, gdnsd's geoip
+//      plugin and PowerDNS (static bind zone; LUA records in shared mode);
+//   2. latency p50/p99 at a fixed rate (20k QPS);
+//   3. snapshot build time at 100,000 domains and 1,000 nodes, and p99 while rebuilding;
+//   4. RSS at 100,000 domains, and RSS growth over a soak under load;
+//   5. TCP QPS with pipelined queries on persistent connections (dnsperf -m tcp).
+// Everything lives in a temp dir; only 127.0.0.1 is queried; only the processes started
+// here are stopped. Knobs: see P below and bench/README.md.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
+import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
+import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist/src/cli.js');
+const envNum = (name, def) => (process.env[name] ? Number(process.env[name]) : def);
+const P = {
+  domains: envNum('BENCH_DOMAINS', 10000),
+  nodes: envNum('BENCH_NODES', 200),
+  bigDomains: envNum('BENCH_BIG_DOMAINS', 100000),
+  bigNodes: envNum('BENCH_BIG_NODES', 1000),
+  seconds: envNum('BENCH_SECONDS', 8),
+  latencySeconds: envNum('BENCH_LATENCY_SECONDS', 5),
+  latencyQps: envNum('BENCH_LATENCY_QPS', 20000),
+  tcpSeconds: envNum('BENCH_TCP_SECONDS', 5),
+  soakSeconds: envNum('BENCH_SOAK_SECONDS', 30),
+  warmupSeconds: envNum('BENCH_WARMUP_SECONDS', 2),
+  ecsShare: 0.3,
+  workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
+  servers: (process.env.BENCH_SERVERS ?? 'cirrus,nsd,gdnsd,pdns,pdns-lua').split(','),
+};
+const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 420) - 10) * 1000;
+// dnsperf -E: ECS option 8, family 1, source /24, scope 0, 81.2.69.0 (RFC 7871 §6).
+const ECS = '8:00011800510245';
+
+const started = new Map(); // name → { child, pids: Set, exited }
+const notes = [];
+const tmp = mkdtempSync(join(tmpdir(), 'cirrus-gslb-bench-'));
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+const note = (msg) => {
+  notes.push(msg);
+  log(`NOTE: ${msg}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- processes
+
+function track(name, child) {
+  started.set(name, { child, pids: new Set([child.pid]), exited: false });
+  child.on('exit', () => {
+    const s = started.get(name);
+    if (s) s.exited = true;
+  });
+}
+function remember(name) {
+  const s = started.get(name);
+  if (s && !s.exited) for (const pid of processTree(s.child.pid)) s.pids.add(pid);
+}
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+async function stop(names) {
+  for (const name of names) remember(name);
+  for (const name of names) {
+    const s = started.get(name);
+    if (s && alive(s.child.pid)) s.child.kill(name.startsWith('dnsperf') ? 'SIGINT' : 'SIGTERM');
+  }
+  const pids = names.flatMap((n) => [...(started.get(n)?.pids ?? [])]);
+  const until = Date.now() + 5000;
+  while (Date.now() < until && pids.some(alive)) await sleep(100);
+  for (const pid of pids) {
+    if (!alive(pid)) continue;
+    log(`pid ${pid} did not stop on SIGTERM; SIGKILL`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  for (const n of names) started.delete(n);
+}
+let cleaning = false;
+async function cleanup(code) {
+  if (cleaning) return;
+  cleaning = true;
+  await stop([...started.keys()]);
+  if (process.env.BENCH_KEEP === '1') log(`temp dir kept: ${tmp}`);
+  else rmSync(tmp, { recursive: true, force: true });
+  process.exit(code);
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void cleanup(130));
+setTimeout(() => {
+  log(`deadline of ${DEADLINE_MS / 1000}s reached; stopping`);
+  void cleanup(124);
+}, DEADLINE_MS).unref();
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const udp = createSocket('udp4');
+    udp.once('error', reject);
+    udp.bind(0, '127.0.0.1', () => {
+      const port = udp.address().port;
+      const tcp = createServer();
+      tcp.once('error', () => {
+        udp.close();
+        freePort().then(resolvePort, reject);
+      });
+      tcp.listen(port, '127.0.0.1', () => tcp.close(() => udp.close(() => resolvePort(port))));
+    });
+  });
+}
+function dig(port, ...args) {
+  const r = spawnSync('dig', ['@127.0.0.1', '-p', String(port), '+time=1', '+tries=1', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return r.status === 0 ? r.stdout : '';
+}
+function launch(name, cmd, args, opts = {}) {
+  const logFile = join(tmp, `${name}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = spawn(cmd, args, { cwd: tmp, ...opts, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  track(name, child);
+  return { name, pid: child.pid, logFile };
+}
+async function waitForDns(server, zone, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (started.get(server.name)?.exited)
+      throw new Error(
+        `${server.name} exited during start-up:\n${readFileSync(server.logFile, 'utf8').slice(-3000)}`,
+      );
+    if (/\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'))) {
+      remember(server.name);
+      return;
+    }
+    await sleep(200);
+  }
+  throw new Error(
+    `${server.name} did not answer on 127.0.0.1:${server.port} in ${timeoutMs / 1000}s`,
+  );
+}
+function rssMb(pid) {
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb / 1024;
+}
+
+// ---------------------------------------------------------------- measuring
+
+function runDnsperf(tag, port, args, limitSeconds) {
+  if (cleaning) return Promise.reject(new Error('stopping'));
+  const outFile = join(tmp, `dnsperf-${tag}.out`);
+  const fd = openSync(outFile, 'w');
+  const child = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), ...args], {
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const name = `dnsperf-${tag}`;
+  track(name, child);
+  let cpu = 0;
+  const poll = setInterval(() => (cpu = processCpuSeconds(child.pid) ?? cpu), 100);
+  return new Promise((res, rej) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), (limitSeconds + 20) * 1000);
+    child.on('error', rej);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      clearInterval(poll);
+      started.delete(name);
+      const text = readFileSync(outFile, 'utf8');
+      if (code !== 0) rej(new Error(`dnsperf exited ${code}:\n${text.slice(-2000)}`));
+      else res({ text, cpu });
+    });
+  });
+}
+
+/**
+ * One measured phase: two dnsperf processes side by side, one plain and one adding ECS,
+ * sized so ≈30 % of the queries carry ECS (outstanding-query caps at full speed, rates
+ * at a fixed QPS; the share reached is reported). Server CPU from /proc over the phase.
+ */
+async function phase(server, kind, { seconds, qps, verbose = false, tcp = false, during }) {
+  const base = ['-d', server.queries, '-l', String(seconds)];
+  if (tcp) base.push('-m', 'tcp');
+  if (verbose) base.push('-v');
+  const split = (total) => [
+    Math.max(1, Math.round(total * (1 - P.ecsShare))),
+    Math.max(1, Math.round(total * P.ecsShare)),
+  ];
+  let plainArgs;
+  let ecsArgs;
+  if (qps) {
+    const [a, b] = split(qps);
+    plainArgs = [...base, '-c', '3', '-Q', String(a)];
+    ecsArgs = [...base, '-c', '1', '-Q', String(b), '-E', ECS];
+  } else {
+    const [a, b] = split(tcp ? 200 : 100);
+    plainArgs = [...base, '-c', tcp ? '3' : '3', '-q', String(a)];
+    ecsArgs = [...base, '-c', '1', '-q', String(b), '-E', ECS];
+  }
+  const cpu0 = treeCpuSeconds(server.pid);
+  const m0 = machineCpu();
+  const t0 = process.hrtime.bigint();
+  const extra = during ? during() : Promise.resolve(undefined);
+  const [plain, ecs] = await Promise.all([
+    runDnsperf(`${server.name}-${kind}-plain`, server.port, plainArgs, seconds),
+    runDnsperf(`${server.name}-${kind}-ecs`, server.port, ecsArgs, seconds),
+  ]);
+  const duringResult = await extra;
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = treeCpuSeconds(server.pid) - cpu0;
+  const m1 = machineCpu();
+  const sp = parseSummary(plain.text);
+  const se = parseSummary(ecs.text);
+  const completed = (sp.completed ?? 0) + (se.completed ?? 0);
+  const out = {
+    qps: (sp.qps ?? 0) + (se.qps ?? 0),
+    completed,
+    lost: (sp.lost ?? 0) + (se.lost ?? 0),
+    ecsShare: completed ? (se.completed ?? 0) / completed : 0,
+    rcodes: { plain: sp.rcodes, ecs: se.rcodes },
+    cpuUsPerQuery: completed ? (cpu * 1e6) / completed : undefined,
+    serverCores: cpu / wall,
+    dnsperfCores: (plain.cpu + ecs.cpu) / wall,
+    otherCores: Math.max(0, m1.processes - m0.processes - cpu - plain.cpu - ecs.cpu) / wall,
+    interruptCores: (m1.interrupts - m0.interrupts) / wall,
+    during: duringResult,
+  };
+  if (verbose) {
+    const all = Float64Array.from([
+      ...verboseLatencies(plain.text),
+      ...verboseLatencies(ecs.text),
+    ]).sort();
+    out.p50Ms = percentile(all, 0.5);
+    out.p99Ms = percentile(all, 0.99);
+  }
+  const bad = Object.entries({ ...sp.rcodes }).filter(([k]) => k !== 'NOERROR');
+  if (bad.length) note(`${server.name} ${kind}: non-NOERROR answers ${JSON.stringify(sp.rcodes)}`);
+  if (out.otherCores > 0.25)
+    note(
+      `${server.name} ${kind}: other processes used ${out.otherCores.toFixed(2)} cores meanwhile`,
+    );
+  log(
+    `${server.name} ${kind}: ${Math.round(out.qps)} QPS, ${out.cpuUsPerQuery?.toFixed(1)} µs CPU/query` +
+      (verbose ? `, p50 ${out.p50Ms?.toFixed(3)} ms p99 ${out.p99Ms?.toFixed(3)} ms` : '') +
+      `, ECS share ${(out.ecsShare * 100).toFixed(0)} %, lost ${out.lost}`,
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------- servers
+
+function cirrusEnv(extra) {
+  const env = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  for (const k of ['REDIS_URL', 'CNAME_BASE_DOMAIN']) delete env[k];
+  return env;
+}
+
+function nsdConf(dir, port, zone) {
+  return `server:
+  ip-address: 127.0.0.1
+  port: ${port}
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "${dir}"
+  database: ""
+  zonelistfile: "${dir}/zone.list"
+  pidfile: "${dir}/nsd.pid"
+  xfrdfile: ""
+  xfrdir: "${dir}"
+  logfile: "${dir}/nsd.log"
+  verbosity: 1
+  rrl-ratelimit: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "${zone}"
+  zonefile: "bench.zone"
+`;
+}
+
+/** gdnsd: the same zone with every base name a DYNA geoip resource over the same .mmdb. */
+function gdnsdConfig(dir, port, zone, zoneText, mmdb) {
+  mkdirSync(join(dir, 'zones'), { recursive: true });
+  mkdirSync(join(dir, 'run'), { recursive: true });
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  // One address per datacenter, as Cirrus answers one edge: the pool's first node.
+  const dcAddr = {};
+  for (let i = 1; i <= POOLS.length; i++) dcAddr[nodeOf(i).pool] = nodeOf(i).ipv4;
+  const byContinent = {};
+  for (const [name, countries, continent] of POOLS) {
+    byContinent[continent] ??= [];
+    for (const c of countries) byContinent[continent].push(`${c} => [${name}]`);
+  }
+  const map = Object.entries(byContinent)
+    .map(([c, list]) => `          ${c} => { ${list.join(', ')} }`)
+    .join('\n');
+  writeFileSync(
+    join(dir, 'config'),
+    `options => {
+  listen => [ 127.0.0.1:${port} ]
+  run_dir => ${join(dir, 'run')}
+  state_dir => ${join(dir, 'state')}
+  udp_threads => 1
+  tcp_threads => 1
+}
+plugins => {
+  geoip => {
+    maps => {
+      bench => {
+        geoip2_db => ${mmdb}
+        datacenters => [${POOLS.map((p) => p[0]).join(', ')}]
+        map => {
+${map}
+        }
+      }
+    }
+    resources => {
+      edges => {
+        map => bench
+        dcmap => { ${Object.entries(dcAddr)
+          .map(([dc, ip]) => `${dc} => ${ip}`)
+          .join(', ')} }
+      }
+    }
+  }
+}
+`,
+  );
+  const lines = [];
+  for (const line of zoneText.split('\n')) {
+    const m = /^(\S+-example-com\.\S+)\s+(\d+)\s+IN\s+(A|AAAA)\s/.exec(line);
+    if (!m) lines.push(line);
+    else if (m[3] === 'A') lines.push(`${m[1]}\t${m[2]}\tDYNA\tgeoip!edges`);
+  }
+  writeFileSync(join(dir, 'zones', zone.replace(/\.$/, '')), lines.join('\n') + '\n');
+}
+
+/** PowerDNS with the bind backend; `lua` turns each base name into a LUA record. */
+function pdnsConfig(dir, port, zone, zoneText, lua) {
+  mkdirSync(dir, { recursive: true });
+  let text = zoneText;
+  if (lua) {
+    // Health-unaware weighted hash over the client (pickwhashed, pdns 4.7): the nearest
+    // LUA equivalent of a consistent-hash pick. PowerDNS's country()/continent() need its
+    // geoip backend, not installed here; see bench/README.md.
+    const pool = [];
+    for (let i = 1; i <= 20; i++) pool.push(`{100,'${nodeOf(i).ipv4}'}`);
+    const rec = `"pickwhashed({${pool.join(',')}})"`;
+    const lines = [];
+    for (const line of zoneText.split('\n')) {
+      const m = /^(\S+-example-com\.\S+)\s+(\d+)\s+IN\s+(A|AAAA)\s/.exec(line);
+      if (!m) lines.push(line);
+      else if (m[3] === 'A') lines.push(`${m[1]}\t${m[2]}\tIN\tLUA\tA ${rec}`);
+    }
+    text = lines.join('\n') + '\n';
+  }
+  writeFileSync(join(dir, 'bench.zone'), text);
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `zone "${zone}" { type master; file "${join(dir, 'bench.zone')}"; };\n`,
+  );
+  writeFileSync(
+    join(dir, 'pdns.conf'),
+    [
+      'launch=bind',
+      `bind-config=${join(dir, 'named.conf')}`,
+      'local-address=127.0.0.1',
+      `local-port=${port}`,
+      `socket-dir=${dir}`,
+      'security-poll-suffix=',
+      'guardian=no',
+      'daemon=no',
+      'disable-syslog=yes',
+      'log-dns-queries=no',
+      'loglevel=3',
+      'receiver-threads=1',
+      ...(lua ? ['enable-lua-records=shared', 'edns-subnet-processing=yes'] : []),
+      '',
+    ].join('\n'),
+  );
+  return ['--config-dir=' + dir];
+}
+
+// ---------------------------------------------------------------- the run
+
+async function main() {
+  const date = new Date().toISOString();
+  const loadStart = loadavg();
+  const mmdb = join(tmp, 'geo.mmdb');
+  const csv = join(tmp, 'countries.csv');
+  writeCountryCsv(csv);
+  execFileSync(process.execPath, [CLI, 'geo', 'build', '--country', csv, '--out', mmdb], {
+    stdio: 'ignore',
+  });
+  const cirrusConfig = join(tmp, 'cirrus.json');
+  const dnsConfig = P.workers > 0 ? { dns: { workers: P.workers } } : {};
+  writeFileSync(cirrusConfig, JSON.stringify({ geo: { databases: [mmdb] }, ...dnsConfig }));
+
+  const seed = join(tmp, 'seed');
+  writeGslbSeed(seed, P.domains, P.nodes);
+  const port = {};
+  for (const s of new Set(['cirrus', ...P.servers, 'api', 'big', 'bigapi']))
+    port[s] = await freePort();
+  const env = cirrusEnv({
+    CIRRUS_CONFIG: cirrusConfig,
+    SEED_DIR: seed,
+    STATE_FILE: '',
+    DNS_LISTEN: `127.0.0.1:${port.cirrus}`,
+    API_LISTEN: `127.0.0.1:${port.api}`,
+  });
+  const zoneText = execFileSync(process.execPath, [CLI, 'zone', 'export'], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  const zone = /^\$ORIGIN (\S+)/m.exec(zoneText)?.[1];
+  const names = [...zoneText.matchAll(/^(\S+-example-com\.\S+)\s+\d+\s+IN\s+A\s/gm)].map(
+    (m) => m[1],
+  );
+  if (!zone || names.length !== P.domains)
+    throw new Error(`zone export: ${names.length} base names`);
+  const queries = join(tmp, 'queries.txt');
+  writeFileSync(queries, names.map((n) => `${n} A`).join('\n') + '\n');
+
+  const servers = [];
+  for (const name of P.servers) {
+    const dir = join(tmp, name);
+    mkdirSync(dir, { recursive: true });
+    let s;
+    if (name === 'cirrus') s = launch(name, process.execPath, [CLI, 'serve'], { env });
+    else if (name === 'nsd') {
+      writeFileSync(join(dir, 'bench.zone'), zoneText);
+      writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port[name], zone));
+      s = launch(name, 'nsd', ['-d', '-c', join(dir, 'nsd.conf')], { cwd: dir });
+    } else if (name === 'gdnsd') {
+      gdnsdConfig(dir, port[name], zone, zoneText, mmdb);
+      s = launch(name, 'gdnsd', ['-c', dir, '-f', 'start']);
+    } else if (name === 'pdns' || name === 'pdns-lua') {
+      const args = pdnsConfig(dir, port[name], zone, zoneText, name === 'pdns-lua');
+      s = launch(name, 'pdns_server', args);
+    } else throw new Error(`unknown server ${name}`);
+    s.port = port[name];
+    s.queries = queries;
+    servers.push(s);
+  }
+  for (const s of servers) {
+    await waitForDns(s, zone);
+    log(`${s.name} pid ${s.pid} on 127.0.0.1:${s.port}`);
+  }
+  const cirrus = servers.find((s) => s.name === 'cirrus');
+
+  // Same question, same answer shape: every server answers every base name with one A.
+  for (const s of servers) {
+    const a = dig(s.port, '+noall', '+answer', names[0], 'A', '+subnet=81.2.69.0/24');
+    if (!/\sA\s/.test(a)) note(`${s.name}: no A answer for ${names[0]}: ${a.trim()}`);
+  }
+
+  const results = {};
+  const rss = {};
+  if (cirrus) rss.cirrusStartMb = rssMb(cirrus.pid);
+  for (const s of servers) {
+    await phase(s, 'warmup', { seconds: P.warmupSeconds });
+    const r = {};
+    r.throughput = await phase(s, 'throughput', { seconds: P.seconds });
+    r.latency = await phase(s, 'latency', {
+      seconds: P.latencySeconds,
+      qps: P.latencyQps,
+      verbose: true,
+    });
+    r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
+    r.rssMb = rssMb(s.pid);
+    results[s.name] = r;
+  }
+  if (cirrus && P.soakSeconds > 0) {
+    rss.cirrusBeforeSoakMb = rssMb(cirrus.pid);
+    results.cirrus.soak = await phase(cirrus, 'soak', {
+      seconds: P.soakSeconds,
+      qps: P.latencyQps,
+    });
+    rss.cirrusAfterSoakMb = rssMb(cirrus.pid);
+  }
+  await stop(servers.map((s) => s.name));
+
+  // The large store: 100,000 domains, 1,000 nodes, in a state file with an API token.
+  let big;
+  if (P.bigDomains > 0)
+    try {
+      const bigSeed = join(tmp, 'big-seed');
+      writeGslbSeed(bigSeed, P.bigDomains, P.bigNodes);
+      const stateFile = join(tmp, 'big-state.json');
+      const token = execFileSync(
+        process.execPath,
+        [join(ROOT, 'bench/state-file.mjs'), bigSeed, stateFile],
+        {
+          encoding: 'utf8',
+          env: cirrusEnv({}),
+        },
+      ).trim();
+      const benv = cirrusEnv({
+        CIRRUS_CONFIG: cirrusConfig,
+        SEED_DIR: '',
+        STATE_FILE: stateFile,
+        DNS_LISTEN: `127.0.0.1:${port.big}`,
+        API_LISTEN: `127.0.0.1:${port.bigapi}`,
+      });
+      const bigNames = join(tmp, 'big-queries.txt');
+      const few = [];
+      for (let i = 1; i <= P.bigDomains; i += Math.max(1, Math.floor(P.bigDomains / 10000)))
+        few.push(`site--${i}-example-com.${zone} A`);
+      writeFileSync(bigNames, few.join('\n') + '\n');
+      const t0 = Date.now();
+      const s = launch('cirrus-big', process.execPath, [CLI, 'serve'], { env: benv });
+      s.port = port.big;
+      s.queries = bigNames;
+      await waitForDns(s, zone, 120_000);
+      const startSeconds = (Date.now() - t0) / 1000;
+      // The admin API starts listening just after DNS: retry for a while.
+      const metrics = async () => {
+        for (let i = 0; ; i++) {
+          try {
+            return await (await fetch(`http://127.0.0.1:${port.bigapi}/metrics`)).text();
+          } catch (err) {
+            if (i >= 100) throw err;
+            await sleep(200);
+          }
+        }
+      };
+      const buildStats = (text) => ({
+        sum: Number(
+          /^cirrus_snapshot_build_seconds_sum(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN,
+        ),
+        count: Number(
+          /^cirrus_snapshot_build_seconds_count(?:\{[^}]*\})? ([\d.e+-]+)/m.exec(text)?.[1] ?? NaN,
+        ),
+      });
+      const first = buildStats(await metrics());
+      big = { startSeconds, firstBuildSeconds: first.sum / first.count, rssMb: rssMb(s.pid) };
+      await phase(s, 'big-warmup', { seconds: P.warmupSeconds, qps: P.latencyQps });
+      big.steady = await phase(s, 'big-steady', {
+        seconds: P.latencySeconds,
+        qps: P.latencyQps,
+        verbose: true,
+      });
+      // Rebuilds under load: one node's weight changed through the API every second.
+      let weight = 100;
+      const before = buildStats(await metrics());
+      big.rebuild = await phase(s, 'big-rebuild', {
+        seconds: P.latencySeconds,
+        qps: P.latencyQps,
+        verbose: true,
+        during: async () => {
+          const until = Date.now() + (P.latencySeconds - 1) * 1000;
+          let patches = 0;
+          while (Date.now() < until) {
+            weight = weight === 100 ? 99 : 100;
+            const r = await fetch(`http://127.0.0.1:${port.bigapi}/api/v1/nodes/${nodeOf(1).id}`, {
+              method: 'PATCH',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ weight }),
+            });
+            if (r.ok) patches++;
+            else note(`PATCH node: HTTP ${r.status} ${await r.text()}`);
+            await sleep(1000);
+          }
+          return patches;
+        },
+      });
+      const after = buildStats(await metrics());
+      big.rebuilds = after.count - before.count;
+      big.rebuildSeconds = (after.sum - before.sum) / Math.max(1, after.count - before.count);
+      big.rssAfterMb = rssMb(s.pid);
+      await stop(['cirrus-big']);
+    } catch (err) {
+      note(`the ${P.bigDomains}-domain phase failed: ${err.message}`);
+      big = undefined;
+    }
+
+  const report = {
+    date,
+    loadavgAtStart: loadStart,
+    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).stdout.trim(),
+    params: P,
+    results,
+    rss,
+    big,
+    notes,
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(
+    join(ROOT, 'bench/results/gslb-latest.json'),
+    JSON.stringify(report, null, 2) + '\n',
+  );
+  print(report);
+}
+
+const f0 = (x) =>
+  x === undefined || Number.isNaN(x) ? '-' : Math.round(x).toLocaleString('en-US');
+const f1 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
+const f3 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+
+function print(r) {
+  const out = [];
+  out.push(
+    `\n${r.date}  commit ${r.commit}  load ${r.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `${P.domains} domains, ${P.nodes} nodes in ${POOLS.length} pools; ${Math.round(P.ecsShare * 100)} % of queries with ECS 81.2.69.0/24`,
+  );
+  out.push('');
+  out.push(
+    '| server | QPS | CPU µs/q | p50 @20k | p99 @20k | CPU µs/q @20k | TCP QPS | TCP µs/q | RSS MB |',
+  );
+  out.push(
+    '| ------ | --: | -------: | -------: | -------: | ------------: | ------: | -------: | -----: |',
+  );
+  for (const [name, x] of Object.entries(r.results)) {
+    out.push(
+      `| ${name} | ${f0(x.throughput.qps)} | ${f1(x.throughput.cpuUsPerQuery)} | ${f3(x.latency.p50Ms)} | ${f3(x.latency.p99Ms)} | ${f1(x.latency.cpuUsPerQuery)} | ${f0(x.tcp.qps)} | ${f1(x.tcp.cpuUsPerQuery)} | ${f0(x.rssMb)} |`,
+    );
+  }
+  const c = r.results.cirrus;
+  const ratio = (o, key) =>
+    c && r.results[o] ? (c.throughput[key] / r.results[o].throughput[key]).toFixed(2) : '-';
+  out.push('');
+  out.push('Targets (issue 7):');
+  out.push(
+    `1. QPS Cirrus/NSD ${ratio('nsd', 'qps')}× (≥ 0.8), Cirrus/PowerDNS-LUA ${ratio('pdns-lua', 'qps')}× (≥ 2), Cirrus/gdnsd ${ratio('gdnsd', 'qps')}×; CPU per query Cirrus/NSD ${ratio('nsd', 'cpuUsPerQuery')}×`,
+  );
+  out.push(
+    `2. Cirrus p99 @ ${P.latencyQps} QPS: ${f3(c?.latency.p99Ms)} ms (≤ 0.5), p50 ${f3(c?.latency.p50Ms)} ms`,
+  );
+  if (r.big?.rebuild) {
+    out.push(
+      `3. ${P.bigDomains} domains / ${P.bigNodes} nodes: first build ${f3(r.big.firstBuildSeconds)} s, rebuild ${f3(r.big.rebuildSeconds)} s (${r.big.rebuilds} during load) (≤ 1); p99 steady ${f3(r.big.steady.p99Ms)} ms, during rebuilds ${f3(r.big.rebuild.p99Ms)} ms (${(r.big.rebuild.p99Ms / r.big.steady.p99Ms).toFixed(2)}×, ≤ 2×)`,
+    );
+    out.push(
+      `4. RSS at ${P.bigDomains} domains: ${f0(r.big.rssMb)} MB after start, ${f0(r.big.rssAfterMb)} MB after the rebuild run (≤ 300)`,
+    );
+  }
+  if (r.rss.cirrusAfterSoakMb !== undefined)
+    out.push(
+      `   RSS over a ${P.soakSeconds} s soak at ${P.latencyQps} QPS (BENCH_SOAK_SECONDS): ${f0(r.rss.cirrusStartMb)} MB at start, ${f0(r.rss.cirrusBeforeSoakMb)} → ${f0(r.rss.cirrusAfterSoakMb)} MB`,
+    );
+  out.push(
+    `5. Cirrus TCP (dnsperf -m tcp, 4 persistent connections, pipelined): ${f0(c?.tcp.qps)} QPS (≥ 20k)`,
+  );
+  for (const n of r.notes) out.push(`NOTE: ${n}`);
+  console.log(out.join('\n'));
+}
+
+main().then(
+  () => cleanup(0),
+  (err) => {
+    log(err.stack ?? String(err));
+    void cleanup(1);
+  },
+);

@@ -1,0 +1,67 @@
+// Encoded responses remembered per snapshot: a query that repeats one already answered
+// (same client, transport, flags, question up to case, and EDNS bytes) gets the same
+// bytes back with its own ID and question case. The cache hangs off the snapshot it was
+// filled from (a WeakMap), so publishing a new snapshot drops it without any bookkeeping;
+// a GeoIP reload starts a fresh one too, because answers depend on the database.
+import type { Snapshot } from './snapshot.js';
+import type { Decision } from '../gslb/decide.js';
+
+export interface CachedAnswer {
+  /** The query it answers, from octet 2 on, its name case-folded (see dns/fast-path.ts). */
+  readonly key: Buffer;
+  readonly transport: string;
+  readonly address: string;
+  readonly questionEnd: number;
+  /** The bound query counter (transport, qtype, rcode) to count each hit with. */
+  readonly counter: { inc(): void };
+  /** The whole response as the slow path encoded it (ID and question case of its query). */
+  readonly wire: Buffer;
+  readonly qtype: number;
+  readonly rcode: number;
+  readonly truncated: boolean;
+  /** The GSLB decisions behind it, counted again on every hit so metrics stay true. */
+  readonly decisions: readonly Decision[];
+}
+
+/**
+ * Entries per snapshot. When full, the cache starts over rather than tracking recency:
+ * a clear costs nothing per query, and a cache this size covers every name a busy
+ * authoritative server sees from its resolvers between two snapshots.
+ */
+export const ANSWER_CACHE_ENTRIES = 200_000;
+
+export class AnswerCache {
+  private readonly map = new Map<number, CachedAnswer>();
+
+  constructor(
+    /** Identity of the GeoIP data the answers were computed with. */
+    readonly geoVersion: unknown,
+    private readonly capacity = ANSWER_CACHE_ENTRIES,
+  ) {}
+
+  /** By key hash: the caller checks the entry is its query (a collision is a miss). */
+  get(key: number): CachedAnswer | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: number, answer: CachedAnswer): void {
+    if (this.map.size >= this.capacity) this.map.clear();
+    this.map.set(key, answer);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+const caches = new WeakMap<Snapshot, AnswerCache>();
+
+/** The cache of `snapshot` for answers computed with GeoIP data `geoVersion`. */
+export function answerCacheFor(snapshot: Snapshot, geoVersion: unknown): AnswerCache {
+  let cache = caches.get(snapshot);
+  if (!cache || cache.geoVersion !== geoVersion) {
+    cache = new AnswerCache(geoVersion);
+    caches.set(snapshot, cache);
+  }
+  return cache;
+}
