@@ -15,6 +15,8 @@ import { nodeRoutes } from './routes/nodes.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zone.js';
 import { gslbRoutes } from './routes/gslb.js';
+import { acmeDnsRoutes } from './routes/acme-dns.js';
+import { TxtService } from '../acme/txt-service.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -44,6 +46,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
 
   await app.register(healthRoutes(deps));
+  if (deps.config.acme.dnsApi.enabled) {
+    const txt = new TxtService({
+      config: deps.config,
+      store: deps.store,
+      snapshot: deps.snapshot,
+      flush: deps.flush,
+      awaitSerial: deps.awaitSerial,
+    });
+    await app.register(acmeDnsRoutes(deps, txt));
+  }
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', async (req) => {

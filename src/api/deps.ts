@@ -6,6 +6,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
+import type { AwaitSerial } from '../acme/txt-service.js';
 
 export interface ApiDeps {
   config: Config;
@@ -22,4 +23,9 @@ export interface ApiDeps {
   geo: GeoLookup;
   /** This instance's health checker: its view of every node, and whether it leads. */
   health: () => HealthStatus;
+  /**
+   * The propagation barrier of the hidden master: resolves when every configured secondary
+   * serves `serial` or the wait is over. Absent (no secondaries): nothing to wait for.
+   */
+  awaitSerial?: AwaitSerial | undefined;
 }
