@@ -17,12 +17,16 @@ import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
+import { TxtService, type AwaitSerial } from './acme/txt-service.js';
+import { CertificateService } from './acme/certificates.js';
 
 export interface CirrusOptions {
   config: Config;
   logger: Logger;
   /** Use this store instead of opening one from the config (tests). */
   store?: Store;
+  /** The hidden master's propagation barrier, when secondaries are configured. */
+  awaitSerial?: AwaitSerial;
 }
 
 export class Cirrus {
@@ -31,15 +35,19 @@ export class Cirrus {
   readonly snapshots: SnapshotManager;
   readonly registry = createRegistry();
   private readonly logger: Logger;
+  private readonly awaitSerial: AwaitSerial | undefined;
   private readonly dns: DnsServer;
   readonly geo: GeoIp;
   readonly health: HealthChecker;
+  readonly txt: TxtService;
+  readonly certificates: CertificateService | undefined;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
+    this.awaitSerial = opts.awaitSerial;
     this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
     this.snapshots = new SnapshotManager({
       config: this.config,
@@ -59,6 +67,22 @@ export class Cirrus {
       this.registry,
       healthInstanceId(this.config),
     );
+    this.txt = new TxtService({
+      config: this.config,
+      store: this.store,
+      snapshot: () => this.snapshots.current,
+      flush: () => this.snapshots.flush(),
+      awaitSerial: opts.awaitSerial,
+    });
+    this.certificates = this.config.acme.issuer.enabled
+      ? new CertificateService({
+          config: this.config,
+          store: this.store,
+          txt: this.txt,
+          logger: this.logger.child({ component: 'acme' }),
+          registry: this.registry,
+        })
+      : undefined;
     this.dns = new DnsServer(
       this.config,
       () => this.snapshots.current,
@@ -91,6 +115,7 @@ export class Cirrus {
       // (warm start) while the first rounds settle.
       await this.health.start();
       await this.dns.start();
+      await this.certificates?.start();
       this.api = await buildApi({
         config: this.config,
         store: this.store,
@@ -101,6 +126,9 @@ export class Cirrus {
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
+        awaitSerial: this.awaitSerial,
+        txt: this.txt,
+        certificates: this.certificates,
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -116,6 +144,7 @@ export class Cirrus {
   async stop(): Promise<void> {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
+      async () => this.certificates?.stop(),
       () => this.dns.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),

@@ -16,7 +16,18 @@ import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zone.js';
 import { gslbRoutes } from './routes/gslb.js';
 import { acmeDnsRoutes } from './routes/acme-dns.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { TxtService } from '../acme/txt-service.js';
+
+function txtServiceOf(deps: ApiDeps): TxtService {
+  return new TxtService({
+    config: deps.config,
+    store: deps.store,
+    snapshot: deps.snapshot,
+    flush: deps.flush,
+    awaitSerial: deps.awaitSerial,
+  });
+}
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -47,14 +58,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps));
   if (deps.config.acme.dnsApi.enabled) {
-    const txt = new TxtService({
-      config: deps.config,
-      store: deps.store,
-      snapshot: deps.snapshot,
-      flush: deps.flush,
-      awaitSerial: deps.awaitSerial,
-    });
-    await app.register(acmeDnsRoutes(deps, txt));
+    await app.register(acmeDnsRoutes(deps, deps.txt ?? txtServiceOf(deps)));
   }
   await app.register(
     async (v1) => {
@@ -70,6 +74,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(tokenRoutes(deps));
       await v1.register(zoneRoutes(deps));
       await v1.register(gslbRoutes(deps));
+      await v1.register(certificateRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

@@ -6,7 +6,8 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
-import type { AwaitSerial } from '../acme/txt-service.js';
+import type { AwaitSerial, TxtService } from '../acme/txt-service.js';
+import type { CertificateService } from '../acme/certificates.js';
 
 export interface ApiDeps {
   config: Config;
@@ -28,4 +29,8 @@ export interface ApiDeps {
    * serves `serial` or the wait is over. Absent (no secondaries): nothing to wait for.
    */
   awaitSerial?: AwaitSerial | undefined;
+  /** Publishes challenge values; built from the fields above when absent. */
+  txt?: TxtService | undefined;
+  /** Certificate issuance and renewal; absent when acme.issuer.enabled is false. */
+  certificates?: CertificateService | undefined;
 }
