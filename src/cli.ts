@@ -12,6 +12,8 @@ import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
+import { nsdConfig } from './xfr/nsd-config.js';
+import { Peers } from './xfr/peers.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -24,6 +26,9 @@ Usage:
                                                compile CSV ranges (first,last,country_code;
                                                first,last,asn,org; or network,… rows) into a
                                                GeoLite2-shaped .mmdb; --country/--asn repeat
+  cirrus nsd-config [--secondary NAME] [--master ADDR[@PORT]] [--notify-from ADDR]
+                                               print the NSD configuration of a secondary
+                                               (key, request-xfr, allow-notify, zone)
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -71,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
       asn: { type: 'string', multiple: true },
       out: { type: 'string', short: 'o' },
       type: { type: 'string' },
+      secondary: { type: 'string' },
+      master: { type: 'string' },
+      'notify-from': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -105,6 +113,17 @@ async function main(argv: string[]): Promise<number> {
       }
       return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
     });
+    process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'nsd-config') {
+    const text = await withStore(values.config, async (config, store) =>
+      nsdConfig(config, new Peers(config.xfr, await store.getPeers()), {
+        secondary: values.secondary,
+        master: values.master,
+        notifyFrom: values['notify-from'],
+      }),
+    );
     process.stdout.write(text);
     return 0;
   }

@@ -1,5 +1,6 @@
 // The composition root: builds every component from the config and runs one lifecycle,
-// start (GeoIP → store → seed → snapshot → health → DNS → API) and stop in reverse. stop() also cleans up
+// start (GeoIP → store → seed → snapshot → health → DNS → hidden master → API) and stop
+// in reverse. stop() also cleans up
 // after a start that failed half-way.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
@@ -17,16 +18,15 @@ import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
-import { TxtService, type AwaitSerial } from './acme/txt-service.js';
+import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
+import { HiddenMaster } from './xfr/master.js';
 
 export interface CirrusOptions {
   config: Config;
   logger: Logger;
   /** Use this store instead of opening one from the config (tests). */
   store?: Store;
-  /** The hidden master's propagation barrier, when secondaries are configured. */
-  awaitSerial?: AwaitSerial;
 }
 
 export class Cirrus {
@@ -35,19 +35,18 @@ export class Cirrus {
   readonly snapshots: SnapshotManager;
   readonly registry = createRegistry();
   private readonly logger: Logger;
-  private readonly awaitSerial: AwaitSerial | undefined;
   private readonly dns: DnsServer;
   readonly geo: GeoIp;
   readonly health: HealthChecker;
   readonly txt: TxtService;
   readonly certificates: CertificateService | undefined;
+  readonly master: HiddenMaster;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
-    this.awaitSerial = opts.awaitSerial;
     this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
     this.snapshots = new SnapshotManager({
       config: this.config,
@@ -72,7 +71,8 @@ export class Cirrus {
       store: this.store,
       snapshot: () => this.snapshots.current,
       flush: () => this.snapshots.flush(),
-      awaitSerial: opts.awaitSerial,
+      // The hidden master's barrier: every configured secondary serves the serial.
+      awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
     });
     this.certificates = this.config.acme.issuer.enabled
       ? new CertificateService({
@@ -83,12 +83,21 @@ export class Cirrus {
           registry: this.registry,
         })
       : undefined;
+    this.master = new HiddenMaster({
+      config: this.config,
+      store: this.store,
+      snapshot: () => this.snapshots.current,
+      onPublish: (listener) => this.snapshots.onPublish(listener),
+      logger: this.logger.child({ component: 'xfr' }),
+      registry: this.registry,
+    });
     this.dns = new DnsServer(
       this.config,
       () => this.snapshots.current,
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
       { geo: this.geo, onDecision: gslbMetrics(this.registry) },
+      [this.master.exchange],
     );
   }
 
@@ -116,6 +125,8 @@ export class Cirrus {
       await this.health.start();
       await this.dns.start();
       await this.certificates?.start();
+      // After DNS: a NOTIFY is answered by a transfer request at once.
+      await this.master.start();
       this.api = await buildApi({
         config: this.config,
         store: this.store,
@@ -126,9 +137,10 @@ export class Cirrus {
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
-        awaitSerial: this.awaitSerial,
         txt: this.txt,
         certificates: this.certificates,
+        secondaries: () => this.master.status(),
+        awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -145,6 +157,7 @@ export class Cirrus {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
       async () => this.certificates?.stop(),
+      () => this.master.stop(),
       () => this.dns.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),

@@ -369,6 +369,60 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('hidden master: peers, zone versions and the IXFR journal', () => {
+      const version = (serial: number, records: string[]) => ({
+        serial,
+        soa: `${ZONE} 6 1 3600 ${serial.toString(16)}`,
+        records,
+      });
+      const entry = (from: number, to: number) => ({
+        from,
+        to,
+        fromSoa: `soa ${from}`,
+        toSoa: `soa ${to}`,
+        removed: [`r${from}`],
+        added: [`a${to}`],
+      });
+
+      it('peers are null until stored, then round-trip whole with an xfr change event', async () => {
+        assert.equal(await store.getPeers(), null);
+        const seen: StoreChange[] = [];
+        const off = store.onChange((c) => seen.push(c));
+        const doc = {
+          keys: [
+            { name: 'k1', algorithm: 'hmac-sha256' as const, secret: 'c2VjcmV0c2VjcmV0c2VjcmV0' },
+          ],
+          secondaries: [{ name: 'ns2', address: '192.0.2.53', port: 53, key: 'k1', notify: true }],
+        };
+        await store.putPeers(doc);
+        assert.deepEqual(await store.getPeers(), doc);
+        assert.deepEqual(seen, [{ kind: 'xfr', origin: 'local' }]);
+        off();
+      });
+
+      it('commits a zone version only over the expected serial, and trims the journal', async () => {
+        assert.equal(await store.getZoneVersion(ZONE), null);
+        assert.deepEqual(await store.loadJournal(ZONE), []);
+        assert.equal(await store.commitZoneVersion(ZONE, 5, version(1, ['a']), null, 3), false);
+        assert.equal(await store.commitZoneVersion(ZONE, null, version(1, ['a']), null, 3), true);
+        assert.deepEqual(await store.getZoneVersion(ZONE), version(1, ['a']));
+        assert.equal(
+          await store.commitZoneVersion(ZONE, null, version(2, ['b']), entry(1, 2), 3),
+          false,
+          'a second first version loses',
+        );
+        for (let s = 2; s <= 5; s++) {
+          assert.equal(
+            await store.commitZoneVersion(ZONE, s - 1, version(s, [`r${s}`]), entry(s - 1, s), 3),
+            true,
+          );
+        }
+        assert.deepEqual(await store.getZoneVersion(ZONE), version(5, ['r5']));
+        assert.deepEqual(await store.loadJournal(ZONE), [entry(2, 3), entry(3, 4), entry(4, 5)]);
+        assert.deepEqual(await store.loadJournal('other.example'), []);
+      });
+    });
+
     describe('zone text', () => {
       it('round-trips per zone and is null when never stored', async () => {
         assert.equal(await store.getZoneText(ZONE), null);
@@ -494,6 +548,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.putHealthViews(new Map([['missing', view('i1')]]), 60);
         await store.acquireLock('health', 'i1', 1000);
         await store.releaseLock('health', 'i1');
+        await store.commitZoneVersion(ZONE, null, { serial: 1, soa: 's', records: [] }, null, 5);
         assert.deepEqual(seen, []);
       });
 

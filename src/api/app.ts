@@ -28,6 +28,7 @@ function txtServiceOf(deps: ApiDeps): TxtService {
     awaitSerial: deps.awaitSerial,
   });
 }
+import { secondaryRoutes } from './routes/secondaries.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -75,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(zoneRoutes(deps));
       await v1.register(gslbRoutes(deps));
       await v1.register(certificateRoutes(deps));
+      await v1.register(secondaryRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

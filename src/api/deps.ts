@@ -6,8 +6,9 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
-import type { AwaitSerial, TxtService } from '../acme/txt-service.js';
+import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
+import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 
 export interface ApiDeps {
   config: Config;
@@ -24,13 +25,12 @@ export interface ApiDeps {
   geo: GeoLookup;
   /** This instance's health checker: its view of every node, and whether it leads. */
   health: () => HealthStatus;
-  /**
-   * The propagation barrier of the hidden master: resolves when every configured secondary
-   * serves `serial` or the wait is over. Absent (no secondaries): nothing to wait for.
-   */
-  awaitSerial?: AwaitSerial | undefined;
   /** Publishes challenge values; built from the fields above when absent. */
   txt?: TxtService | undefined;
   /** Certificate issuance and renewal; absent when acme.issuer.enabled is false. */
   certificates?: CertificateService | undefined;
+  /** Each secondary: NOTIFY acknowledged, serial served, lag, last transfer. */
+  secondaries: () => SecondaryStatus[];
+  /** Resolves when every secondary serves `serial` or newer, or at the timeout. */
+  awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
 }

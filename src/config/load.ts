@@ -1,6 +1,7 @@
 // Builds the effective configuration: defaults ← config file (JSON or YAML) ← environment.
 // Everything passes one schema; derived defaults (NS set, SOA names) are filled after it,
 // then cross-field rules are checked. Any failure names the field it is about.
+import { peersProblem } from '../xfr/peers.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { Config } from './schema.js';
@@ -156,6 +157,8 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
       );
     }
   });
+  const peers = peersProblem(cfg.xfr.keys, cfg.xfr.secondaries, cfg.xfr.allow, 'xfr.');
+  if (peers) throw new ConfigError(`${what}: ${peers.field}: ${peers.message}`, peers.field);
   return cfg;
 }
 

@@ -402,6 +402,87 @@ export const AcmeConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type AcmeConfig = Static<typeof AcmeConfig>;
+export const TsigKeyConfig = Type.Object(
+  {
+    name: Type.String({ pattern: HOSTNAME_PATTERN, description: 'key name, as in the secondary' }),
+    algorithm: Type.Union(
+      [Type.Literal('hmac-sha256'), Type.Literal('hmac-sha512'), Type.Literal('hmac-sha1')],
+      { default: 'hmac-sha256', description: 'hmac-sha1 only for old peers' },
+    ),
+    secret: Type.String({
+      pattern: '^[A-Za-z0-9+/]{16,}={0,2}$',
+      description: 'base64 secret (tsig-keygen, openssl rand -base64 32)',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type TsigKeyConfig = Static<typeof TsigKeyConfig>;
+
+export const SecondaryConfig = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'label' }),
+    address: Type.String({
+      minLength: 2,
+      maxLength: 45,
+      description: 'IPv4 or IPv6 address: where NOTIFY and SOA polls go',
+    }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 53 }),
+    key: Type.Union([Type.String({ pattern: HOSTNAME_PATTERN }), Type.Null()], {
+      default: null,
+      description: 'TSIG key (xfr.keys) for NOTIFY and transfers; null = unsigned',
+    }),
+    notify: Type.Boolean({ default: true, description: 'send NOTIFY on each new serial' }),
+  },
+  { additionalProperties: false },
+);
+export type SecondaryConfig = Static<typeof SecondaryConfig>;
+
+export const XfrAllowConfig = Type.Object(
+  {
+    cidr: Type.String({ minLength: 2, maxLength: 43, description: 'source address or CIDR' }),
+    key: Type.Union([Type.String({ pattern: HOSTNAME_PATTERN }), Type.Null()], {
+      default: null,
+      description: 'TSIG key the request must carry; null = unsigned allowed',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const XfrConfig = Type.Object(
+  {
+    keys: Type.Array(TsigKeyConfig, { default: [], description: 'TSIG keys (RFC 8945)' }),
+    secondaries: Type.Array(SecondaryConfig, {
+      default: [],
+      description: 'NSD (or other) secondaries: NOTIFY targets, allowed to transfer with their key',
+    }),
+    allow: Type.Array(XfrAllowConfig, {
+      default: [],
+      description: 'further transfer clients (e.g. kdig from an admin host)',
+    }),
+    journalSize: Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      default: 100,
+      description: 'IXFR journal: how many serial changes are kept',
+    }),
+    notifyTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 2000 }),
+    notifyRetryMs: Type.Integer({
+      minimum: 10,
+      maximum: 600000,
+      default: 1000,
+      description: 'first NOTIFY retry; doubles up to notifyMaxRetryMs until acknowledged',
+    }),
+    notifyMaxRetryMs: Type.Integer({ minimum: 10, maximum: 3600000, default: 60000 }),
+    pollIntervalMs: Type.Integer({
+      minimum: 100,
+      maximum: 3600000,
+      default: 10000,
+      description: "how often each secondary's serial is polled over DNS (SOA query)",
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type XfrConfig = Static<typeof XfrConfig>;
 
 export const Config = Type.Object(
   {
@@ -415,6 +496,7 @@ export const Config = Type.Object(
     geo: GeoConfig,
     debug: DebugConfig,
     acme: AcmeConfig,
+    xfr: XfrConfig,
     seed: Type.Object(
       {
         dir: Type.Union([Type.String(), Type.Null()], {

@@ -30,6 +30,7 @@ export class SnapshotManager {
   private lastError: string | undefined;
   /** Fires the rebuild that drops the next expiring challenge TXT value. */
   private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly publishListeners = new Set<(s: Snapshot) => void>();
 
   constructor(private readonly deps: SnapshotManagerDeps) {}
 
@@ -37,6 +38,12 @@ export class SnapshotManager {
   get current(): Snapshot {
     if (!this.live) throw new Error('no snapshot has been built yet');
     return this.live;
+  }
+
+  /** Called with each snapshot as it is published (a listener added late reads `current` first). */
+  onPublish(listener: (s: Snapshot) => void): () => void {
+    this.publishListeners.add(listener);
+    return () => this.publishListeners.delete(listener);
   }
 
   get lastBuildError(): string | undefined {
@@ -143,6 +150,13 @@ export class SnapshotManager {
         { serial, generation: next.generation, domains: next.domains.size },
         'snapshot published',
       );
+      for (const listener of this.publishListeners) {
+        try {
+          listener(next);
+        } catch (err) {
+          logger.error({ err }, 'snapshot listener failed');
+        }
+      }
     } catch (err) {
       metrics.builds.inc({ result: 'failed' });
       this.lastError = errorMessage(err);

@@ -10,6 +10,8 @@ import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
 import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import { readPolicy } from './policy-record.js';
+import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
+import type { PeersDocument } from '../xfr/peers.js';
 import { nextSerial } from '../snapshot/serial.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
@@ -32,7 +34,15 @@ interface FileState {
   certs?: Record<string, StoredCertificate>;
   /** `cdn:acmeacct:global` and `cdn:acmecertkey:{domain}` by their key. */
   acmeKeys?: Record<string, string>;
+  /** Absent in files written before the hidden master existed. */
+  xfr?: {
+    peers: PeersDocument | null;
+    versions: Record<string, ZoneVersion>;
+    journals: Record<string, JournalEntry[]>;
+  };
 }
+
+const emptyXfr = () => ({ peers: null, versions: {}, journals: {} });
 
 function emptyState(): FileState {
   return {
@@ -353,6 +363,44 @@ export class EmbeddedStore implements Store {
 
   private dropLock(name: string, owner: string): void {
     if (this.locks.get(name)?.owner === owner) this.locks.delete(name);
+  }
+
+  async getPeers(): Promise<PeersDocument | null> {
+    const p = this.read().xfr?.peers;
+    return p ? clone(p) : null;
+  }
+
+  async putPeers(doc: PeersDocument): Promise<void> {
+    this.mutate('xfr', (s) => void ((s.xfr ??= emptyXfr()).peers = clone(doc)));
+  }
+
+  async getZoneVersion(zone: string): Promise<ZoneVersion | null> {
+    const v = this.read().xfr?.versions[zone];
+    return v ? clone(v) : null;
+  }
+
+  async commitZoneVersion(
+    zone: string,
+    expected: number | null,
+    next: ZoneVersion,
+    entry: JournalEntry | null,
+    maxEntries: number,
+  ): Promise<boolean> {
+    this.syncFromFile();
+    if ((this.state.xfr?.versions[zone]?.serial ?? null) !== expected) return false;
+    this.mutate(undefined, (s) => {
+      const x = (s.xfr ??= emptyXfr());
+      x.versions[zone] = clone(next);
+      if (entry) {
+        const journal = [...(x.journals[zone] ?? []), clone(entry)];
+        x.journals[zone] = journal.slice(Math.max(0, journal.length - maxEntries));
+      }
+    });
+    return true;
+  }
+
+  async loadJournal(zone: string): Promise<JournalEntry[]> {
+    return clone(this.read().xfr?.journals[zone] ?? []);
   }
 
   async getMeta(name: string): Promise<string | undefined> {

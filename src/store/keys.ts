@@ -34,6 +34,12 @@ export const keys = {
   cert: (domain: string) => `cdn:cert:${domain}`,
   acmeAccountKey: 'cdn:acmeacct:global',
   acmeCertKey: (domain: string) => `cdn:acmecertkey:${domain}`,
+  /** TSIG keys and secondaries managed through the API (added by Cirrus GSLB). */
+  xfrPeers: 'cdn:xfr:peers',
+  /** The zone version last offered to secondaries: serial, SOA, records (added by Cirrus GSLB). */
+  xfrVersion: (zone: string) => `cdn:xfr:version:${zone}`,
+  /** IXFR journal: one JSON diff per serial change, oldest first (added by Cirrus GSLB). */
+  xfrJournal: (zone: string) => `cdn:xfr:journal:${zone}`,
 } as const;
 
 export const channels = {

@@ -10,6 +10,8 @@ import type { Domain, EdgeNode, HealthView, NodeHealth, NodeProbe, TokenRecord }
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import { channels, keys } from './keys.js';
 import { readPolicy } from './policy-record.js';
+import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
+import type { PeersDocument } from '../xfr/peers.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
 
@@ -21,6 +23,7 @@ const CHANGE_KINDS: readonly ChangeKind[] = [
   'policy',
   'health',
   'acme',
+  'xfr',
   'all',
 ];
 
@@ -104,6 +107,21 @@ if prev ~= nil then
 end
 redis.call('HSET', KEYS[1], 'serial', serial, 'hash', hash)
 return serial
+`;
+
+/**
+ * commitZoneVersion's compare-and-set. KEYS: version hash, journal list. ARGV: expected
+ * serial ('' = none stored), serial, soa, records JSON, entry JSON ('' = none), max entries.
+ */
+const COMMIT_ZONE_VERSION_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'serial')
+if (ARGV[1] == '' and cur) or (ARGV[1] ~= '' and cur ~= ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'serial', ARGV[2], 'soa', ARGV[3], 'records', ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[5])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+end
+return 1
 `;
 
 /**
@@ -766,6 +784,48 @@ export class RedisStore implements Store {
       string | null,
     ];
     return stored ?? pem;
+  }
+
+  async getPeers(): Promise<PeersDocument | null> {
+    const raw = await this.redis.get(keys.xfrPeers);
+    return raw === null ? null : (JSON.parse(raw) as PeersDocument);
+  }
+
+  async putPeers(doc: PeersDocument): Promise<void> {
+    await this.write('xfr', (m) => m.set(keys.xfrPeers, JSON.stringify(doc)));
+  }
+
+  async getZoneVersion(zone: string): Promise<ZoneVersion | null> {
+    const h = await this.redis.hgetall(keys.xfrVersion(zone));
+    if (h.serial === undefined || h.soa === undefined || h.records === undefined) return null;
+    return { serial: Number(h.serial), soa: h.soa, records: JSON.parse(h.records) as string[] };
+  }
+
+  async commitZoneVersion(
+    zone: string,
+    expected: number | null,
+    next: ZoneVersion,
+    entry: JournalEntry | null,
+    maxEntries: number,
+  ): Promise<boolean> {
+    const done = await this.redis.eval(
+      COMMIT_ZONE_VERSION_LUA,
+      2,
+      keys.xfrVersion(zone),
+      keys.xfrJournal(zone),
+      expected === null ? '' : String(expected),
+      String(next.serial),
+      next.soa,
+      JSON.stringify(next.records),
+      entry ? JSON.stringify(entry) : '',
+      String(maxEntries),
+    );
+    return done === 1;
+  }
+
+  async loadJournal(zone: string): Promise<JournalEntry[]> {
+    const raw = await this.redis.lrange(keys.xfrJournal(zone), 0, -1);
+    return raw.map((e) => JSON.parse(e) as JournalEntry);
   }
 
   async getMeta(name: string): Promise<string | undefined> {

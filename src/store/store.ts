@@ -4,6 +4,8 @@
 import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
+import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
+import type { PeersDocument } from '../xfr/peers.js';
 
 export interface StoreState {
   domains: Domain[];
@@ -17,7 +19,7 @@ export interface StoreState {
 }
 
 export type ChangeKind =
-  'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'acme' | 'all';
+  'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'acme' | 'xfr' | 'all';
 
 export interface StoreChange {
   kind: ChangeKind;
@@ -84,6 +86,27 @@ export interface Store {
   acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock only if `owner` holds it. */
   releaseLock(name: string, owner: string): Promise<void>;
+
+  /** TSIG keys and secondaries managed through the API (`cdn:xfr:peers`). */
+  getPeers(): Promise<PeersDocument | null>;
+  /** Stored whole; a change event of kind 'xfr' (not zone content: the serial stays). */
+  putPeers(doc: PeersDocument): Promise<void>;
+
+  /** The zone version secondaries were last offered (`cdn:xfr:version:{zone}`). */
+  getZoneVersion(zone: string): Promise<ZoneVersion | null>;
+  /**
+   * Compare-and-set: stores `next` and appends `entry` (when not null) to the journal
+   * (`cdn:xfr:journal:{zone}`, oldest first, the last `maxEntries` kept) only if the stored
+   * version's serial is still `expected` (null: none stored). False when another writer won.
+   */
+  commitZoneVersion(
+    zone: string,
+    expected: number | null,
+    next: ZoneVersion,
+    entry: JournalEntry | null,
+    maxEntries: number,
+  ): Promise<boolean>;
+  loadJournal(zone: string): Promise<JournalEntry[]>;
 
   /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
   getMeta(name: string): Promise<string | undefined>;
