@@ -20,6 +20,7 @@ import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
 import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
+import { updateExchange } from './acme/update.js';
 import { HiddenMaster } from './xfr/master.js';
 
 export interface CirrusOptions {
@@ -97,7 +98,17 @@ export class Cirrus {
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
       { geo: this.geo, onDecision: gslbMetrics(this.registry) },
-      [this.master.exchange],
+      [
+        this.master.exchange,
+        updateExchange({
+          config: this.config,
+          store: this.store,
+          txt: this.txt,
+          keyring: () => this.master.keyring,
+          logger: this.logger.child({ component: 'update' }),
+        }),
+      ],
+      () => this.master.keyring,
     );
   }
 

@@ -71,7 +71,7 @@ export class TxtService {
   }
 
   /** Live here first; then, when asked and possible, on every secondary. */
-  private async settle(barrier: boolean): Promise<Published> {
+  async settle(barrier: boolean): Promise<Published> {
     await this.deps.flush();
     const serial = this.deps.snapshot().serial;
     const wait = this.deps.awaitSerial;

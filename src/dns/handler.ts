@@ -11,6 +11,13 @@ import { STAGES } from '../pipeline/order.js';
 import { runStages, toResponse } from '../pipeline/runner.js';
 import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
 import { needsExchange, type ExchangeHandler, type Replies } from './exchange.js';
+import {
+  signReply,
+  tsigErrorReply,
+  verifyRequest,
+  type TsigKey,
+  type TsigKeyring,
+} from '../xfr/tsig.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -21,7 +28,15 @@ export interface HandlerDeps {
   logger: Logger;
   /** Transfers, UPDATE, signed requests: tried in order before the query pipeline. */
   exchanges?: readonly ExchangeHandler[];
+  /**
+   * Keys for signed ordinary queries (RFC 8945 §5.3: a signed request gets a signed reply),
+   * e.g. the SOA lookup nsupdate and certbot make before an UPDATE. Absent: served unsigned.
+   */
+  keyring?: () => TsigKeyring;
 }
+
+/** Room kept for the TSIG record a signed reply gains after encoding. */
+const TSIG_ROOM = 160;
 
 /** A reply now (the hot path), nothing, or replies later from an exchange handler. */
 export type Reply = Buffer | undefined | Replies;
@@ -53,6 +68,15 @@ export function createHandler(deps: HandlerDeps): Handler {
         if (replies) return replies;
       }
     }
+    let signing: { key: TsigKey; mac: Buffer } | undefined;
+    if (query.tsigOffset !== undefined && deps.keyring) {
+      const v = verifyRequest(msg, query.tsigOffset, deps.keyring());
+      if (!v.ok) {
+        metrics.countQuery(transport, query.qtype, Rcode.NOTAUTH);
+        return tsigErrorReply(msg, query, v);
+      }
+      signing = { key: v.key, mac: v.mac };
+    }
     let response;
     let scope = 0;
     try {
@@ -65,11 +89,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       response = toResponse({ kind: 'servfail' });
     }
     const maxSize =
-      transport === 'tcp'
+      (transport === 'tcp'
         ? MAX_MESSAGE
         : query.edns
           ? Math.min(query.edns.udpSize, deps.udpSize)
-          : MAX_UDP_NO_EDNS;
+          : MAX_UDP_NO_EDNS) - (signing ? TSIG_ROOM : 0);
     // RFC 7871 §7.2.1: echo ECS with the scope the answer needs; §7.1.2: 0 for a /0 source.
     const ecs = query.edns?.clientSubnet;
     const ecsScope =
@@ -89,6 +113,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     );
     if (wire[2] !== undefined && (wire[2] & 0x02) !== 0) metrics.truncated.inc();
     metrics.countQuery(transport, query.qtype, response.rcode);
-    return wire;
+    return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
   };
 }
