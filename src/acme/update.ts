@@ -115,7 +115,7 @@ async function handle(deps: UpdateDeps, query: Query, msg: Buffer): Promise<Buff
   try {
     parsed = parseUpdate(msg);
   } catch (err) {
-    log(Rcode.FORMERR, (err as MalformedUpdate).message, key.name);
+    log(Rcode.FORMERR, err instanceof MalformedUpdate ? err.message : String(err), key.name);
     return signed(Rcode.FORMERR);
   }
   if (parsed.zoneType !== RRType.SOA || parsed.zoneClass !== RRClass.IN)
