@@ -77,7 +77,9 @@ type Change =
 
 export function updateExchange(deps: UpdateDeps): ExchangeHandler {
   return (query, msg) => {
-    if (query.opcode !== Opcode.UPDATE) return undefined;
+    // Without keys UPDATE is off: the guard answers NOTIMP as for any unsupported opcode.
+    if (query.opcode !== Opcode.UPDATE || deps.config.acme.update.keys.length === 0)
+      return undefined;
     return handle(deps, query, msg).then((r) => [r]);
   };
 }

@@ -332,7 +332,7 @@ export const AcmeConfig = Type.Object(
           {
             default: [],
             description:
-              'RFC 2136 UPDATE of _acme-challenge.<domain>.<acme zone> TXT; empty refuses every UPDATE',
+              'RFC 2136 UPDATE of _acme-challenge.<domain>.<acme zone> TXT; empty: UPDATE gets NOTIMP',
           },
         ),
       },
