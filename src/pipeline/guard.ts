@@ -19,7 +19,8 @@ export function guard(ctx: QueryContext): Outcome {
     case 249: // TKEY
       return FORMERR;
     case RRType.AXFR:
-      // RFC 5936 §4.2: AXFR is a TCP-only exchange. Transfers are not offered yet.
+      // Transfers are claimed by the hidden master before the pipeline (xfr/transfer.ts);
+      // these answers stand when no exchange handler is registered. RFC 5936 §4.2: TCP only.
       return q.transport === 'udp' ? FORMERR : REFUSED;
     case RRType.IXFR:
       return REFUSED;

@@ -208,9 +208,14 @@ export class HiddenMaster {
       });
   }
 
-  /** Records the snapshot's zone version and its difference from the stored one. */
+  /**
+   * Records the snapshot's zone version and its difference from the stored one. Skipped
+   * while nobody may transfer (no secondary, no allow entry): the journal's only readers
+   * are transfers, and a large zone's version is not free to compute and store.
+   */
   private async commit(snapshot: Snapshot): Promise<void> {
     const { store, config } = this.deps;
+    if (this.peers.secondaries.length === 0 && config.xfr.allow.length === 0) return;
     const zone = snapshot.zone.name;
     const next = zoneVersion(snapshot.serial, exportRecords(snapshot));
     for (let attempt = 0; attempt < 3; attempt++) {

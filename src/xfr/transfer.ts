@@ -100,13 +100,13 @@ async function answer(deps: TransferDeps, query: Query, msg: Buffer): Promise<Bu
     key = v.key;
     mac = v.mac;
   }
+  // RFC 5936 §4.2: AXFR is TCP only, whoever asks.
+  if (query.transport === 'udp' && query.qtype === RRType.AXFR)
+    return refuse(Rcode.FORMERR, 'formerr', key, mac);
   const snapshot = deps.snapshot();
   if (query.qname !== snapshot.zone.name) return refuse(Rcode.NOTAUTH, 'notauth', key, mac);
   if (!deps.peers().mayTransfer(query.clientAddress, key?.name))
     return refuse(Rcode.REFUSED, 'refused', key, mac);
-  // RFC 5936 §4.2: AXFR is TCP only.
-  if (query.transport === 'udp' && query.qtype === RRType.AXFR)
-    return refuse(Rcode.FORMERR, 'formerr', key, mac);
 
   const soa = snapshot.zone.soa;
   let records: ResourceRecord[];

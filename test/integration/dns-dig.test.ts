@@ -428,7 +428,7 @@ describe('DNS answers seen by dig and kdig', () => {
       }
     });
 
-    it('refuses AXFR and IXFR over TCP (transfers are not offered yet)', async () => {
+    it('refuses AXFR and IXFR over TCP to a client not allowed to transfer', async () => {
       const axfr = await q([ZONE, 'AXFR']);
       assert.match(axfr.raw, /Transfer failed/);
       const kaxfr = await dig(run.dnsPort, ['+tcp', ZONE, 'AXFR'], 'kdig').then(

@@ -11,12 +11,24 @@ import { buildSnapshot } from '../../src/snapshot/build.js';
 import { toEdgeNodes } from '../../src/domains/service.js';
 import { NodeInput } from '../../src/store/model.js';
 import { Type } from '@sinclair/typebox';
+import { parse as parseYaml } from 'yaml';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const readme = readFileSync(`${REPO}README.md`, 'utf8');
 const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 
 describe('README examples', () => {
+  it('every YAML config fragment shown loads as a configuration', () => {
+    const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    assert.ok(yamlBlocks.length >= 2);
+    for (const text of yamlBlocks) {
+      assert.doesNotThrow(
+        () => finishConfig({ seed: { dir: null }, ...(parseYaml(text) as object) }),
+        text,
+      );
+    }
+  });
+
   const policies = blocks.filter((b) => b.includes('"pools"'));
 
   it('shows at least one policy', () => assert.ok(policies.length > 0));

@@ -16,6 +16,11 @@ import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { soaSerialIn } from '../../src/xfr/wire.js';
+import { loadConfig } from '../../src/config/load.js';
+import { nsdConfig } from '../../src/xfr/nsd-config.js';
+import { Peers } from '../../src/xfr/peers.js';
+import { parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -262,6 +267,29 @@ describe('cirrus nsd-config', () => {
       ? 'nsd-checkconf'
       : '/usr/sbin/nsd-checkconf';
     await run(checkconf, [conf]);
+  });
+});
+
+describe('the docker-compose stack', () => {
+  it("NSD's deploy config is what nsd-config prints for Cirrus's deploy config, and nsd-checkconf accepts it", async () => {
+    const config = loadConfig({ file: join(REPO, 'deploy/cirrus/cirrus.yaml'), env: {} });
+    const printed = nsdConfig(config, new Peers(config.xfr, null), {
+      secondary: 'nsd',
+      master: '172.28.0.10@53',
+    });
+    const deployed = readFileSync(join(REPO, 'deploy/nsd/nsd.conf'), 'utf8');
+    const tail = (text: string) => text.slice(text.indexOf('key:')).replace(/^[ \t]+/gm, '');
+    assert.equal(tail(deployed).trim(), tail(printed).trim());
+    const compose = parseYaml(readFileSync(join(REPO, 'docker-compose.yml'), 'utf8'));
+    assert.equal(compose.services.cirrus.networks.default.ipv4_address, '172.28.0.10');
+    assert.equal(
+      compose.services.nsd.networks.default.ipv4_address,
+      config.xfr.secondaries[0]?.address,
+    );
+    const checkconf = process.env.PATH?.includes('/usr/sbin')
+      ? 'nsd-checkconf'
+      : '/usr/sbin/nsd-checkconf';
+    await run(checkconf, [join(REPO, 'deploy/nsd/nsd.conf')]);
   });
 });
 
