@@ -239,14 +239,18 @@ export function buildSnapshot(input: BuildInput): Snapshot {
   const challenges = acmeTxtRecords(config, liveTxt).map(([owner, value]) =>
     rr(owner, RRType.TXT, config.acme.txtTtl, txtRdata(value)),
   );
+  // A challenge value never breaks the build (the zone would stop following the store):
+  // one that lands on an owner the zone already uses is left out and reported.
   const taken = new Set(statics.map((r) => r.name));
-  for (const c of challenges)
-    if (taken.has(c.name) || plans.has(c.name))
-      throw new ZoneError(`challenge TXT ${c.name} collides with a record of the zone`);
+  const served = challenges.filter((c) => {
+    if (!taken.has(c.name) && !plans.has(c.name)) return true;
+    warnings.push(`challenge TXT ${c.name} skipped: the name holds other records of the zone`);
+    return false;
+  });
   const zone = new ZoneData(zoneName, soaRecord(config, input.serial), [
     ...apexRecords(config),
     ...statics,
-    ...challenges,
+    ...served,
   ]);
   const nextExpiry = liveTxt.reduce<number | undefined>(
     (min, t) => (min === undefined || t.expiresAt < min ? t.expiresAt : min),
