@@ -94,6 +94,19 @@ describe('acme-dns API (real HTTP, real dig)', () => {
     const zone = (await api(run, 'GET', '/api/v1/zone')).json as string;
     assert.match(zone, new RegExp(`${r.fulldomain}\\.\\s+15\\s+IN\\s+TXT\\s+"${DIGEST_B}"`));
 
+    // As `curl -d` sends it: a form Content-Type, read as JSON like acme-dns does.
+    const form = await fetch(run.apiUrl + '/update', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...creds(r) },
+      body: JSON.stringify({ subdomain: r.subdomain, txt: 'form-value' }),
+    });
+    assert.equal(form.status, 200);
+    assert.deepEqual(
+      await txtAt(run, r.fulldomain),
+      [DIGEST_A, DIGEST_B, 'form-value', 'third-value'].sort(),
+    );
+    await call(run, 'DELETE', '/update', { subdomain: r.subdomain, txt: 'form-value' }, creds(r));
+
     const del = await call(
       run,
       'DELETE',

@@ -45,9 +45,9 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 export const acmeDnsRoutes =
   (deps: ApiDeps, txt: TxtService): FastifyPluginAsyncTypebox =>
   async (app) => {
-    // acme-dns accepts an empty /register body; Fastify's JSON parser would refuse it.
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    // acme-dns reads every body as JSON whatever its Content-Type (curl -d sends a form
+    // type) and accepts an empty /register body; Fastify's parsers would refuse both.
+    const asJson = (_req: unknown, body: string | Buffer, done: (e: null, v: unknown) => void) => {
       const text = String(body).trim();
       if (text === '') return done(null, {});
       try {
@@ -55,7 +55,9 @@ export const acmeDnsRoutes =
       } catch {
         done(null, { malformed: true });
       }
-    });
+    };
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, asJson);
     const forbidden = (reply: FastifyReply) =>
       fail(
         reply,
