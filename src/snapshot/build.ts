@@ -41,10 +41,24 @@ function apexRecords(config: Config): ResourceRecord[] {
   return out;
 }
 
+/**
+ * The last static zone parsed: most rebuilds (a domain, a node's health) leave the zone
+ * text as it was, and records are immutable, so the parse is reused as it stands.
+ */
+let lastParse: { text: string; origin: string; ttl: number; records: ResourceRecord[] } | undefined;
+
+function parseStatic(text: string, origin: string, ttl: number): ResourceRecord[] {
+  const hit = lastParse;
+  if (hit && hit.text === text && hit.origin === origin && hit.ttl === ttl) return hit.records;
+  const records = parseZoneText(text, { origin, defaultTtl: ttl });
+  lastParse = { text, origin, ttl, records };
+  return records;
+}
+
 function staticRecords(config: Config, text: string | null): ResourceRecord[] {
   if (!text) return [];
   const zone = config.zone.name;
-  const records = parseZoneText(text, { origin: zone, defaultTtl: config.zone.ttl });
+  const records = parseStatic(text, zone, config.zone.ttl);
   for (const r of records) {
     if (r.type === RRType.SOA)
       throw new ZoneError(

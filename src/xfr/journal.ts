@@ -22,8 +22,16 @@ export interface JournalEntry {
   added: string[];
 }
 
+/** Records are immutable and static ones outlive snapshots: each is keyed once. */
+const keys = new WeakMap<ResourceRecord, string>();
+
 export function recordKey(r: ResourceRecord): string {
-  return `${r.name} ${r.type} ${r.class} ${r.ttl} ${r.rdata.toString('hex')}`;
+  let k = keys.get(r);
+  if (k === undefined) {
+    k = `${r.name} ${r.type} ${r.class} ${r.ttl} ${r.rdata.toString('hex')}`;
+    keys.set(r, k);
+  }
+  return k;
 }
 
 export function recordFromKey(key: string): ResourceRecord {

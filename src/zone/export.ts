@@ -5,12 +5,27 @@ import { RRType } from '../dns/constants.js';
 import { fqdn } from '../lib/dnsname.js';
 import { answerBaseName, locationFree } from '../gslb/answer.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { DomainPlan } from '../gslb/plan.js';
 import { formatRecord, type ResourceRecord } from './record.js';
-import { canonicalCompare } from './zone-data.js';
+import { canonicalSort } from './zone-data.js';
 
-export function exportRecords(snapshot: Snapshot): ResourceRecord[] {
+/** Snapshots are immutable: their export is computed once (the journal, then each transfer). */
+const exported = new WeakMap<Snapshot, readonly ResourceRecord[]>();
+
+export function exportRecords(snapshot: Snapshot): readonly ResourceRecord[] {
+  let records = exported.get(snapshot);
+  if (!records) {
+    records = computeExport(snapshot);
+    exported.set(snapshot, records);
+  }
+  return records;
+}
+
+function computeExport(snapshot: Snapshot): ResourceRecord[] {
   const out = [...snapshot.zone.records()];
-  const plans = [...snapshot.plans.values()].sort((a, b) => canonicalCompare(a.owner, b.owner));
+  const plans = canonicalSort([...snapshot.plans.keys()]).map(
+    (owner) => snapshot.plans.get(owner) as DomainPlan,
+  );
   const req = locationFree(snapshot);
   for (const plan of plans) {
     for (const type of [RRType.A, RRType.AAAA]) {
