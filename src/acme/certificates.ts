@@ -286,7 +286,8 @@ export class CertificateService {
       await store.putAcmeState({
         ...fresh,
         // A domain with a good certificate keeps serving it; the state says the renewal failed.
-        status: !check.ok && !hasCert ? 'awaiting_cname' : 'failed',
+        // Between tries the state stays pending, with the error that made us retry.
+        status: !last ? 'pending' : !check.ok && !hasCert ? 'awaiting_cname' : 'failed',
         lastError: error,
         updatedAt: new Date().toISOString(),
       });

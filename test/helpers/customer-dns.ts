@@ -12,12 +12,15 @@ export interface CustomerDns {
   cnames: Map<string, string>;
   /** TXT questions asked, by name, in order. */
   queries: string[];
+  /** When set, TXT answers carry this value instead of what Cirrus serves (a CA would fail). */
+  tamper: { value: string | undefined };
   stop(): Promise<void>;
 }
 
 export async function startCustomerDns(cirrusDnsPort: number): Promise<CustomerDns> {
   const cnames = new Map<string, string>();
   const queries: string[] = [];
+  const tamper: { value: string | undefined } = { value: undefined };
   const upstream = new Resolver({ timeout: 2000, tries: 1 });
   upstream.setServers([`127.0.0.1:${cirrusDnsPort}`]);
   const server = dns2.createServer({
@@ -46,7 +49,9 @@ export async function startCustomerDns(cirrusDnsPort: number): Promise<CustomerD
           txtOwner = target;
         }
         if (txtOwner && q.type === Packet.TYPE.TXT) {
-          const found = await upstream.resolveTxt(txtOwner).catch(() => [] as string[][]);
+          const found = tamper.value
+            ? [[tamper.value]]
+            : await upstream.resolveTxt(txtOwner).catch(() => [] as string[][]);
           for (const parts of found)
             (res.answers as unknown[]).push({
               name: txtOwner,
@@ -81,5 +86,5 @@ export async function startCustomerDns(cirrusDnsPort: number): Promise<CustomerD
   await (server as unknown as { listening: Promise<void> }).listening;
   // dns2 binds UDP and TCP separately; pebble and node:dns both ask over UDP.
   const addr = server.addresses().udp as { port: number };
-  return { port: addr.port, cnames, queries, stop: () => server.close() };
+  return { port: addr.port, cnames, queries, tamper, stop: () => server.close() };
 }

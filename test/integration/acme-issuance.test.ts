@@ -211,6 +211,24 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     await waitFor('shop.example.test', (v) => v.orders === 4 && v.status !== 'pending');
   });
 
+  it('an order the CA refuses leaves the stored certificate untouched', async () => {
+    const domain = 'wild.example.test';
+    const before = await cirrus.cirrus.store.getCertificate(domain);
+    assert.ok(before);
+    const ordersBefore = (await cirrus.cirrus.store.getAcmeState(domain))?.orders ?? 0;
+    customer.tamper.value = 'not-the-digest';
+    try {
+      await api(cirrus, 'POST', `/api/v1/domains/${domain}/certificate`, { force: true });
+      const done = await waitFor(domain, (v) => v.status === 'failed');
+      assert.match(done.lastError, /ACME order failed/);
+      assert.equal(done.orders, ordersBefore + 2, 'both attempts ordered');
+      assert.deepEqual(await cirrus.cirrus.store.getCertificate(domain), before);
+      assert.equal(done.expiresAt, before.expiresAt);
+    } finally {
+      customer.tamper.value = undefined;
+    }
+  });
+
   it('a missing CNAME gives a clear failed state and keeps the old certificate', async () => {
     const domain = 'shop.example.test';
     const before = await cirrus.cirrus.store.getCertificate(domain);
