@@ -80,7 +80,14 @@ export function updateExchange(deps: UpdateDeps): ExchangeHandler {
     // Without keys UPDATE is off: the guard answers NOTIMP as for any unsupported opcode.
     if (query.opcode !== Opcode.UPDATE || deps.config.acme.update.keys.length === 0)
       return undefined;
-    return handle(deps, query, msg).then((r) => [r]);
+    return handle(deps, query, msg).then(
+      (r) => [r],
+      (err: unknown) => {
+        // A store outage: SERVFAIL (unsigned, as nothing was verified to sign it with).
+        deps.logger.error({ err, client: query.clientAddress }, 'dynamic update failed');
+        return [reply(msg, query, Rcode.SERVFAIL)];
+      },
+    );
   };
 }
 
@@ -122,7 +129,6 @@ async function handle(deps: UpdateDeps, query: Query, msg: Buffer): Promise<Buff
   }
   if (parsed.zoneType !== RRType.SOA || parsed.zoneClass !== RRClass.IN)
     return signed(Rcode.FORMERR);
-  // The TSIG record is the last additional record, not an update (RFC 8945 §5.1).
   const current = await deps.store.listAcmeTxt(Date.now());
   const prereq = checkPrerequisites(parsed.prerequisites, current, query.qname, acmeZone);
   if (prereq !== Rcode.NOERROR) return signed(prereq);
