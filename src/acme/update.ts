@@ -83,7 +83,7 @@ export function updateExchange(deps: UpdateDeps): ExchangeHandler {
     return handle(deps, query, msg).then(
       (r) => [r],
       (err: unknown) => {
-        // A store outage: SERVFAIL (unsigned, as nothing was verified to sign it with).
+        // A store outage: SERVFAIL, unsigned (the key may not have been verified yet).
         deps.logger.error({ err, client: query.clientAddress }, 'dynamic update failed');
         return [reply(msg, query, Rcode.SERVFAIL)];
       },
