@@ -12,6 +12,7 @@ import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
+import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
 
@@ -26,6 +27,9 @@ Usage:
                                                compile CSV ranges (first,last,country_code;
                                                first,last,asn,org; or network,… rows) into a
                                                GeoLite2-shaped .mmdb; --country/--asn repeat
+  cirrus edge enroll NODE [--ipv4 A] [--ipv6 A] [--pool P] [--config FILE]
+                                               register an edge node and create its read-only
+                                               Redis user; prints the edge's environment
   cirrus nsd-config [--secondary NAME] [--master ADDR[@PORT]] [--notify-from ADDR]
                                                print the NSD configuration of a secondary
                                                (key, request-xfr, allow-notify, zone)
@@ -76,6 +80,9 @@ async function main(argv: string[]): Promise<number> {
       asn: { type: 'string', multiple: true },
       out: { type: 'string', short: 'o' },
       type: { type: 'string' },
+      ipv4: { type: 'string' },
+      ipv6: { type: 'string' },
+      pool: { type: 'string' },
       secondary: { type: 'string' },
       master: { type: 'string' },
       'notify-from': { type: 'string' },
@@ -148,6 +155,24 @@ async function main(argv: string[]): Promise<number> {
         `IPv${build.ipVersion} tree of ${build.nodeCount} nodes (${build.recordSize}-bit records), ` +
         `${build.buffer.length} bytes, ${seconds.toFixed(2)} s`,
     );
+    return 0;
+  }
+  if (cmd === 'edge' && sub === 'enroll') {
+    const node = positionals[2];
+    if (!node) throw new ValidationError('edge enroll needs a node id', 'node');
+    const e = await withStore(values.config, (config, store) =>
+      enrollEdge(config, store, {
+        node,
+        ...(values.ipv4 ? { ipv4: values.ipv4 } : {}),
+        ...(values.ipv6 ? { ipv6: values.ipv6 } : {}),
+        ...(values.pool ? { pool: values.pool } : {}),
+      }),
+    );
+    console.error(
+      `node ${e.node.id} ${e.created ? 'registered' : 'already registered'}; Redis user ${e.user} ` +
+        'can read cdn:dom:*, cdn:cert:*, its cdn:edge key and subscribe to the edge channels',
+    );
+    for (const [k, v] of Object.entries(e.env)) console.log(`${k}=${v}`);
     return 0;
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);

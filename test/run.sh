@@ -11,6 +11,18 @@ for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-u
             pebble:pebble nsupdate:bind9-dnsutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
+# The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
+lualib=/usr/lib/$(uname -m)-linux-gnu/lua/5.1
+for pair in /usr/sbin/nginx:nginx \
+            /usr/lib/nginx/modules/ndk_http_module.so:libnginx-mod-http-ndk \
+            /usr/lib/nginx/modules/ngx_http_lua_module.so:libnginx-mod-http-lua \
+            /usr/share/lua/5.1/resty/core.lua:lua-resty-core \
+            /usr/share/lua/5.1/resty/lrucache.lua:lua-resty-lrucache \
+            /usr/share/lua/5.1/nginx/redis.lua:lua-nginx-redis \
+            $lualib/cjson.so:lua-cjson \
+            $lualib/lfs.so:lua-filesystem; do
+  [ -e "${pair%%:*}" ] || need+=("${pair#*:}")
+done
 if ((${#need[@]})); then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -28,6 +28,7 @@ function txtServiceOf(deps: ApiDeps): TxtService {
     awaitSerial: deps.awaitSerial,
   });
 }
+import { edgeRoutes } from './routes/edge.js';
 import { secondaryRoutes } from './routes/secondaries.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -76,6 +77,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(zoneRoutes(deps));
       await v1.register(gslbRoutes(deps));
       await v1.register(certificateRoutes(deps));
+      await v1.register(edgeRoutes(deps));
       await v1.register(secondaryRoutes(deps));
     },
     { prefix: '/api/v1' },

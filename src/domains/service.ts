@@ -48,6 +48,8 @@ function policyFields(body: Partial<DomainUpdate>): Partial<Domain> {
   if (body.lastResort !== undefined) out.lastResort = body.lastResort;
   if (body.ecs !== undefined) out.ecs = body.ecs;
   if (body.spread !== undefined) out.spread = body.spread;
+  if (body.cache !== undefined) out.cache = body.cache;
+  if (body.breaker !== undefined) out.breaker = body.breaker;
   return out;
 }
 

@@ -3,6 +3,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { HOSTNAME_PATTERN, IPv4, IPv6, ProbeFields } from '../config/schema.js';
 import { ChainStep, LastResort, PoolName, POOL_PATTERN } from '../gslb/policy-model.js';
+import { DomainCache, OriginBreaker } from '../edge/model.js';
 
 export const Origin = Type.Object(
   {
@@ -66,6 +67,9 @@ const DomainFields = {
       },
     ),
   ),
+  /** Read by the edges only (edge/): what they cache and how they treat failing origins. */
+  cache: Type.Optional(DomainCache),
+  breaker: Type.Optional(OriginBreaker),
 };
 
 /** Body of POST /api/v1/domains. */
@@ -95,6 +99,8 @@ export interface Domain {
   lastResort?: LastResort;
   ecs?: boolean;
   spread?: { nodes: number; v4Prefix: number; v6Prefix: number };
+  cache?: DomainCache;
+  breaker?: OriginBreaker;
   createdAt: string;
   updatedAt: string;
 }

@@ -9,6 +9,7 @@ import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
 import type { Domain, EdgeNode, HealthView, NodeHealth, NodeProbe, TokenRecord } from './model.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import { channels, keys } from './keys.js';
+import { edgeChannels } from '../edge/keys.js';
 import { readPolicy } from './policy-record.js';
 import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
 import type { PeersDocument } from '../xfr/peers.js';
@@ -767,14 +768,22 @@ export class RedisStore implements Store {
     return { cert: h.cert, key: h.key, issuedAt: h.issued_at ?? '', expiresAt: h.expires_at ?? '' };
   }
 
-  /** One HSET, so the edge never reads a chain of one issuance with the key of another. */
+  /**
+   * One HSET, so the edge never reads a chain of one issuance with the key of another, and
+   * in the same MULTI the `cdn:cert:updated` publish that makes every edge drop its copy.
+   */
   async putCertificate(domain: string, cert: StoredCertificate): Promise<void> {
-    await this.redis.hset(keys.cert(domain), {
-      cert: cert.cert,
-      key: cert.key,
-      issued_at: cert.issuedAt,
-      expires_at: cert.expiresAt,
-    });
+    await execAll(
+      this.redis
+        .multi()
+        .hset(keys.cert(domain), {
+          cert: cert.cert,
+          key: cert.key,
+          issued_at: cert.issuedAt,
+          expires_at: cert.expiresAt,
+        })
+        .publish(edgeChannels.cert, domain),
+    );
   }
 
   async claimAcmeKey(which: { account: true } | { domain: string }, pem: string): Promise<string> {

@@ -11,6 +11,7 @@ import { startRedis, freePort, type RedisServer } from '../helpers/redis-server.
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { startCustomerDns, type CustomerDns } from '../helpers/customer-dns.js';
 import { dig } from '../helpers/dig.js';
+import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis.js';
 import { CertificateService } from '../../src/acme/certificates.js';
 import { createRegistry } from '../../src/metrics/registry.js';
@@ -156,6 +157,12 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     const domain = 'shop.example.test';
     const before = await cirrus.cirrus.store.getCertificate(domain);
     assert.ok(before);
+    // The edges drop their cached copy when `cdn:cert:updated` names the domain.
+    const sub = new Redis(redis.url);
+    const announced = new Promise<string>((resolve) =>
+      sub.on('message', (_c, m: string) => resolve(m)),
+    );
+    await sub.subscribe('cdn:cert:updated');
     const res = await api(cirrus, 'POST', `/api/v1/domains/${domain}/certificate`, { force: true });
     assert.equal(res.json.status, 'pending');
     const done = await waitFor(domain, (v) => v.status !== 'pending');
@@ -165,6 +172,8 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     assert.ok(after_);
     assert.notEqual(after_.cert, before.cert, 'a new certificate');
     assert.equal(after_.key, before.key, 'the same key');
+    assert.equal(await announced, domain);
+    sub.disconnect();
     const { stdout } = await run('redis-cli', [
       '-u',
       redis.url,

@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
 import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../store/model.js';
+import { DomainCache, OriginBreaker } from '../../edge/model.js';
 import { createDomain, updateDomain } from '../../domains/service.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
@@ -26,6 +27,8 @@ const DomainView = Type.Object({
   spread: Type.Optional(
     Type.Object({ nodes: Type.Integer(), v4Prefix: Type.Integer(), v6Prefix: Type.Integer() }),
   ),
+  cache: Type.Optional(DomainCache),
+  breaker: Type.Optional(OriginBreaker),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   serving: Type.Object(
@@ -72,6 +75,8 @@ export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snaps
     lastResort: d.lastResort ?? snapshot.gslb.lastResort,
     ecs: d.ecs ?? true,
     ...(d.spread ? { spread: d.spread } : {}),
+    ...(d.cache ? { cache: d.cache } : {}),
+    ...(d.breaker ? { breaker: d.breaker } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
     serving,

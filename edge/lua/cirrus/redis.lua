@@ -1,0 +1,61 @@
+-- Redis connections for the edge: parses REDIS_URL once, authenticates with the node's own
+-- ACL user (cirrus edge enroll), and pools connections. The edge only reads and subscribes.
+local redis = require "resty.redis"
+
+local _M = {}
+
+local function parse_url(url)
+    local user, pass, host, port, db
+    local rest = url:match("^rediss?://(.*)$") or url
+    local creds, hostpart = rest:match("^(.*)@([^@]*)$")
+    if not creds then hostpart = rest end
+    if creds then
+        user, pass = creds:match("^([^:]*):(.*)$")
+        if not user then pass = creds end
+        if user == "" then user = nil end
+        user = user and ngx.unescape_uri(user)
+        pass = pass and ngx.unescape_uri(pass)
+    end
+    host, port, db = hostpart:match("^([^:/]+):?(%d*)/?(%d*)$")
+    return {
+        host = host or "127.0.0.1",
+        port = tonumber(port) or 6379,
+        db = tonumber(db),
+        user = user,
+        password = pass,
+    }
+end
+_M.parse_url = parse_url
+
+local target = parse_url(os.getenv("REDIS_URL") or "redis://127.0.0.1:6379")
+
+--- A connected, authenticated client; release it with _M.release (or close it on errors).
+function _M.connect(timeout_ms)
+    local red = redis:new()
+    -- lua-resty-redis 0.27 (Debian) has set_timeout only; set_timeouts arrived in 0.28.
+    red:set_timeout(timeout_ms or 1000)
+    local ok, err = red:connect(target.host, target.port)
+    if not ok then return nil, "connect: " .. tostring(err) end
+    if red:get_reused_times() == 0 then
+        if target.password then
+            local res, aerr
+            if target.user then
+                res, aerr = red:auth(target.user, target.password)
+            else
+                res, aerr = red:auth(target.password)
+            end
+            if not res then red:close(); return nil, "auth: " .. tostring(aerr) end
+        end
+        if target.db and target.db ~= 0 then
+            local res, serr = red:select(target.db)
+            if not res then red:close(); return nil, "select: " .. tostring(serr) end
+        end
+    end
+    return red
+end
+
+function _M.release(red)
+    red:set_keepalive(30000, 32)
+end
+
+return _M

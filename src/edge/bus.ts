@@ -1,0 +1,69 @@
+// The API's line to the edges: node overrides and purge messages go straight to Redis (the
+// edges read nothing else). With the embedded store there are no edges to reach, and every
+// call says so with a 409 instead of pretending.
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { ConflictError } from '../lib/errors.js';
+import { edgeChannels, edgeKeys } from './keys.js';
+import type { EdgeOverride } from './model.js';
+
+/** One purge as the edges apply it: domain-relative paths, lower-case domains. */
+export interface PurgeMessage {
+  id: string;
+  urls: { domain: string; path: string }[];
+  prefixes: { domain: string; path: string }[];
+  domains: string[];
+  at: string;
+}
+
+export class EdgeBus {
+  private client: Redis | undefined;
+  constructor(private readonly redisUrl: string | null) {}
+
+  private redis(what: string): Redis {
+    if (!this.redisUrl)
+      throw new ConflictError(
+        `${what} needs the Redis store (store.redisUrl / REDIS_URL): edges read their configuration from Redis`,
+      );
+    this.client ??= new Redis(this.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    return this.client;
+  }
+
+  async getOverride(node: string): Promise<EdgeOverride | null> {
+    const raw = await this.redis('an edge override').get(edgeKeys.override(node));
+    return raw ? (JSON.parse(raw) as EdgeOverride) : null;
+  }
+
+  async putOverride(node: string, override: EdgeOverride): Promise<void> {
+    await this.redis('an edge override')
+      .multi()
+      .set(edgeKeys.override(node), JSON.stringify(override))
+      .publish(edgeChannels.override, node)
+      .exec();
+  }
+
+  async deleteOverride(node: string): Promise<boolean> {
+    const res = await this.redis('an edge override')
+      .multi()
+      .del(edgeKeys.override(node))
+      .publish(edgeChannels.override, node)
+      .exec();
+    return res?.[0]?.[1] === 1;
+  }
+
+  /** Publishes one purge; returns the message and how many subscribers received it. */
+  async purge(
+    body: Omit<PurgeMessage, 'id' | 'at'>,
+  ): Promise<{ message: PurgeMessage; receivers: number }> {
+    const redis = this.redis('purge');
+    const message: PurgeMessage = { id: randomUUID(), ...body, at: new Date().toISOString() };
+    const receivers = await redis.publish(edgeChannels.purge, JSON.stringify(message));
+    return { message, receivers };
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.quit().catch(() => c.disconnect());
+  }
+}
