@@ -18,6 +18,9 @@ import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
+import { TxtService } from './acme/txt-service.js';
+import { CertificateService } from './acme/certificates.js';
+import { updateExchange } from './acme/update.js';
 import { HiddenMaster } from './xfr/master.js';
 
 export interface CirrusOptions {
@@ -36,6 +39,8 @@ export class Cirrus {
   private readonly dns: DnsServer;
   readonly geo: GeoIp;
   readonly health: HealthChecker;
+  readonly txt: TxtService;
+  readonly certificates: CertificateService | undefined;
   readonly master: HiddenMaster;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
@@ -62,6 +67,23 @@ export class Cirrus {
       this.registry,
       healthInstanceId(this.config),
     );
+    this.txt = new TxtService({
+      config: this.config,
+      store: this.store,
+      snapshot: () => this.snapshots.current,
+      flush: () => this.snapshots.flush(),
+      // The hidden master's barrier: every configured secondary serves the serial.
+      awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
+    });
+    this.certificates = this.config.acme.issuer.enabled
+      ? new CertificateService({
+          config: this.config,
+          store: this.store,
+          txt: this.txt,
+          logger: this.logger.child({ component: 'acme' }),
+          registry: this.registry,
+        })
+      : undefined;
     this.master = new HiddenMaster({
       config: this.config,
       store: this.store,
@@ -76,7 +98,17 @@ export class Cirrus {
       dnsMetrics(this.registry),
       this.logger.child({ component: 'dns' }),
       { geo: this.geo, onDecision: gslbMetrics(this.registry) },
-      [this.master.exchange],
+      [
+        this.master.exchange,
+        updateExchange({
+          config: this.config,
+          store: this.store,
+          txt: this.txt,
+          keyring: () => this.master.keyring,
+          logger: this.logger.child({ component: 'update' }),
+        }),
+      ],
+      () => this.master.keyring,
     );
   }
 
@@ -103,6 +135,7 @@ export class Cirrus {
       // (warm start) while the first rounds settle.
       await this.health.start();
       await this.dns.start();
+      await this.certificates?.start();
       // After DNS: a NOTIFY is answered by a transfer request at once.
       await this.master.start();
       this.api = await buildApi({
@@ -115,6 +148,8 @@ export class Cirrus {
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
+        txt: this.txt,
+        certificates: this.certificates,
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
       });
@@ -132,6 +167,7 @@ export class Cirrus {
   async stop(): Promise<void> {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
+      async () => this.certificates?.stop(),
       () => this.master.stop(),
       () => this.dns.stop(),
       () => this.health.stop(),

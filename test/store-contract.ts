@@ -647,6 +647,104 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('acme', () => {
+      it('keeps several TXT values per name, each with its expiry; deletes one or all', async () => {
+        const now = Date.now();
+        await store.putAcmeTxt({ name: 'sub-a', value: 'v1', expiresAt: now + 60_000 });
+        await store.putAcmeTxt({ name: 'sub-a', value: 'v2', expiresAt: now + 60_000 });
+        await store.putAcmeTxt({ name: 'sub-b', value: 'v1', expiresAt: now + 60_000 });
+        await store.putAcmeTxt({ name: 'sub-a', value: 'v1', expiresAt: now + 90_000 });
+        assert.deepEqual(await store.listAcmeTxt(now), [
+          { name: 'sub-a', value: 'v1', expiresAt: now + 90_000 },
+          { name: 'sub-a', value: 'v2', expiresAt: now + 60_000 },
+          { name: 'sub-b', value: 'v1', expiresAt: now + 60_000 },
+        ]);
+        assert.equal(await store.deleteAcmeTxt('sub-a', 'v2'), 1);
+        assert.equal(await store.deleteAcmeTxt('sub-a', 'missing'), 0);
+        assert.equal(await store.deleteAcmeTxt('sub-b'), 1);
+        assert.deepEqual(
+          (await store.listAcmeTxt(now)).map((t) => [t.name, t.value]),
+          [['sub-a', 'v1']],
+        );
+        assert.deepEqual(await store.listAcmeTxt(now + 90_000), [], 'expired at its expiry');
+      });
+
+      it('announces TXT writes as acme changes, and survives a reopen', async () => {
+        const seen: StoreChange[] = [];
+        store.onChange((c) => seen.push(c));
+        const at = Date.now() + 60_000;
+        await store.putAcmeTxt({ name: 'x', value: 'v', expiresAt: at });
+        await store.deleteAcmeTxt('x', 'v');
+        await store.deleteAcmeTxt('x', 'v');
+        assert.deepEqual(seen, [
+          { kind: 'acme', origin: 'local' },
+          { kind: 'acme', origin: 'local' },
+        ]);
+        await store.putAcmeTxt({ name: 'y', value: 'w', expiresAt: at });
+        const again = await reopen();
+        assert.deepEqual(await again.listAcmeTxt(Date.now()), [
+          { name: 'y', value: 'w', expiresAt: at },
+        ]);
+      });
+
+      it('round-trips accounts, domain state and certificates', async () => {
+        const account = {
+          username: '6c4c5b1e-0000-4000-8000-000000000001',
+          passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==',
+          subdomain: 'b9c0d3e4-0000-4000-8000-000000000002',
+          allowfrom: ['192.0.2.0/24'],
+          createdAt: '2024-01-01T00:00:00.000Z',
+        };
+        assert.equal(await store.getAcmeDnsAccount(account.username), undefined);
+        await store.putAcmeDnsAccount(account);
+        assert.deepEqual(await store.getAcmeDnsAccount(account.username), account);
+
+        const state = {
+          domain: 'shop.example.com',
+          subdomain: account.subdomain,
+          username: account.username,
+          wildcard: true,
+          status: 'failed' as const,
+          lastError: 'CNAME missing',
+          lastAttemptAt: '2024-01-02T00:00:00.000Z',
+          orders: 2,
+          updatedAt: '2024-01-02T00:00:00.000Z',
+        };
+        await store.putAcmeState(state);
+        assert.deepEqual(await store.getAcmeState('shop.example.com'), state);
+        assert.equal(await store.getAcmeState('other.example.com'), undefined);
+
+        const cert = {
+          cert: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n',
+          key: '-----BEGIN PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----\n',
+          issuedAt: '2024-01-02T00:00:00.000Z',
+          expiresAt: '2024-04-01T00:00:00.000Z',
+        };
+        assert.equal(await store.getCertificate('shop.example.com'), undefined);
+        await store.putCertificate('shop.example.com', cert);
+        assert.deepEqual(await (await reopen()).getCertificate('shop.example.com'), cert);
+      });
+
+      it('claims keys once: the first stored PEM wins', async () => {
+        assert.equal(await store.claimAcmeKey({ account: true }, 'pem-1'), 'pem-1');
+        assert.equal(await store.claimAcmeKey({ account: true }, 'pem-2'), 'pem-1');
+        assert.equal(await store.claimAcmeKey({ domain: 'a.example.com' }, 'k-a'), 'k-a');
+        assert.equal(await store.claimAcmeKey({ domain: 'a.example.com' }, 'k-b'), 'k-a');
+        assert.equal(await store.claimAcmeKey({ domain: 'b.example.com' }, 'k-b'), 'k-b');
+      });
+
+      it('certificate locks are per domain and apart from the named locks', async () => {
+        assert.equal(await store.acquireCertLock('a.example.com', 'i1', 5000), true);
+        assert.equal(await store.acquireCertLock('a.example.com', 'i2', 5000), false);
+        assert.equal(await store.acquireCertLock('b.example.com', 'i2', 5000), true);
+        assert.equal(await store.acquireLock('a.example.com', 'i2', 5000), true);
+        await store.releaseCertLock('a.example.com', 'i2');
+        assert.equal(await store.acquireCertLock('a.example.com', 'i2', 5000), false);
+        await store.releaseCertLock('a.example.com', 'i1');
+        assert.equal(await store.acquireCertLock('a.example.com', 'i2', 5000), true);
+      });
+    });
+
     describe('meta', () => {
       it('stores named facts that survive a restart and are not content', async () => {
         assert.equal(await store.getMeta('seeded'), undefined);

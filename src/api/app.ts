@@ -15,6 +15,19 @@ import { nodeRoutes } from './routes/nodes.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { zoneRoutes } from './routes/zone.js';
 import { gslbRoutes } from './routes/gslb.js';
+import { acmeDnsRoutes } from './routes/acme-dns.js';
+import { certificateRoutes } from './routes/certificates.js';
+import { TxtService } from '../acme/txt-service.js';
+
+function txtServiceOf(deps: ApiDeps): TxtService {
+  return new TxtService({
+    config: deps.config,
+    store: deps.store,
+    snapshot: deps.snapshot,
+    flush: deps.flush,
+    awaitSerial: deps.awaitSerial,
+  });
+}
 import { edgeRoutes } from './routes/edge.js';
 import { secondaryRoutes } from './routes/secondaries.js';
 
@@ -46,6 +59,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
 
   await app.register(healthRoutes(deps));
+  if (deps.config.acme.dnsApi.enabled) {
+    await app.register(acmeDnsRoutes(deps, deps.txt ?? txtServiceOf(deps)));
+  }
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', async (req) => {
@@ -60,6 +76,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(tokenRoutes(deps));
       await v1.register(zoneRoutes(deps));
       await v1.register(gslbRoutes(deps));
+      await v1.register(certificateRoutes(deps));
       await v1.register(edgeRoutes(deps));
       await v1.register(secondaryRoutes(deps));
     },

@@ -6,6 +6,8 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
+import type { TxtService } from '../acme/txt-service.js';
+import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 
 export interface ApiDeps {
@@ -23,6 +25,10 @@ export interface ApiDeps {
   geo: GeoLookup;
   /** This instance's health checker: its view of every node, and whether it leads. */
   health: () => HealthStatus;
+  /** Publishes challenge values; built from the fields above when absent. */
+  txt?: TxtService | undefined;
+  /** Certificate issuance and renewal; absent when acme.issuer.enabled is false. */
+  certificates?: CertificateService | undefined;
   /** Each secondary: NOTIFY acknowledged, serial served, lag, last transfer. */
   secondaries: () => SecondaryStatus[];
   /** Resolves when every secondary serves `serial` or newer, or at the timeout. */

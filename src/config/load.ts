@@ -34,6 +34,13 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
   { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
   { env: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
+  { env: 'ACME_DIRECTORY', path: ['acme', 'issuer', 'directory'], parse: (v) => v },
+  {
+    env: 'ACME_CA_BUNDLE',
+    path: ['acme', 'issuer', 'caBundle'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  { env: 'ACME_EMAIL', path: ['acme', 'issuer', 'email'], parse: (v) => (v === '' ? null : v) },
   { env: 'GSLB_TTL', path: ['gslb', 'ttl'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
 ];
 
@@ -131,6 +138,15 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   cfg.zone.soa.rname = normalizeName(cfg.zone.soa.rname ?? `hostmaster.${zone}`);
   for (const [i, l] of cfg.dns.listen.entries()) checkListen(l, `dns.listen[${i}]`, what);
   checkListen(cfg.api.listen, 'api.listen', what);
+  cfg.acme.zone = normalizeName(cfg.acme.zone ?? `acme.${zone}`);
+  if (!isSubdomainOf(cfg.acme.zone, zone) || cfg.acme.zone === zone) {
+    throw new ConfigError(
+      `${what}: acme.zone ${cfg.acme.zone} must be a name below zone.name ${zone}`,
+      'acme.zone',
+    );
+  }
+  for (const [i, r] of cfg.acme.issuer.resolvers.entries())
+    checkListen(r, `acme.issuer.resolvers[${i}]`, what);
   cfg.debug.allow.forEach((c, i) => {
     try {
       parseCidr(c);

@@ -272,6 +272,136 @@ export const SnapshotConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** DNS-01 challenges, the acme-dns API, RFC 2136 updates and certificate issuance (src/acme/). */
+export const AcmeConfig = Type.Object(
+  {
+    zone: Type.Union([Type.String({ pattern: HOSTNAME_PATTERN }), Type.Null()], {
+      default: null,
+      description: 'zone of the challenge TXT records, inside zone.name; null = acme.<zone.name>',
+    }),
+    txtTtl: Seconds(30, 'TTL of the challenge TXT records', 3600),
+    txtLifetimeSec: Type.Integer({
+      minimum: 1,
+      maximum: 86400,
+      default: 600,
+      description: 'a TXT value leaves the zone this long after it was last written',
+    }),
+    propagation: Type.Object(
+      {
+        wait: Type.Boolean({
+          default: false,
+          description:
+            'POST /update and the issuer wait until every secondary serves the new serial',
+        }),
+        timeoutMs: Type.Integer({
+          minimum: 0,
+          maximum: 600000,
+          default: 30000,
+          description: 'longest wait for the secondaries; the reply then says which lag',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    dnsApi: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'serve the acme-dns API (/register, /update, /health) on api.listen',
+        }),
+        register: Type.Union([Type.Literal('open'), Type.Literal('token')], {
+          default: 'open',
+          description: "'open' as acme-dns; 'token' needs the admin API bearer token",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    update: Type.Object(
+      {
+        keys: Type.Array(
+          Type.Object(
+            {
+              key: Type.String({ minLength: 1, description: 'a TSIG key name from xfr.keys' }),
+              domains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+                minItems: 1,
+                description:
+                  'customer names the key may publish challenges for (`*.example.com` = below it)',
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            description:
+              'RFC 2136 UPDATE of _acme-challenge.<domain>.<acme zone> TXT; empty: UPDATE gets NOTIMP',
+          },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    issuer: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'obtain and renew certificates' }),
+        directory: Type.String({
+          minLength: 1,
+          default: 'https://acme-v02.api.letsencrypt.org/directory',
+          description: 'ACME directory URL (ACME_DIRECTORY)',
+        }),
+        caBundle: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'PEM file of extra CAs trusted for the ACME server (ACME_CA_BUNDLE)',
+        }),
+        email: Type.Union([Type.String({ maxLength: 254 }), Type.Null()], {
+          default: null,
+          description: 'account contact (ACME_EMAIL)',
+        }),
+        resolvers: Type.Array(Listen, {
+          default: [],
+          description: 'DNS servers that check the customer CNAME; empty = the system resolvers',
+        }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+        attempts: Type.Integer({
+          minimum: 1,
+          maximum: 10,
+          default: 3,
+          description: 'tries per order before the state becomes failed',
+        }),
+        backoffMs: Type.Integer({
+          minimum: 0,
+          maximum: 600000,
+          default: 5000,
+          description: 'wait before the second try; doubles for each further try',
+        }),
+        pollMs: Type.Integer({
+          minimum: 50,
+          maximum: 60000,
+          default: 2000,
+          description: 'first wait when polling the ACME server for an order',
+        }),
+        lockTtlMs: Type.Integer({ minimum: 10000, maximum: 3600000, default: 300000 }),
+        renewBeforeDays: Type.Integer({
+          minimum: 1,
+          maximum: 3650,
+          default: 30,
+          description: 'renew certificates expiring within this many days',
+        }),
+        renewCron: Type.String({
+          minLength: 9,
+          default: '23 * * * *',
+          description: 'node-cron schedule of the renewal scan',
+        }),
+        renewSpreadSec: Type.Integer({
+          minimum: 0,
+          maximum: 86400,
+          default: 1800,
+          description: 'renewals due in one scan start spread over this window',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type AcmeConfig = Static<typeof AcmeConfig>;
 export const TsigKeyConfig = Type.Object(
   {
     name: Type.String({ pattern: HOSTNAME_PATTERN, description: 'key name, as in the secondary' }),
@@ -365,6 +495,7 @@ export const Config = Type.Object(
     health: HealthConfig,
     geo: GeoConfig,
     debug: DebugConfig,
+    acme: AcmeConfig,
     xfr: XfrConfig,
     seed: Type.Object(
       {

@@ -14,6 +14,13 @@ import { needsExchange, type ExchangeHandler, type Replies } from './exchange.js
 import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
 import { answerCacheFor } from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
+import {
+  signReply,
+  tsigErrorReply,
+  verifyRequest,
+  type TsigKey,
+  type TsigKeyring,
+} from '../xfr/tsig.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -26,12 +33,20 @@ export interface HandlerDeps {
   exchanges?: readonly ExchangeHandler[];
   /** Answer repeated queries from the snapshot's cache of encoded responses (default on). */
   answerCache?: boolean;
+  /**
+   * Keys for signed ordinary queries (RFC 8945 §5.3: a signed request gets a signed reply),
+   * e.g. the SOA lookup nsupdate and certbot make before an UPDATE. Absent: served unsigned.
+   */
+  keyring?: () => TsigKeyring;
 }
 
 /** Debug names answer with the client's port or per-request text: never cached. */
 function cacheable(qname: string): boolean {
   return !qname.startsWith('whoami.') && !qname.startsWith('_explain.');
 }
+
+/** Room kept for the TSIG record a signed reply gains after encoding. */
+const TSIG_ROOM = 160;
 
 /** A reply now (the hot path), nothing, or replies later from an exchange handler. */
 export type Reply = Buffer | undefined | Replies;
@@ -87,6 +102,15 @@ export function createHandler(deps: HandlerDeps): Handler {
         if (replies) return replies;
       }
     }
+    let signing: { key: TsigKey; mac: Buffer } | undefined;
+    if (query.tsigOffset !== undefined && deps.keyring) {
+      const v = verifyRequest(msg, query.tsigOffset, deps.keyring());
+      if (!v.ok) {
+        metrics.countQuery(transport, query.qtype, Rcode.NOTAUTH);
+        return tsigErrorReply(msg, query, v);
+      }
+      signing = { key: v.key, mac: v.mac };
+    }
     let response;
     let scope = 0;
     let failed = false;
@@ -101,11 +125,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       response = toResponse({ kind: 'servfail' });
     }
     const maxSize =
-      transport === 'tcp'
+      (transport === 'tcp'
         ? MAX_MESSAGE
         : query.edns
           ? Math.min(query.edns.udpSize, deps.udpSize)
-          : MAX_UDP_NO_EDNS;
+          : MAX_UDP_NO_EDNS) - (signing ? TSIG_ROOM : 0);
     // RFC 7871 §7.2.1: echo ECS with the scope the answer needs; §7.1.2: 0 for a /0 source.
     const ecs = query.edns?.clientSubnet;
     const ecsScope =
@@ -127,7 +151,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (truncated) metrics.truncated.inc();
     const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
     counter.inc();
-    if (cache && !failed && cacheable(query.qname)) {
+    if (cache && !failed && !signing && cacheable(query.qname)) {
       cache.set(key.hash, {
         key: keyBytes(msg, key.questionEnd),
         transport,
@@ -141,6 +165,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         decisions: decisions.slice(),
       });
     }
-    return wire;
+    // Signed requests never take the fast path (fast-path.ts), so no signed reply is cached.
+    return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
   };
 }

@@ -14,6 +14,7 @@ import { CidrSet } from '../lib/cidr.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from './exchange.js';
+import type { TsigKeyring } from '../xfr/tsig.js';
 
 /** What the GSLB stages need from the rest of the server. */
 export interface GslbDeps {
@@ -44,6 +45,8 @@ export class DnsServer {
     private readonly gslb: GslbDeps,
     /** Transfers, UPDATE and signed requests (see exchange.ts), in the order tried. */
     private readonly exchanges: readonly ExchangeHandler[] = [],
+    /** TSIG keys: signed ordinary queries are verified and answered signed. */
+    private readonly keyring?: () => TsigKeyring,
   ) {}
 
   async start(): Promise<void> {
@@ -62,6 +65,7 @@ export class DnsServer {
       metrics: this.metrics,
       logger: this.logger,
       exchanges: this.exchanges,
+      ...(this.keyring ? { keyring: this.keyring } : {}),
     });
     const tcpOpts = {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,

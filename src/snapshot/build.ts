@@ -16,6 +16,8 @@ import { FamilyPool, type CompiledPool, type DomainPlan, type NodeEntry } from '
 import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
 import { hash32 } from '../gslb/rendezvous.js';
 import type { Snapshot } from './snapshot.js';
+import type { AcmeTxt } from '../acme/model.js';
+import { txtRdata } from '../zone/rdata.js';
 
 export function soaRecord(config: Config, serial: number): ResourceRecord {
   const s = config.zone.soa;
@@ -99,18 +101,26 @@ export function contentHash(config: Config, state: StoreState): string {
       n.active,
       n.mode ?? 'auto',
     ]);
-  return createHash('sha256')
-    .update(
-      JSON.stringify([
-        config.zone,
-        config.gslb,
-        state.zoneText ?? '',
-        domains,
-        nodes,
-        state.policy ?? null,
-      ]),
-    )
-    .digest('hex');
+  const parts: unknown[] = [
+    config.zone,
+    config.gslb,
+    state.zoneText ?? '',
+    domains,
+    nodes,
+    state.policy ?? null,
+  ];
+  // Only the values are content: a refreshed expiry alone keeps the serial. Appended only
+  // when present, so a zone without challenges keeps the hash it had before ACME existed.
+  if (state.acmeTxt?.length)
+    parts.push(config.acme.zone, config.acme.txtTtl, acmeTxtRecords(config, state.acmeTxt));
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+/** The challenge TXT values as `[owner, value]`, in a stable order. */
+function acmeTxtRecords(config: Config, txt: readonly AcmeTxt[]): Array<[string, string]> {
+  return txt
+    .map((t): [string, string] => [`${t.name}.${config.acme.zone as string}`, t.value])
+    .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
 }
 
 export interface BuildInput {
@@ -236,10 +246,30 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     );
     return false;
   });
+  // Challenge values are ordinary zone content: served by the static stage, exported and
+  // transferred to secondaries; each leaves with the first build after its expiry.
+  const now = input.now ?? Date.now();
+  const liveTxt = (state.acmeTxt ?? []).filter((t) => t.expiresAt > now);
+  const challenges = acmeTxtRecords(config, liveTxt).map(([owner, value]) =>
+    rr(owner, RRType.TXT, config.acme.txtTtl, txtRdata(value)),
+  );
+  // A challenge value never breaks the build (the zone would stop following the store):
+  // one that lands on an owner the zone already uses is left out and reported.
+  const taken = new Set(statics.map((r) => r.name));
+  const served = challenges.filter((c) => {
+    if (!taken.has(c.name) && !plans.has(c.name)) return true;
+    warnings.push(`challenge TXT ${c.name} skipped: the name holds other records of the zone`);
+    return false;
+  });
   const zone = new ZoneData(zoneName, soaRecord(config, input.serial), [
     ...apexRecords(config),
     ...statics,
+    ...served,
   ]);
+  const nextExpiry = liveTxt.reduce<number | undefined>(
+    (min, t) => (min === undefined || t.expiresAt < min ? t.expiresAt : min),
+    undefined,
+  );
 
   return {
     generation: input.generation,
@@ -252,5 +282,6 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     nodes,
     gslb,
     warnings,
+    nextExpiry,
   };
 }

@@ -18,15 +18,26 @@ export async function snapshotFromStore(
   store: Store,
   opts: FromStoreOptions,
 ): Promise<Snapshot> {
-  const state = await store.loadState(config.zone.name);
+  const now = opts.now ?? Date.now();
+  const state = {
+    ...(await store.loadState(config.zone.name)),
+    acmeTxt: await store.listAcmeTxt(now),
+  };
   const hash = contentHash(config, state);
   // Build before claiming a serial, so a broken change never consumes one; the draft is
   // not visible to queries until the caller publishes it, so its SOA may still change.
-  const draft = buildSnapshot({ config, state, generation: 0, serial: 0, contentHash: hash });
+  const draft = buildSnapshot({
+    config,
+    state,
+    generation: 0,
+    serial: 0,
+    contentHash: hash,
+    now,
+  });
   const serial =
     opts.previous?.contentHash === hash
       ? opts.previous.serial
-      : await store.advanceSerial(config.zone.name, hash, unixSerial(opts.now));
+      : await store.advanceSerial(config.zone.name, hash, unixSerial(now));
   draft.zone.replaceSoa(soaRecord(config, serial));
   return { ...draft, serial, generation: opts.generation };
 }

@@ -28,6 +28,8 @@ export class SnapshotManager {
   private waiters: Array<() => void> = [];
   private stopped = false;
   private lastError: string | undefined;
+  /** Fires the rebuild that drops the next expiring challenge TXT value. */
+  private expiryTimer: NodeJS.Timeout | undefined;
   private readonly publishListeners = new Set<(s: Snapshot) => void>();
 
   constructor(private readonly deps: SnapshotManagerDeps) {}
@@ -61,6 +63,7 @@ export class SnapshotManager {
     this.unsubscribe = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.expiryTimer);
     await this.building?.catch(() => undefined);
     this.releaseWaiters();
   }
@@ -113,6 +116,16 @@ export class SnapshotManager {
     return this.building;
   }
 
+  /** A value expires without any store write: rebuild just after, so it leaves the zone. */
+  private armExpiry(at: number | undefined): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (at === undefined || this.stopped) return;
+    const wait = Math.min(Math.max(0, at - Date.now() + 5), 0x7fffffff);
+    this.expiryTimer = setTimeout(() => this.schedule(), wait);
+    this.expiryTimer.unref();
+  }
+
   private async buildOnce(initial: boolean): Promise<void> {
     const { config, store, logger, metrics } = this.deps;
     const end = metrics.buildSeconds.startTimer();
@@ -127,6 +140,7 @@ export class SnapshotManager {
       for (const w of next.warnings) logger.warn({ serial }, w);
       this.live = next;
       this.lastError = undefined;
+      this.armExpiry(next.nextExpiry);
       metrics.builds.inc({ result: 'ok' });
       metrics.serial.set(serial);
       metrics.domains.set(next.domains.size);

@@ -23,6 +23,8 @@ export interface Snapshot {
   readonly gslb: GslbIndex;
   /** Problems that did not stop the build (skipped records, label clashes). */
   readonly warnings: readonly string[];
+  /** When the first challenge TXT value in the zone expires (ms): the next rebuild is due. */
+  readonly nextExpiry?: number | undefined;
 }
 
 /** The zone that holds `qname`, if we are authoritative for it. */

@@ -14,6 +14,8 @@ import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
 import type { PeersDocument } from '../xfr/peers.js';
 import { nextSerial } from '../snapshot/serial.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
+import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
+import { keys } from './keys.js';
 
 interface FileState {
   version: 1;
@@ -25,6 +27,13 @@ interface FileState {
   meta: Record<string, string>;
   /** Absent in files written before the policy existed. */
   policy?: GslbPolicy | null;
+  /** Absent in files written before ACME existed. Challenge values by JSON [name, value]. */
+  acmeTxt?: Record<string, number>;
+  acmeDns?: Record<string, AcmeDnsAccount>;
+  acme?: Record<string, AcmeDomainState>;
+  certs?: Record<string, StoredCertificate>;
+  /** `cdn:acmeacct:global` and `cdn:acmecertkey:{domain}` by their key. */
+  acmeKeys?: Record<string, string>;
   /** Absent in files written before the hidden master existed. */
   xfr?: {
     peers: PeersDocument | null;
@@ -45,6 +54,11 @@ function emptyState(): FileState {
     soa: {},
     meta: {},
     policy: null,
+    acmeTxt: {},
+    acmeDns: {},
+    acme: {},
+    certs: {},
+    acmeKeys: {},
   };
 }
 
@@ -327,6 +341,22 @@ export class EmbeddedStore implements Store {
   }
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.takeLock(keys.lock(name), owner, ttlMs);
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    this.dropLock(keys.lock(name), owner);
+  }
+
+  async acquireCertLock(domain: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.takeLock(keys.acmeLock(domain), owner, ttlMs);
+  }
+
+  async releaseCertLock(domain: string, owner: string): Promise<void> {
+    this.dropLock(keys.acmeLock(domain), owner);
+  }
+
+  private takeLock(name: string, owner: string, ttlMs: number): boolean {
     const now = Date.now();
     const cur = this.locks.get(name);
     if (cur && cur.expires > now && cur.owner !== owner) return false;
@@ -334,7 +364,7 @@ export class EmbeddedStore implements Store {
     return true;
   }
 
-  async releaseLock(name: string, owner: string): Promise<void> {
+  private dropLock(name: string, owner: string): void {
     if (this.locks.get(name)?.owner === owner) this.locks.delete(name);
   }
 
@@ -382,5 +412,79 @@ export class EmbeddedStore implements Store {
 
   async setMeta(name: string, value: string): Promise<void> {
     this.mutate(undefined, (s) => void (s.meta[name] = value));
+  }
+
+  async putAcmeTxt(txt: AcmeTxt): Promise<void> {
+    this.mutate('acme', (s) => {
+      s.acmeTxt ??= {};
+      s.acmeTxt[JSON.stringify([txt.name, txt.value])] = txt.expiresAt;
+    });
+  }
+
+  async deleteAcmeTxt(name: string, value?: string): Promise<number> {
+    const doomed = Object.keys(this.read().acmeTxt ?? {}).filter((m) => {
+      const [n, v] = JSON.parse(m) as [string, string];
+      return n === name && (value === undefined || v === value);
+    });
+    if (doomed.length === 0) return 0;
+    this.mutate('acme', (s) => {
+      for (const m of doomed) delete s.acmeTxt?.[m];
+    });
+    return doomed.length;
+  }
+
+  async listAcmeTxt(now: number): Promise<AcmeTxt[]> {
+    const all = this.read().acmeTxt ?? {};
+    const out: AcmeTxt[] = [];
+    let expired = false;
+    for (const [m, expiresAt] of Object.entries(all)) {
+      if (expiresAt <= now) {
+        expired = true;
+        continue;
+      }
+      const [name, value] = JSON.parse(m) as [string, string];
+      out.push({ name, value, expiresAt });
+    }
+    if (expired) {
+      this.mutate(undefined, (s) => {
+        for (const [m, at] of Object.entries(s.acmeTxt ?? {})) if (at <= now) delete s.acmeTxt?.[m];
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.value.localeCompare(b.value));
+  }
+
+  async putAcmeDnsAccount(account: AcmeDnsAccount): Promise<void> {
+    this.mutate(undefined, (s) => void ((s.acmeDns ??= {})[account.username] = clone(account)));
+  }
+
+  async getAcmeDnsAccount(username: string): Promise<AcmeDnsAccount | undefined> {
+    const a = this.read().acmeDns?.[username];
+    return a && clone(a);
+  }
+
+  async getAcmeState(domain: string): Promise<AcmeDomainState | undefined> {
+    const a = this.read().acme?.[domain];
+    return a && clone(a);
+  }
+
+  async putAcmeState(state: AcmeDomainState): Promise<void> {
+    this.mutate(undefined, (s) => void ((s.acme ??= {})[state.domain] = clone(state)));
+  }
+
+  async getCertificate(domain: string): Promise<StoredCertificate | undefined> {
+    const c = this.read().certs?.[domain];
+    return c && clone(c);
+  }
+
+  async putCertificate(domain: string, cert: StoredCertificate): Promise<void> {
+    this.mutate(undefined, (s) => void ((s.certs ??= {})[domain] = clone(cert)));
+  }
+
+  async claimAcmeKey(which: { account: true } | { domain: string }, pem: string): Promise<string> {
+    const key = 'domain' in which ? keys.acmeCertKey(which.domain) : keys.acmeAccountKey;
+    const stored = this.read().acmeKeys?.[key];
+    if (stored !== undefined) return stored;
+    this.mutate(undefined, (s) => void ((s.acmeKeys ??= {})[key] = pem));
+    return pem;
   }
 }

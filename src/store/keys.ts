@@ -23,6 +23,17 @@ export const keys = {
   healthInstances: 'cdn:health:instances',
   /** Leader locks for schedules that one instance runs at a time (added by Cirrus GSLB). */
   lock: (name: string) => `cdn:lock:${name}`,
+  /** Challenge TXT values: sorted set, member JSON [name, value], score expiry in ms (added by Cirrus GSLB). */
+  acmeTxt: 'cdn:acmetxt',
+  /** One acme-dns registration (hash; added by Cirrus GSLB). */
+  acmeDnsAccount: (username: string) => `cdn:acmedns:${username}`,
+  /** A domain's ACME registration and certificate state (JSON). */
+  acmeState: (domain: string) => `cdn:acme:${domain}`,
+  acmeLock: (domain: string) => `cdn:acme:lock:${domain}`,
+  /** The certificate the edge loads by SNI (hash: cert, key, issued_at, expires_at). */
+  cert: (domain: string) => `cdn:cert:${domain}`,
+  acmeAccountKey: 'cdn:acmeacct:global',
+  acmeCertKey: (domain: string) => `cdn:acmecertkey:${domain}`,
   /** TSIG keys and secondaries managed through the API (added by Cirrus GSLB). */
   xfrPeers: 'cdn:xfr:peers',
   /** The zone version last offered to secondaries: serial, SOA, records (added by Cirrus GSLB). */

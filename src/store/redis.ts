@@ -9,10 +9,12 @@ import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
 import type { Domain, EdgeNode, HealthView, NodeHealth, NodeProbe, TokenRecord } from './model.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import { channels, keys } from './keys.js';
+import { edgeChannels } from '../edge/keys.js';
 import { readPolicy } from './policy-record.js';
 import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
 import type { PeersDocument } from '../xfr/peers.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
+import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
 
 const CHANGE_KINDS: readonly ChangeKind[] = [
   'domains',
@@ -21,6 +23,7 @@ const CHANGE_KINDS: readonly ChangeKind[] = [
   'tokens',
   'policy',
   'health',
+  'acme',
   'xfr',
   'all',
 ];
@@ -658,13 +661,138 @@ export class RedisStore implements Store {
   }
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const scripted = this.redis as unknown as ScriptedCommands;
-    return Number(await scripted.cirrusAcquireLock(keys.lock(name), owner, ttlMs)) === 1;
+    return this.takeLock(keys.lock(name), owner, ttlMs);
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
+    await this.dropLock(keys.lock(name), owner);
+  }
+
+  async acquireCertLock(domain: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.takeLock(keys.acmeLock(domain), owner, ttlMs);
+  }
+
+  async releaseCertLock(domain: string, owner: string): Promise<void> {
+    await this.dropLock(keys.acmeLock(domain), owner);
+  }
+
+  private async takeLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
     const scripted = this.redis as unknown as ScriptedCommands;
-    await scripted.cirrusReleaseLock(keys.lock(name), owner);
+    return Number(await scripted.cirrusAcquireLock(key, owner, ttlMs)) === 1;
+  }
+
+  private async dropLock(key: string, owner: string): Promise<void> {
+    const scripted = this.redis as unknown as ScriptedCommands;
+    await scripted.cirrusReleaseLock(key, owner);
+  }
+
+  async putAcmeTxt(txt: AcmeTxt): Promise<void> {
+    await this.write('acme', (m) =>
+      m.zadd(keys.acmeTxt, txt.expiresAt, JSON.stringify([txt.name, txt.value])),
+    );
+  }
+
+  async deleteAcmeTxt(name: string, value?: string): Promise<number> {
+    // Looked up first so deleting nothing publishes nothing.
+    const members = (await this.redis.zrange(keys.acmeTxt, 0, -1)).filter((m) => {
+      const parsed = parseTxtMember(m);
+      return parsed?.[0] === name && (value === undefined || parsed[1] === value);
+    });
+    if (members.length === 0) return 0;
+    const [removed] = await this.write('acme', (m) => m.zrem(keys.acmeTxt, ...members));
+    return Number(removed);
+  }
+
+  async listAcmeTxt(now: number): Promise<AcmeTxt[]> {
+    const [, flat] = (await execAll(
+      this.redis
+        .multi()
+        .zremrangebyscore(keys.acmeTxt, '-inf', now)
+        .zrangebyscore(keys.acmeTxt, `(${now}`, '+inf', 'WITHSCORES'),
+    )) as [number, string[]];
+    const out: AcmeTxt[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const parsed = parseTxtMember(flat[i] as string);
+      if (parsed) out.push({ name: parsed[0], value: parsed[1], expiresAt: Number(flat[i + 1]) });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.value.localeCompare(b.value));
+  }
+
+  async putAcmeDnsAccount(account: AcmeDnsAccount): Promise<void> {
+    await this.redis.hset(keys.acmeDnsAccount(account.username), {
+      password_hash: account.passwordHash,
+      subdomain: account.subdomain,
+      allowfrom: JSON.stringify(account.allowfrom),
+      created_at: account.createdAt,
+    });
+  }
+
+  async getAcmeDnsAccount(username: string): Promise<AcmeDnsAccount | undefined> {
+    const h = await this.redis.hgetall(keys.acmeDnsAccount(username));
+    if (!h.password_hash || !h.subdomain) return undefined;
+    let allowfrom: string[] = [];
+    try {
+      const parsed: unknown = JSON.parse(h.allowfrom ?? '[]');
+      if (Array.isArray(parsed)) allowfrom = parsed.filter((c) => typeof c === 'string');
+    } catch {
+      // An unreadable list allows nothing rather than everything.
+      allowfrom = ['0.0.0.0/32'];
+    }
+    return {
+      username,
+      passwordHash: h.password_hash,
+      subdomain: h.subdomain,
+      allowfrom,
+      createdAt: h.created_at ?? '',
+    };
+  }
+
+  async getAcmeState(domain: string): Promise<AcmeDomainState | undefined> {
+    const raw = await this.redis.get(keys.acmeState(domain));
+    if (raw === null) return undefined;
+    try {
+      return JSON.parse(raw) as AcmeDomainState;
+    } catch {
+      this.logger?.warn({ domain }, 'unreadable ACME state record');
+      return undefined;
+    }
+  }
+
+  async putAcmeState(state: AcmeDomainState): Promise<void> {
+    await this.redis.set(keys.acmeState(state.domain), JSON.stringify(state));
+  }
+
+  async getCertificate(domain: string): Promise<StoredCertificate | undefined> {
+    const h = await this.redis.hgetall(keys.cert(domain));
+    if (!h.cert || !h.key) return undefined;
+    return { cert: h.cert, key: h.key, issuedAt: h.issued_at ?? '', expiresAt: h.expires_at ?? '' };
+  }
+
+  /**
+   * One HSET, so the edge never reads a chain of one issuance with the key of another, and
+   * in the same MULTI the `cdn:cert:updated` publish that makes every edge drop its copy.
+   */
+  async putCertificate(domain: string, cert: StoredCertificate): Promise<void> {
+    await execAll(
+      this.redis
+        .multi()
+        .hset(keys.cert(domain), {
+          cert: cert.cert,
+          key: cert.key,
+          issued_at: cert.issuedAt,
+          expires_at: cert.expiresAt,
+        })
+        .publish(edgeChannels.cert, domain),
+    );
+  }
+
+  async claimAcmeKey(which: { account: true } | { domain: string }, pem: string): Promise<string> {
+    const key = 'domain' in which ? keys.acmeCertKey(which.domain) : keys.acmeAccountKey;
+    const [, stored] = (await execAll(this.redis.multi().set(key, pem, 'NX').get(key))) as [
+      unknown,
+      string | null,
+    ];
+    return stored ?? pem;
   }
 
   async getPeers(): Promise<PeersDocument | null> {
@@ -716,6 +844,17 @@ export class RedisStore implements Store {
   async setMeta(name: string, value: string): Promise<void> {
     await this.redis.set(keys.meta(name), value);
   }
+}
+
+function parseTxtMember(member: string): [string, string] | undefined {
+  try {
+    const v: unknown = JSON.parse(member);
+    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string')
+      return [v[0], v[1]];
+  } catch {
+    // A member another writer added in another form is ignored.
+  }
+  return undefined;
 }
 
 /** QUIT when the connection is up (pending replies flushed), else just tear it down. */

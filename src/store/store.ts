@@ -3,6 +3,7 @@
 // truth; the snapshot compiler reads it in one `loadState` and never during a query.
 import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
+import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
 import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
 import type { PeersDocument } from '../xfr/peers.js';
 
@@ -13,10 +14,12 @@ export interface StoreState {
   zoneText: string | null;
   /** The GSLB policy document, or null when none was ever stored (the built-in default). */
   policy: GslbPolicy | null;
+  /** Unexpired challenge TXT values; filled by the snapshot loader (listAcmeTxt), not loadState. */
+  acmeTxt?: AcmeTxt[];
 }
 
 export type ChangeKind =
-  'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'xfr' | 'all';
+  'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'acme' | 'xfr' | 'all';
 
 export interface StoreChange {
   kind: ChangeKind;
@@ -108,4 +111,36 @@ export interface Store {
   /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;
+
+  /**
+   * Adds a challenge TXT value (`cdn:acmetxt`, sorted set scored by expiry) or moves the
+   * expiry of one already there. A content change: kind 'acme', `cdn:cname:dirty` published.
+   */
+  putAcmeTxt(txt: AcmeTxt): Promise<void>;
+  /** Removes one value of `name`, or all of them when `value` is undefined; returns how many. */
+  deleteAcmeTxt(name: string, value?: string): Promise<number>;
+  /** Every value still unexpired at `now` (ms), sorted by name then value; drops expired ones. */
+  listAcmeTxt(now: number): Promise<AcmeTxt[]>;
+
+  /** acme-dns registrations, `cdn:acmedns:{username}`. */
+  putAcmeDnsAccount(account: AcmeDnsAccount): Promise<void>;
+  getAcmeDnsAccount(username: string): Promise<AcmeDnsAccount | undefined>;
+
+  /** A domain's certificate state, `cdn:acme:{domain}` (JSON). */
+  getAcmeState(domain: string): Promise<AcmeDomainState | undefined>;
+  putAcmeState(state: AcmeDomainState): Promise<void>;
+
+  /** `cdn:cert:{domain}`: a hash with fields cert, key, issued_at, expires_at. */
+  getCertificate(domain: string): Promise<StoredCertificate | undefined>;
+  putCertificate(domain: string, cert: StoredCertificate): Promise<void>;
+
+  /**
+   * The ACME account key (`cdn:acmeacct:global`) or a domain's certificate key
+   * (`cdn:acmecertkey:{domain}`): the stored PEM, after storing `pem` if none was (first wins).
+   */
+  claimAcmeKey(which: { account: true } | { domain: string }, pem: string): Promise<string>;
+
+  /** Like acquireLock/releaseLock, on `cdn:acme:lock:{domain}`: one issuance per domain. */
+  acquireCertLock(domain: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseCertLock(domain: string, owner: string): Promise<void>;
 }

@@ -14,7 +14,7 @@ import type { ExchangeHandler } from '../dns/exchange.js';
 import { exportRecords } from '../zone/export.js';
 import { diffVersions, zoneVersion } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
-import { signWithMac, verifyReply } from './tsig.js';
+import { signWithMac, verifyReply, type TsigKeyring } from './tsig.js';
 import { notifyMessage, soaQuery, soaSerialIn } from './wire.js';
 import { udpRequest } from './udp-request.js';
 import { transferExchange, type TransferKind, type TransferRecord } from './transfer.js';
@@ -91,6 +91,11 @@ export class HiddenMaster {
   private pollTimer: NodeJS.Timeout | undefined;
   private running = false;
   readonly exchange: ExchangeHandler;
+
+  /** The TSIG keys in force (config and API); RFC 2136 UPDATE verifies with them too. */
+  get keyring(): TsigKeyring {
+    return this.peers.keyring;
+  }
 
   constructor(private readonly deps: HiddenMasterDeps) {
     this.peers = new Peers(deps.config.xfr, null);
