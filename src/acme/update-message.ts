@@ -1,5 +1,6 @@
 // Reads an RFC 2136 UPDATE message: the zone section, then the prerequisite and update
 // sections as plain records (owner, type, class, TTL, rdata). Meaning is left to update.ts.
+import { readName as readWireName } from '../dns/name-wire.js';
 
 export interface UpdateRecord {
   /** Lower-case, no trailing dot. */
@@ -22,25 +23,11 @@ export class MalformedUpdate extends Error {}
 
 /** A possibly compressed name (RFC 1035 §4.1.4): nsupdate points back at the zone name. */
 function readName(msg: Buffer, offset: number): { name: string; end: number } {
-  const labels: string[] = [];
-  let pos = offset;
-  let end = -1;
-  for (let hops = 0; hops < 128; hops++) {
-    const len = msg[pos];
-    if (len === undefined) throw new MalformedUpdate('name runs past the end');
-    if (len === 0) return { name: labels.join('.').toLowerCase(), end: end < 0 ? pos + 1 : end };
-    if ((len & 0xc0) === 0xc0) {
-      const lo = msg[pos + 1];
-      if (lo === undefined) throw new MalformedUpdate('truncated pointer');
-      if (end < 0) end = pos + 2;
-      pos = ((len & 0x3f) << 8) | lo;
-      continue;
-    }
-    if (len > 63) throw new MalformedUpdate('bad label');
-    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
-    pos += 1 + len;
+  try {
+    return readWireName(msg, offset);
+  } catch (err) {
+    throw new MalformedUpdate((err as Error).message);
   }
-  throw new MalformedUpdate('name loops');
 }
 
 function readRecord(msg: Buffer, offset: number): { rr: UpdateRecord; end: number } {

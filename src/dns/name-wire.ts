@@ -30,3 +30,29 @@ export function decodeName(buf: Buffer, offset: number): { name: string; end: nu
     if (pos > buf.length) throw new Error('name runs past the end of the data');
   }
 }
+
+/**
+ * Reads a possibly compressed name (RFC 1035 §4.1.4) from a whole message: lower-case
+ * name and the offset just past it where it is written. Throws on a malformed name.
+ */
+export function readName(msg: Buffer, offset: number): { name: string; end: number } {
+  const labels: string[] = [];
+  let pos = offset;
+  let end = -1;
+  for (let hops = 0; hops < 128; hops++) {
+    const len = msg[pos];
+    if (len === undefined) throw new Error('name runs past the end');
+    if (len === 0) return { name: labels.join('.').toLowerCase(), end: end < 0 ? pos + 1 : end };
+    if ((len & 0xc0) === 0xc0) {
+      const lo = msg[pos + 1];
+      if (lo === undefined) throw new Error('truncated pointer');
+      if (end < 0) end = pos + 2;
+      pos = ((len & 0x3f) << 8) | lo;
+      continue;
+    }
+    if (len > 63) throw new Error('bad label');
+    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
+    pos += 1 + len;
+  }
+  throw new Error('name loops');
+}

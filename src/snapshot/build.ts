@@ -73,22 +73,52 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
   return records;
 }
 
+/** Domains handled between two yields of a cooperative build (see snapshotFromStore). */
+export const BUILD_CHUNK = 2000;
+
+/** Runs a cooperative build step by step to its end, without yielding to anyone. */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
 /** Digest of everything that shapes the zone's content; equal digests keep the serial. */
 export function contentHash(config: Config, state: StoreState): string {
-  const domains = [...state.domains]
-    .sort((a, b) => (a.domain < b.domain ? -1 : 1))
-    .map((d) => [
-      d.domain,
-      d.label,
-      d.origins,
-      d.ttl ?? null,
-      d.answers ?? null,
-      d.chain ?? null,
-      d.pools ?? null,
-      d.lastResort ?? null,
-      d.ecs ?? null,
-      d.spread ?? null,
-    ]);
+  return runSteps(contentHashSteps(config, state));
+}
+
+/**
+ * contentHash in steps: the digest of exactly JSON.stringify([zone, gslb, zone text,
+ * domains, nodes, policy, (challenges)]), fed to the hash a chunk of domains at a time so
+ * a large store can be hashed between queries.
+ */
+export function* contentHashSteps(config: Config, state: StoreState): Generator<void, string> {
+  const h = createHash('sha256');
+  const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
+  h.update(
+    `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`,
+  );
+  for (let i = 0; i < domains.length; i++) {
+    const d = domains[i] as (typeof domains)[number];
+    h.update(
+      (i ? ',' : '') +
+        JSON.stringify([
+          d.domain,
+          d.label,
+          d.origins,
+          d.ttl ?? null,
+          d.answers ?? null,
+          d.chain ?? null,
+          d.pools ?? null,
+          d.lastResort ?? null,
+          d.ecs ?? null,
+          d.spread ?? null,
+        ]),
+    );
+    if (i % BUILD_CHUNK === BUILD_CHUNK - 1) yield;
+  }
   // Health counters are not content; `active` and the mode are (they change the answers).
   const nodes = [...state.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
@@ -101,19 +131,15 @@ export function contentHash(config: Config, state: StoreState): string {
       n.active,
       n.mode ?? 'auto',
     ]);
-  const parts: unknown[] = [
-    config.zone,
-    config.gslb,
-    state.zoneText ?? '',
-    domains,
-    nodes,
-    state.policy ?? null,
-  ];
+  h.update(`],${JSON.stringify(nodes)},${JSON.stringify(state.policy ?? null)}`);
   // Only the values are content: a refreshed expiry alone keeps the serial. Appended only
   // when present, so a zone without challenges keeps the hash it had before ACME existed.
   if (state.acmeTxt?.length)
-    parts.push(config.acme.zone, config.acme.txtTtl, acmeTxtRecords(config, state.acmeTxt));
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+    h.update(
+      `,${JSON.stringify(config.acme.zone)},${JSON.stringify(config.acme.txtTtl)},${JSON.stringify(acmeTxtRecords(config, state.acmeTxt))}`,
+    );
+  h.update(']');
+  return h.digest('hex');
 }
 
 /** The challenge TXT values as `[owner, value]`, in a stable order. */
@@ -133,6 +159,11 @@ export interface BuildInput {
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
+  return runSteps(buildSteps(input));
+}
+
+/** buildSnapshot in steps: yields every BUILD_CHUNK domains (see snapshotFromStore). */
+export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
   const { config, state } = input;
   const zoneName = config.zone.name;
   const warnings: string[] = [];
@@ -153,8 +184,18 @@ export function buildSnapshot(input: BuildInput): Snapshot {
 
   const plans = new Map<string, DomainPlan>();
   const byDomain = new Map<string, DomainPlan>();
-  const domains = [...state.domains].sort(
-    (a, b) => a.createdAt.localeCompare(b.createdAt) || a.domain.localeCompare(b.domain),
+  // Oldest first, so an older domain keeps a contested base name. Code-point order: ISO
+  // times and host names compare correctly without the cost of localeCompare.
+  const domains = [...state.domains].sort((a, b) =>
+    a.createdAt !== b.createdAt
+      ? a.createdAt < b.createdAt
+        ? -1
+        : 1
+      : a.domain < b.domain
+        ? -1
+        : a.domain > b.domain
+          ? 1
+          : 0,
   );
   const policy = state.policy ?? DEFAULT_POLICY;
   let gslb: GslbIndex;
@@ -195,7 +236,9 @@ export function buildSnapshot(input: BuildInput): Snapshot {
     }
     return fleets.get(key);
   };
+  let done = 0;
   for (const d of domains) {
+    if (++done % BUILD_CHUNK === 0) yield;
     const owner = `${normalizeName(d.label)}.${zoneName}`;
     const clash = plans.get(owner);
     if (clash) {

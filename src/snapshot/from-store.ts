@@ -2,7 +2,7 @@
 // manager swaps in and what `cirrus zone export` prints, so both agree on every record.
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { buildSnapshot, contentHash, soaRecord } from './build.js';
+import { buildSteps, contentHashSteps, soaRecord } from './build.js';
 import { unixSerial } from './serial.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -11,6 +11,19 @@ export interface FromStoreOptions {
   /** The live snapshot; its serial is kept when the content did not change. */
   previous?: Snapshot | undefined;
   now?: number | undefined;
+}
+
+/**
+ * Drives a cooperative build, handing the event loop back between chunks: queries keep
+ * being answered from the live snapshot while a large one is built (setImmediate lets
+ * pending I/O, i.e. queries, run first).
+ */
+async function drive<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 export async function snapshotFromStore(
@@ -23,17 +36,19 @@ export async function snapshotFromStore(
     ...(await store.loadState(config.zone.name)),
     acmeTxt: await store.listAcmeTxt(now),
   };
-  const hash = contentHash(config, state);
+  const hash = await drive(contentHashSteps(config, state));
   // Build before claiming a serial, so a broken change never consumes one; the draft is
   // not visible to queries until the caller publishes it, so its SOA may still change.
-  const draft = buildSnapshot({
-    config,
-    state,
-    generation: 0,
-    serial: 0,
-    contentHash: hash,
-    now,
-  });
+  const draft = await drive(
+    buildSteps({
+      config,
+      state,
+      generation: 0,
+      serial: 0,
+      contentHash: hash,
+      now,
+    }),
+  );
   const serial =
     opts.previous?.contentHash === hash
       ? opts.previous.serial

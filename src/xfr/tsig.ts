@@ -3,7 +3,7 @@
 // with which key is the caller's business (xfr/acl.ts, the UPDATE handler).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RRClass, RRType, Rcode } from '../dns/constants.js';
-import { encodeName } from '../dns/name-wire.js';
+import { encodeName, readName as readWireName } from '../dns/name-wire.js';
 import type { Query } from '../dns/query.js';
 import { normalizeName } from '../lib/dnsname.js';
 
@@ -87,27 +87,13 @@ export type TsigVerified =
 
 class Malformed extends Error {}
 
-/** Reads a possibly compressed name (owner names may be compressed; RFC 8945 §4.2). */
+/** Owner names may be compressed (RFC 8945 §4.2). */
 function readName(msg: Buffer, offset: number): { name: string; end: number } {
-  const labels: string[] = [];
-  let pos = offset;
-  let end = -1;
-  for (let hops = 0; hops < 128; hops++) {
-    const len = msg[pos];
-    if (len === undefined) throw new Malformed('name runs past the end');
-    if (len === 0) return { name: labels.join('.').toLowerCase(), end: end < 0 ? pos + 1 : end };
-    if ((len & 0xc0) === 0xc0) {
-      const lo = msg[pos + 1];
-      if (lo === undefined) throw new Malformed('truncated pointer');
-      if (end < 0) end = pos + 2;
-      pos = ((len & 0x3f) << 8) | lo;
-      continue;
-    }
-    if (len > 63) throw new Malformed('bad label');
-    labels.push(msg.toString('latin1', pos + 1, pos + 1 + len));
-    pos += 1 + len;
+  try {
+    return readWireName(msg, offset);
+  } catch (err) {
+    throw new Malformed((err as Error).message);
   }
-  throw new Malformed('name loops');
 }
 
 export function parseTsigRecord(msg: Buffer, offset: number): TsigRecord {

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { eventually } from '../helpers/wait.js';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { startNsd, type NsdServer } from '../helpers/nsd.js';
@@ -18,22 +19,11 @@ import { typeName } from '../../src/dns/constants.js';
 
 const SECRET = randomBytes(32).toString('base64');
 const KEY = `hmac-sha256:xfr-key:${SECRET}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function soaSerial(port: number): Promise<number | undefined> {
   const r = await dig(port, ['+norec', 'cdn.example.net', 'SOA']);
   const soa = r.answer.find((l) => l.includes(' SOA '));
   return soa ? Number(soa.split(' ')[6]) : undefined;
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('hidden master → real NSD secondary', () => {
@@ -102,7 +92,7 @@ describe('hidden master → real NSD secondary', () => {
 
   it('NSD starts empty, transfers with TSIG and serves exactly the static view', async () => {
     const serial = run.cirrus.snapshots.current.serial;
-    await until('NSD to serve our serial', 10_000, async () =>
+    await eventually('NSD to serve our serial', 10_000, async () =>
       (await soaSerial(nsd.port)) === serial ? true : undefined,
     );
     const records = exportRecords(run.cirrus.snapshots.current);
@@ -135,7 +125,7 @@ describe('hidden master → real NSD secondary', () => {
     });
     assert.equal(res.status, 201);
     const name = fqdn(res.json.cname);
-    const answer = await until('NSD to answer the new base name', 5_000, async () => {
+    const answer = await eventually('NSD to answer the new base name', 5_000, async () => {
       const r = await dig(nsd.port, ['+norec', name, 'A']);
       return r.status === 'NOERROR' && r.answer.length > 0 ? r.answer : undefined;
     });
@@ -152,7 +142,7 @@ describe('hidden master → real NSD secondary', () => {
 
   it('reports each secondary: NOTIFY acknowledged, serial served, no lag, the last transfer', async () => {
     const serial = run.cirrus.snapshots.current.serial;
-    const nsd1 = await until('the poll to see NSD current', 3_000, async () => {
+    const nsd1 = await eventually('the poll to see NSD current', 3_000, async () => {
       const s = (await api(run, 'GET', '/api/v1/secondaries')).json.secondaries[0];
       return s.current ? s : undefined;
     });

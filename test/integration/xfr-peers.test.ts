@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { eventually, sleep } from '../helpers/wait.js';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -25,7 +26,6 @@ import { readFileSync } from 'node:fs';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
 const SECRET = randomBytes(32).toString('base64');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A UDP peer that records NOTIFYs and acknowledges them only once `answering` is set. */
 class NotifySink {
@@ -52,16 +52,6 @@ class NotifySink {
   }
 }
 
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('NOTIFY: retried with backoff until acknowledged, coalesced to the newest serial', () => {
   let cirrus: RunningCirrus;
   const sink = new NotifySink();
@@ -84,7 +74,7 @@ describe('NOTIFY: retried with backoff until acknowledged, coalesced to the newe
   });
 
   it('keeps sending until the secondary answers, then reports it acknowledged', async () => {
-    const first = await until('three unanswered NOTIFYs', 5000, async () =>
+    const first = await eventually('three unanswered NOTIFYs', 5000, async () =>
       sink.seen.length >= 3 ? sink.seen.length : undefined,
     );
     let status = (await api(cirrus, 'GET', '/api/v1/secondaries')).json.secondaries[0];
@@ -99,7 +89,7 @@ describe('NOTIFY: retried with backoff until acknowledged, coalesced to the newe
       });
     const serial = cirrus.cirrus.snapshots.current.serial;
     sink.answering = true;
-    status = await until('the acknowledgement', 5000, async () => {
+    status = await eventually('the acknowledgement', 5000, async () => {
       const s = (await api(cirrus, 'GET', '/api/v1/secondaries')).json.secondaries[0];
       return s.lastNotify?.ackedAt ? s : undefined;
     });
@@ -155,7 +145,7 @@ describe('secondaries and TSIG keys through the API', () => {
     });
     assert.equal(sec.status, 200, JSON.stringify(sec.json));
     const serial = cirrus.cirrus.snapshots.current.serial;
-    await until('a NOTIFY for the current serial', 3000, async () =>
+    await eventually('a NOTIFY for the current serial', 3000, async () =>
       sink.seen.includes(serial) ? true : undefined,
     );
     const ok = await dig(cirrus.dnsPort, [
@@ -322,10 +312,10 @@ describe('two instances on one Redis share the IXFR journal', () => {
     });
     assert.equal(res.status, 201);
     const after = a.cirrus.snapshots.current.serial;
-    await until('instance b to serve the new serial', 3000, async () =>
+    await eventually('instance b to serve the new serial', 3000, async () =>
       b.cirrus.snapshots.current.serial === after ? true : undefined,
     );
-    const ixfr = await until('an incremental IXFR from b', 3000, async () => {
+    const ixfr = await eventually('an incremental IXFR from b', 3000, async () => {
       const r = await dig(b.dnsPort, ['-y', KEY, 'cdn.example.net', `IXFR=${before}`]);
       const size = /XFR size: (\d+) records/.exec(r.raw);
       return size && Number(size[1]) <= 6 ? r : undefined;
