@@ -1,6 +1,7 @@
 // DNS metrics. Label values are bounded: transport, rcode name, and a fixed set of qtypes.
 import { Counter, type Registry } from 'prom-client';
 import { rcodeName, typeName, RRType } from './constants.js';
+import { tallyCounter, type Tally } from '../metrics/tally.js';
 
 const COMMON_TYPES = new Set<number>([
   RRType.A,
@@ -18,7 +19,7 @@ const COMMON_TYPES = new Set<number>([
 ]);
 
 export function dnsMetrics(registry: Registry) {
-  const queries = new Counter({
+  const queries = tallyCounter({
     name: 'cirrus_dns_queries_total',
     help: 'DNS queries answered, by transport, qtype and rcode',
     labelNames: ['transport', 'qtype', 'rcode'] as const,
@@ -40,8 +41,8 @@ export function dnsMetrics(registry: Registry) {
     help: 'UDP answers sent with TC because they did not fit',
     registers: [registry],
   });
-  // prom-client hashes label objects on every call; the hot path reuses bound children.
-  const children = new Map<string, Counter.Internal>();
+  // One tally per label set, found by a string key (see metrics/tally.ts).
+  const children = new Map<string, Tally>();
   return {
     dropped,
     errors,
@@ -49,13 +50,17 @@ export function dnsMetrics(registry: Registry) {
     countQuery(transport: string, qtype: number, rcode: number): void {
       this.queryCounter(transport, qtype, rcode).inc();
     },
-    /** The bound child for one label set, for callers that count the same kind often. */
-    queryCounter(transport: string, qtype: number, rcode: number): Counter.Internal {
+    /** The tally of one label set, for callers that count the same kind often. */
+    queryCounter(transport: string, qtype: number, rcode: number): Tally {
       const t = COMMON_TYPES.has(qtype) ? qtype : -1;
       const key = `${transport}|${t}|${rcode}`;
       let child = children.get(key);
       if (!child) {
-        child = queries.labels(transport, t < 0 ? 'other' : typeName(t), rcodeName(rcode));
+        child = queries.tally({
+          transport,
+          qtype: t < 0 ? 'other' : typeName(t),
+          rcode: rcodeName(rcode),
+        });
         children.set(key, child);
       }
       return child;
