@@ -3,7 +3,7 @@
 // every value stays (each expiring) instead of the newest two, and DELETE /update withdraws.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { authenticate } from '../../auth/tokens.js';
 import { authenticateAccount, checkAllowfrom, registerAccount } from '../../acme/dns-accounts.js';
@@ -66,6 +66,23 @@ export const acmeDnsRoutes =
         'X-Api-User / X-Api-Key, source address or subdomain do not match',
       );
     const readBody = (body: unknown) => (isObject(body) && !body.malformed ? body : undefined);
+    /**
+     * The account behind X-Api-User / X-Api-Key (allowfrom checked) and the JSON body for
+     * its own subdomain, or undefined once the refusal has been sent.
+     */
+    const authorized = async (req: FastifyRequest, reply: FastifyReply) => {
+      const account = await authenticateAccount(
+        deps.store,
+        req.headers['x-api-user'] as string | undefined,
+        req.headers['x-api-key'] as string | undefined,
+        req.ip,
+      );
+      if (!account) return void forbidden(reply);
+      const body = readBody(req.body);
+      if (!body) return void fail(reply, 400, 'malformed_json_payload', 'the body is not JSON');
+      if (body.subdomain !== account.subdomain) return void forbidden(reply);
+      return { account, body };
+    };
 
     app.post(
       '/register',
@@ -134,16 +151,9 @@ export const acmeDnsRoutes =
         },
       },
       async (req, reply) => {
-        const account = await authenticateAccount(
-          deps.store,
-          req.headers['x-api-user'] as string | undefined,
-          req.headers['x-api-key'] as string | undefined,
-          req.ip,
-        );
-        if (!account) return forbidden(reply);
-        const body = readBody(req.body);
-        if (!body) return fail(reply, 400, 'malformed_json_payload', 'the body is not JSON');
-        if (body.subdomain !== account.subdomain) return forbidden(reply);
+        const auth = await authorized(req, reply);
+        if (!auth) return reply;
+        const { account, body } = auth;
         const problem = txtProblem(body.txt);
         if (problem) return fail(reply, 400, 'bad_txt', `txt ${problem}`);
         const value = body.txt as string;
@@ -174,16 +184,9 @@ export const acmeDnsRoutes =
         },
       },
       async (req, reply) => {
-        const account = await authenticateAccount(
-          deps.store,
-          req.headers['x-api-user'] as string | undefined,
-          req.headers['x-api-key'] as string | undefined,
-          req.ip,
-        );
-        if (!account) return forbidden(reply);
-        const body = readBody(req.body);
-        if (!body) return fail(reply, 400, 'malformed_json_payload', 'the body is not JSON');
-        if (body.subdomain !== account.subdomain) return forbidden(reply);
+        const auth = await authorized(req, reply);
+        if (!auth) return reply;
+        const { account, body } = auth;
         if (body.txt !== undefined && txtProblem(body.txt))
           return fail(reply, 400, 'bad_txt', `txt ${txtProblem(body.txt) as string}`);
         const done = await txt.withdraw(account.subdomain, body.txt as string | undefined);
