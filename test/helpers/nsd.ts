@@ -1,7 +1,8 @@
 // A real NSD secondary for integration tests, configured by `nsdConfig` (what
 // `cirrus nsd-config` prints) plus the paths and addresses of a throwaway temp dir:
 // loopback only, foreground, no setuid or chroot. stop() kills exactly the child it spawned.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { supervise } from './child.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +18,6 @@ export interface NsdServer {
 
 const NSD_BIN =
   process.env.NSD_BIN ?? (process.env.PATH?.includes('/usr/sbin') ? 'nsd' : '/usr/sbin/nsd');
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 /**
  * Starts NSD with `render(port, settings)`: the caller returns the whole nsd.conf
@@ -54,8 +50,7 @@ export async function startNsd(
   const child = spawn(NSD_BIN, ['-d', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const halt = supervise(child);
   let spawnError: Error | undefined;
   child.once('error', (err) => (spawnError = err));
   const log = () => {
@@ -66,13 +61,7 @@ export async function startNsd(
     }
   };
   const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited(child);
-      clearTimeout(timer);
-    }
+    await halt();
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;

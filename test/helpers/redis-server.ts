@@ -1,6 +1,7 @@
 // A real, throwaway redis-server for integration tests: free loopback port, no persistence,
 // its own temp dir; stop() kills exactly the child it spawned and removes that dir.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { supervise } from './child.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -49,11 +50,6 @@ function ping(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
 async function tryStart(dir: string, wanted?: number): Promise<RedisServer> {
   const port = wanted ?? (await freePort());
   const logfile = join(dir, `redis-${port}.log`);
@@ -76,20 +72,13 @@ async function tryStart(dir: string, wanted?: number): Promise<RedisServer> {
     { stdio: 'ignore' },
   );
   // Never leave a server behind if the test process dies before stop().
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const halt = supervise(child);
 
   let spawnError: Error | undefined;
   child.once('error', (err) => (spawnError = err));
 
   const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited(child);
-      clearTimeout(timer);
-    }
+    await halt();
   };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
