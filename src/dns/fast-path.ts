@@ -12,11 +12,10 @@ import type { CachedAnswer } from '../snapshot/answer-cache.js';
 
 const HEADER = 12;
 
-/** Where a fast-path candidate's question ends, and its key hash; qtype for metrics. */
+/** Where a fast-path candidate's question ends, and its key hash. */
 export interface FastKey {
   hash: number;
   questionEnd: number;
-  qtype: number;
 }
 
 /**
@@ -88,7 +87,6 @@ export function fastKey(msg: Buffer, transport: Transport, address: string, out:
   for (let i = pos + 1; i < msg.length; i++) h = fnv(h, msg[i] as number);
   out.hash = h >>> 0;
   out.questionEnd = pos + 5;
-  out.qtype = qtype;
   return true;
 }
 

@@ -65,7 +65,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       deps.settings.onDecision(d);
     },
   };
-  const key: FastKey = { hash: 0, questionEnd: 0, qtype: 0 };
+  const key: FastKey = { hash: 0, questionEnd: 0 };
   return (msg, transport, address, port) => {
     const snapshot = deps.snapshot();
     const fast = useCache && fastKey(msg, transport, address, key);
@@ -159,8 +159,6 @@ export function createHandler(deps: HandlerDeps): Handler {
         questionEnd: key.questionEnd,
         counter,
         wire,
-        qtype: query.qtype,
-        rcode: response.rcode,
         truncated,
         decisions: decisions.slice(),
       });

@@ -16,8 +16,6 @@ export interface CachedAnswer {
   readonly counter: { inc(): void };
   /** The whole response as the slow path encoded it (ID and question case of its query). */
   readonly wire: Buffer;
-  readonly qtype: number;
-  readonly rcode: number;
   readonly truncated: boolean;
   /** The GSLB decisions behind it, counted again on every hit so metrics stay true. */
   readonly decisions: readonly Decision[];

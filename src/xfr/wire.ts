@@ -4,7 +4,7 @@
 // encoder (dns/response.ts); transfers differ enough (no size negotiation, many messages,
 // one name table per message) to keep apart.
 import { Opcode, RRClass, RRType } from '../dns/constants.js';
-import { encodeName } from '../dns/name-wire.js';
+import { encodeName, readName } from '../dns/name-wire.js';
 import type { ResourceRecord } from '../zone/record.js';
 
 /** Room left in each transfer message for a TSIG record (RFC 8945: ~ 100 octets). */
@@ -167,19 +167,8 @@ export function soaQuery(id: number, zone: string): Buffer {
   return Buffer.concat([head, questionFor(zone, RRType.SOA)]);
 }
 
-/** Skips a possibly compressed name; returns the offset after it. */
-export function skipName(msg: Buffer, offset: number): number {
-  let pos = offset;
-  for (let hops = 0; hops < 128; hops++) {
-    const len = msg[pos];
-    if (len === undefined) throw new Error('name runs past the end of the message');
-    if (len === 0) return pos + 1;
-    if ((len & 0xc0) === 0xc0) return pos + 2;
-    if (len > 63) throw new Error('bad label');
-    pos += 1 + len;
-  }
-  throw new Error('name has too many labels');
-}
+/** The offset just past a possibly compressed name (name-wire.ts reads it). */
+const skipName = (msg: Buffer, offset: number): number => readName(msg, offset).end;
 
 /**
  * The serial of the first SOA record in `section` ('answer' or 'authority'), or
