@@ -104,7 +104,6 @@ export class Cirrus {
           config: this.config,
           store: this.store,
           txt: this.txt,
-          keyring: () => this.master.keyring,
           logger: this.logger.child({ component: 'update' }),
         }),
       ],

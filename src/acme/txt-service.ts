@@ -5,14 +5,10 @@ import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { ValidationError } from '../lib/errors.js';
+import type { PropagationStatus } from '../xfr/master.js';
 
-/** What issue 4's hidden master reports: whether every secondary serves `serial`. */
-export interface Propagation {
-  complete: boolean;
-  secondaries: Array<{ name: string; serial: number | null; current: boolean }>;
-}
-
-export type AwaitSerial = (serial: number, timeoutMs: number) => Promise<Propagation>;
+/** The hidden master's barrier: whether every secondary serves `serial` (xfr/master.ts). */
+export type AwaitSerial = (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
 
 export interface TxtServiceDeps {
   config: Config;
@@ -26,7 +22,7 @@ export interface TxtServiceDeps {
 export interface Published {
   serial: number;
   /** Present when a barrier was asked for: every secondary serves `serial`, or not (yet). */
-  propagation?: Propagation;
+  propagation?: PropagationStatus;
 }
 
 /**

@@ -7,17 +7,11 @@
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../lib/logger.js';
-import type { ExchangeHandler } from '../dns/exchange.js';
+import type { ExchangeHandler, Signer } from '../dns/exchange.js';
 import type { Query } from '../dns/query.js';
 import { Opcode, RRClass, RRType, Rcode } from '../dns/constants.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
-import {
-  signReply,
-  tsigErrorReply,
-  verifyRequest,
-  type TsigKey,
-  type TsigKeyring,
-} from '../xfr/tsig.js';
+import { signReply, type TsigKey } from '../xfr/tsig.js';
 import { MalformedUpdate, parseUpdate, txtValue, type UpdateRecord } from './update-message.js';
 import { txtProblem, type TxtService } from './txt-service.js';
 
@@ -28,8 +22,6 @@ export interface UpdateDeps {
   config: Config;
   store: Store;
   txt: TxtService;
-  /** The TSIG keys in force (config and API), as the hidden master holds them. */
-  keyring: () => TsigKeyring;
   logger: Logger;
 }
 
@@ -76,14 +68,14 @@ type Change =
   | { op: 'delete'; name: string; value: string | undefined };
 
 export function updateExchange(deps: UpdateDeps): ExchangeHandler {
-  return (query, msg) => {
+  return (query, msg, signer) => {
     // Without keys UPDATE is off: the guard answers NOTIMP as for any unsupported opcode.
     if (query.opcode !== Opcode.UPDATE || deps.config.acme.update.keys.length === 0)
       return undefined;
-    return handle(deps, query, msg).then(
+    return handle(deps, query, msg, signer).then(
       (r) => [r],
       (err: unknown) => {
-        // A store outage: SERVFAIL, unsigned (the key may not have been verified yet).
+        // A store outage: SERVFAIL, unsigned (the failure may predate the key check).
         deps.logger.error({ err, client: query.clientAddress }, 'dynamic update failed');
         return [reply(msg, query, Rcode.SERVFAIL)];
       },
@@ -91,7 +83,12 @@ export function updateExchange(deps: UpdateDeps): ExchangeHandler {
   };
 }
 
-async function handle(deps: UpdateDeps, query: Query, msg: Buffer): Promise<Buffer> {
+async function handle(
+  deps: UpdateDeps,
+  query: Query,
+  msg: Buffer,
+  signer: Signer | undefined,
+): Promise<Buffer> {
   const { config, logger } = deps;
   const acmeZone = config.acme.zone as string;
   const log = (rcode: number, why: string, key?: string) =>
@@ -102,18 +99,14 @@ async function handle(deps: UpdateDeps, query: Query, msg: Buffer): Promise<Buff
     log(Rcode.NOTAUTH, `zone ${query.qname} is not served here`);
     return reply(msg, query, Rcode.NOTAUTH);
   }
-  if (query.tsigOffset === undefined) {
+  // The handler verified the signature; a bad one never reaches here.
+  if (!signer) {
     log(Rcode.REFUSED, 'unsigned');
     return reply(msg, query, Rcode.REFUSED);
   }
-  const verified = verifyRequest(msg, query.tsigOffset, deps.keyring());
-  if (!verified.ok) {
-    log(Rcode.NOTAUTH, `TSIG ${verified.error}`, verified.keyName);
-    return tsigErrorReply(msg, query, verified);
-  }
-  const key: TsigKey = verified.key;
+  const key: TsigKey = signer.key;
   const signed = (rcode: number) =>
-    signReply(reply(msg, query, rcode), { key, requestMac: verified.mac });
+    signReply(reply(msg, query, rcode), { key, requestMac: signer.mac });
   const policy = config.acme.update.keys.find((k) => normalizeName(k.key) === key.name);
   if (!policy) {
     log(Rcode.REFUSED, 'key not listed in acme.update.keys', key.name);

@@ -3,6 +3,16 @@
 // with several messages (a transfer), so they leave the synchronous hot path here and
 // each listener writes what they return, in order.
 import type { Query } from './query.js';
+import type { TsigKey } from '../xfr/tsig.js';
+
+/**
+ * The verified signature of a signed request (RFC 8945): the handler checks it once,
+ * answers a bad one itself, and hands the key and request MAC on so replies are signed.
+ */
+export interface Signer {
+  readonly key: TsigKey;
+  readonly mac: Buffer;
+}
 
 /** Zero or more complete messages to send back, in order; an empty list sends nothing. */
 export type Replies = Promise<readonly Buffer[]>;
@@ -11,7 +21,11 @@ export type Replies = Promise<readonly Buffer[]>;
  * Claims a request by returning its replies, or passes with undefined. Called only for
  * requests that may need one (see `needsExchange`); must not throw synchronously.
  */
-export type ExchangeHandler = (query: Query, msg: Buffer) => Replies | undefined;
+export type ExchangeHandler = (
+  query: Query,
+  msg: Buffer,
+  signer: Signer | undefined,
+) => Replies | undefined;
 
 /** The cheap test that keeps ordinary queries off the exchange handlers. */
 export function needsExchange(query: Query): boolean {

@@ -10,17 +10,11 @@ import type { Logger } from '../lib/logger.js';
 import { STAGES } from '../pipeline/order.js';
 import { runStages, toResponse } from '../pipeline/runner.js';
 import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
-import { needsExchange, type ExchangeHandler, type Replies } from './exchange.js';
+import { needsExchange, type ExchangeHandler, type Replies, type Signer } from './exchange.js';
 import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
 import { answerCacheFor } from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
-import {
-  signReply,
-  tsigErrorReply,
-  verifyRequest,
-  type TsigKey,
-  type TsigKeyring,
-} from '../xfr/tsig.js';
+import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../xfr/tsig.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
@@ -96,20 +90,26 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
     const query = decoded.query;
-    if (deps.exchanges && needsExchange(query)) {
-      for (const exchange of deps.exchanges) {
-        const replies = exchange(query, msg);
-        if (replies) return replies;
-      }
-    }
-    let signing: { key: TsigKey; mac: Buffer } | undefined;
+    // RFC 8945 §5.2: a signed request is verified before anything else looks at it, once,
+    // for transfers, UPDATE and ordinary queries alike; a bad signature is answered here.
+    let signing: Signer | undefined;
     if (query.tsigOffset !== undefined && deps.keyring) {
       const v = verifyRequest(msg, query.tsigOffset, deps.keyring());
       if (!v.ok) {
         metrics.countQuery(transport, query.qtype, Rcode.NOTAUTH);
+        deps.logger.info(
+          { client: query.clientAddress, key: v.keyName, error: v.error, opcode: query.opcode },
+          'request failed TSIG',
+        );
         return tsigErrorReply(msg, query, v);
       }
       signing = { key: v.key, mac: v.mac };
+    }
+    if (deps.exchanges && needsExchange(query)) {
+      for (const exchange of deps.exchanges) {
+        const replies = exchange(query, msg, signing);
+        if (replies) return replies;
+      }
     }
     let response;
     let scope = 0;

@@ -1,9 +1,10 @@
 // Serves AXFR (RFC 5936) and IXFR (RFC 1995) of the base zone from one snapshot: checks
-// the TSIG (RFC 8945) and the transfer ACL, then answers the whole zone, the journal's
-// differences, or the single current SOA. Every message is signed when the request was.
+// the transfer ACL against the TSIG key the handler verified (RFC 8945), then answers the
+// whole zone, the journal's differences, or the single current SOA. Every message is
+// signed when the request was.
 // What goes into the zone is zone/export.ts's business; the journal is the master's.
 import { Opcode, RRType, Rcode } from '../dns/constants.js';
-import type { ExchangeHandler } from '../dns/exchange.js';
+import type { ExchangeHandler, Signer } from '../dns/exchange.js';
 import type { Query } from '../dns/query.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
@@ -12,7 +13,7 @@ import { exportRecords } from '../zone/export.js';
 import { serialGt } from '../snapshot/serial.js';
 import { journalPath, recordFromKey, type JournalEntry } from './journal.js';
 import type { Peers } from './peers.js';
-import { TsigStream, signReply, tsigErrorReply, verifyRequest, type TsigKey } from './tsig.js';
+import { TsigStream, signReply, type TsigKey } from './tsig.js';
 import { bareReply, soaSerialIn, transferMessages, type TransferRequest } from './wire.js';
 import type { XfrMetrics } from './metrics.js';
 
@@ -65,14 +66,19 @@ function incremental(soa: ResourceRecord, path: readonly JournalEntry[]): Resour
 }
 
 export function transferExchange(deps: TransferDeps): ExchangeHandler {
-  return (query, msg) => {
+  return (query, msg, signer) => {
     if (query.opcode !== Opcode.QUERY) return undefined;
     if (query.qtype !== RRType.AXFR && query.qtype !== RRType.IXFR) return undefined;
-    return answer(deps, query, msg);
+    return answer(deps, query, msg, signer);
   };
 }
 
-async function answer(deps: TransferDeps, query: Query, msg: Buffer): Promise<Buffer[]> {
+async function answer(
+  deps: TransferDeps,
+  query: Query,
+  msg: Buffer,
+  signer: Signer | undefined,
+): Promise<Buffer[]> {
   const kindAsked = query.qtype === RRType.AXFR ? 'axfr' : 'ixfr';
   const req = requestOf(query, msg);
   const refuse = (rcode: number, why: string, key?: TsigKey, mac?: Buffer): Buffer[] => {
@@ -85,21 +91,9 @@ async function answer(deps: TransferDeps, query: Query, msg: Buffer): Promise<Bu
     return [key && mac ? signReply(reply, { key, requestMac: mac }) : reply];
   };
 
-  let key: TsigKey | undefined;
-  let mac: Buffer | undefined;
-  if (query.tsigOffset !== undefined) {
-    const v = verifyRequest(msg, query.tsigOffset, deps.peers().keyring);
-    if (!v.ok) {
-      deps.metrics.requests.inc({ kind: kindAsked, result: v.error.toLowerCase() });
-      deps.logger.warn(
-        { client: query.clientAddress, key: v.keyName, error: v.error },
-        'transfer request failed TSIG',
-      );
-      return [tsigErrorReply(msg, query, v)];
-    }
-    key = v.key;
-    mac = v.mac;
-  }
+  // The handler verified the signature (a bad one never gets here).
+  const key = signer?.key;
+  const mac = signer?.mac;
   // RFC 5936 §4.2: AXFR is TCP only, whoever asks.
   if (query.transport === 'udp' && query.qtype === RRType.AXFR)
     return refuse(Rcode.FORMERR, 'formerr', key, mac);
