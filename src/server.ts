@@ -22,6 +22,8 @@ import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
 import { HiddenMaster } from './xfr/master.js';
+import { DnsWorkers } from './dns/workers.js';
+import type { Snapshot } from './snapshot/snapshot.js';
 
 export interface CirrusOptions {
   config: Config;
@@ -37,6 +39,8 @@ export class Cirrus {
   readonly registry = createRegistry();
   private readonly logger: Logger;
   private readonly dns: DnsServer;
+  /** Present when dns.workers > 0: they answer UDP, this process TCP and the rest. */
+  readonly workers: DnsWorkers | undefined;
   readonly geo: GeoIp;
   readonly health: HealthChecker;
   readonly txt: TxtService;
@@ -71,7 +75,7 @@ export class Cirrus {
       config: this.config,
       store: this.store,
       snapshot: () => this.snapshots.current,
-      flush: () => this.snapshots.flush(),
+      flush: () => this.flush(),
       // The hidden master's barrier: every configured secondary serves the serial.
       awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
     });
@@ -88,7 +92,8 @@ export class Cirrus {
       config: this.config,
       store: this.store,
       snapshot: () => this.snapshots.current,
-      onPublish: (listener) => this.snapshots.onPublish(listener),
+      // NOTIFY once every process answers with the new serial.
+      onPublish: (listener) => this.onPublish(listener),
       logger: this.logger.child({ component: 'xfr' }),
       registry: this.registry,
     });
@@ -108,7 +113,30 @@ export class Cirrus {
         }),
       ],
       () => this.master.keyring,
+      { udp: this.config.dns.workers === 0 },
     );
+    this.workers =
+      this.config.dns.workers > 0
+        ? new DnsWorkers({
+            config: this.config,
+            logger: this.logger.child({ component: 'dns-workers' }),
+            current: () => this.snapshots.current,
+            recipe: () => this.snapshots.currentRecipe,
+            handle: this.dns.handle,
+            registry: this.registry,
+          })
+        : undefined;
+    this.snapshots.onPublish(() => this.workers?.published());
+  }
+
+  /** Resolves once a snapshot built after the call is what every process answers from. */
+  async flush(): Promise<void> {
+    await this.snapshots.flush();
+    await this.workers?.caughtUp();
+  }
+
+  private onPublish(listener: (s: Snapshot) => void): () => void {
+    return this.workers ? this.workers.onPublish(listener) : this.snapshots.onPublish(listener);
   }
 
   get dnsAddresses(): readonly BoundAddress[] {
@@ -133,17 +161,22 @@ export class Cirrus {
       // Probes start after the first snapshot: answers already serve the stored health
       // (warm start) while the first rounds settle.
       await this.health.start();
-      await this.dns.start();
+      // Workers bind UDP first: with port 0 their shared socket picks the port TCP takes.
+      await this.dns.start(this.workers ? await this.workers.start() : undefined);
       await this.certificates?.start();
       // After DNS: a NOTIFY is answered by a transfer request at once.
       await this.master.start();
+      const workers = this.workers;
       this.api = await buildApi({
         config: this.config,
         store: this.store,
         snapshot: () => this.snapshots.current,
-        flush: () => this.snapshots.flush(),
+        flush: () => this.flush(),
         lastBuildError: () => this.snapshots.lastBuildError,
         registry: this.registry,
+        ...(workers
+          ? { metricsText: () => workers.metrics(), dnsWorkers: () => workers.status() }
+          : {}),
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
@@ -169,6 +202,7 @@ export class Cirrus {
       async () => this.certificates?.stop(),
       () => this.master.stop(),
       () => this.dns.stop(),
+      async () => this.workers?.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),
       () => this.store.stop(),

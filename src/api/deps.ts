@@ -9,6 +9,7 @@ import type { HealthStatus } from '../health/checker.js';
 import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
+import type { WorkerStatus } from '../dns/workers.js';
 
 export interface ApiDeps {
   config: Config;
@@ -20,6 +21,10 @@ export interface ApiDeps {
   /** The last snapshot build error, if the latest build failed. */
   lastBuildError: () => string | undefined;
   registry: Registry;
+  /** The /metrics text when it is more than the registry's (DNS workers' counters added). */
+  metricsText?: (() => Promise<string>) | undefined;
+  /** DNS worker processes, when dns.workers > 0. */
+  dnsWorkers?: (() => WorkerStatus[]) | undefined;
   logger: Logger;
   /** The live GeoIP view, for explain. */
   geo: GeoLookup;

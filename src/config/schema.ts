@@ -87,6 +87,13 @@ export const DnsConfig = Type.Object(
       default: '',
       description: 'RFC 5001 NSID payload; empty disables',
     }),
+    workers: Type.Integer({
+      minimum: 0,
+      maximum: 64,
+      default: 0,
+      description:
+        'DNS_WORKERS: processes answering UDP on a shared socket; 0 = the main process answers',
+    }),
     chaos: Type.Object(
       {
         version: Type.Union([Type.String(), Type.Null()], {

@@ -32,7 +32,15 @@ export interface HandlerDeps {
    * e.g. the SOA lookup nsupdate and certbot make before an UPDATE. Absent: served unsigned.
    */
   keyring?: () => TsigKeyring;
+  /**
+   * Set in a DNS worker (dns/workers.ts): transfers, UPDATE and signed requests need the
+   * keys, journal and store the main process holds, so they are answered there.
+   */
+  forward?: Forward;
 }
+
+/** Hands a request to the process that can answer it; resolves with its replies. */
+export type Forward = (msg: Buffer, transport: Transport, address: string, port: number) => Replies;
 
 /** Debug names answer with the client's port or per-request text: never cached. */
 function cacheable(qname: string): boolean {
@@ -90,6 +98,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
     const query = decoded.query;
+    if (deps.forward && needsExchange(query)) return deps.forward(msg, transport, address, port);
     // RFC 8945 §5.2: a signed request is verified before anything else looks at it, once,
     // for transfers, UPDATE and ordinary queries alike; a bad signature is answered here.
     let signing: Signer | undefined;

@@ -2,7 +2,7 @@
 // manager swaps in and what `cirrus zone export` prints, so both agree on every record.
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { buildSteps, contentHashSteps, soaRecord } from './build.js';
+import { buildSteps, contentHashSteps, soaRecord, type BuildInput } from './build.js';
 import { unixSerial } from './serial.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -18,7 +18,7 @@ export interface FromStoreOptions {
  * being answered from the live snapshot while a large one is built (setImmediate lets
  * pending I/O, i.e. queries, run first).
  */
-async function drive<T>(steps: Generator<void, T>): Promise<T> {
+export async function drive<T>(steps: Generator<void, T>): Promise<T> {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
@@ -26,11 +26,26 @@ async function drive<T>(steps: Generator<void, T>): Promise<T> {
   }
 }
 
+/**
+ * What a build compiled, serial included: another process holding the same config (a DNS
+ * worker, see dns/workers.ts) builds the identical snapshot from it without the store.
+ */
+export type BuildRecipe = Omit<BuildInput, 'config'>;
+
 export async function snapshotFromStore(
   config: Config,
   store: Store,
   opts: FromStoreOptions,
 ): Promise<Snapshot> {
+  return (await buildFromStore(config, store, opts)).snapshot;
+}
+
+/** snapshotFromStore, also returning the recipe of the snapshot it built. */
+export async function buildFromStore(
+  config: Config,
+  store: Store,
+  opts: FromStoreOptions,
+): Promise<{ snapshot: Snapshot; recipe: BuildRecipe }> {
   const now = opts.now ?? Date.now();
   const state = {
     ...(await store.loadState(config.zone.name)),
@@ -54,5 +69,8 @@ export async function snapshotFromStore(
       ? opts.previous.serial
       : await store.advanceSerial(config.zone.name, hash, unixSerial(now));
   draft.zone.replaceSoa(soaRecord(config, serial));
-  return { ...draft, serial, generation: opts.generation };
+  return {
+    snapshot: { ...draft, serial, generation: opts.generation },
+    recipe: { state, generation: opts.generation, serial, contentHash: hash, now },
+  };
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
-import { snapshotFromStore } from './from-store.js';
+import { buildFromStore, type BuildRecipe } from './from-store.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotMetrics } from './metrics.js';
 
@@ -19,6 +19,7 @@ export interface SnapshotManagerDeps {
 
 export class SnapshotManager {
   private live: Snapshot | undefined;
+  private liveRecipe: BuildRecipe | undefined;
   private generation = 0;
   private unsubscribe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -44,6 +45,12 @@ export class SnapshotManager {
   onPublish(listener: (s: Snapshot) => void): () => void {
     this.publishListeners.add(listener);
     return () => this.publishListeners.delete(listener);
+  }
+
+  /** How the live snapshot was built (what DNS workers rebuild it from). */
+  get currentRecipe(): BuildRecipe {
+    if (!this.liveRecipe) throw new Error('no snapshot has been built yet');
+    return this.liveRecipe;
   }
 
   get lastBuildError(): string | undefined {
@@ -130,7 +137,7 @@ export class SnapshotManager {
     const { config, store, logger, metrics } = this.deps;
     const end = metrics.buildSeconds.startTimer();
     try {
-      const next = await snapshotFromStore(config, store, {
+      const { snapshot: next, recipe } = await buildFromStore(config, store, {
         generation: this.generation + 1,
         previous: this.live,
         now: this.deps.now?.(),
@@ -139,6 +146,7 @@ export class SnapshotManager {
       const serial = next.serial;
       for (const w of next.warnings) logger.warn({ serial }, w);
       this.live = next;
+      this.liveRecipe = recipe;
       this.lastError = undefined;
       this.armExpiry(next.nextExpiry);
       metrics.builds.inc({ result: 'ok' });

@@ -21,6 +21,17 @@ export const healthRoutes =
               snapshotAgeSeconds: Type.Number(),
               store: Type.String(),
               lastBuildError: Type.Optional(Type.String()),
+              dnsWorkers: Type.Optional(
+                Type.Array(
+                  Type.Object({
+                    index: Type.Integer(),
+                    pid: Type.Optional(Type.Integer()),
+                    ready: Type.Boolean(),
+                    generation: Type.Integer(),
+                    restarts: Type.Integer(),
+                  }),
+                ),
+              ),
             }),
           },
         },
@@ -28,8 +39,10 @@ export const healthRoutes =
       async () => {
         const s = deps.snapshot();
         const err = deps.lastBuildError();
+        const workers = deps.dnsWorkers?.();
+        const workerDown = workers?.some((w) => !w.ready) ?? false;
         return {
-          status: err ? 'degraded' : 'ok',
+          status: err || workerDown ? 'degraded' : 'ok',
           serial: s.serial,
           zone: s.zone.name,
           domains: s.domains.size,
@@ -37,12 +50,17 @@ export const healthRoutes =
           snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
           store: deps.store.kind,
           ...(err ? { lastBuildError: err } : {}),
+          ...(workers
+            ? {
+                dnsWorkers: workers.map(({ pid, ...w }) => (pid === undefined ? w : { pid, ...w })),
+              }
+            : {}),
         };
       },
     );
 
     app.get('/metrics', { schema: { tags: ['health'], hide: true } }, async (_req, reply) => {
-      const text = await deps.registry.metrics();
+      const text = await (deps.metricsText ?? (() => deps.registry.metrics()))();
       return reply.type(deps.registry.contentType).send(text);
     });
   };

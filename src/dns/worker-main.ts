@@ -1,0 +1,165 @@
+// A DNS worker process (dns.workers > 0): answers UDP on the socket it shares with its
+// siblings, from its own copy of the main process's snapshot, rebuilt from the recipe of
+// each snapshot the main process publishes. It holds no store, keys or journal: requests
+// that need them (transfers, UPDATE, signed messages) are answered by the main process.
+import cluster from 'node:cluster';
+import { deserialize } from 'node:v8';
+import type { Config } from '../config/schema.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { errorMessage } from '../lib/errors.js';
+import { createRegistry } from '../metrics/registry.js';
+import { GeoIp } from '../geo/geoip.js';
+import { gslbMetrics } from '../gslb/metrics.js';
+import { buildSteps } from '../snapshot/build.js';
+import { drive, type BuildRecipe } from '../snapshot/from-store.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { dnsMetrics } from './metrics.js';
+import { DnsServer } from './server.js';
+import type { Forward } from './handler.js';
+import { asBuffer, type FromWorker, type ToWorker } from './worker-protocol.js';
+
+/** A forwarded request the main process has not answered by then is dropped (as UDP may). */
+const FORWARD_TIMEOUT_MS = 10_000;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+class Worker {
+  private live: Snapshot | undefined;
+  private readonly registry = createRegistry(false);
+  private readonly geo: GeoIp;
+  private readonly dns: DnsServer;
+  private readonly replies = new Map<number, (messages: readonly Buffer[]) => void>();
+  private nextId = 0;
+  /** Recipes are built one at a time; a newer one waiting replaces an older one. */
+  private queued: { generation: number; recipe: Uint8Array } | undefined;
+  private building = false;
+  private listening = false;
+  private geoReady: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    // GeoIP metrics are the main process's: a worker's would only repeat them.
+    this.geo = new GeoIp({
+      config: config.geo,
+      logger: logger.child({ component: 'geo' }),
+      registry: createRegistry(false),
+    });
+    const forward: Forward = (msg, _transport, address, port) =>
+      new Promise((resolve) => {
+        const id = this.nextId++;
+        const timer = setTimeout(() => {
+          this.replies.delete(id);
+          resolve([]);
+        }, FORWARD_TIMEOUT_MS);
+        this.replies.set(id, (messages) => {
+          clearTimeout(timer);
+          this.replies.delete(id);
+          resolve(messages);
+        });
+        send({ t: 'forward', id, msg, address, port });
+      });
+    this.dns = new DnsServer(
+      config,
+      () => this.live as Snapshot,
+      dnsMetrics(this.registry),
+      logger,
+      { geo: this.geo, onDecision: gslbMetrics(this.registry) },
+      [],
+      undefined,
+      { tcp: false, forward },
+    );
+  }
+
+  start(): Promise<void> {
+    this.geoReady = this.geo.start();
+    return this.geoReady;
+  }
+
+  onMessage(m: ToWorker): void {
+    switch (m.t) {
+      case 'snapshot':
+        this.queued = { generation: m.generation, recipe: m.recipe };
+        void this.buildQueued();
+        return;
+      case 'replies':
+        this.replies.get(m.id)?.(m.messages.map(asBuffer));
+        return;
+      case 'metrics':
+        void this.registry.getMetricsAsJSON().then((metrics) => {
+          send({ t: 'metrics', id: m.id, metrics });
+        });
+        return;
+      case 'stop':
+        void this.stop().then(() => process.exit(0));
+        return;
+      case 'init':
+        return;
+    }
+  }
+
+  private async buildQueued(): Promise<void> {
+    if (this.building) return;
+    this.building = true;
+    try {
+      while (this.queued) {
+        const { generation, recipe } = this.queued;
+        this.queued = undefined;
+        try {
+          const r = deserialize(asBuffer(recipe)) as BuildRecipe;
+          this.live = await drive(buildSteps({ ...r, config: this.config }));
+          send({ t: 'published', generation });
+        } catch (err) {
+          this.logger.error({ err, generation }, 'worker snapshot build failed');
+          send({ t: 'build-failed', generation, error: errorMessage(err) });
+          continue;
+        }
+        // Listen once there is something to answer with.
+        if (!this.listening) {
+          this.listening = true;
+          await this.listen();
+        }
+      }
+    } finally {
+      this.building = false;
+    }
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      await this.geoReady;
+      await this.dns.start();
+    } catch (err) {
+      this.logger.fatal({ err }, 'dns worker cannot listen');
+      process.exit(1);
+    }
+    send({ t: 'listening', ports: this.dns.addresses.map((a) => a.port) });
+  }
+
+  async stop(): Promise<void> {
+    await this.dns.stop();
+    await this.geo.stop();
+  }
+}
+
+if (!cluster.isWorker) throw new Error('worker-main runs only as a cluster worker (dns.workers)');
+
+process.once('message', (first: ToWorker) => {
+  if (first.t !== 'init') throw new Error(`a DNS worker expects init first, got ${first.t}`);
+  const logger = createLogger(first.config.log.level).child({
+    component: 'dns-worker',
+    worker: first.index,
+  });
+  const worker = new Worker(first.config, logger);
+  process.on('message', (m: ToWorker) => worker.onMessage(m));
+  worker.start().catch((err: unknown) => {
+    logger.fatal({ err }, 'dns worker failed to start');
+    process.exit(1);
+  });
+});
+send({ t: 'hello' });
+// The main process is gone (or stopped us): nothing to answer for any more.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,372 @@
+// DNS workers (dns.workers > 0): node:cluster processes that answer UDP on one shared
+// socket per address, so queries use every core (Node 20 has no SO_REUSEPORT). The main
+// process keeps everything else: the store, snapshot builds, TCP, transfers, UPDATE,
+// probes, ACME and the API. Each published snapshot's recipe is sent to one worker at a
+// time: while one rebuilds, the others keep reading the shared socket, so a large
+// rebuild never stops UDP answers. A worker that dies is started again.
+import cluster, { type Worker } from 'node:cluster';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serialize } from 'node:v8';
+import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../lib/logger.js';
+import type { BuildRecipe } from '../snapshot/from-store.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Handler } from './handler.js';
+import { asBuffer, type FromWorker, type ToWorker } from './worker-protocol.js';
+
+export interface DnsWorkersDeps {
+  config: Config;
+  logger: Logger;
+  /** The main process's live snapshot and how it was built. */
+  current: () => Snapshot;
+  recipe: () => BuildRecipe;
+  /** Answers what workers forward (the main process's DNS handler). */
+  handle: Handler;
+  registry: Registry;
+}
+
+export interface WorkerStatus {
+  index: number;
+  pid: number | undefined;
+  ready: boolean;
+  generation: number;
+  restarts: number;
+}
+
+/** How long a worker may take to build one snapshot before the feed moves on. */
+const FEED_TIMEOUT_MS = 120_000;
+const RESTART_DELAY_MS = 1_000;
+const METRICS_TIMEOUT_MS = 2_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  /** Listening, i.e. answering queries. */
+  ready: boolean;
+  /** The generation of the snapshot it answers from (-1: none yet). */
+  generation: number;
+  restarts: number;
+  /** Settles the wait for this worker's next published/build-failed/exit. */
+  settle: (() => void) | undefined;
+}
+
+function workerEntry(): string {
+  // The same extension as this module: .js when built, .ts under tsx (tests).
+  const here = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`./worker-main${extname(here)}`, import.meta.url));
+}
+
+export class DnsWorkers {
+  private readonly slots: Slot[];
+  private stopping = false;
+  private pumping = false;
+  private encoded: { generation: number; bytes: Buffer } | undefined;
+  private announced = -1;
+  private readonly listeners = new Set<(s: Snapshot) => void>();
+  private caughtUpWaiters: Array<{ generation: number; resolve: () => void }> = [];
+  private readonly metricRequests = new Map<number, (json: unknown[]) => void>();
+  private nextMetricsId = 0;
+  private readonly restartsTotal: Counter;
+  private readonly onClusterMessage = (worker: Worker, m: FromWorker) => this.message(worker, m);
+
+  constructor(private readonly deps: DnsWorkersDeps) {
+    this.slots = Array.from({ length: deps.config.dns.workers }, (_, index) => ({
+      index,
+      worker: undefined,
+      ready: false,
+      generation: -1,
+      restarts: 0,
+      settle: undefined,
+    }));
+    this.restartsTotal = new Counter({
+      name: 'cirrus_dns_worker_restarts_total',
+      help: 'DNS worker processes started again after they exited',
+      registers: [deps.registry],
+    });
+    const slots = this.slots;
+    new Gauge({
+      name: 'cirrus_dns_workers_ready',
+      help: 'DNS worker processes answering UDP',
+      registers: [deps.registry],
+      collect() {
+        this.set(slots.filter((s) => s.ready).length);
+      },
+    });
+  }
+
+  /** Starts every worker; resolves with the UDP ports they share, one per `dns.listen`. */
+  async start(): Promise<number[]> {
+    cluster.setupPrimary({ exec: workerEntry(), serialization: 'advanced' });
+    cluster.on('message', this.onClusterMessage);
+    // The first worker binds (port 0 becomes a real one); the others share its sockets.
+    const [first, ...rest] = this.slots;
+    if (!first) return [];
+    const ports = await this.launch(first);
+    const others = await Promise.all(rest.map((s) => this.launch(s)));
+    for (const p of others) {
+      if (p.join() !== ports.join())
+        throw new Error(`DNS workers bound different ports: ${ports.join()} and ${p.join()}`);
+    }
+    void this.pump();
+    return ports;
+  }
+
+  /** Called for each snapshot the main process publishes: workers follow, one at a time. */
+  published(): void {
+    if (!this.stopping) void this.pump();
+  }
+
+  /** Resolves once every answering worker serves the main process's current snapshot. */
+  caughtUp(): Promise<void> {
+    const generation = this.deps.current().generation;
+    if (this.minGeneration() >= generation) return Promise.resolve();
+    return new Promise((resolve) => this.caughtUpWaiters.push({ generation, resolve }));
+  }
+
+  /** Like SnapshotManager.onPublish, but fires once every worker answers from the snapshot. */
+  onPublish(listener: (s: Snapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  status(): WorkerStatus[] {
+    return this.slots.map((s) => ({
+      index: s.index,
+      pid: s.worker?.process.pid,
+      ready: s.ready,
+      generation: s.generation,
+      restarts: s.restarts,
+    }));
+  }
+
+  /** The main registry's metrics with every worker's added in (counters summed). */
+  async metrics(): Promise<string> {
+    const own = await this.deps.registry.getMetricsAsJSON();
+    const theirs = await Promise.all(
+      this.slots
+        .filter((s) => s.ready && s.worker?.isConnected())
+        .map(
+          (s) =>
+            new Promise<unknown[]>((resolve) => {
+              const id = this.nextMetricsId++;
+              const timer = setTimeout(() => {
+                this.metricRequests.delete(id);
+                resolve([]);
+              }, METRICS_TIMEOUT_MS);
+              this.metricRequests.set(id, (json) => {
+                clearTimeout(timer);
+                this.metricRequests.delete(id);
+                resolve(json);
+              });
+              this.send(s, { t: 'metrics', id });
+            }),
+        ),
+    );
+    // Workers export only DNS and GSLB counters (summed); the process metrics are this
+    // process's alone, and some say 'omit' for cluster use: keep them as they are.
+    const mine = own.map((m) =>
+      m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m,
+    );
+    // `aggregate` takes getMetricsAsJSON() output; the workers' crossed IPC unchanged.
+    const all = [mine, ...theirs] as Parameters<typeof AggregatorRegistry.aggregate>[0];
+    return AggregatorRegistry.aggregate(all).metrics();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    cluster.off('message', this.onClusterMessage);
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const w = s.worker;
+        s.ready = false;
+        if (!w || w.isDead()) return;
+        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+        this.send(s, { t: 'stop' });
+        const timer = setTimeout(() => w.process.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
+  }
+
+  private minGeneration(): number {
+    let min = Infinity;
+    for (const s of this.slots) if (s.ready && s.generation < min) min = s.generation;
+    return min;
+  }
+
+  private send(slot: Slot, message: ToWorker): void {
+    const w = slot.worker;
+    if (w?.isConnected()) w.send(message);
+  }
+
+  private recipeBytes(): { generation: number; bytes: Buffer } {
+    const generation = this.deps.current().generation;
+    if (this.encoded?.generation !== generation)
+      this.encoded = { generation, bytes: serialize(this.deps.recipe()) };
+    return this.encoded;
+  }
+
+  /** Forks the slot's worker and resolves with its ports once it answers. */
+  private launch(slot: Slot): Promise<number[]> {
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.ready = false;
+    slot.generation = -1;
+    return new Promise<number[]>((resolve, reject) => {
+      const onListening = (m: FromWorker) => {
+        if (m.t !== 'listening') return;
+        worker.off('message', onListening);
+        worker.off('exit', onEarlyExit);
+        slot.ready = true;
+        this.deps.logger.info({ worker: slot.index, pid: worker.process.pid }, 'dns worker ready');
+        resolve(m.ports);
+        this.settleWaiters();
+      };
+      const onEarlyExit = (code: number | null) => {
+        worker.off('message', onListening);
+        reject(new Error(`DNS worker ${slot.index} exited (code ${code}) before it answered`));
+      };
+      worker.on('message', onListening);
+      worker.once('exit', onEarlyExit);
+      worker.on('exit', (code, signal) => this.exited(slot, worker, code, signal));
+      // Not 'online': that comes before the worker's module listens for messages.
+      const onHello = (m: FromWorker) => {
+        if (m.t !== 'hello') return;
+        worker.off('message', onHello);
+        this.send(slot, { t: 'init', index: slot.index, config: this.deps.config });
+        const { generation, bytes } = this.recipeBytes();
+        this.send(slot, { t: 'snapshot', generation, recipe: bytes });
+      };
+      worker.on('message', onHello);
+    });
+  }
+
+  private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.ready = false;
+    slot.settle?.();
+    this.settleWaiters();
+    if (this.stopping) return;
+    this.deps.logger.error(
+      { worker: slot.index, pid: worker.process.pid, code, signal },
+      'dns worker exited; starting it again',
+    );
+    setTimeout(() => {
+      if (this.stopping) return;
+      slot.restarts++;
+      this.restartsTotal.inc();
+      this.launch(slot).then(
+        () => void this.pump(),
+        (err: unknown) =>
+          this.deps.logger.error({ err, worker: slot.index }, 'dns worker restart failed'),
+      );
+    }, RESTART_DELAY_MS).unref();
+  }
+
+  private message(worker: Worker, m: FromWorker): void {
+    const slot = this.slots.find((s) => s.worker === worker);
+    if (!slot) return;
+    switch (m.t) {
+      case 'published':
+        slot.generation = Math.max(slot.generation, m.generation);
+        slot.settle?.();
+        this.settleWaiters();
+        return;
+      case 'build-failed':
+        this.deps.logger.error(
+          { worker: slot.index, generation: m.generation, error: m.error },
+          'dns worker could not build a snapshot; it keeps its previous one',
+        );
+        slot.settle?.();
+        return;
+      case 'forward':
+        this.forward(slot, m.id, asBuffer(m.msg), m.address, m.port);
+        return;
+      case 'metrics':
+        this.metricRequests.get(m.id)?.(m.metrics);
+        return;
+      case 'listening':
+      case 'hello':
+        return;
+    }
+  }
+
+  private forward(slot: Slot, id: number, msg: Buffer, address: string, port: number): void {
+    const reply = (messages: readonly Buffer[]) =>
+      this.send(slot, { t: 'replies', id, messages: [...messages] });
+    let r;
+    try {
+      r = this.deps.handle(msg, 'udp', address, port);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'forwarded request failed');
+      reply([]);
+      return;
+    }
+    if (r === undefined) reply([]);
+    else if (Buffer.isBuffer(r)) reply([r]);
+    else
+      r.then(reply, (err: unknown) => {
+        this.deps.logger.error({ err }, 'forwarded exchange failed');
+        reply([]);
+      });
+  }
+
+  /** Feeds the current recipe to each answering worker behind, one worker at a time. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        if (this.stopping) return;
+        const target = this.deps.current().generation;
+        const slot = this.slots.find((s) => s.ready && s.generation < target);
+        if (!slot) break;
+        const { generation, bytes } = this.recipeBytes();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.deps.logger.warn(
+              { worker: slot.index, generation },
+              'dns worker is slow to build; feeding the next one',
+            );
+            done();
+          }, FEED_TIMEOUT_MS);
+          const done = () => {
+            clearTimeout(timer);
+            slot.settle = undefined;
+            resolve();
+          };
+          slot.settle = done;
+          this.send(slot, { t: 'snapshot', generation, recipe: bytes });
+        });
+        // A worker that failed or timed out is not retried with the same generation.
+        if (slot.generation < generation && slot.ready) slot.generation = generation;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.settleWaiters();
+  }
+
+  /** Releases caughtUp() waiters and onPublish listeners the workers have reached. */
+  private settleWaiters(): void {
+    const min = this.minGeneration();
+    const reached = this.caughtUpWaiters.filter((w) => w.generation <= min);
+    this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w.generation > min);
+    for (const w of reached) w.resolve();
+    const current = this.deps.current();
+    if (current.generation <= min && current.generation > this.announced) {
+      this.announced = current.generation;
+      for (const l of this.listeners) {
+        try {
+          l(current);
+        } catch (err) {
+          this.deps.logger.error({ err }, 'snapshot listener failed');
+        }
+      }
+    }
+  }
+}
