@@ -3,7 +3,6 @@
 // each snapshot the main process publishes. It holds no store, keys or journal: requests
 // that need them (transfers, UPDATE, signed messages) are answered by the main process.
 import cluster from 'node:cluster';
-import { deserialize } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
@@ -11,12 +10,18 @@ import { createRegistry } from '../metrics/registry.js';
 import { GeoIp } from '../geo/geoip.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { buildSteps } from '../snapshot/build.js';
-import { drive, type BuildRecipe } from '../snapshot/from-store.js';
+import { drive } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { dnsMetrics } from './metrics.js';
 import { DnsServer } from './server.js';
 import type { Forward } from './handler.js';
-import { asBuffer, type FromWorker, type ToWorker } from './worker-protocol.js';
+import {
+  asBuffer,
+  decodeRecipe,
+  type EncodedRecipe,
+  type FromWorker,
+  type ToWorker,
+} from './worker-protocol.js';
 
 /** A forwarded request the main process has not answered by then is dropped (as UDP may). */
 const FORWARD_TIMEOUT_MS = 10_000;
@@ -33,7 +38,7 @@ class Worker {
   private readonly replies = new Map<number, (messages: readonly Buffer[]) => void>();
   private nextId = 0;
   /** Recipes are built one at a time; a newer one waiting replaces an older one. */
-  private queued: { generation: number; recipe: Uint8Array } | undefined;
+  private queued: { generation: number; recipe: EncodedRecipe } | undefined;
   private building = false;
   private listening = false;
   private geoReady: Promise<void> = Promise.resolve();
@@ -109,7 +114,7 @@ class Worker {
         const { generation, recipe } = this.queued;
         this.queued = undefined;
         try {
-          const r = deserialize(asBuffer(recipe)) as BuildRecipe;
+          const r = await decodeRecipe(recipe);
           this.live = await drive(buildSteps({ ...r, config: this.config }));
           send({ t: 'published', generation });
         } catch (err) {

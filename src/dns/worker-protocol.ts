@@ -1,12 +1,49 @@
 // The messages between the main process and its DNS workers (node:cluster IPC with the
 // `advanced` serialization, so Buffers cross as bytes rather than JSON arrays).
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import { deserialize, serialize } from 'node:v8';
 import type { Config } from '../config/schema.js';
+import type { BuildRecipe } from '../snapshot/from-store.js';
+import { BUILD_CHUNK } from '../snapshot/build.js';
+
+/**
+ * A recipe as v8-serialized pieces: everything but the domains, then the domains a chunk
+ * at a time, so neither side blocks its event loop for the whole store at once (100,000
+ * domains are ~20 MB and take most of a second to decode in one piece).
+ */
+export interface EncodedRecipe {
+  head: Uint8Array;
+  domains: Uint8Array[];
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function encodeRecipe(recipe: BuildRecipe): Promise<EncodedRecipe> {
+  const { domains, ...rest } = recipe.state;
+  const head = serialize({ ...recipe, state: { ...rest, domains: [] } });
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < domains.length; i += BUILD_CHUNK) {
+    chunks.push(serialize(domains.slice(i, i + BUILD_CHUNK)));
+    await nextTurn();
+  }
+  return { head, domains: chunks };
+}
+
+export async function decodeRecipe(encoded: EncodedRecipe): Promise<BuildRecipe> {
+  const recipe = deserialize(asBuffer(encoded.head)) as BuildRecipe;
+  const domains: BuildRecipe['state']['domains'] = [];
+  for (const chunk of encoded.domains) {
+    for (const d of deserialize(asBuffer(chunk)) as BuildRecipe['state']['domains'])
+      domains.push(d);
+    await nextTurn();
+  }
+  return { ...recipe, state: { ...recipe.state, domains } };
+}
 
 export type ToWorker =
   | { t: 'init'; index: number; config: Config }
-  /** v8.serialize of the snapshot's BuildRecipe: encoded once, sent to every worker. */
-  | { t: 'snapshot'; generation: number; recipe: Uint8Array }
+  /** The snapshot's BuildRecipe (see encodeRecipe): encoded once, sent to every worker. */
+  | { t: 'snapshot'; generation: number; recipe: EncodedRecipe }
   | { t: 'replies'; id: number; messages: Uint8Array[] }
   | { t: 'metrics'; id: number }
   | { t: 'stop' };

@@ -7,14 +7,19 @@
 import cluster, { type Worker } from 'node:cluster';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serialize } from 'node:v8';
 import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/logger.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Handler } from './handler.js';
-import { asBuffer, type FromWorker, type ToWorker } from './worker-protocol.js';
+import {
+  asBuffer,
+  encodeRecipe,
+  type EncodedRecipe,
+  type FromWorker,
+  type ToWorker,
+} from './worker-protocol.js';
 
 export interface DnsWorkersDeps {
   config: Config;
@@ -62,7 +67,7 @@ export class DnsWorkers {
   private readonly slots: Slot[];
   private stopping = false;
   private pumping = false;
-  private encoded: { generation: number; bytes: Buffer } | undefined;
+  private encoded: { generation: number; recipe: Promise<EncodedRecipe> } | undefined;
   private announced = -1;
   private readonly listeners = new Set<(s: Snapshot) => void>();
   private caughtUpWaiters: Array<{ generation: number; resolve: () => void }> = [];
@@ -203,10 +208,11 @@ export class DnsWorkers {
     if (w?.isConnected()) w.send(message);
   }
 
-  private recipeBytes(): { generation: number; bytes: Buffer } {
+  /** The current snapshot's recipe, encoded once for every worker. */
+  private currentRecipe(): { generation: number; recipe: Promise<EncodedRecipe> } {
     const generation = this.deps.current().generation;
     if (this.encoded?.generation !== generation)
-      this.encoded = { generation, bytes: serialize(this.deps.recipe()) };
+      this.encoded = { generation, recipe: encodeRecipe(this.deps.recipe()) };
     return this.encoded;
   }
 
@@ -238,8 +244,11 @@ export class DnsWorkers {
         if (m.t !== 'hello') return;
         worker.off('message', onHello);
         this.send(slot, { t: 'init', index: slot.index, config: this.deps.config });
-        const { generation, bytes } = this.recipeBytes();
-        this.send(slot, { t: 'snapshot', generation, recipe: bytes });
+        const { generation, recipe } = this.currentRecipe();
+        recipe.then(
+          (r) => this.send(slot, { t: 'snapshot', generation, recipe: r }),
+          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+        );
       };
       worker.on('message', onHello);
     });
@@ -325,7 +334,8 @@ export class DnsWorkers {
         const target = this.deps.current().generation;
         const slot = this.slots.find((s) => s.ready && s.generation < target);
         if (!slot) break;
-        const { generation, bytes } = this.recipeBytes();
+        const { generation, recipe: pending } = this.currentRecipe();
+        const recipe = await pending;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             this.deps.logger.warn(
@@ -340,7 +350,7 @@ export class DnsWorkers {
             resolve();
           };
           slot.settle = done;
-          this.send(slot, { t: 'snapshot', generation, recipe: bytes });
+          this.send(slot, { t: 'snapshot', generation, recipe });
         });
         // A worker that failed or timed out is not retried with the same generation.
         if (slot.generation < generation && slot.ready) slot.generation = generation;
