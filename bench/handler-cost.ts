@@ -81,7 +81,7 @@ try {
     for (let i = 0; i < queries.length; i++) h(queries[i] as Buffer, 'udp', '127.0.0.1', 5353);
     const first = Number(process.hrtime.bigint() - f0) / 1000 / queries.length;
     if (label.startsWith('slow')) console.log(`first answer: ${first.toFixed(2)} µs per query`);
-    const rounds = 5;
+    const rounds = Number(process.env.ROUNDS ?? 5);
     const t0 = process.hrtime.bigint();
     for (let r = 0; r < rounds; r++)
       for (let i = 0; i < queries.length; i++) h(queries[i] as Buffer, 'udp', '127.0.0.1', 5353);

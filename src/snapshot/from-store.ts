@@ -5,12 +5,27 @@ import type { Store } from '../store/store.js';
 import { buildSteps, contentHashSteps, soaRecord, type BuildInput } from './build.js';
 import { unixSerial } from './serial.js';
 import type { Snapshot } from './snapshot.js';
+import type { AcmeTxt } from '../acme/model.js';
 
 export interface FromStoreOptions {
   generation: number;
   /** The live snapshot; its serial is kept when the content did not change. */
   previous?: Snapshot | undefined;
+  /**
+   * With `previous`: when the content did not change, return it instead of an identical
+   * new snapshot, so its answer cache and memoised hash orders stay warm (a token or peer
+   * write, or a PATCH that changes nothing, would otherwise start every answer cold).
+   */
+  reuse?: boolean;
   now?: number | undefined;
+}
+
+/** When the first live challenge value expires, as buildSteps computes it. */
+function firstExpiry(txt: readonly AcmeTxt[], now: number): number | undefined {
+  let min: number | undefined;
+  for (const t of txt)
+    if (t.expiresAt > now && (min === undefined || t.expiresAt < min)) min = t.expiresAt;
+  return min;
 }
 
 /**
@@ -37,21 +52,41 @@ export async function snapshotFromStore(
   store: Store,
   opts: FromStoreOptions,
 ): Promise<Snapshot> {
-  return (await buildFromStore(config, store, opts)).snapshot;
+  return (await buildFromStore(config, store, { ...opts, reuse: false })).snapshot;
 }
 
-/** snapshotFromStore, also returning the recipe of the snapshot it built. */
+/**
+ * snapshotFromStore, also returning the recipe of the snapshot it built; 'unchanged' when
+ * `opts.reuse` is set and the previous snapshot already holds exactly this content.
+ */
+export async function buildFromStore(
+  config: Config,
+  store: Store,
+  opts: FromStoreOptions & { reuse: true },
+): Promise<{ snapshot: Snapshot; recipe: BuildRecipe } | 'unchanged'>;
 export async function buildFromStore(
   config: Config,
   store: Store,
   opts: FromStoreOptions,
-): Promise<{ snapshot: Snapshot; recipe: BuildRecipe }> {
+): Promise<{ snapshot: Snapshot; recipe: BuildRecipe }>;
+export async function buildFromStore(
+  config: Config,
+  store: Store,
+  opts: FromStoreOptions,
+): Promise<{ snapshot: Snapshot; recipe: BuildRecipe } | 'unchanged'> {
   const now = opts.now ?? Date.now();
   const state = {
     ...(await store.loadState(config.zone.name)),
     acmeTxt: await store.listAcmeTxt(now),
   };
   const hash = await drive(contentHashSteps(config, state));
+  const prev = opts.previous;
+  if (
+    opts.reuse &&
+    prev?.contentHash === hash &&
+    prev.nextExpiry === firstExpiry(state.acmeTxt, now)
+  )
+    return 'unchanged';
   // Build before claiming a serial, so a broken change never consumes one; the draft is
   // not visible to queries until the caller publishes it, so its SOA may still change.
   const draft = await drive(

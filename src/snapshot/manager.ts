@@ -137,11 +137,19 @@ export class SnapshotManager {
     const { config, store, logger, metrics } = this.deps;
     const end = metrics.buildSeconds.startTimer();
     try {
-      const { snapshot: next, recipe } = await buildFromStore(config, store, {
+      const built = await buildFromStore(config, store, {
         generation: this.generation + 1,
         previous: this.live,
+        reuse: true,
         now: this.deps.now?.(),
       });
+      if (built === 'unchanged') {
+        metrics.builds.inc({ result: 'unchanged' });
+        this.lastError = undefined;
+        metrics.lastSuccess.set(Date.now() / 1000);
+        return;
+      }
+      const { snapshot: next, recipe } = built;
       this.generation = next.generation;
       const serial = next.serial;
       for (const w of next.warnings) logger.warn({ serial }, w);

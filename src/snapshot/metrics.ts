@@ -5,7 +5,7 @@ export function snapshotMetrics(registry: Registry) {
   return {
     builds: new Counter({
       name: 'cirrus_snapshot_builds_total',
-      help: 'Snapshot builds by result (ok, failed)',
+      help: 'Snapshot builds by result (ok; unchanged: same content, the live snapshot kept; failed)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

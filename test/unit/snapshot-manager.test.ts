@@ -110,6 +110,35 @@ describe('snapshot manager', () => {
     await assert.rejects(manager.start(), /unknown type "BOGUS"/);
     await manager.stop();
   });
+
+  it('keeps the live snapshot (and its warm caches) when a change leaves the content as it was', async () => {
+    const { store, manager, metric } = await setup();
+    await store.putDomain(domain('www.example.com'));
+    await manager.flush();
+    const live = manager.current;
+    // A token, an identical domain write and a peers write: no answer changes.
+    await store.putToken(
+      { id: 't1', name: 'x', createdAt: '2026-01-01T00:00:00Z' },
+      'h'.repeat(64),
+    );
+    await store.putDomain(domain('www.example.com'));
+    await manager.flush();
+    assert.equal(manager.current, live);
+    assert.match(await metric('cirrus_snapshot_builds_total'), /result="unchanged"} [1-9]/);
+    // A challenge value is content: a new snapshot; a later expiry for the same value
+    // keeps the serial but is a new snapshot too (its expiry timer moves).
+    await store.putAcmeTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_600_000 });
+    await manager.flush();
+    const withTxt = manager.current;
+    assert.notEqual(withTxt, live);
+    assert.equal(withTxt.nextExpiry, 1_800_000_600_000);
+    await store.putAcmeTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_900_000 });
+    await manager.flush();
+    assert.notEqual(manager.current, withTxt);
+    assert.equal(manager.current.serial, withTxt.serial);
+    assert.equal(manager.current.nextExpiry, 1_800_000_900_000);
+    await manager.stop();
+  });
 });
 
 describe('RFC 1982 serials', () => {
