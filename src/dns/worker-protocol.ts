@@ -4,7 +4,6 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { deserialize, serialize } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
-import { BUILD_CHUNK } from '../snapshot/build.js';
 
 /**
  * A recipe as v8-serialized pieces: everything but the domains, then the domains a chunk
@@ -16,14 +15,17 @@ export interface EncodedRecipe {
   domains: Uint8Array[];
 }
 
+/** Domains per serialized piece: a few milliseconds to encode or decode. */
+const RECIPE_CHUNK = 2000;
+
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function encodeRecipe(recipe: BuildRecipe): Promise<EncodedRecipe> {
   const { domains, ...rest } = recipe.state;
   const head = serialize({ ...recipe, state: { ...rest, domains: [] } });
   const chunks: Uint8Array[] = [];
-  for (let i = 0; i < domains.length; i += BUILD_CHUNK) {
-    chunks.push(serialize(domains.slice(i, i + BUILD_CHUNK)));
+  for (let i = 0; i < domains.length; i += RECIPE_CHUNK) {
+    chunks.push(serialize(domains.slice(i, i + RECIPE_CHUNK)));
     await nextTurn();
   }
   return { head, domains: chunks };

@@ -73,8 +73,11 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
   return records;
 }
 
-/** Domains handled between two yields of a cooperative build (see snapshotFromStore). */
-export const BUILD_CHUNK = 2000;
+/**
+ * Domains handled between two yields of a cooperative build; whoever drives the steps
+ * decides whether a yield hands the event loop back (from-store.ts `drive`, by time).
+ */
+export const BUILD_CHUNK = 250;
 
 /** Runs a cooperative build step by step to its end, without yielding to anyone. */
 export function runSteps<T>(steps: Generator<void, T>): T {

@@ -29,15 +29,25 @@ function firstExpiry(txt: readonly AcmeTxt[], now: number): number | undefined {
 }
 
 /**
- * Drives a cooperative build, handing the event loop back between chunks: queries keep
- * being answered from the live snapshot while a large one is built (setImmediate lets
- * pending I/O, i.e. queries, run first).
+ * How long a cooperative build may hold the event loop before handing it back: queries
+ * wait at most about this long behind a rebuild (plus one step of BUILD_CHUNK domains).
  */
-export async function drive<T>(steps: Generator<void, T>): Promise<T> {
+export const BUILD_SLICE_MS = 4;
+
+/**
+ * Drives a cooperative build, handing the event loop back whenever it has run for
+ * `sliceMs`: queries keep being answered from the live snapshot while a large one is
+ * built (setImmediate lets pending I/O, i.e. queries, run first).
+ */
+export async function drive<T>(steps: Generator<void, T>, sliceMs = BUILD_SLICE_MS): Promise<T> {
+  let sliceStart = performance.now();
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
   }
 }
 
