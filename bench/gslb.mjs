@@ -44,7 +44,7 @@ const P = {
   warmupSeconds: envNum('BENCH_WARMUP_SECONDS', 2),
   ecsShare: 0.3,
   workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
-  servers: (process.env.BENCH_SERVERS ?? 'cirrus,nsd,gdnsd,pdns,pdns-lua').split(','),
+  servers: (process.env.BENCH_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd,pdns,pdns-lua').split(','),
 };
 const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 420) - 10) * 1000;
 // dnsperf -E: ECS option 8, family 1, source /24, scope 0, 81.2.69.0 (RFC 7871 §6).
@@ -153,7 +153,12 @@ async function waitForDns(server, zone, timeoutMs = 60_000) {
       throw new Error(
         `${server.name} exited during start-up:\n${readFileSync(server.logFile, 'utf8').slice(-3000)}`,
       );
-    if (/\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'))) {
+    // node-echo answers without records: any NOERROR reply will do.
+    const ready =
+      server.name === 'node-echo'
+        ? /status: NOERROR/.test(dig(server.port, zone, 'SOA'))
+        : /\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'));
+    if (ready) {
       remember(server.name);
       return;
     }
@@ -470,6 +475,8 @@ async function main() {
     } else if (name === 'pdns' || name === 'pdns-lua') {
       const args = pdnsConfig(dir, port[name], zone, zoneText, name === 'pdns-lua');
       s = launch(name, 'pdns_server', args);
+    } else if (name === 'node-echo') {
+      s = launch(name, process.execPath, [join(ROOT, 'bench/node-echo.mjs'), String(port[name])]);
     } else throw new Error(`unknown server ${name}`);
     s.port = port[name];
     s.queries = queries;
@@ -483,6 +490,7 @@ async function main() {
 
   // Same question, same answer shape: every server answers every base name with one A.
   for (const s of servers) {
+    if (s.name === 'node-echo') continue;
     const a = dig(s.port, '+noall', '+answer', names[0], 'A', '+subnet=81.2.69.0/24');
     if (!/\sA\s/.test(a)) note(`${s.name}: no A answer for ${names[0]}: ${a.trim()}`);
   }
@@ -661,6 +669,10 @@ function print(r) {
   out.push(
     `1. QPS Cirrus/NSD ${ratio('nsd', 'qps')}× (≥ 0.8), Cirrus/PowerDNS-LUA ${ratio('pdns-lua', 'qps')}× (≥ 2), Cirrus/gdnsd ${ratio('gdnsd', 'qps')}×; CPU per query Cirrus/NSD ${ratio('nsd', 'cpuUsPerQuery')}×`,
   );
+  if (r.results['node-echo'])
+    out.push(
+      `   Cirrus/node-echo (Node's own socket floor, same run): QPS ${ratio('node-echo', 'qps')}×, CPU per query ${ratio('node-echo', 'cpuUsPerQuery')}×; node-echo/NSD QPS ${(r.results['node-echo'].throughput.qps / (r.results.nsd?.throughput.qps ?? NaN)).toFixed(2)}×`,
+    );
   out.push(
     `2. Cirrus p99 @ ${P.latencyQps} QPS: ${f3(c?.latency.p99Ms)} ms (≤ 0.5), p50 ${f3(c?.latency.p50Ms)} ms`,
   );
