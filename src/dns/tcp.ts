@@ -73,31 +73,40 @@ export class TcpListener {
     };
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= 2) {
-        const len = pending.readUInt16BE(0);
-        if (len === 0) {
-          socket.destroy();
-          return;
+      // Answers to the queries pipelined in one chunk leave together (one writev).
+      socket.cork();
+      try {
+        while (pending.length >= 2) {
+          const len = pending.readUInt16BE(0);
+          if (len === 0) {
+            socket.destroy();
+            return;
+          }
+          if (pending.length < 2 + len) break;
+          const msg = pending.subarray(2, 2 + len);
+          pending = pending.subarray(2 + len);
+          let reply: Reply;
+          try {
+            reply = this.handler(msg, 'tcp', address, port);
+          } catch (err) {
+            this.logger.error({ err }, 'tcp handler threw');
+          }
+          if (reply !== undefined && (queue || !Buffer.isBuffer(reply))) enqueue(reply);
+          else if (reply && !write(reply)) {
+            socket.pause();
+            socket.once('drain', () => socket.resume());
+          }
+          served++;
+          if (
+            this.opts.maxQueriesPerConnection > 0 &&
+            served >= this.opts.maxQueriesPerConnection
+          ) {
+            socket.end();
+            return;
+          }
         }
-        if (pending.length < 2 + len) break;
-        const msg = pending.subarray(2, 2 + len);
-        pending = pending.subarray(2 + len);
-        let reply: Reply;
-        try {
-          reply = this.handler(msg, 'tcp', address, port);
-        } catch (err) {
-          this.logger.error({ err }, 'tcp handler threw');
-        }
-        if (reply !== undefined && (queue || !Buffer.isBuffer(reply))) enqueue(reply);
-        else if (reply && !write(reply)) {
-          socket.pause();
-          socket.once('drain', () => socket.resume());
-        }
-        served++;
-        if (this.opts.maxQueriesPerConnection > 0 && served >= this.opts.maxQueriesPerConnection) {
-          socket.end();
-          return;
-        }
+      } finally {
+        socket.uncork();
       }
     });
     socket.on('error', () => socket.destroy());
