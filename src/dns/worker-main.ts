@@ -18,6 +18,7 @@ import type { Forward } from './handler.js';
 import {
   asBuffer,
   decodeRecipe,
+  PendingReplies,
   type EncodedRecipe,
   type FromWorker,
   type ToWorker,
@@ -35,8 +36,8 @@ class Worker {
   private readonly registry = createRegistry(false);
   private readonly geo: GeoIp;
   private readonly dns: DnsServer;
-  private readonly replies = new Map<number, (messages: readonly Buffer[]) => void>();
-  private nextId = 0;
+  /** Forwarded requests awaiting the main process's replies. */
+  private readonly replies = new PendingReplies<readonly Buffer[]>(FORWARD_TIMEOUT_MS, []);
   /** Recipes are built one at a time; a newer one waiting replaces an older one. */
   private queued: { generation: number; recipe: EncodedRecipe } | undefined;
   private building = false;
@@ -54,19 +55,7 @@ class Worker {
       registry: createRegistry(false),
     });
     const forward: Forward = (msg, _transport, address, port) =>
-      new Promise((resolve) => {
-        const id = this.nextId++;
-        const timer = setTimeout(() => {
-          this.replies.delete(id);
-          resolve([]);
-        }, FORWARD_TIMEOUT_MS);
-        this.replies.set(id, (messages) => {
-          clearTimeout(timer);
-          this.replies.delete(id);
-          resolve(messages);
-        });
-        send({ t: 'forward', id, msg, address, port });
-      });
+      this.replies.open((id) => send({ t: 'forward', id, msg, address, port }));
     this.dns = new DnsServer(
       config,
       () => this.live as Snapshot,
@@ -91,7 +80,7 @@ class Worker {
         void this.buildQueued();
         return;
       case 'replies':
-        this.replies.get(m.id)?.(m.messages.map(asBuffer));
+        this.replies.settle(m.id, m.messages.map(asBuffer));
         return;
       case 'metrics':
         void this.registry.getMetricsAsJSON().then((metrics) => {

@@ -63,3 +63,37 @@ export type FromWorker =
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
+
+/**
+ * Requests awaiting their answer over IPC, by id: each resolves with the answer, or with
+ * `fallback` after `timeoutMs` (the other side died or is stuck; nobody waits forever).
+ */
+export class PendingReplies<T> {
+  private nextId = 0;
+  private readonly waiting = new Map<number, (value: T) => void>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly fallback: T,
+  ) {}
+
+  /** Opens a request; `send` carries its id to the other side. */
+  open(send: (id: number) => void): Promise<T> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const done = (value: T) => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve(value);
+      };
+      const timer = setTimeout(() => done(this.fallback), this.timeoutMs);
+      this.waiting.set(id, done);
+      send(id);
+    });
+  }
+
+  /** Settles request `id` (an answer that came after its timeout is ignored). */
+  settle(id: number, value: T): void {
+    this.waiting.get(id)?.(value);
+  }
+}

@@ -16,6 +16,7 @@ import type { Handler } from './handler.js';
 import {
   asBuffer,
   encodeRecipe,
+  PendingReplies,
   type EncodedRecipe,
   type FromWorker,
   type ToWorker,
@@ -71,8 +72,8 @@ export class DnsWorkers {
   private announced = -1;
   private readonly listeners = new Set<(s: Snapshot) => void>();
   private caughtUpWaiters: Array<{ generation: number; resolve: () => void }> = [];
-  private readonly metricRequests = new Map<number, (json: unknown[]) => void>();
-  private nextMetricsId = 0;
+  /** Workers' metrics asked for by /metrics; a worker that does not answer counts nothing. */
+  private readonly metricRequests = new PendingReplies<unknown[]>(METRICS_TIMEOUT_MS, []);
   private readonly restartsTotal: Counter;
   private readonly onClusterMessage = (worker: Worker, m: FromWorker) => this.message(worker, m);
 
@@ -152,22 +153,7 @@ export class DnsWorkers {
     const theirs = await Promise.all(
       this.slots
         .filter((s) => s.ready && s.worker?.isConnected())
-        .map(
-          (s) =>
-            new Promise<unknown[]>((resolve) => {
-              const id = this.nextMetricsId++;
-              const timer = setTimeout(() => {
-                this.metricRequests.delete(id);
-                resolve([]);
-              }, METRICS_TIMEOUT_MS);
-              this.metricRequests.set(id, (json) => {
-                clearTimeout(timer);
-                this.metricRequests.delete(id);
-                resolve(json);
-              });
-              this.send(s, { t: 'metrics', id });
-            }),
-        ),
+        .map((s) => this.metricRequests.open((id) => this.send(s, { t: 'metrics', id }))),
     );
     // Workers export only DNS and GSLB counters (summed); the process metrics are this
     // process's alone, and some say 'omit' for cluster use: keep them as they are.
@@ -296,7 +282,7 @@ export class DnsWorkers {
         this.forward(slot, m.id, asBuffer(m.msg), m.address, m.port);
         return;
       case 'metrics':
-        this.metricRequests.get(m.id)?.(m.metrics);
+        this.metricRequests.settle(m.id, m.metrics);
         return;
       case 'listening':
       case 'hello':

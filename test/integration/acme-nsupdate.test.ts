@@ -3,35 +3,15 @@
 // REFUSED, and a bad signature NOTAUTH.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
+import { nsupdate } from '../helpers/nsupdate.js';
 
 const SECRET = randomBytes(32).toString('base64');
 const OTHER_SECRET = randomBytes(32).toString('base64');
 const ZONE = 'cdn.example.net';
 const OWNER = `_acme-challenge.app.example.com.acme.${ZONE}`;
-
-/** Runs nsupdate with `commands` on stdin; resolves with its exit code and output. */
-function nsupdate(
-  args: string[],
-  commands: string[],
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsupdate', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-    child.stdin.end(commands.join('\n') + '\n');
-  });
-}
 
 describe('RFC 2136 UPDATE with nsupdate and TSIG', () => {
   let run: RunningCirrus;

@@ -5,11 +5,11 @@
 // processes; a killed worker is replaced; stopping leaves no worker behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { eventually } from '../helpers/wait.js';
+import { nsupdate } from '../helpers/nsupdate.js';
 
 const ZONE = 'cdn.example.net';
 const SECRET = randomBytes(32).toString('base64');
@@ -31,26 +31,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function nsupdate(port: number, lines: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsupdate', ['-y', KEY], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-    child.stdin.end(
-      [`server 127.0.0.1 ${port}`, 'check-names off', `zone ${ZONE}`, ...lines, 'send', ''].join(
-        '\n',
-      ),
-    );
-  });
 }
 
 /** The counter's value for one label set in the /metrics text, or 0. */
@@ -134,8 +114,17 @@ describe('DNS workers: UDP answered by two processes sharing the socket', () => 
     assert.match(records[0] as string, new RegExp(`\tSOA\t.* ${serial} `));
     assert.match(ixfr.raw, /\tTSIG\t/);
 
-    const add = await nsupdate(run.dnsPort, [`update add ${OWNER} 60 TXT "over-udp"`]);
-    assert.equal(add.code, 0, add.out);
+    const add = await nsupdate(
+      ['-y', KEY],
+      [
+        `server 127.0.0.1 ${run.dnsPort}`,
+        'check-names off',
+        `zone ${ZONE}`,
+        `update add ${OWNER} 60 TXT "over-udp"`,
+        'send',
+      ],
+    );
+    assert.equal(add.code, 0, add.output);
     // The UPDATE returns after its snapshot is live in every worker.
     const udp = await Promise.all(
       Array.from({ length: 10 }, () => dig(run.dnsPort, ['+short', OWNER, 'TXT'])),
