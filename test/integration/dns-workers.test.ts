@@ -10,19 +10,15 @@ import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { eventually } from '../helpers/wait.js';
 import { nsupdate } from '../helpers/nsupdate.js';
+import type { WorkerStatus } from '../../src/dns/workers.js';
 
 const ZONE = 'cdn.example.net';
 const SECRET = randomBytes(32).toString('base64');
 const KEY = `hmac-sha256:w-key:${SECRET}`;
 const OWNER = `_acme-challenge.app.example.com.acme.${ZONE}`;
 
-interface WorkerInfo {
-  index: number;
-  pid: number;
-  ready: boolean;
-  generation: number;
-  restarts: number;
-}
+/** A worker as /healthz lists it (a ready worker always has its pid). */
+type WorkerInfo = WorkerStatus & { pid: number };
 
 function alive(pid: number): boolean {
   try {
