@@ -1,0 +1,142 @@
+// How long the embedded store holds the event loop in one piece at scale: a state file of
+// DOMAINS domains and NODES nodes, then WRITES single-record API writes (one node's weight,
+// one domain's TTL, alternating) spaced GAP ms apart so each reaches the file on its own,
+// then stop(). A 1 ms interval timer records the longest gap between its ticks.
+// `node --import tsx bench/store-write-stall.ts [DOMAINS] [NODES] [WRITES] [GAP_MS]`.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { EmbeddedStore } from '../src/store/embedded.js';
+import type { Domain, EdgeNode } from '../src/store/model.js';
+
+const domainCount = Number(process.argv[2] ?? 100_000);
+const nodeCount = Number(process.argv[3] ?? 1000);
+const writes = Number(process.argv[4] ?? 20);
+const gapMs = Number(process.argv[5] ?? 400);
+
+const at = '2026-12-01T00:00:00.000Z';
+const domainOf = (i: number, ttl = 30): Domain => ({
+  domain: `site-${i}.example.com`,
+  label: `site-${i}`,
+  origins: [
+    {
+      address: `198.18.${Math.floor(i / 256) % 256}.${i % 256}`,
+      port: 443,
+      protocol: 'https',
+      weight: 1,
+      backup: false,
+    },
+  ],
+  ttl,
+  createdAt: at,
+  updatedAt: at,
+});
+const nodeOf = (i: number, weight = 100): EdgeNode => ({
+  id: `edge-${i}`,
+  pool: `pool-${i % 10}`,
+  ipv4: `100.64.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+  weight,
+  active: true,
+  health: {
+    state: 'up',
+    okStreak: 3,
+    failStreak: 0,
+    checks: 10,
+    failures: 0,
+    lastError: null,
+    lastChange: at,
+    lastCheck: at,
+  },
+});
+
+/** Longest gap between ticks of a 1 ms timer while `work` runs, less the 1 ms period. */
+async function longestBlock(work: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  await new Promise((r) => setTimeout(r, 20));
+  worst = 0;
+  last = performance.now();
+  await work();
+  await new Promise((r) => setTimeout(r, 20));
+  clearInterval(timer);
+  return Math.max(0, worst - 1);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+const dir = mkdtempSync(join(tmpdir(), 'cirrus-write-stall-'));
+try {
+  const file = join(dir, 'state.json');
+  const domains: Record<string, Domain> = {};
+  for (let i = 1; i <= domainCount; i++) domains[`site-${i}.example.com`] = domainOf(i);
+  const nodes: Record<string, EdgeNode> = {};
+  for (let i = 1; i <= nodeCount; i++) nodes[`edge-${i}`] = nodeOf(i);
+  const state = { version: 1, domains, nodes, zones: {}, tokens: {}, soa: {}, meta: {} };
+  const text = JSON.stringify(state);
+  writeFileSync(file, text);
+  console.log(
+    `state file: ${domainCount} domains, ${nodeCount} nodes, ${(text.length / 1e6).toFixed(1)} MB`,
+  );
+
+  const store = new EmbeddedStore({ file, watchIntervalMs: 500 });
+  let t = performance.now();
+  await store.start();
+  console.log(`start (read + parse):            ${ms(performance.now() - t)}`);
+
+  t = performance.now();
+  await store.loadState('cdn.example.net.');
+  console.log(`loadState:                       ${ms(performance.now() - t)}`);
+
+  const callTimes: number[] = [];
+  const writesBlock = await longestBlock(async () => {
+    for (let w = 1; w <= writes; w++) {
+      const t0 = performance.now();
+      if (w % 2) await store.putNode(nodeOf(w, 100 + w));
+      else await store.putDomain(domainOf(w, 30 + w));
+      callTimes.push(performance.now() - t0);
+      await sleep(gapMs);
+    }
+  });
+  callTimes.sort((a, b) => a - b);
+  console.log(
+    `${writes} writes, ${gapMs} ms apart: longest event-loop block ${ms(writesBlock)}; ` +
+      `write call median ${ms(callTimes[callTimes.length >> 1] ?? 0)}, max ${ms(callTimes.at(-1) ?? 0)}`,
+  );
+
+  const burstBlock = await longestBlock(async () => {
+    for (let w = 1; w <= 100; w++) await store.putNode(nodeOf(w, 500 + w));
+    await sleep(gapMs);
+  });
+  console.log(`burst of 100 writes:             longest event-loop block ${ms(burstBlock)}`);
+
+  // Another process rewrites the file (as `cirrus token create` does); the next read adopts it.
+  writeFileSync(file, text);
+  t = performance.now();
+  await store.getDomain('site-1.example.com');
+  console.log(`read after a foreign write:      ${ms(performance.now() - t)}`);
+
+  t = performance.now();
+  const stopBlock = await longestBlock(async () => {
+    await store.putNode(nodeOf(1, 999));
+    await store.stop();
+  });
+  console.log(
+    `write + stop():                  ${ms(performance.now() - t)}, longest block ${ms(stopBlock)}`,
+  );
+
+  const check = new EmbeddedStore({ file });
+  await check.start();
+  const kept = (await check.getNode('edge-1'))?.weight === 999;
+  await check.stop();
+  console.log(`last write on disk after stop(): ${kept ? 'yes' : 'NO'}`);
+  if (!kept) process.exitCode = 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
