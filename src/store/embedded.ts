@@ -226,9 +226,10 @@ export class EmbeddedStore implements Store {
   }
 
   private stat(): FileStat | undefined {
+    // Runs before every read and write: a missing file must not cost an exception.
     try {
-      const s = statSync(this.opts.file as string);
-      return { mtimeMs: s.mtimeMs, size: s.size };
+      const s = statSync(this.opts.file as string, { throwIfNoEntry: false });
+      return s && { mtimeMs: s.mtimeMs, size: s.size };
     } catch {
       return undefined;
     }
@@ -336,7 +337,8 @@ export class EmbeddedStore implements Store {
     if (this.unreadable && !this.setAsideUnreadable(final)) return false;
     const adoptions = this.adoptions;
     const covered = this.pending.length;
-    const slices = jsonSlices(this.state);
+    // 500 domains (~130 kB of JSON) per slice: a few ms of the event loop each.
+    const slices = jsonSlices(this.state, 500);
     try {
       const out = await open(tmp, 'w');
       try {
