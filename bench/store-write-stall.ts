@@ -68,7 +68,7 @@ async function longestBlock(work: () => Promise<void>): Promise<number> {
   return Math.max(0, worst - 1);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 const dir = mkdtempSync(join(tmpdir(), 'cirrus-write-stall-'));
@@ -93,6 +93,10 @@ try {
   t = performance.now();
   await store.loadState('cdn.example.net.');
   console.log(`loadState:                       ${ms(performance.now() - t)}`);
+
+  // The noise floor: the same timer with nothing to do (a busy machine preempts us too).
+  const idle = await longestBlock(() => sleep(writes * gapMs));
+  console.log(`no writes, ${writes * gapMs} ms:              longest event-loop block ${ms(idle)}`);
 
   const callTimes: number[] = [];
   const writesBlock = await longestBlock(async () => {

@@ -6,7 +6,7 @@
 // memory only: they are about this one process, and expire like their Redis keys.
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { link, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ChangeKind, Store, StoreChange, StoreState } from './store.js';
 import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
@@ -354,16 +354,26 @@ export class EmbeddedStore implements Store {
       await rm(tmp, { force: true });
       throw err;
     }
-    // Check and rename in one synchronous step: nothing in this process runs between them,
-    // and another process has only the microseconds of one stat to slip a write in.
-    const now = this.stat();
-    if (adoptions !== this.adoptions || (now !== undefined && !sameStat(now, this.lastSeen))) {
-      await rm(tmp, { force: true });
-      return false;
+    // Renaming over the file frees the replaced one in the rename itself: 40 ms of the event
+    // loop for 27 MB (100,000 domains), measured. A second link keeps it alive through the
+    // rename, and the async unlink after it frees it on the thread pool.
+    const old = `${tmp}.old`;
+    await rm(old, { force: true });
+    await link(file, old).catch(() => undefined);
+    try {
+      // Check and rename in one synchronous step: nothing in this process runs between
+      // them, and another process has only the microseconds of one stat to slip a write in.
+      const now = this.stat();
+      if (adoptions !== this.adoptions || (now !== undefined && !sameStat(now, this.lastSeen))) {
+        await rm(tmp, { force: true });
+        return false;
+      }
+      renameSync(tmp, file);
+      this.lastSeen = this.stat();
+      this.pending.splice(0, covered);
+    } finally {
+      await rm(old, { force: true });
     }
-    renameSync(tmp, file);
-    this.lastSeen = this.stat();
-    this.pending.splice(0, covered);
     return true;
   }
 

@@ -10,11 +10,15 @@
  * later to show the state of the call). The slices joined are one JSON text.
  */
 export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<string> {
-  const parts: Array<string | Array<[string, unknown]>> = [];
+  const parts: Array<string | MapCopy> = [];
   let sep = '{';
   for (const [key, member] of Object.entries(state)) {
     if (member instanceof Map) {
-      parts.push(`${sep}${JSON.stringify(key)}:{`, Array.from(member as Map<string, unknown>), '}');
+      // Two flat arrays, not an array per entry: 100,000 small arrays cost a young-generation
+      // collection of 10–30 ms at once.
+      const map = member as Map<string, unknown>;
+      const copy = { keys: Array.from(map.keys()), values: Array.from(map.values()) };
+      parts.push(`${sep}${JSON.stringify(key)}:{`, copy, '}');
     } else {
       // JSON.stringify leaves out a member whose value is undefined; so do we.
       const text = JSON.stringify(member) as string | undefined;
@@ -27,7 +31,12 @@ export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<stri
   return slicesOf(parts, Math.max(1, entriesPerSlice));
 }
 
-function* slicesOf(parts: Array<string | Array<[string, unknown]>>, size: number) {
+interface MapCopy {
+  keys: string[];
+  values: unknown[];
+}
+
+function* slicesOf(parts: Array<string | MapCopy>, size: number) {
   let out = '';
   for (const part of parts) {
     if (typeof part === 'string') {
@@ -35,13 +44,13 @@ function* slicesOf(parts: Array<string | Array<[string, unknown]>>, size: number
       continue;
     }
     let sep = '';
-    for (let start = 0; start < part.length; start += size) {
-      const end = Math.min(part.length, start + size);
+    const { keys, values } = part;
+    for (let start = 0; start < keys.length; start += size) {
+      const end = Math.min(keys.length, start + size);
       for (let i = start; i < end; i++) {
-        const [key, value] = part[i] as [string, unknown];
-        const text = JSON.stringify(value) as string | undefined;
+        const text = JSON.stringify(values[i]) as string | undefined;
         if (text === undefined) continue;
-        out += `${sep}${JSON.stringify(key)}:${text}`;
+        out += `${sep}${JSON.stringify(keys[i])}:${text}`;
         sep = ',';
       }
       yield out;

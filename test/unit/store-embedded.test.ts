@@ -163,7 +163,7 @@ describe('EmbeddedStore writes behind', () => {
       await sleep(10);
     }
   }
-  const tmpFiles = (file: string) => readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp'));
+  const tmpFiles = (file: string) => readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
   /** A token written the way another process (`cirrus token create`) writes it. */
   async function foreignToken(file: string, id: string): Promise<void> {
     const other = new EmbeddedStore({ file, writeDelayMs: 0 });
