@@ -163,7 +163,8 @@ describe('EmbeddedStore writes behind', () => {
       await sleep(10);
     }
   }
-  const tmpFiles = (file: string) => readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
+  const tmpFiles = (file: string) =>
+    readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
   /** A token written the way another process (`cirrus token create`) writes it. */
   async function foreignToken(file: string, id: string): Promise<void> {
     const other = new EmbeddedStore({ file, writeDelayMs: 0 });
@@ -278,38 +279,79 @@ describe('EmbeddedStore writes behind', () => {
     }
   });
 
-  for (const adoptMidWrite of [false, true]) {
-    it(`a foreign write during our write is not overwritten (${adoptMidWrite ? 'adopted by a read meanwhile' : 'seen at the rename'})`, async () => {
-      const file = freshFile();
-      // No polling: the foreign write is found at the rename, or by the read in between.
-      const store = new EmbeddedStore({ file, writeDelayMs: 60_000, watchIntervalMs: 60_000 });
-      await store.start();
-      try {
-        for (let i = 0; i < 20_000; i++) await store.putDomain(domain(`d${i}.example.com`));
-        await store.flush();
-        const before = readFileSync(file, 'utf8');
-
-        await store.putDomain(domain('local.example.com'));
-        const flushed = store.flush();
-        await until('our write under way', () => tmpFiles(file).length > 0);
-        // Another process read the file before our write and lands its own now.
-        const theirs = JSON.parse(before) as { tokens: Record<string, unknown> };
-        theirs.tokens.foreign = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
-        writeFileSync(`${file}.other`, JSON.stringify(theirs));
-        renameSync(`${file}.other`, file);
-        if (adoptMidWrite) assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
-        await flushed;
-
-        const after = raw(file);
-        assert.ok('foreign' in after.tokens, 'the foreign write was overwritten');
-        assert.ok('local.example.com' in after.domains, 'our pending write was lost');
-        assert.equal(Object.keys(after.domains).length, 20_001);
-        assert.deepEqual(tmpFiles(file), []);
-      } finally {
-        await store.stop();
-      }
-    });
+  /** A store holding 20,000 domains on disk, so that its next write takes a while. */
+  async function bigStore(file: string, watchIntervalMs: number): Promise<EmbeddedStore> {
+    const store = new EmbeddedStore({ file, writeDelayMs: 60_000, watchIntervalMs });
+    await store.start();
+    for (let i = 0; i < 20_000; i++) await store.putDomain(domain(`d${i}.example.com`));
+    await store.flush();
+    return store;
   }
+  const foreignTokenRecord = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
+
+  it('a foreign write landing during our write is found at the rename and kept', async () => {
+    const file = freshFile();
+    const store = await bigStore(file, 60_000); // no polling: only the rename's check finds it
+    try {
+      const before = readFileSync(file, 'utf8');
+      await store.putDomain(domain('local.example.com'));
+      const flushed = store.flush();
+      await until('our write under way', () => tmpFiles(file).length > 0);
+      // Another process read the file before our write and lands its own now.
+      const theirs = JSON.parse(before) as { tokens: Record<string, unknown> };
+      theirs.tokens.foreign = foreignTokenRecord;
+      writeFileSync(`${file}.other`, JSON.stringify(theirs));
+      renameSync(`${file}.other`, file);
+      await flushed;
+
+      const after = raw(file);
+      assert.ok('foreign' in after.tokens, 'the foreign write was overwritten');
+      assert.ok('local.example.com' in after.domains, 'our pending write was lost');
+      assert.equal(Object.keys(after.domains).length, 20_001);
+      assert.deepEqual(tmpFiles(file), []);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a foreign write adopted while our write runs stops that write from landing', async () => {
+    const file = freshFile();
+    const store = await bigStore(file, 5);
+    try {
+      let adoptedMidWrite: boolean | undefined;
+      store.onChange((c) => {
+        if (c.origin === 'remote') adoptedMidWrite ??= tmpFiles(file).length > 0;
+      });
+      await store.putDomain(domain('local.example.com'));
+      const flushed = store.flush();
+      await until('our write under way', () => tmpFiles(file).length > 0);
+      // A small foreign state (no domains at all), adopted long before our write ends.
+      const theirs = {
+        version: 1,
+        domains: {},
+        nodes: {},
+        zones: {},
+        tokens: {},
+        soa: {},
+        meta: {},
+      };
+      writeFileSync(
+        `${file}.other`,
+        JSON.stringify({ ...theirs, tokens: { foreign: foreignTokenRecord } }),
+      );
+      renameSync(`${file}.other`, file);
+      await flushed;
+      assert.equal(adoptedMidWrite, true, 'precondition: adopted while our write ran');
+
+      const after = raw(file);
+      assert.deepEqual(Object.keys(after.tokens), ['foreign']);
+      assert.deepEqual(Object.keys(after.domains), ['local.example.com'], 'theirs, then ours');
+      assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
+      assert.equal((await store.listDomains()).length, 1);
+    } finally {
+      await store.stop();
+    }
+  });
 
   it('does not take its own write for a foreign one', async () => {
     const file = freshFile();
