@@ -314,7 +314,9 @@ export class EmbeddedStore implements Store {
 
   /**
    * Every mutation: apply, schedule the write, announce. A foreign write not yet adopted is
-   * not waited for: this change stays pending and is replayed over it when it is.
+   * not waited for: this change stays pending and is replayed over it when it is. So `fn`
+   * may run more than once, on different states: it closes over its own copies of the
+   * caller's objects, never the objects themselves.
    */
   private mutate<T>(kind: ChangeKind | undefined, fn: (s: State) => T): T {
     const result = fn(this.state);
