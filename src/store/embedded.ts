@@ -239,7 +239,7 @@ export class EmbeddedStore implements Store {
   }
 
   private stat(): FileStat | undefined {
-    // Runs before every read and write: a missing file must not cost an exception.
+    // Runs at every poll and write: a missing file must not cost an exception.
     try {
       const s = statSync(this.opts.file as string, { throwIfNoEntry: false });
       return s && { mtimeMs: s.mtimeMs, size: s.size };
