@@ -134,6 +134,13 @@ export const StoreConfig = Type.Object(
       default: 'data/cirrus-state.json',
       description: 'embedded store persistence (STATE_FILE); null = memory only',
     }),
+    writeDelayMs: Type.Integer({
+      minimum: 0,
+      maximum: 10_000,
+      default: 100,
+      description:
+        'embedded store: a change reaches the file at most this long after it (a crash loses this window)',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -8,5 +8,9 @@ import { RedisStore } from './redis.js';
 
 export function openStore(config: Config, logger: Logger): Store {
   if (config.store.redisUrl) return new RedisStore({ url: config.store.redisUrl, logger });
-  return new EmbeddedStore({ file: config.store.file ?? undefined });
+  return new EmbeddedStore({
+    file: config.store.file ?? undefined,
+    writeDelayMs: config.store.writeDelayMs,
+    logger,
+  });
 }

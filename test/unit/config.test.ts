@@ -30,6 +30,7 @@ describe('config', () => {
     assert.equal(c.api.listen, '127.0.0.1:8080');
     assert.equal(c.gslb.ttl, 60);
     assert.equal(c.store.redisUrl, null);
+    assert.equal(c.store.writeDelayMs, 100);
     assert.deepEqual(c.zone.ns, [{ name: 'ns1.cdn.example.net', ipv4: ['127.0.0.1'], ipv6: [] }]);
     assert.equal(c.zone.soa.mname, 'ns1.cdn.example.net');
     assert.equal(c.zone.soa.rname, 'hostmaster.cdn.example.net');
@@ -85,6 +86,11 @@ describe('config', () => {
       () => loadConfig({ env: { REDIS_URL: 'http://x' } }),
       'store.redisUrl',
       /store\.redisUrl/,
+    );
+    fails(
+      () => loadConfig({ env: {}, file: file('w.json', '{"store":{"writeDelayMs":-1}}') }),
+      'store.writeDelayMs',
+      /store\.writeDelayMs/,
     );
   });
 

@@ -2,12 +2,22 @@
 // survive restarts, pick up another process's writes, refuse a corrupt file.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import type { StoreChange } from '../../src/store/store.js';
-import { domain, node, storeContract } from '../store-contract.js';
+import { domain, health, node, storeContract } from '../store-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cirrus-embedded-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -21,7 +31,16 @@ storeContract('embedded (JSON file)', async () => {
   const file = freshFile();
   const store = open(file);
   await store.start();
-  return { store, cleanup: () => store.stop(), reopen: () => open(file) };
+  return {
+    store,
+    cleanup: () => store.stop(),
+    // A store opening the file reads what has been written: flush instead of waiting out
+    // the write-behind delay.
+    reopen: async () => {
+      await store.flush();
+      return open(file);
+    },
+  };
 });
 
 describe('EmbeddedStore in memory only', () => {
@@ -126,5 +145,321 @@ describe('EmbeddedStore with a state file', () => {
     });
     await broken.stop();
     await broken.stop();
+  });
+});
+
+describe('EmbeddedStore writes behind', () => {
+  const raw = (file: string) =>
+    JSON.parse(readFileSync(file, 'utf8')) as {
+      domains: Record<string, unknown>;
+      tokens: Record<string, unknown>;
+      nodes: Record<string, unknown>;
+    };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function until(what: string, cond: () => boolean, ms = 2000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+      await sleep(10);
+    }
+  }
+  const tmpFiles = (file: string) =>
+    readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
+  /** A token written the way another process (`cirrus token create`) writes it. */
+  async function foreignToken(file: string, id: string): Promise<void> {
+    const other = new EmbeddedStore({ file, writeDelayMs: 0 });
+    await other.start();
+    await other.putToken({ id, name: id, createdAt: '2024-01-01T00:00:00.000Z' }, `hash-${id}`);
+    await other.stop();
+  }
+
+  it('a burst of writes reaches the file in one write, all of it', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 150, watchIntervalMs: 50 });
+    await store.start();
+    try {
+      for (let i = 0; i < 300; i++) await store.putDomain(domain(`d${i}.example.com`));
+      assert.equal(existsSync(file), false, 'nothing written while the burst runs');
+      await until('the burst on disk', () => existsSync(file));
+      const first = statSync(file);
+      assert.equal(Object.keys(raw(file).domains).length, 300);
+      await sleep(400);
+      const later = statSync(file);
+      assert.deepEqual([later.ino, later.mtimeMs], [first.ino, first.mtimeMs], 'one file write');
+      assert.deepEqual(tmpFiles(file), []);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('steady writes do not postpone the file write past the delay', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 100 });
+    await store.start();
+    try {
+      const started = Date.now();
+      let i = 0;
+      while (!existsSync(file)) {
+        await store.putDomain(domain(`d${i++}.example.com`));
+        await sleep(20);
+      }
+      assert.ok(Date.now() - started < 600, `first write after ${Date.now() - started} ms`);
+      assert.ok(Object.keys(raw(file).domains).length > 0);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('stop() writes what is pending; a restart sees every write', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 60_000 });
+    await store.start();
+    for (let i = 0; i < 200; i++) await store.putDomain(domain(`d${i}.example.com`));
+    await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+    await store.setNodeHealth('edge-1', false, health({ state: 'down' }));
+    await store.deleteDomain('d7.example.com');
+    assert.equal(existsSync(file), false, 'nothing written before stop');
+    await store.stop();
+
+    assert.equal(Object.keys(raw(file).domains).length, 199);
+    const again = open(file);
+    await again.start();
+    try {
+      assert.equal((await again.listDomains()).length, 199);
+      assert.equal(await again.getDomain('d7.example.com'), undefined);
+      assert.deepEqual(
+        await again.getNode('edge-1'),
+        node('edge-1', { ipv4: '203.0.113.1', active: false, health: health({ state: 'down' }) }),
+      );
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('loads a file in the format written before (plain JSON.stringify of the state)', async () => {
+    const file = freshFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const old = {
+      version: 1,
+      domains: { 'a.example.com': domain('a.example.com') },
+      nodes: { 'edge-1': node('edge-1') },
+      zones: { 'cdn.example.net.': 'x' },
+      tokens: {},
+      soa: {},
+      meta: {},
+    };
+    writeFileSync(file, JSON.stringify(old));
+    const store = open(file);
+    await store.start();
+    await store.putDomain(domain('b.example.com'));
+    await store.stop();
+    assert.deepEqual(raw(file).domains, {
+      'a.example.com': domain('a.example.com'),
+      'b.example.com': domain('b.example.com'),
+    });
+  });
+
+  it('a foreign write while local changes are pending keeps both, announced as remote', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 400, watchIntervalMs: 50 });
+    await store.start();
+    try {
+      const seen: StoreChange[] = [];
+      store.onChange((c) => seen.push(c));
+      await store.putDomain(domain('local.example.com'));
+      await foreignToken(file, 'foreign');
+      assert.deepEqual(Object.keys(raw(file).domains), [], 'ours is still pending');
+      await until('the foreign write adopted', () => seen.some((c) => c.origin === 'remote'));
+      assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
+      assert.deepEqual(await store.getDomain('local.example.com'), domain('local.example.com'));
+      await until('ours written', () => 'local.example.com' in raw(file).domains);
+      assert.ok('foreign' in raw(file).tokens, 'the foreign token survived our write');
+    } finally {
+      await store.stop();
+    }
+  });
+
+  /** A store holding 20,000 domains on disk, so that its next write takes a while. */
+  async function bigStore(file: string, watchIntervalMs: number): Promise<EmbeddedStore> {
+    const store = new EmbeddedStore({ file, writeDelayMs: 60_000, watchIntervalMs });
+    await store.start();
+    for (let i = 0; i < 20_000; i++) await store.putDomain(domain(`d${i}.example.com`));
+    await store.flush();
+    return store;
+  }
+  const foreignTokenRecord = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
+
+  it('a foreign write landing during our write is found at the rename and kept', async () => {
+    const file = freshFile();
+    const store = await bigStore(file, 60_000); // no polling: only the rename's check finds it
+    try {
+      const before = readFileSync(file, 'utf8');
+      await store.putDomain(domain('local.example.com'));
+      const flushed = store.flush();
+      await until('our write under way', () => tmpFiles(file).length > 0);
+      // Another process read the file before our write and lands its own now.
+      const theirs = JSON.parse(before) as { tokens: Record<string, unknown> };
+      theirs.tokens.foreign = foreignTokenRecord;
+      writeFileSync(`${file}.other`, JSON.stringify(theirs));
+      renameSync(`${file}.other`, file);
+      await flushed;
+
+      const after = raw(file);
+      assert.ok('foreign' in after.tokens, 'the foreign write was overwritten');
+      assert.ok('local.example.com' in after.domains, 'our pending write was lost');
+      assert.equal(Object.keys(after.domains).length, 20_001);
+      assert.deepEqual(tmpFiles(file), []);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a foreign write adopted while our write runs stops that write from landing', async () => {
+    const file = freshFile();
+    const store = await bigStore(file, 5);
+    try {
+      let adoptedMidWrite: boolean | undefined;
+      store.onChange((c) => {
+        if (c.origin === 'remote') adoptedMidWrite ??= tmpFiles(file).length > 0;
+      });
+      await store.putDomain(domain('local.example.com'));
+      const flushed = store.flush();
+      await until('our write under way', () => tmpFiles(file).length > 0);
+      // A small foreign state (no domains at all), adopted long before our write ends.
+      const theirs = {
+        version: 1,
+        domains: {},
+        nodes: {},
+        zones: {},
+        tokens: {},
+        soa: {},
+        meta: {},
+      };
+      writeFileSync(
+        `${file}.other`,
+        JSON.stringify({ ...theirs, tokens: { foreign: foreignTokenRecord } }),
+      );
+      renameSync(`${file}.other`, file);
+      await flushed;
+      assert.equal(adoptedMidWrite, true, 'precondition: adopted while our write ran');
+
+      const after = raw(file);
+      assert.deepEqual(Object.keys(after.tokens), ['foreign']);
+      assert.deepEqual(Object.keys(after.domains), ['local.example.com'], 'theirs, then ours');
+      assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
+      assert.equal((await store.listDomains()).length, 1);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('does not take its own write for a foreign one', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 10 });
+    await store.start();
+    try {
+      const seen: StoreChange[] = [];
+      store.onChange((c) => seen.push(c));
+      for (let i = 0; i < 10; i++) {
+        await store.putDomain(domain(`d${i}.example.com`));
+        await sleep(30);
+      }
+      await store.flush();
+      await sleep(100);
+      assert.deepEqual(
+        seen.filter((c) => c.origin === 'remote'),
+        [],
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a garbage foreign file breaks nothing: kept until replaced, then merged', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 50, watchIntervalMs: 50 });
+    await store.start();
+    try {
+      await store.putDomain(domain('a.example.com'));
+      await store.flush();
+      const good = readFileSync(file, 'utf8');
+      const garbage = good.slice(0, good.length >> 1);
+      writeFileSync(file, garbage);
+
+      assert.deepEqual(await store.getDomain('a.example.com'), domain('a.example.com'));
+      await store.putDomain(domain('b.example.com'));
+      assert.equal((await store.listDomains()).length, 2);
+      await sleep(300);
+      assert.equal(
+        readFileSync(file, 'utf8'),
+        garbage,
+        'not overwritten while its writer may be at work',
+      );
+
+      // The other writer finishes: its file holds a token; ours is merged over it.
+      const theirs = JSON.parse(good) as { tokens: Record<string, unknown> };
+      theirs.tokens.foreign = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
+      writeFileSync(file, JSON.stringify(theirs));
+      await until('merged on disk', () => {
+        try {
+          return 'b.example.com' in raw(file).domains;
+        } catch {
+          return false;
+        }
+      });
+      assert.ok('foreign' in raw(file).tokens);
+      assert.ok('a.example.com' in raw(file).domains);
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a file left unreadable is set aside after the grace time, and at stop', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 50, unreadableGraceMs: 300 });
+    await store.start();
+    await store.putDomain(domain('a.example.com'));
+    await store.flush();
+    writeFileSync(file, '{"version": 1, "domains": {');
+    await store.putDomain(domain('b.example.com'));
+    await until('written after the grace time', () => {
+      try {
+        return 'b.example.com' in raw(file).domains;
+      } catch {
+        return false;
+      }
+    });
+    const aside = readdirSync(dirname(file)).filter((f) => f.includes('.unreadable-'));
+    assert.equal(aside.length, 1);
+    assert.equal(
+      readFileSync(join(dirname(file), aside[0]!), 'utf8'),
+      '{"version": 1, "domains": {',
+    );
+
+    writeFileSync(file, 'garbage');
+    await store.putDomain(domain('c.example.com'));
+    await store.stop();
+    assert.equal(Object.keys(raw(file).domains).length, 3);
+    assert.equal(readdirSync(dirname(file)).filter((f) => f.includes('.unreadable-')).length, 2);
+  });
+
+  it('a write that fails keeps the changes: stop() says so, a later flush writes them', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 60_000 });
+    await store.start();
+    await store.putDomain(domain('a.example.com'));
+    // The state file's directory becomes a file: every write fails with ENOTDIR.
+    rmSync(dirname(file), { recursive: true });
+    writeFileSync(dirname(file), 'not a directory');
+    await assert.rejects(store.stop(), (err: Error) => {
+      assert.ok(err.message.includes(file), err.message);
+      assert.match(err.message, /1 changes not written/);
+      return true;
+    });
+    assert.deepEqual(await store.getDomain('a.example.com'), domain('a.example.com'));
+    rmSync(dirname(file));
+    mkdirSync(dirname(file));
+    await store.flush();
+    assert.deepEqual(Object.keys(raw(file).domains), ['a.example.com']);
   });
 });

@@ -1,0 +1,149 @@
+// The embedded store's sliced serialiser must write exactly what JSON.stringify writes for
+// the same state (files stay readable by older versions and by `bench/state-file.mjs`'s
+// readers), whatever the slice size, and capture the state at the call; the sliced parser
+// must read what JSON.parse reads and reject what it rejects.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { jsonSlices, parseJsonSlices } from '../../src/store/json-slices.js';
+
+const asPlain = (state: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(state).map(([k, v]) => [k, v instanceof Map ? Object.fromEntries(v) : v]),
+  );
+
+describe('jsonSlices', () => {
+  const domains = new Map<string, unknown>();
+  for (let i = 0; i < 7; i++)
+    domains.set(`site-${i}.example.com`, { domain: `site-${i}.example.com`, ttl: i, tags: ['a'] });
+  domains.set('quote"and\\slash.example', { domain: 'x', note: 'line\nbreak é ☃' });
+  domains.set('gone.example', undefined);
+  const state = {
+    version: 1,
+    domains,
+    nodes: { 'edge-1': { id: 'edge-1', health: { state: 'up' } } },
+    zones: {},
+    policy: null,
+    absent: undefined,
+    xfr: { peers: null, versions: {}, journals: { z: [{ from: 1 }] } },
+  };
+
+  for (const size of [1, 2, 3, 7, 8, 500]) {
+    it(`matches JSON.stringify byte for byte with ${size} entries per slice`, () => {
+      const text = [...jsonSlices(state, size)].join('');
+      assert.equal(text, JSON.stringify(asPlain(state)));
+    });
+  }
+
+  it('matches JSON.stringify for an empty object, an empty Map and a Map last', () => {
+    assert.equal([...jsonSlices({})].join(''), '{}');
+    const last = { a: 1, m: new Map() };
+    assert.equal([...jsonSlices(last)].join(''), '{"a":1,"m":{}}');
+    const only = { m: new Map([['k', 1]]) };
+    assert.equal([...jsonSlices(only, 1)].join(''), '{"m":{"k":1}}');
+  });
+
+  it('yields one slice per group of Map entries, so the writer can yield between them', () => {
+    const slices = [...jsonSlices(state, 3)];
+    assert.equal(slices.length, 4, '9 entries in 3 slices, then the members after them');
+  });
+
+  it('captures the state at the call, not when the slices are read', () => {
+    const m = new Map<string, unknown>([['a', { v: 1 }]]);
+    const s = { nodes: { n: { health: 'up' } }, m };
+    const slices = jsonSlices(s, 1);
+    s.nodes.n.health = 'down';
+    m.set('b', { v: 2 });
+    m.set('a', { v: 3 });
+    assert.equal([...slices].join(''), '{"nodes":{"n":{"health":"up"}},"m":{"a":{"v":1}}}');
+  });
+});
+
+describe('parseJsonSlices', () => {
+  const MAPS = new Set(['domains']);
+  const now = () => Promise.resolve();
+  /** JSON.parse, with the members named in MAPS as Maps: what parseJsonSlices must return. */
+  const expected = (text: string) => {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    for (const k of MAPS)
+      if (o[k] && typeof o[k] === 'object' && !Array.isArray(o[k]))
+        Object.defineProperty(o, k, {
+          value: new Map(Object.entries(o[k] as object)),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+    return o;
+  };
+  const state = {
+    version: 1,
+    domains: {
+      'a.example.com': { domain: 'a', origins: [{ address: '192.0.2.1', port: 443 }], ttl: 30 },
+      'quote"and\\slash\\': { note: 'line\nbreak é ☃ \\" ]} {[', n: -1.5e3, ok: true, z: null },
+      'ends-in-backslash\\': { s: '\\\\', empty: '', list: [[], {}, [1, [2]]] },
+    },
+    nodes: { 'edge-1': { id: 'edge-1', health: { state: 'up', n: 0 } } },
+    zones: { 'cdn.example.net.': '$ORIGIN x.\n@ 300 IN TXT "a;b"\n' },
+    policy: null,
+    flag: false,
+    ['__proto__']: { not: 'a prototype' },
+  };
+  const texts = {
+    compact: JSON.stringify(state),
+    pretty: JSON.stringify(state, null, 2),
+    'empty domains': JSON.stringify({ version: 1, domains: {}, nodes: {} }),
+    'domains not an object': JSON.stringify({ domains: null }),
+    empty: ' { } ',
+  };
+
+  for (const [name, text] of Object.entries(texts)) {
+    for (const size of [1, 2, 500]) {
+      it(`reads what JSON.parse reads: ${name}, ${size} per slice`, async () => {
+        const got = await parseJsonSlices(text, MAPS, now, size);
+        assert.deepEqual(got, expected(text));
+        assert.equal(Object.getPrototypeOf(got), Object.prototype);
+      });
+    }
+  }
+
+  it('rejects every truncation of a file, as a half-written file would be', async () => {
+    const text = texts.pretty;
+    for (let len = 0; len < text.trimEnd().length; len++) {
+      await assert.rejects(
+        parseJsonSlices(text.slice(0, len), MAPS, now, 1),
+        SyntaxError,
+        `length ${len}`,
+      );
+    }
+  });
+
+  it('rejects what JSON.parse rejects around and inside the values, and non-objects', async () => {
+    for (const notObject of ['[]', 'null', '"x"', '1'])
+      await assert.rejects(parseJsonSlices(notObject, MAPS, now), SyntaxError, notObject);
+    for (const bad of [
+      '{"domains":{"a":1}} x',
+      '{"domains":{"a":1,}}',
+      '{"domains":{"a" 1}}',
+      '{"domains":{"a":{]}}',
+      '{"domains":{"a":tru}}',
+      '{"a":1 "b":2}',
+      "{'a':1}",
+      '{"a":01}',
+    ]) {
+      assert.throws(() => JSON.parse(bad), SyntaxError, bad);
+      await assert.rejects(parseJsonSlices(bad, MAPS, now), SyntaxError, bad);
+    }
+  });
+
+  it('hands the event loop back between slices of the Map member', async () => {
+    const domains = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`d${i}`, { i }]));
+    let pauses = 0;
+    const got = await parseJsonSlices(
+      JSON.stringify({ domains }),
+      MAPS,
+      async () => void pauses++,
+      3,
+    );
+    assert.equal(pauses, 3);
+    assert.equal((got.domains as Map<string, unknown>).size, 10);
+  });
+});
