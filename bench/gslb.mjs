@@ -21,7 +21,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
@@ -46,6 +46,15 @@ const P = {
   workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
   servers: (process.env.BENCH_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd,pdns,pdns-lua').split(','),
 };
+// Each server on a core of its own, the load generators on the others (taskset): on a
+// small machine the scheduler otherwise parks the server behind dnsperf for whole time
+// slices, and every server's p99 measures that rather than itself. BENCH_PIN=0 turns it off.
+const CPUS = availableParallelism();
+const PIN = CPUS >= 2 && envNum('BENCH_PIN', 1) === 1;
+const SERVER_CPUS = String(CPUS - 1);
+const LOAD_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : '0';
+const onCpus = (cpus, cmd, args) =>
+  PIN && cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
 const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 420) - 10) * 1000;
 // dnsperf -E: ECS option 8, family 1, source /24, scope 0, 81.2.69.0 (RFC 7871 §6).
 const ECS = '8:00011800510245';
@@ -138,10 +147,13 @@ function dig(port, ...args) {
   });
   return r.status === 0 ? r.stdout : '';
 }
+/** Starts a server; `pin: false` leaves it on every core (Cirrus with DNS workers). */
 function launch(name, cmd, args, opts = {}) {
   const logFile = join(tmp, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const child = spawn(cmd, args, { cwd: tmp, ...opts, stdio: ['ignore', fd, fd] });
+  const { pin = true, ...spawnOpts } = opts;
+  const [c, a] = onCpus(pin ? SERVER_CPUS : undefined, cmd, args);
+  const child = spawn(c, a, { cwd: tmp, ...spawnOpts, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   track(name, child);
   return { name, pid: child.pid, logFile };
@@ -186,7 +198,8 @@ function runDnsperf(tag, port, args, limitSeconds) {
   if (cleaning) return Promise.reject(new Error('stopping'));
   const outFile = join(tmp, `dnsperf-${tag}.out`);
   const fd = openSync(outFile, 'w');
-  const child = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), ...args], {
+  const [c, a] = onCpus(LOAD_CPUS, 'dnsperf', ['-s', '127.0.0.1', '-p', String(port), ...args]);
+  const child = spawn(c, a, {
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -464,7 +477,8 @@ async function main() {
     const dir = join(tmp, name);
     mkdirSync(dir, { recursive: true });
     let s;
-    if (name === 'cirrus') s = launch(name, process.execPath, [CLI, 'serve'], { env });
+    if (name === 'cirrus')
+      s = launch(name, process.execPath, [CLI, 'serve'], { env, pin: P.workers === 0 });
     else if (name === 'nsd') {
       writeFileSync(join(dir, 'bench.zone'), zoneText);
       writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port[name], zone));
@@ -549,7 +563,10 @@ async function main() {
         few.push(`site--${i}-example-com.${zone} A`);
       writeFileSync(bigNames, few.join('\n') + '\n');
       const t0 = Date.now();
-      const s = launch('cirrus-big', process.execPath, [CLI, 'serve'], { env: benv });
+      const s = launch('cirrus-big', process.execPath, [CLI, 'serve'], {
+        env: benv,
+        pin: P.workers === 0,
+      });
       s.port = port.big;
       s.queries = bigNames;
       await waitForDns(s, zone, 120_000);
@@ -623,6 +640,7 @@ async function main() {
       encoding: 'utf8',
     }).stdout.trim(),
     params: P,
+    pinning: PIN ? { servers: SERVER_CPUS, dnsperf: LOAD_CPUS } : null,
     results,
     rss,
     big,
@@ -644,7 +662,10 @@ const f3 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
 function print(r) {
   const out = [];
   out.push(
-    `\n${r.date}  commit ${r.commit}  load ${r.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+    `\n${r.date}  commit ${r.commit}  load ${r.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}` +
+      (r.pinning
+        ? `  servers on CPU ${r.pinning.servers}, dnsperf on CPU ${r.pinning.dnsperf}`
+        : '  no CPU pinning'),
   );
   out.push(
     `${P.domains} domains, ${P.nodes} nodes in ${POOLS.length} pools; ${Math.round(P.ecsShare * 100)} % of queries with ECS 81.2.69.0/24`,
