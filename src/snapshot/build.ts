@@ -6,13 +6,15 @@ import type { Config } from '../config/schema.js';
 import type { StoreState } from '../store/store.js';
 import { RRType } from '../dns/constants.js';
 import { encodeName } from '../dns/name-wire.js';
-import { ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
+import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
 import { rr, type ResourceRecord } from '../zone/record.js';
 import { ZoneData } from '../zone/zone-data.js';
 import { FamilyPool, type CompiledPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';
+import { DomainIndex } from './domain-index.js';
 import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
 import { hash32 } from '../gslb/rendezvous.js';
 import type { Snapshot } from './snapshot.js';
@@ -149,6 +151,54 @@ function acmeTxtRecords(config: Config, txt: readonly AcmeTxt[]): Array<[string,
     .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
 }
 
+type DomainSettings = Pick<
+  StoreState['domains'][number],
+  'ttl' | 'answers' | 'chain' | 'pools' | 'lastResort' | 'ecs' | 'spread'
+>;
+
+/**
+ * The settings of a domain's plan, one object per distinct combination: most domains set
+ * none of them and share the default one, so a plan costs its identity and little more.
+ */
+function planSettings(
+  config: Config,
+  gslb: GslbIndex,
+  fleetFor: (pools: readonly string[] | undefined) => CompiledPool | undefined,
+): (d: DomainSettings) => PlanSettings {
+  const make = (d: DomainSettings): PlanSettings => ({
+    ttl: d.ttl ?? config.gslb.ttl,
+    failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
+    answers: d.answers ?? config.gslb.answers,
+    chain: d.chain ?? gslb.chain,
+    pools: d.pools ? new Set(d.pools) : undefined,
+    lastResort: d.lastResort ?? gslb.lastResort,
+    ecs: d.ecs ?? true,
+    spread: d.spread,
+    fleet: fleetFor(d.pools),
+  });
+  const plain = make({});
+  const interned = new Map<string, PlanSettings>();
+  return (d) => {
+    if (
+      d.ttl === undefined &&
+      d.answers === undefined &&
+      d.chain === undefined &&
+      d.pools === undefined &&
+      d.lastResort === undefined &&
+      d.ecs === undefined &&
+      d.spread === undefined
+    )
+      return plain;
+    const key = JSON.stringify([d.ttl, d.answers, d.chain, d.pools, d.lastResort, d.ecs, d.spread]);
+    let s = interned.get(key);
+    if (!s) {
+      s = make(d);
+      interned.set(key, s);
+    }
+    return s;
+  };
+}
+
 export interface BuildInput {
   config: Config;
   state: StoreState;
@@ -183,7 +233,6 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     }));
 
   const plans = new Map<string, DomainPlan>();
-  const byDomain = new Map<string, DomainPlan>();
   // Oldest first, so an older domain keeps a contested base name. Code-point order: ISO
   // times and host names compare correctly without the cost of localeCompare.
   const domains = [...state.domains].sort((a, b) =>
@@ -203,10 +252,13 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     gslb = compileGslb(
       policy,
       nodes,
-      domains.map((d) => ({
-        keySeed: hash32(d.domain),
-        answers: d.answers ?? config.gslb.answers,
-      })),
+      // Only bounded-load hashing reads every domain's demand.
+      policy.loadBound === null
+        ? []
+        : domains.map((d) => ({
+            keySeed: hash32(d.domain),
+            answers: d.answers ?? config.gslb.answers,
+          })),
       warnings,
     );
   } catch (err) {
@@ -236,6 +288,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     }
     return fleets.get(key);
   };
+  const settingsOf = planSettings(config, gslb, fleetFor);
   let done = 0;
   for (const d of domains) {
     if (++done % BUILD_CHUNK === 0) yield;
@@ -247,39 +300,18 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
       );
       continue;
     }
-    // Per family: the backup origins when the domain has some, else the primaries
-    // (Gcore's `backup`): a backup of one family does not hide primaries of the other.
-    const origins = (family: 4 | 6) => {
-      const of = d.origins.filter((o) => ipFamily(o.address) === family);
-      const backups = of.filter((o) => o.backup);
-      return (backups.length > 0 ? backups : of).map((o) =>
-        family === 4 ? ipv4ToBytes(o.address) : ipv6ToBytes(o.address),
-      );
-    };
-    const fallbackA = origins(4);
-    const fallbackAAAA = origins(6);
-    const host = d.origins.find((o) => ipFamily(o.address) === undefined)?.address;
-    const plan: DomainPlan = {
-      domain: d.domain,
-      label: d.label,
+    plans.set(
       owner,
-      ttl: d.ttl ?? config.gslb.ttl,
-      failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
-      answers: d.answers ?? config.gslb.answers,
-      keySeed: hash32(d.domain),
-      chain: d.chain ?? gslb.chain,
-      pools: d.pools ? new Set(d.pools) : undefined,
-      lastResort: d.lastResort ?? gslb.lastResort,
-      ecs: d.ecs ?? true,
-      spread: d.spread,
-      fleet: fleetFor(d.pools),
-      fallbackA,
-      fallbackAAAA,
-      fallbackHost:
-        fallbackA.length + fallbackAAAA.length === 0 && host ? normalizeName(host) : undefined,
-    };
-    plans.set(owner, plan);
-    byDomain.set(d.domain, plan);
+      new CompiledPlan(
+        d.domain,
+        d.label,
+        owner,
+        hash32(d.domain),
+        settingsOf(d),
+        d.origins,
+        fallbackHostOf(d.origins),
+      ),
+    );
   }
 
   const statics = staticRecords(config, state.zoneText).filter((r) => {
@@ -321,7 +353,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     builtAt: input.now ?? Date.now(),
     zone,
     plans,
-    domains: byDomain,
+    domains: new DomainIndex(plans),
     nodes,
     gslb,
     warnings,
