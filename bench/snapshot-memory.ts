@@ -155,7 +155,9 @@ const result = {
 if (asJson) console.log(JSON.stringify(result));
 else {
   console.log(`${domainCount} domains, ${nodeCount} nodes (${result.plans} plans)`);
-  console.log(`content hash   ${result.hashMs.join(' / ')} ms (first / second build)`);
+  console.log(
+    `content hash   ${result.hashMs.join(' / ')} ms (first / second build: the same domain objects)`,
+  );
   console.log(`build          ${result.buildMs.join(' / ')} ms`);
   console.log(
     `state alone    heap ${result.baseline.heapMB} MB, external ${result.baseline.externalMB} MB, RSS ${result.baseline.rssMB} MB`,

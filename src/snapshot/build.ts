@@ -1,7 +1,7 @@
 // Compiles the store's state and the config into a Snapshot. Pure and synchronous: it
 // throws on anything that would make the zone wrong (bad static records, records outside
 // the zone, CNAME conflicts), and the manager then keeps the previous snapshot serving.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { StoreState } from '../store/store.js';
 import { RRType } from '../dns/constants.js';
@@ -88,46 +88,73 @@ export function runSteps<T>(steps: Generator<void, T>): T {
 
 /** Digest of everything that shapes the zone's content; equal digests keep the serial. */
 export function contentHash(config: Config, state: StoreState): string {
-  return runSteps(contentHashSteps(config, state));
+  return runSteps(contentHashSteps(config, state, false));
+}
+
+/**
+ * The hash state right after the domains of the last cooperative digest, with the domain
+ * objects it covered: a rebuild whose domains are the very same objects (a node, health
+ * or policy change with the embedded store, which replaces a domain whole on every write
+ * and never edits one in place) continues from a copy instead of serialising every domain
+ * again. The digest is the same either way.
+ */
+let afterDomains: { head: string; domains: readonly object[]; hash: Hash } | undefined;
+
+function sameObjects(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
  * contentHash in steps: the digest of exactly JSON.stringify([zone, gslb, zone text,
  * domains, nodes, policy, (challenges)]), fed to the hash a chunk of domains at a time so
- * a large store can be hashed between queries.
+ * a large store can be hashed between queries. `reuse` continues from the last digest's
+ * domains when they are the same objects (see afterDomains); only for states whose domain
+ * objects are never edited in place, as the stores' are.
  */
-export function* contentHashSteps(config: Config, state: StoreState): Generator<void, string> {
-  const h = createHash('sha256');
-  const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
-  h.update(
-    `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`,
-  );
-  // One update per chunk: the digest of a concatenation does not depend on how it is cut,
-  // and a call into the hash per domain costs more than the hashing.
-  let text = '';
-  for (let i = 0; i < domains.length; i++) {
-    const d = domains[i] as (typeof domains)[number];
-    text +=
-      (i ? ',' : '') +
-      JSON.stringify([
-        d.domain,
-        d.label,
-        d.origins,
-        d.ttl ?? null,
-        d.answers ?? null,
-        d.chain ?? null,
-        d.pools ?? null,
-        d.lastResort ?? null,
-        d.ecs ?? null,
-        d.spread ?? null,
-      ]);
-    if (i % BUILD_CHUNK === BUILD_CHUNK - 1) {
-      h.update(text);
-      text = '';
-      yield;
+export function* contentHashSteps(
+  config: Config,
+  state: StoreState,
+  reuse = true,
+): Generator<void, string> {
+  const head = `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`;
+  const last = afterDomains;
+  let h: Hash;
+  if (reuse && last && last.head === head && sameObjects(last.domains, state.domains)) {
+    h = last.hash.copy();
+  } else {
+    h = createHash('sha256');
+    const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
+    h.update(head);
+    // One update per chunk: the digest of a concatenation does not depend on how it is
+    // cut, and a call into the hash per domain costs more than the hashing.
+    let text = '';
+    for (let i = 0; i < domains.length; i++) {
+      const d = domains[i] as (typeof domains)[number];
+      text +=
+        (i ? ',' : '') +
+        JSON.stringify([
+          d.domain,
+          d.label,
+          d.origins,
+          d.ttl ?? null,
+          d.answers ?? null,
+          d.chain ?? null,
+          d.pools ?? null,
+          d.lastResort ?? null,
+          d.ecs ?? null,
+          d.spread ?? null,
+        ]);
+      if (i % BUILD_CHUNK === BUILD_CHUNK - 1) {
+        h.update(text);
+        text = '';
+        yield;
+      }
     }
+    h.update(text);
+    if (reuse) afterDomains = { head, domains: [...state.domains], hash: h.copy() };
   }
-  h.update(text);
   // Health counters are not content; `active` and the mode are (they change the answers).
   const nodes = [...state.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
