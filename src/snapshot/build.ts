@@ -78,6 +78,9 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
 /** Domains handled between two yields of a cooperative build (see snapshotFromStore). */
 export const BUILD_CHUNK = 2000;
 
+/** Characters of domain JSON fed to the content hash at once. */
+const HASH_BATCH = 16_384;
+
 /** Runs a cooperative build step by step to its end, without yielding to anyone. */
 export function runSteps<T>(steps: Generator<void, T>): T {
   for (;;) {
@@ -127,8 +130,10 @@ export function* contentHashSteps(
     h = createHash('sha256');
     const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
     h.update(head);
-    // One update per chunk: the digest of a concatenation does not depend on how it is
-    // cut, and a call into the hash per domain costs more than the hashing.
+    // The digest of a concatenation does not depend on how it is cut: one update per
+    // HASH_BATCH characters or so costs less than one per domain, and a batch this small
+    // stays in the young generation (a chunk's whole text would be a large object, left
+    // for a full collection to free).
     let text = '';
     for (let i = 0; i < domains.length; i++) {
       const d = domains[i] as (typeof domains)[number];
@@ -146,11 +151,11 @@ export function* contentHashSteps(
           d.ecs ?? null,
           d.spread ?? null,
         ]);
-      if (i % BUILD_CHUNK === BUILD_CHUNK - 1) {
+      if (text.length >= HASH_BATCH) {
         h.update(text);
         text = '';
-        yield;
       }
+      if (i % BUILD_CHUNK === BUILD_CHUNK - 1) yield;
     }
     h.update(text);
     if (reuse) afterDomains = { head, domains: [...state.domains], hash: h.copy() };
