@@ -1,6 +1,7 @@
 // The large store served by a real Cirrus (dist/), without load: the first snapshot build
 // (cirrus_snapshot_build_seconds), RSS after start, then REBUILDS node PATCHes through the
-// API (each one rebuilds the snapshot), rebuild time and RSS after them. The same store as
+// API (each one rebuilds the snapshot), rebuild time and RSS just after them and after
+// BENCH_SETTLE_SECONDS (15) idle. The same store as
 // bench/gslb.mjs's large-store phase (bench/state-file.mjs), no GeoIP database.
 // `node bench/snapshot-server.mjs [DOMAINS] [NODES] [REBUILDS]` (build dist/ first).
 import { spawn, execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { writeGslbSeed, nodeOf } from './gslb-seed.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [domains = 100_000, nodes = 1000, rebuilds = 3] = process.argv.slice(2).map(Number);
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 15);
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -103,6 +105,10 @@ try {
     await sleep(500);
   }
   const rebuild = (b.sum - first.sum) / Math.max(1, b.count - first.count);
+  const rssAfter = rssMb(child.pid);
+  // Idle, V8's memory reducer collects what the rebuilds left behind and gives pages back.
+  await sleep(SETTLE_SECONDS * 1000);
+  const settled = await builds();
   console.log(
     JSON.stringify({
       domains,
@@ -116,8 +122,14 @@ try {
       },
       rebuilds: b.count - first.count,
       rebuildSeconds: +rebuild.toFixed(3),
-      rssAfterRebuildsMb: Math.round(rssMb(child.pid)),
+      rssAfterRebuildsMb: Math.round(rssAfter),
       heapAfterMb: { used: b.heapUsedMb, total: b.heapTotalMb, external: b.externalMb },
+      rssSettledMb: Math.round(rssMb(child.pid)),
+      heapSettledMb: {
+        used: settled.heapUsedMb,
+        total: settled.heapTotalMb,
+        external: settled.externalMb,
+      },
     }),
   );
 } finally {
