@@ -57,7 +57,14 @@ export interface LoadDemand {
 /** The nodes of one family in one pool, with rendezvous orders memoised per domain. */
 export class FamilyPool {
   private readonly orders = new Map<number, Uint16Array>();
-  private readonly heads = new Map<number, Uint16Array>();
+  /**
+   * Memoised heads, packed one after another in `slab` (keySeed → offset, the length at
+   * `slab[offset]`, the indices after it): a pool may hold one per domain, and a typed
+   * array of its own would cost more than a hundred bytes where the head is a few.
+   */
+  private readonly heads = new Map<number, number>();
+  private slab = new Uint16Array(256);
+  private slabUsed = 0;
   private bounded: Map<number, Uint16Array> | undefined;
   /** Nodes eligible for answers (healthy, not drained, weight > 0). */
   readonly eligible: number;
@@ -84,12 +91,30 @@ export class FamilyPool {
     const full = this.orders.get(keySeed);
     if (full) return full;
     const m = want + this.ineligible;
-    let h = this.heads.get(keySeed);
-    if (!h || (h.length < m && h.length < this.nodes.length)) {
-      h = rankHead(keySeed, this.nodes, m);
-      this.heads.set(keySeed, h);
+    let at = this.heads.get(keySeed);
+    let length = at === undefined ? 0 : (this.slab[at] as number);
+    if (at === undefined || (length < m && length < this.nodes.length)) {
+      const h = rankHead(keySeed, this.nodes, m);
+      at = this.keep(h);
+      length = h.length;
+      this.heads.set(keySeed, at);
     }
-    return h;
+    return this.slab.subarray(at + 1, at + 1 + length);
+  }
+
+  /** Appends a head to the slab (a larger one replaces a smaller: the old bytes stay unused). */
+  private keep(head: Uint16Array): number {
+    const at = this.slabUsed;
+    const end = at + 1 + head.length;
+    if (end > this.slab.length) {
+      const grown = new Uint16Array(Math.max(end, this.slab.length * 2));
+      grown.set(this.slab.subarray(0, at));
+      this.slab = grown;
+    }
+    this.slab[at] = head.length;
+    this.slab.set(head, at + 1);
+    this.slabUsed = end;
+    return at;
   }
 
   /** Every node with weight > 0, best first for `keySeed`; with a load bound, the bounded picks first. */

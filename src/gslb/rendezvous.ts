@@ -70,7 +70,9 @@ export function rankHead(keySeed: number, nodes: readonly Weighted[], m: number)
     val[j] = v;
     if (n < idx.length) n++;
   }
-  return idx.subarray(0, n);
+  // A short typed array lives on the V8 heap; a subarray view would move its bytes to a
+  // separately allocated buffer, which a snapshot memoising one head per domain pays for.
+  return n === idx.length ? idx : idx.slice(0, n);
 }
 
 /** FNV-1a over bytes with the same finaliser as hash32: the spread bucket of a client subnet. */

@@ -1,18 +1,20 @@
 // Compiles the store's state and the config into a Snapshot. Pure and synchronous: it
 // throws on anything that would make the zone wrong (bad static records, records outside
 // the zone, CNAME conflicts), and the manager then keeps the previous snapshot serving.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { StoreState } from '../store/store.js';
 import { RRType } from '../dns/constants.js';
 import { encodeName } from '../dns/name-wire.js';
-import { ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
+import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
 import { rr, type ResourceRecord } from '../zone/record.js';
 import { ZoneData } from '../zone/zone-data.js';
 import { FamilyPool, type CompiledPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';
+import { DomainIndex } from './domain-index.js';
 import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
 import { hash32 } from '../gslb/rendezvous.js';
 import type { Snapshot } from './snapshot.js';
@@ -79,6 +81,9 @@ function staticRecords(config: Config, text: string | null): ResourceRecord[] {
  */
 export const BUILD_CHUNK = 250;
 
+/** Characters of domain JSON fed to the content hash at once. */
+const HASH_BATCH = 16_384;
+
 /** Runs a cooperative build step by step to its end, without yielding to anyone. */
 export function runSteps<T>(steps: Generator<void, T>): T {
   for (;;) {
@@ -89,24 +94,54 @@ export function runSteps<T>(steps: Generator<void, T>): T {
 
 /** Digest of everything that shapes the zone's content; equal digests keep the serial. */
 export function contentHash(config: Config, state: StoreState): string {
-  return runSteps(contentHashSteps(config, state));
+  return runSteps(contentHashSteps(config, state, false));
+}
+
+/**
+ * The hash state right after the domains of the last cooperative digest, with the domain
+ * objects it covered: a rebuild whose domains are the very same objects (a node, health
+ * or policy change with the embedded store, which replaces a domain whole on every write
+ * and never edits one in place) continues from a copy instead of serialising every domain
+ * again. The digest is the same either way.
+ */
+let afterDomains: { head: string; domains: readonly object[]; hash: Hash } | undefined;
+
+function sameObjects(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
  * contentHash in steps: the digest of exactly JSON.stringify([zone, gslb, zone text,
  * domains, nodes, policy, (challenges)]), fed to the hash a chunk of domains at a time so
- * a large store can be hashed between queries.
+ * a large store can be hashed between queries. `reuse` continues from the last digest's
+ * domains when they are the same objects (see afterDomains); only for states whose domain
+ * objects are never edited in place, as the stores' are.
  */
-export function* contentHashSteps(config: Config, state: StoreState): Generator<void, string> {
-  const h = createHash('sha256');
-  const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
-  h.update(
-    `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`,
-  );
-  for (let i = 0; i < domains.length; i++) {
-    const d = domains[i] as (typeof domains)[number];
-    h.update(
-      (i ? ',' : '') +
+export function* contentHashSteps(
+  config: Config,
+  state: StoreState,
+  reuse = true,
+): Generator<void, string> {
+  const head = `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`;
+  const last = afterDomains;
+  let h: Hash;
+  if (reuse && last && last.head === head && sameObjects(last.domains, state.domains)) {
+    h = last.hash.copy();
+  } else {
+    h = createHash('sha256');
+    const domains = [...state.domains].sort((a, b) => (a.domain < b.domain ? -1 : 1));
+    h.update(head);
+    // The digest of a concatenation does not depend on how it is cut: one update per
+    // HASH_BATCH characters or so costs less than one per domain, and a batch this small
+    // stays in the young generation (a chunk's whole text would be a large object, left
+    // for a full collection to free).
+    let text = '';
+    for (let i = 0; i < domains.length; i++) {
+      const d = domains[i] as (typeof domains)[number];
+      text +=
+        (i ? ',' : '') +
         JSON.stringify([
           d.domain,
           d.label,
@@ -118,9 +153,15 @@ export function* contentHashSteps(config: Config, state: StoreState): Generator<
           d.lastResort ?? null,
           d.ecs ?? null,
           d.spread ?? null,
-        ]),
-    );
-    if (i % BUILD_CHUNK === BUILD_CHUNK - 1) yield;
+        ]);
+      if (text.length >= HASH_BATCH) {
+        h.update(text);
+        text = '';
+      }
+      if (i % BUILD_CHUNK === BUILD_CHUNK - 1) yield;
+    }
+    h.update(text);
+    if (reuse) afterDomains = { head, domains: [...state.domains], hash: h.copy() };
   }
   // Health counters are not content; `active` and the mode are (they change the answers).
   const nodes = [...state.nodes]
@@ -150,6 +191,54 @@ function acmeTxtRecords(config: Config, txt: readonly AcmeTxt[]): Array<[string,
   return txt
     .map((t): [string, string] => [`${t.name}.${config.acme.zone as string}`, t.value])
     .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+}
+
+type DomainSettings = Pick<
+  StoreState['domains'][number],
+  'ttl' | 'answers' | 'chain' | 'pools' | 'lastResort' | 'ecs' | 'spread'
+>;
+
+/**
+ * The settings of a domain's plan, one object per distinct combination: most domains set
+ * none of them and share the default one, so a plan costs its identity and little more.
+ */
+function planSettings(
+  config: Config,
+  gslb: GslbIndex,
+  fleetFor: (pools: readonly string[] | undefined) => CompiledPool | undefined,
+): (d: DomainSettings) => PlanSettings {
+  const make = (d: DomainSettings): PlanSettings => ({
+    ttl: d.ttl ?? config.gslb.ttl,
+    failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
+    answers: d.answers ?? config.gslb.answers,
+    chain: d.chain ?? gslb.chain,
+    pools: d.pools ? new Set(d.pools) : undefined,
+    lastResort: d.lastResort ?? gslb.lastResort,
+    ecs: d.ecs ?? true,
+    spread: d.spread,
+    fleet: fleetFor(d.pools),
+  });
+  const plain = make({});
+  const interned = new Map<string, PlanSettings>();
+  return (d) => {
+    if (
+      d.ttl === undefined &&
+      d.answers === undefined &&
+      d.chain === undefined &&
+      d.pools === undefined &&
+      d.lastResort === undefined &&
+      d.ecs === undefined &&
+      d.spread === undefined
+    )
+      return plain;
+    const key = JSON.stringify([d.ttl, d.answers, d.chain, d.pools, d.lastResort, d.ecs, d.spread]);
+    let s = interned.get(key);
+    if (!s) {
+      s = make(d);
+      interned.set(key, s);
+    }
+    return s;
+  };
 }
 
 export interface BuildInput {
@@ -186,7 +275,6 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     }));
 
   const plans = new Map<string, DomainPlan>();
-  const byDomain = new Map<string, DomainPlan>();
   // Oldest first, so an older domain keeps a contested base name. Code-point order: ISO
   // times and host names compare correctly without the cost of localeCompare.
   const domains = [...state.domains].sort((a, b) =>
@@ -206,10 +294,13 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     gslb = compileGslb(
       policy,
       nodes,
-      domains.map((d) => ({
-        keySeed: hash32(d.domain),
-        answers: d.answers ?? config.gslb.answers,
-      })),
+      // Only bounded-load hashing reads every domain's demand.
+      policy.loadBound === null
+        ? []
+        : domains.map((d) => ({
+            keySeed: hash32(d.domain),
+            answers: d.answers ?? config.gslb.answers,
+          })),
       warnings,
     );
   } catch (err) {
@@ -239,6 +330,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     }
     return fleets.get(key);
   };
+  const settingsOf = planSettings(config, gslb, fleetFor);
   let done = 0;
   for (const d of domains) {
     if (++done % BUILD_CHUNK === 0) yield;
@@ -250,39 +342,18 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
       );
       continue;
     }
-    // Per family: the backup origins when the domain has some, else the primaries
-    // (Gcore's `backup`): a backup of one family does not hide primaries of the other.
-    const origins = (family: 4 | 6) => {
-      const of = d.origins.filter((o) => ipFamily(o.address) === family);
-      const backups = of.filter((o) => o.backup);
-      return (backups.length > 0 ? backups : of).map((o) =>
-        family === 4 ? ipv4ToBytes(o.address) : ipv6ToBytes(o.address),
-      );
-    };
-    const fallbackA = origins(4);
-    const fallbackAAAA = origins(6);
-    const host = d.origins.find((o) => ipFamily(o.address) === undefined)?.address;
-    const plan: DomainPlan = {
-      domain: d.domain,
-      label: d.label,
+    plans.set(
       owner,
-      ttl: d.ttl ?? config.gslb.ttl,
-      failoverTtl: Math.min(d.ttl ?? config.gslb.ttl, config.gslb.failoverTtl),
-      answers: d.answers ?? config.gslb.answers,
-      keySeed: hash32(d.domain),
-      chain: d.chain ?? gslb.chain,
-      pools: d.pools ? new Set(d.pools) : undefined,
-      lastResort: d.lastResort ?? gslb.lastResort,
-      ecs: d.ecs ?? true,
-      spread: d.spread,
-      fleet: fleetFor(d.pools),
-      fallbackA,
-      fallbackAAAA,
-      fallbackHost:
-        fallbackA.length + fallbackAAAA.length === 0 && host ? normalizeName(host) : undefined,
-    };
-    plans.set(owner, plan);
-    byDomain.set(d.domain, plan);
+      new CompiledPlan(
+        d.domain,
+        d.label,
+        owner,
+        hash32(d.domain),
+        settingsOf(d),
+        d.origins,
+        fallbackHostOf(d.origins),
+      ),
+    );
   }
 
   const statics = staticRecords(config, state.zoneText).filter((r) => {
@@ -324,7 +395,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     builtAt: input.now ?? Date.now(),
     zone,
     plans,
-    domains: byDomain,
+    domains: new DomainIndex(plans),
     nodes,
     gslb,
     warnings,

@@ -10,6 +10,7 @@ import {
   buildSteps,
   contentHash,
   contentHashSteps,
+  runSteps,
 } from '../../src/snapshot/build.js';
 import { drive, snapshotFromStore } from '../../src/snapshot/from-store.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
@@ -84,6 +85,29 @@ describe('cooperative snapshot build', () => {
       };
       assert.equal(contentHash(config, state), reference(state), `${n} domains`);
     }
+  });
+
+  it('continues from the last digest when the domains are the same objects, and only then', () => {
+    const hash = (state: StoreState) => runSteps(contentHashSteps(config, state));
+    const ds = domains(BUILD_CHUNK + 3);
+    const state = { domains: ds, nodes, zoneText: null, policy: null };
+    assert.equal(hash(state), reference(state));
+    // A node change: same domain objects, another digest, still the whole JSON's.
+    const moved = { ...state, domains: [...ds], nodes: [{ ...nodes[0]!, weight: 7 }, nodes[1]!] };
+    assert.equal(hash(moved), reference(moved));
+    assert.notEqual(hash(moved), hash(state));
+    // One domain replaced (as the stores do on a write): its new content counts.
+    const edited = [...ds];
+    edited[5] = { ...ds[5]!, ttl: 77 };
+    const changed = { ...state, domains: edited };
+    assert.equal(hash(changed), reference(changed));
+    assert.notEqual(hash(changed), hash(state));
+    // Other zone settings are not the same head: no reuse across them.
+    const text = { ...state, zoneText: 'www 60 IN A 192.0.2.9\n' };
+    assert.equal(hash(text), reference(text));
+    // Equal content in new objects: the same digest as the first.
+    const copies = { ...state, domains: ds.map((d) => structuredClone(d)) };
+    assert.equal(hash(copies), hash(state));
   });
 
   it('lets other callbacks run between chunks of a large build', async () => {
