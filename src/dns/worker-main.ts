@@ -104,7 +104,9 @@ class Worker {
         this.queued = undefined;
         try {
           const r = await decodeRecipe(recipe);
-          this.live = await drive(buildSteps({ ...r, config: this.config }));
+          this.live = await drive(
+            buildSteps({ ...r, config: this.config, previousOrders: this.live?.orderMemos }),
+          );
           send({ t: 'published', generation });
         } catch (err) {
           this.logger.error({ err, generation }, 'worker snapshot build failed');

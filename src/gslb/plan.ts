@@ -54,56 +54,25 @@ export interface LoadDemand {
   readonly answers: number;
 }
 
-/** The nodes of one family in one pool, with rendezvous orders memoised per domain. */
-export class FamilyPool {
-  private readonly orders = new Map<number, Uint16Array>();
+/**
+ * Memoised rendezvous orders for one list of (seed, weight) pairs. Orders depend on nothing
+ * else, so a memo outlives its snapshot: the next build hands it to every pool whose nodes
+ * rank the same (see OrderMemos), and a health change, an answer cache reset or a change
+ * in another pool does not make the first answers of a whole pool cold again.
+ */
+export class OrderMemo {
+  readonly orders = new Map<number, Uint16Array>();
   /**
    * Memoised heads, packed one after another in `slab` (keySeed → offset, the length at
    * `slab[offset]`, the indices after it): a pool may hold one per domain, and a typed
    * array of its own would cost more than a hundred bytes where the head is a few.
    */
-  private readonly heads = new Map<number, number>();
-  private slab = new Uint16Array(256);
-  private slabUsed = 0;
-  private bounded: Map<number, Uint16Array> | undefined;
-  /** Nodes eligible for answers (healthy, not drained, weight > 0). */
-  readonly eligible: number;
-  /** Nodes with weight > 0 that are not eligible: how far past the first N picks may lie. */
-  private readonly ineligible: number;
-
-  constructor(
-    readonly family: Family,
-    readonly nodes: readonly NodeEntry[],
-    private readonly loadBound: number | null = null,
-    private readonly demand: readonly LoadDemand[] = [],
-  ) {
-    this.eligible = nodes.filter((n) => n.active && n.weight > 0).length;
-    this.ineligible = nodes.filter((n) => n.weight > 0).length - this.eligible;
-  }
-
-  /**
-   * A prefix of `order(keySeed)` holding at least the first `want` eligible nodes (all of
-   * them when fewer exist): the first answer for a domain in a large pool costs one score
-   * per node instead of a full sort. Memoised per domain for the largest `want` asked.
-   */
-  head(keySeed: number, want: number): Uint16Array {
-    if (this.loadBound !== null) return this.order(keySeed);
-    const full = this.orders.get(keySeed);
-    if (full) return full;
-    const m = want + this.ineligible;
-    let at = this.heads.get(keySeed);
-    let length = at === undefined ? 0 : (this.slab[at] as number);
-    if (at === undefined || (length < m && length < this.nodes.length)) {
-      const h = rankHead(keySeed, this.nodes, m);
-      at = this.keep(h);
-      length = h.length;
-      this.heads.set(keySeed, at);
-    }
-    return this.slab.subarray(at + 1, at + 1 + length);
-  }
+  readonly heads = new Map<number, number>();
+  slab = new Uint16Array(256);
+  slabUsed = 0;
 
   /** Appends a head to the slab (a larger one replaces a smaller: the old bytes stay unused). */
-  private keep(head: Uint16Array): number {
+  keep(head: Uint16Array): number {
     const at = this.slabUsed;
     const end = at + 1 + head.length;
     if (end > this.slab.length) {
@@ -116,6 +85,82 @@ export class FamilyPool {
     this.slabUsed = end;
     return at;
   }
+}
+
+/**
+ * The order memos of one snapshot, by the ranking they serve (the family and every node's
+ * seed and weight, in order). A build takes the previous snapshot's: a pool ranking as
+ * before gets its memo, one that changed starts empty, and memos nobody took are dropped
+ * with the previous snapshot.
+ */
+export class OrderMemos {
+  private readonly memos = new Map<string, OrderMemo>();
+
+  constructor(
+    private readonly previous?: OrderMemos,
+    /** A memo holding more entries than this (domains deleted since) starts over. */
+    private readonly maxEntries = Infinity,
+  ) {}
+
+  for(family: Family, nodes: readonly Weighted[]): OrderMemo {
+    let key = String(family);
+    for (const n of nodes) key += `,${n.seed}/${n.weight}`;
+    let memo = this.memos.get(key);
+    if (!memo) {
+      const old = this.previous?.memos.get(key);
+      memo = old && old.heads.size + old.orders.size <= this.maxEntries ? old : new OrderMemo();
+      this.memos.set(key, memo);
+    }
+    return memo;
+  }
+
+  get size(): number {
+    return this.memos.size;
+  }
+}
+
+/** The nodes of one family in one pool, with rendezvous orders memoised per domain. */
+export class FamilyPool {
+  private readonly memo: OrderMemo;
+  private bounded: Map<number, Uint16Array> | undefined;
+  /** Nodes eligible for answers (healthy, not drained, weight > 0). */
+  readonly eligible: number;
+  /** Nodes with weight > 0 that are not eligible: how far past the first N picks may lie. */
+  private readonly ineligible: number;
+
+  constructor(
+    readonly family: Family,
+    readonly nodes: readonly NodeEntry[],
+    private readonly loadBound: number | null = null,
+    private readonly demand: readonly LoadDemand[] = [],
+    memos?: OrderMemos,
+  ) {
+    this.memo = memos ? memos.for(family, nodes) : new OrderMemo();
+    this.eligible = nodes.filter((n) => n.active && n.weight > 0).length;
+    this.ineligible = nodes.filter((n) => n.weight > 0).length - this.eligible;
+  }
+
+  /**
+   * A prefix of `order(keySeed)` holding at least the first `want` eligible nodes (all of
+   * them when fewer exist): the first answer for a domain in a large pool costs one score
+   * per node instead of a full sort. Memoised per domain for the largest `want` asked.
+   */
+  head(keySeed: number, want: number): Uint16Array {
+    if (this.loadBound !== null) return this.order(keySeed);
+    const memo = this.memo;
+    const full = memo.orders.get(keySeed);
+    if (full) return full;
+    const m = want + this.ineligible;
+    let at = memo.heads.get(keySeed);
+    let length = at === undefined ? 0 : (memo.slab[at] as number);
+    if (at === undefined || (length < m && length < this.nodes.length)) {
+      const h = rankHead(keySeed, this.nodes, m);
+      at = memo.keep(h);
+      length = h.length;
+      memo.heads.set(keySeed, at);
+    }
+    return memo.slab.subarray(at + 1, at + 1 + length);
+  }
 
   /** Every node with weight > 0, best first for `keySeed`; with a load bound, the bounded picks first. */
   order(keySeed: number): Uint16Array {
@@ -123,10 +168,10 @@ export class FamilyPool {
       const b = (this.bounded ??= this.computeBounded(this.loadBound)).get(keySeed);
       if (b) return b;
     }
-    let o = this.orders.get(keySeed);
+    let o = this.memo.orders.get(keySeed);
     if (!o) {
       o = Uint16Array.from(rank(keySeed, this.nodes));
-      this.orders.set(keySeed, o);
+      this.memo.orders.set(keySeed, o);
     }
     return o;
   }

@@ -2,7 +2,13 @@
 // every pool (declared or only named by nodes), the coverage indices the chain steps
 // read (ASN, country, continent, coordinates), the default pool and the CIDR map.
 import { DEFAULT_CHAIN, type ChainStep, type GslbPolicy, type LastResort } from './policy-model.js';
-import { FamilyPool, type CompiledPool, type LoadDemand, type NodeEntry } from './plan.js';
+import {
+  FamilyPool,
+  type CompiledPool,
+  type LoadDemand,
+  type NodeEntry,
+  type OrderMemos,
+} from './plan.js';
 import { NetMap } from './net-map.js';
 
 export interface GslbIndex {
@@ -43,6 +49,7 @@ export function compileGslb(
   nodes: readonly NodeEntry[],
   demand: readonly LoadDemand[],
   warnings: string[],
+  memos?: OrderMemos,
 ): GslbIndex {
   const bound = policy.loadBound;
   const pool = (name: string, members: readonly NodeEntry[]): CompiledPool => {
@@ -57,12 +64,14 @@ export function compileGslb(
         members.filter((n) => n.a),
         bound,
         demand,
+        memos,
       ),
       v6: new FamilyPool(
         6,
         members.filter((n) => n.aaaa),
         bound,
         demand,
+        memos,
       ),
     };
   };

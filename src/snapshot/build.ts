@@ -12,7 +12,13 @@ import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
 import { rr, type ResourceRecord } from '../zone/record.js';
 import { ZoneData } from '../zone/zone-data.js';
-import { FamilyPool, type CompiledPool, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
+import {
+  FamilyPool,
+  OrderMemos,
+  type CompiledPool,
+  type DomainPlan,
+  type NodeEntry,
+} from '../gslb/plan.js';
 import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';
 import { DomainIndex } from './domain-index.js';
 import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
@@ -248,6 +254,8 @@ export interface BuildInput {
   serial: number;
   contentHash: string;
   now?: number;
+  /** The live snapshot's order memos: pools that rank as before keep theirs. */
+  previousOrders?: OrderMemos | undefined;
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
@@ -289,6 +297,8 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
           : 0,
   );
   const policy = state.policy ?? DEFAULT_POLICY;
+  // Every domain may hold a head and a full order per family pool it is answered from.
+  const orderMemos = new OrderMemos(input.previousOrders, 4 * domains.length + 1024);
   let gslb: GslbIndex;
   try {
     gslb = compileGslb(
@@ -302,6 +312,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
             answers: d.answers ?? config.gslb.answers,
           })),
       warnings,
+      orderMemos,
     );
   } catch (err) {
     throw new ZoneError(`GSLB policy: ${(err as Error).message}`);
@@ -321,10 +332,16 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
         v4: new FamilyPool(
           4,
           members.filter((n) => n.a),
+          null,
+          [],
+          orderMemos,
         ),
         v6: new FamilyPool(
           6,
           members.filter((n) => n.aaaa),
+          null,
+          [],
+          orderMemos,
         ),
       });
     }
@@ -398,6 +415,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     domains: new DomainIndex(plans),
     nodes,
     gslb,
+    orderMemos,
     warnings,
     nextExpiry,
   };

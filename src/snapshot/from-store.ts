@@ -55,7 +55,7 @@ export async function drive<T>(steps: Generator<void, T>, sliceMs = BUILD_SLICE_
  * What a build compiled, serial included: another process holding the same config (a DNS
  * worker, see dns/workers.ts) builds the identical snapshot from it without the store.
  */
-export type BuildRecipe = Omit<BuildInput, 'config'>;
+export type BuildRecipe = Omit<BuildInput, 'config' | 'previousOrders'>;
 
 export async function snapshotFromStore(
   config: Config,
@@ -107,6 +107,7 @@ export async function buildFromStore(
       serial: 0,
       contentHash: hash,
       now,
+      previousOrders: opts.previous?.orderMemos,
     }),
   );
   const serial =

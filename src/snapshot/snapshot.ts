@@ -3,7 +3,7 @@
 // build.ts, published by one assignment in manager.ts, never mutated once published
 // (the per-domain order caches inside the pools only memoise pure functions).
 import type { ZoneData } from '../zone/zone-data.js';
-import type { DomainPlan, NodeEntry } from '../gslb/plan.js';
+import type { DomainPlan, NodeEntry, OrderMemos } from '../gslb/plan.js';
 import type { GslbIndex } from '../gslb/pools.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
 
@@ -21,6 +21,8 @@ export interface Snapshot {
   readonly nodes: readonly NodeEntry[];
   /** Pools, coverage indices, CIDR map and chain: what the GSLB decision reads. */
   readonly gslb: GslbIndex;
+  /** The pools' memoised hash orders, handed on to the next build (gslb/plan.ts). */
+  readonly orderMemos: OrderMemos;
   /** Problems that did not stop the build (skipped records, label clashes). */
   readonly warnings: readonly string[];
   /** When the first challenge TXT value in the zone expires (ms): the next rebuild is due. */

@@ -1,0 +1,142 @@
+// Memoised hash orders outlive their snapshot: the next build hands a pool the memo of the
+// previous pool that ranks the same (same family, seeds and weights, in order), so a health
+// change or a change in another pool keeps first answers warm; anything that changes the
+// ranking starts an empty memo, and the orders read from a handed-on memo stay exact.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rankHead, hash32 } from '../../src/gslb/rendezvous.js';
+import { FamilyPool, OrderMemos, type NodeEntry } from '../../src/gslb/plan.js';
+import { finishConfig } from '../../src/config/load.js';
+import { buildSnapshot } from '../../src/snapshot/build.js';
+import type { StoreState } from '../../src/store/store.js';
+import type { EdgeNode } from '../../src/store/model.js';
+
+function entries(n: number, weights: (i: number) => number, active = (_i: number) => true) {
+  return Array.from({ length: n }, (_, i): NodeEntry => ({
+    id: `n${i}`,
+    pool: 'p',
+    weight: weights(i),
+    seed: hash32(`n${i}`),
+    active: active(i),
+    healthy: active(i),
+    drained: false,
+    a: Buffer.from([192, 0, 2, i]),
+    aaaa: undefined,
+  }));
+}
+
+describe('order memos', () => {
+  it('hands a memo on only to a pool that ranks the same', () => {
+    const first = new OrderMemos();
+    const base = entries(30, () => 100);
+    const memo = first.for(4, base);
+    const next = new OrderMemos(first);
+    // Health is not part of the ranking: the same memo.
+    assert.equal(
+      next.for(
+        4,
+        entries(
+          30,
+          () => 100,
+          (i) => i !== 3,
+        ),
+      ),
+      memo,
+    );
+    const other = new OrderMemos(first);
+    assert.notEqual(other.for(6, base), memo, 'another family');
+    assert.notEqual(
+      other.for(
+        4,
+        entries(30, (i) => (i === 7 ? 99 : 100)),
+      ),
+      memo,
+      'a weight changed',
+    );
+    assert.notEqual(
+      other.for(
+        4,
+        entries(31, () => 100),
+      ),
+      memo,
+      'a node added',
+    );
+    // Unclaimed memos are not carried further.
+    assert.notEqual(new OrderMemos(new OrderMemos(first)).for(4, base), memo);
+  });
+
+  it('starts over when a memo holds more entries than the bound', () => {
+    const first = new OrderMemos();
+    const base = entries(10, () => 100);
+    const pool = new FamilyPool(4, base, null, [], first);
+    for (let k = 0; k < 50; k++) pool.head(k, 1);
+    assert.notEqual(new OrderMemos(first, 20).for(4, base), first.for(4, base));
+    assert.equal(new OrderMemos(first, 50).for(4, base), first.for(4, base));
+  });
+
+  it('answers from a handed-on memo exactly as from a fresh pool, after a node fails', () => {
+    const before = new OrderMemos();
+    const up = entries(40, (i) => 50 + (i % 3) * 50);
+    const old = new FamilyPool(4, up, null, [], before);
+    for (let k = 0; k < 200; k++) old.head(hash32(`d${k}`), 2);
+    const down = entries(
+      40,
+      (i) => 50 + (i % 3) * 50,
+      (i) => i % 5 !== 0,
+    );
+    const kept = new FamilyPool(4, down, null, [], new OrderMemos(before));
+    for (let k = 0; k < 200; k++) {
+      const key = hash32(`d${k}`);
+      const head = kept.head(key, 2);
+      // At least the first 2 eligible nodes, in rank order: a prefix of the fresh ranking.
+      const fresh = rankHead(key, down, head.length);
+      assert.deepEqual([...head], [...fresh], `key ${k}`);
+      assert.ok([...head].filter((i) => down[i]?.active).length >= 2);
+    }
+  });
+});
+
+describe('order memos across snapshot builds', () => {
+  const config = finishConfig({ seed: { dir: null }, store: { file: null } });
+  const node = (id: string, pool: string, weight = 100, active = true): EdgeNode => ({
+    id,
+    ipv4: `192.0.2.${Number(id.slice(1))}`,
+    pool,
+    weight,
+    active,
+  });
+  const state = (nodes: EdgeNode[]): StoreState => ({
+    domains: Array.from({ length: 20 }, (_, i) => ({
+      domain: `d${i}.example.com`,
+      label: `d${i}-example-com`,
+      origins: [{ address: '203.0.113.1', protocol: 'http' as const, weight: 1, backup: false }],
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+    })),
+    nodes,
+    zoneText: null,
+    policy: null,
+  });
+  const input = { config, generation: 1, serial: 1, contentHash: 'x', now: 0 };
+  const headOf = (s: ReturnType<typeof buildSnapshot>, pool: string) =>
+    (s.gslb.pools.get(pool) as { v4: FamilyPool }).v4.head(hash32('d1.example.com'), 1);
+
+  it('keeps the memo of every pool a change leaves ranking as before', () => {
+    const nodes = [node('n1', 'a'), node('n2', 'a'), node('n3', 'b'), node('n4', 'b')];
+    const a = buildSnapshot({ ...input, state: state(nodes) });
+    const [a1, b1] = [headOf(a, 'a'), headOf(a, 'b')];
+    // n2 goes down, n3's weight changes: pool a keeps its memo, pool b starts afresh.
+    const changed = [
+      node('n1', 'a'),
+      node('n2', 'a', 100, false),
+      node('n3', 'b', 50),
+      node('n4', 'b'),
+    ];
+    const b = buildSnapshot({ ...input, state: state(changed), previousOrders: a.orderMemos });
+    assert.equal(headOf(b, 'a').buffer, a1.buffer, 'pool a reads the same memo');
+    assert.notEqual(headOf(b, 'b').buffer, b1.buffer, 'pool b was re-ranked');
+    // Without a previous snapshot, nothing is shared.
+    const c = buildSnapshot({ ...input, state: state(changed) });
+    assert.notEqual(headOf(c, 'a').buffer, a1.buffer);
+  });
+});
