@@ -41,16 +41,24 @@ try {
     { encoding: 'utf8', env },
   ).trim();
   const api = await freePort();
-  child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'serve'], {
-    env: {
-      ...env,
-      SEED_DIR: '',
-      STATE_FILE: stateFile,
-      DNS_LISTEN: `127.0.0.1:${await freePort()}`,
-      API_LISTEN: `127.0.0.1:${api}`,
+  child = spawn(
+    process.execPath,
+    [
+      ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean),
+      join(ROOT, 'dist/src/cli.js'),
+      'serve',
+    ],
+    {
+      env: {
+        ...env,
+        SEED_DIR: '',
+        STATE_FILE: stateFile,
+        DNS_LISTEN: `127.0.0.1:${await freePort()}`,
+        API_LISTEN: `127.0.0.1:${api}`,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const builds = async () => {
     for (let i = 0; ; i++) {
       try {

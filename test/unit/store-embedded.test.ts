@@ -210,6 +210,29 @@ describe('EmbeddedStore writes behind', () => {
     }
   });
 
+  it('after a write that took longer than the delay, the next waits as long as it took', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 10 });
+    await store.start();
+    try {
+      await store.putDomain(domain('first.example.com'));
+      while (!existsSync(file)) await sleep(5);
+      await sleep(50);
+      // As if that write had taken 400 ms (a large store's).
+      store['lastWriteMs'] = 400;
+      await store.putDomain(domain('second.example.com'));
+      await sleep(200);
+      assert.deepEqual(Object.keys(raw(file).domains), ['first.example.com']);
+      await sleep(400);
+      assert.deepEqual(Object.keys(raw(file).domains).sort(), [
+        'first.example.com',
+        'second.example.com',
+      ]);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('stop() writes what is pending; a restart sees every write', async () => {
     const file = freshFile();
     const store = new EmbeddedStore({ file, writeDelayMs: 60_000 });
