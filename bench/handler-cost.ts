@@ -61,7 +61,8 @@ try {
       answerCache,
     });
   const names = [...snapshot.plans.keys()];
-  const ecs = Buffer.from([0, 41, 16, 0, 0, 0, 0, 0, 12, 0, 8, 0, 8, 0, 1, 24, 0, 81, 2, 69]);
+  // OPT (root owner, type 41, payload 4096) with ECS 81.2.69.0/24: option 8, length 7.
+  const ecs = Buffer.from([0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69]);
   const queries = names.map((n, i) => {
     const q = Buffer.concat([
       Buffer.from([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, i % 10 < 3 ? 1 : 0]),
