@@ -5,20 +5,9 @@
 import { ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { normalizeName } from '../lib/dnsname.js';
 import type { ChainStep, LastResort } from './policy-model.js';
-import type { CompiledPool, DomainPlan, Spread } from './plan.js';
+import type { CompiledPool, DomainPlan, PlanSettings, Spread } from './plan.js';
 
-/** Everything in a plan that is not the domain's identity or its origins. */
-export interface PlanSettings {
-  readonly ttl: number;
-  readonly failoverTtl: number;
-  readonly answers: number;
-  readonly chain: readonly ChainStep[];
-  readonly pools: ReadonlySet<string> | undefined;
-  readonly lastResort: LastResort;
-  readonly ecs: boolean;
-  readonly spread: Spread | undefined;
-  readonly fleet: CompiledPool | undefined;
-}
+export type { PlanSettings };
 
 /** An origin as the store holds it: an IP address or a host name, maybe a backup. */
 export interface OriginAddress {

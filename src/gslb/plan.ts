@@ -24,15 +24,11 @@ export interface Spread {
   readonly v6Prefix: number;
 }
 
-export interface DomainPlan {
-  readonly domain: string;
-  readonly label: string;
-  /** The base name: `<label>.<zone>`. */
-  readonly owner: string;
+/** Everything in a plan that is not the domain's identity or its origins: domains share it. */
+export interface PlanSettings {
   readonly ttl: number;
   readonly failoverTtl: number;
   readonly answers: number;
-  readonly keySeed: number;
   readonly chain: readonly ChainStep[];
   /** Pools allowed to serve the domain; undefined = all. */
   readonly pools: ReadonlySet<string> | undefined;
@@ -41,6 +37,14 @@ export interface DomainPlan {
   readonly spread: Spread | undefined;
   /** The 'default' step's pool for a domain limited to some pools: their nodes together. */
   readonly fleet: CompiledPool | undefined;
+}
+
+export interface DomainPlan extends PlanSettings {
+  readonly domain: string;
+  readonly label: string;
+  /** The base name: `<label>.<zone>`. */
+  readonly owner: string;
+  readonly keySeed: number;
   /** Origin addresses answered by the 'backup' last resort (backup origins first). */
   readonly fallbackA: readonly Buffer[];
   readonly fallbackAAAA: readonly Buffer[];
