@@ -130,7 +130,8 @@ export function decide(
   let failedOver = false;
   let firstMatched: CompiledPool | undefined;
   const allowed = (p: CompiledPool) => plan.pools === undefined || plan.pools.has(p.name);
-  const defaultPool = plan.fleet ?? index.defaultPool;
+  const fleet = plan.fleetKey === undefined ? undefined : index.fleets.get(plan.fleetKey);
+  const defaultPool = fleet ?? index.defaultPool;
   const ecsScope = (extra: number) =>
     loc?.source === 'ecs' ? Math.min(Math.max(scope, extra), loc.family === 4 ? 32 : 128) : ECS_OFF;
 

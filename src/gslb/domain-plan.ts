@@ -5,7 +5,7 @@
 import { ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { normalizeName } from '../lib/dnsname.js';
 import type { ChainStep, LastResort } from './policy-model.js';
-import type { CompiledPool, DomainPlan, PlanSettings, Spread } from './plan.js';
+import type { DomainPlan, PlanSettings, Spread } from './plan.js';
 
 export type { PlanSettings };
 
@@ -90,8 +90,8 @@ export class CompiledPlan implements DomainPlan {
   get spread(): Spread | undefined {
     return this.settings.spread;
   }
-  get fleet(): CompiledPool | undefined {
-    return this.settings.fleet;
+  get fleetKey(): string | undefined {
+    return this.settings.fleetKey;
   }
   // Encoded on the first backup answer: a pure function of the immutable origins.
   get fallbackA(): readonly Buffer[] {

@@ -35,8 +35,12 @@ export interface PlanSettings {
   readonly lastResort: LastResort;
   readonly ecs: boolean;
   readonly spread: Spread | undefined;
-  /** The 'default' step's pool for a domain limited to some pools: their nodes together. */
-  readonly fleet: CompiledPool | undefined;
+  /**
+   * The 'default' step's pool for a domain limited to some pools: their nodes together,
+   * found in the snapshot's `gslb.fleets` by this key (a key, not the pool itself, so a
+   * plan holds nothing of one build's nodes and the next build may keep it).
+   */
+  readonly fleetKey: string | undefined;
 }
 
 export interface DomainPlan extends PlanSettings {

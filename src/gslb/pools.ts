@@ -16,6 +16,11 @@ export interface GslbIndex {
   readonly pools: ReadonlyMap<string, CompiledPool>;
   /** Every node: the default step's pool when the policy names none. */
   readonly fleet: CompiledPool;
+  /**
+   * The default step's pool of domains limited to some pools (DomainPlan.fleetKey → their
+   * nodes together); filled by the snapshot build for the keys its plans use.
+   */
+  readonly fleets: Map<string, CompiledPool>;
   readonly defaultPool: CompiledPool;
   readonly byAsn: ReadonlyMap<number, readonly CompiledPool[]>;
   readonly byCountry: ReadonlyMap<string, readonly CompiledPool[]>;
@@ -124,6 +129,7 @@ export function compileGslb(
   return {
     pools,
     fleet,
+    fleets: new Map(),
     defaultPool,
     byAsn,
     byCountry,

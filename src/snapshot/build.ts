@@ -15,7 +15,6 @@ import { ZoneData } from '../zone/zone-data.js';
 import {
   FamilyPool,
   OrderMemos,
-  type CompiledPool,
   type DomainPlan,
   type NodeEntry,
 } from '../gslb/plan.js';
@@ -211,7 +210,7 @@ type DomainSettings = Pick<
 function planSettings(
   config: Config,
   gslb: GslbIndex,
-  fleetFor: (pools: readonly string[] | undefined) => CompiledPool | undefined,
+  fleetKeyOf: (pools: readonly string[] | undefined) => string | undefined,
 ): (d: DomainSettings) => PlanSettings {
   const make = (d: DomainSettings): PlanSettings => ({
     ttl: d.ttl ?? config.gslb.ttl,
@@ -222,7 +221,7 @@ function planSettings(
     lastResort: d.lastResort ?? gslb.lastResort,
     ecs: d.ecs ?? true,
     spread: d.spread,
-    fleet: fleetFor(d.pools),
+    fleetKey: fleetKeyOf(d.pools),
   });
   const plain = make({});
   const interned = new Map<string, PlanSettings>();
@@ -256,6 +255,37 @@ export interface BuildInput {
   now?: number;
   /** The live snapshot's order memos: pools that rank as before keep theirs. */
   previousOrders?: OrderMemos | undefined;
+  /** The live snapshot's plans: kept whole when the domains and policy are as they were. */
+  previousPlans?: PlanSource | undefined;
+}
+
+/**
+ * What a snapshot's plans were compiled from. Plans hold nothing of one build's nodes
+ * (fleets by key, hash orders in the pools), so when the next build has the very same
+ * domain objects (the store replaces a domain whole on change, never edits one) and the
+ * same policy, it keeps them as they are: a node or health change then rebuilds the pools
+ * and the zone, not 100,000 plans.
+ */
+export interface PlanSource {
+  readonly config: Config;
+  readonly domains: readonly StoreState['domains'][number][];
+  readonly policyKey: string;
+  readonly plans: ReadonlyMap<string, DomainPlan>;
+  readonly fleetKeys: ReadonlySet<string>;
+  /** The warnings the plans gave (base name clashes), repeated by every build keeping them. */
+  readonly warnings: readonly string[];
+}
+
+function samePlanSource(
+  prev: PlanSource | undefined,
+  config: Config,
+  domains: readonly StoreState['domains'][number][],
+  policyKey: string,
+): prev is PlanSource {
+  if (!prev || prev.config !== config || prev.policyKey !== policyKey) return false;
+  if (prev.domains.length !== domains.length) return false;
+  for (let i = 0; i < domains.length; i++) if (prev.domains[i] !== domains[i]) return false;
+  return true;
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
@@ -282,23 +312,25 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
       aaaa: n.ipv6 ? ipv6ToBytes(n.ipv6) : undefined,
     }));
 
-  const plans = new Map<string, DomainPlan>();
   // Oldest first, so an older domain keeps a contested base name. Code-point order: ISO
-  // times and host names compare correctly without the cost of localeCompare.
-  const domains = [...state.domains].sort((a, b) =>
-    a.createdAt !== b.createdAt
-      ? a.createdAt < b.createdAt
-        ? -1
-        : 1
-      : a.domain < b.domain
-        ? -1
-        : a.domain > b.domain
-          ? 1
-          : 0,
-  );
+  // times and host names compare correctly without the cost of localeCompare. Sorted only
+  // when plans are compiled or bounded-load demand is read.
+  let sorted: StoreState['domains'] | undefined;
+  const sortedDomains = () =>
+    (sorted ??= [...state.domains].sort((a, b) =>
+      a.createdAt !== b.createdAt
+        ? a.createdAt < b.createdAt
+          ? -1
+          : 1
+        : a.domain < b.domain
+          ? -1
+          : a.domain > b.domain
+            ? 1
+            : 0,
+    ));
   const policy = state.policy ?? DEFAULT_POLICY;
   // Every domain may hold a head and a full order per family pool it is answered from.
-  const orderMemos = new OrderMemos(input.previousOrders, 4 * domains.length + 1024);
+  const orderMemos = new OrderMemos(input.previousOrders, 4 * state.domains.length + 1024);
   let gslb: GslbIndex;
   try {
     gslb = compileGslb(
@@ -307,7 +339,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
       // Only bounded-load hashing reads every domain's demand.
       policy.loadBound === null
         ? []
-        : domains.map((d) => ({
+        : sortedDomains().map((d) => ({
             keySeed: hash32(d.domain),
             answers: d.answers ?? config.gslb.answers,
           })),
@@ -317,61 +349,85 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
   } catch (err) {
     throw new ZoneError(`GSLB policy: ${(err as Error).message}`);
   }
-  const fleets = new Map<string, CompiledPool | undefined>();
-  const fleetFor = (pools: readonly string[] | undefined): CompiledPool | undefined => {
+  const fleetKeyOf = (pools: readonly string[] | undefined): string | undefined => {
     if (!pools) return undefined;
     if (policy.defaultPool !== null && pools.includes(policy.defaultPool)) return undefined;
-    const key = [...new Set(pools)].sort().join('+');
-    if (!fleets.has(key)) {
-      const members = nodes.filter((n) => pools.includes(n.pool));
-      fleets.set(key, {
-        name: key,
-        lat: undefined,
-        lon: undefined,
-        minHealthy: 1,
-        v4: new FamilyPool(
-          4,
-          members.filter((n) => n.a),
-          null,
-          [],
-          orderMemos,
-        ),
-        v6: new FamilyPool(
-          6,
-          members.filter((n) => n.aaaa),
-          null,
-          [],
-          orderMemos,
-        ),
-      });
-    }
-    return fleets.get(key);
+    return [...new Set(pools)].sort().join('+');
   };
-  const settingsOf = planSettings(config, gslb, fleetFor);
-  let done = 0;
-  for (const d of domains) {
-    if (++done % BUILD_CHUNK === 0) yield;
-    const owner = `${normalizeName(d.label)}.${zoneName}`;
-    const clash = plans.get(owner);
-    if (clash) {
-      warnings.push(
-        `domain ${d.domain} skipped: its base name ${owner} belongs to ${clash.domain}`,
-      );
-      continue;
-    }
-    plans.set(
-      owner,
-      new CompiledPlan(
-        d.domain,
-        d.label,
-        owner,
-        hash32(d.domain),
-        settingsOf(d),
-        d.origins,
-        fallbackHostOf(d.origins),
+  // The default step's pool of every domain limited to some pools, for this build's nodes.
+  const addFleet = (key: string): void => {
+    if (gslb.fleets.has(key)) return;
+    const pools = key.split('+');
+    const members = nodes.filter((n) => pools.includes(n.pool));
+    gslb.fleets.set(key, {
+      name: key,
+      lat: undefined,
+      lon: undefined,
+      minHealthy: 1,
+      v4: new FamilyPool(
+        4,
+        members.filter((n) => n.a),
+        null,
+        [],
+        orderMemos,
       ),
-    );
+      v6: new FamilyPool(
+        6,
+        members.filter((n) => n.aaaa),
+        null,
+        [],
+        orderMemos,
+      ),
+    });
+  };
+  const policyKey = JSON.stringify(policy);
+  let planSource: PlanSource;
+  if (samePlanSource(input.previousPlans, config, state.domains, policyKey)) {
+    planSource = input.previousPlans;
+    warnings.push(...planSource.warnings);
+  } else {
+    const plans = new Map<string, DomainPlan>();
+    const planWarnings: string[] = [];
+    const fleetKeys = new Set<string>();
+    const settingsOf = planSettings(config, gslb, fleetKeyOf);
+    let done = 0;
+    for (const d of sortedDomains()) {
+      if (++done % BUILD_CHUNK === 0) yield;
+      const owner = `${normalizeName(d.label)}.${zoneName}`;
+      const clash = plans.get(owner);
+      if (clash) {
+        planWarnings.push(
+          `domain ${d.domain} skipped: its base name ${owner} belongs to ${clash.domain}`,
+        );
+        continue;
+      }
+      const settings = settingsOf(d);
+      if (settings.fleetKey !== undefined) fleetKeys.add(settings.fleetKey);
+      plans.set(
+        owner,
+        new CompiledPlan(
+          d.domain,
+          d.label,
+          owner,
+          hash32(d.domain),
+          settings,
+          d.origins,
+          fallbackHostOf(d.origins),
+        ),
+      );
+    }
+    warnings.push(...planWarnings);
+    planSource = {
+      config,
+      domains: state.domains,
+      policyKey,
+      plans,
+      fleetKeys,
+      warnings: planWarnings,
+    };
   }
+  for (const key of planSource.fleetKeys) addFleet(key);
+  const plans = planSource.plans;
 
   const statics = staticRecords(config, state.zoneText).filter((r) => {
     if (!plans.has(r.name)) return true;
@@ -416,6 +472,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     nodes,
     gslb,
     orderMemos,
+    planSource,
     warnings,
     nextExpiry,
   };

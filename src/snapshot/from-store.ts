@@ -55,7 +55,7 @@ export async function drive<T>(steps: Generator<void, T>, sliceMs = BUILD_SLICE_
  * What a build compiled, serial included: another process holding the same config (a DNS
  * worker, see dns/workers.ts) builds the identical snapshot from it without the store.
  */
-export type BuildRecipe = Omit<BuildInput, 'config' | 'previousOrders'>;
+export type BuildRecipe = Omit<BuildInput, 'config' | 'previousOrders' | 'previousPlans'>;
 
 export async function snapshotFromStore(
   config: Config,
@@ -108,6 +108,7 @@ export async function buildFromStore(
       contentHash: hash,
       now,
       previousOrders: opts.previous?.orderMemos,
+      previousPlans: opts.previous?.planSource,
     }),
   );
   const serial =

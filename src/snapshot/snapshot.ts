@@ -5,6 +5,7 @@
 import type { ZoneData } from '../zone/zone-data.js';
 import type { DomainPlan, NodeEntry, OrderMemos } from '../gslb/plan.js';
 import type { GslbIndex } from '../gslb/pools.js';
+import type { PlanSource } from './build.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
 
 export interface Snapshot {
@@ -23,6 +24,8 @@ export interface Snapshot {
   readonly gslb: GslbIndex;
   /** The pools' memoised hash orders, handed on to the next build (gslb/plan.ts). */
   readonly orderMemos: OrderMemos;
+  /** What the plans were compiled from, so the next build may keep them (build.ts). */
+  readonly planSource: PlanSource;
   /** Problems that did not stop the build (skipped records, label clashes). */
   readonly warnings: readonly string[];
   /** When the first challenge TXT value in the zone expires (ms): the next rebuild is due. */

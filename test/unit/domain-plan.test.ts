@@ -77,7 +77,7 @@ describe('compiled domain plans', () => {
     assert.equal(a.answers, config.gslb.answers);
     assert.deepEqual(a.chain, snap.gslb.chain);
     assert.equal(a.pools, undefined);
-    assert.equal(a.fleet, undefined);
+    assert.equal(a.fleetKey, undefined);
     assert.equal(a.lastResort, snap.gslb.lastResort);
     assert.equal(a.ecs, true);
     const d = plan(snap, 'd.example.com');
@@ -86,9 +86,11 @@ describe('compiled domain plans', () => {
       [5, 5, 3, 'fail-closed', false, ['default']],
     );
     assert.deepEqual([...(d.pools ?? [])], ['fra']);
-    assert.equal(d.fleet?.name, 'fra');
+    assert.equal(d.fleetKey, 'fra');
+    const fleet = snap.gslb.fleets.get('fra');
+    assert.equal(fleet?.name, 'fra');
     assert.deepEqual(
-      d.fleet?.v4.nodes.map((n) => n.id),
+      fleet?.v4.nodes.map((n) => n.id),
       ['f1'],
     );
     const g = plan(snap, 'g.example.com');
@@ -102,7 +104,7 @@ describe('compiled domain plans', () => {
     assert.equal(settings('e.example.com'), settings('f.example.com'));
     assert.notEqual(settings('e.example.com'), settings('d.example.com'));
     assert.notEqual(settings('a.example.com'), settings('g.example.com'));
-    assert.equal(plan(snap, 'e.example.com').fleet, plan(snap, 'd.example.com').fleet);
+    assert.equal(plan(snap, 'e.example.com').fleetKey, plan(snap, 'd.example.com').fleetKey);
   });
 
   it('answers backups first, per family, and a host only without any address', () => {

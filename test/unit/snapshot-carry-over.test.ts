@@ -1,13 +1,16 @@
-// Memoised hash orders outlive their snapshot: the next build hands a pool the memo of the
-// previous pool that ranks the same (same family, seeds and weights, in order), so a health
-// change or a change in another pool keeps first answers warm; anything that changes the
-// ranking starts an empty memo, and the orders read from a handed-on memo stay exact.
+// What a build carries over from the live snapshot. Memoised hash orders: a pool gets the
+// memo of the previous pool that ranks the same (family, seeds and weights, in order), so
+// a health change or a change in another pool keeps first answers warm; anything that
+// changes the ranking starts an empty memo, and orders read from a kept memo stay exact.
+// Plans: kept whole when the domains are the same objects and the policy is unchanged,
+// with the fleets (default pools of limited domains) built from the new nodes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rankHead, hash32 } from '../../src/gslb/rendezvous.js';
 import { FamilyPool, OrderMemos, type NodeEntry } from '../../src/gslb/plan.js';
 import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
+import { DEFAULT_POLICY } from '../../src/gslb/pools.js';
 import type { StoreState } from '../../src/store/store.js';
 import type { EdgeNode } from '../../src/store/model.js';
 
@@ -138,5 +141,77 @@ describe('order memos across snapshot builds', () => {
     // Without a previous snapshot, nothing is shared.
     const c = buildSnapshot({ ...input, state: state(changed) });
     assert.notEqual(headOf(c, 'a').buffer, a1.buffer);
+  });
+});
+
+describe('plans kept across builds', () => {
+  const config = finishConfig({ seed: { dir: null }, store: { file: null } });
+  const node = (id: string, pool: string, weight = 100, active = true): EdgeNode => ({
+    id,
+    ipv4: `192.0.2.${Number(id.slice(1))}`,
+    pool,
+    weight,
+    active,
+  });
+  const domain = (i: number, pools?: string[]) => ({
+    domain: `d${i}.example.com`,
+    label: i === 99 ? 'd0-example-com' : `d${i}-example-com`,
+    origins: [{ address: '203.0.113.1', protocol: 'http' as const, weight: 1, backup: false }],
+    createdAt: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`,
+    updatedAt: '2026-01-01T00:00:00Z',
+    ...(pools ? { pools } : {}),
+  });
+  // d99 claims d0's base name: a clash warning the kept plans must repeat.
+  const domains = [domain(0), domain(1, ['a']), domain(2), domain(99)];
+  const input = { config, generation: 1, serial: 1, contentHash: 'x', now: 0 };
+  const nodes = [node('n1', 'a'), node('n2', 'a'), node('n3', 'b')];
+  const first = buildSnapshot({
+    ...input,
+    state: { domains, nodes, zoneText: null, policy: null },
+  });
+
+  it('keeps the plans when the domains are the same objects, with this build’s fleets', () => {
+    const down = [node('n1', 'a', 100, false), node('n2', 'a', 50), node('n3', 'b')];
+    const next = buildSnapshot({
+      ...input,
+      state: { domains: [...domains], nodes: down, zoneText: null, policy: null },
+      previousPlans: first.planSource,
+    });
+    assert.equal(next.plans, first.plans);
+    assert.deepEqual(next.warnings, first.warnings);
+    assert.match(next.warnings.join('\n'), /d99\.example\.com skipped/);
+    // The limited domain's default pool is this build's nodes: n1 down, n2 re-weighted.
+    const fleet = next.gslb.fleets.get('a');
+    assert.deepEqual(
+      fleet?.v4.nodes.map((n) => [n.id, n.active, n.weight]),
+      [
+        ['n1', false, 100],
+        ['n2', true, 50],
+      ],
+    );
+    assert.notEqual(fleet, first.gslb.fleets.get('a'));
+  });
+
+  it('compiles the plans again when a domain or the policy changed', () => {
+    const replaced = [domain(0), domain(1, ['a']), { ...domain(2), ttl: 30 }, domain(99)];
+    const a = buildSnapshot({
+      ...input,
+      state: { domains: replaced, nodes, zoneText: null, policy: null },
+      previousPlans: first.planSource,
+    });
+    assert.notEqual(a.plans, first.plans);
+    assert.equal(a.plans.get(`d2-example-com.${config.zone.name}`)?.ttl, 30);
+    const b = buildSnapshot({
+      ...input,
+      state: {
+        domains,
+        nodes,
+        zoneText: null,
+        policy: { ...DEFAULT_POLICY, lastResort: 'fail-closed' },
+      },
+      previousPlans: first.planSource,
+    });
+    assert.notEqual(b.plans, first.plans);
+    assert.equal(b.plans.get(`d0-example-com.${config.zone.name}`)?.lastResort, 'fail-closed');
   });
 });
