@@ -58,6 +58,8 @@ export class Cirrus {
       store: this.store,
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
+      // Answers repeated before the swap are answered warm after it.
+      beforePublish: (next, previous) => this.dns.prewarm(next, previous),
     });
     this.geo = new GeoIp({
       config: this.config.geo,

@@ -12,7 +12,7 @@ import { runStages, toResponse } from '../pipeline/runner.js';
 import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
 import { needsExchange, type ExchangeHandler, type Replies, type Signer } from './exchange.js';
 import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
-import { answerCacheFor } from '../snapshot/answer-cache.js';
+import { answerCacheFor, existingAnswerCache } from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
 import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../xfr/tsig.js';
 
@@ -55,26 +55,44 @@ export type Reply = Buffer | undefined | Replies;
 
 export type Handler = (msg: Buffer, transport: Transport, address: string, port: number) => Reply;
 
-export function createHandler(deps: HandlerDeps): Handler {
+/** Answers queued before a swap at most: the most recent ones, about 15 µs each. */
+export const PREWARM_MAX = 20_000;
+
+export interface QueryHandler extends Handler {
+  /**
+   * Fills `next`'s answer cache with the answers to the queries most recently answered
+   * from `previous`'s (at most PREWARM_MAX), a step at a time, before `next` is published:
+   * the swap then does not turn every repeated query into a first answer at once, which
+   * on a busy server queues queries behind one another. Nothing is counted in metrics.
+   */
+  prewarm(next: Snapshot, previous: Snapshot | undefined): Generator<void, number>;
+}
+
+export function createHandler(deps: HandlerDeps): QueryHandler {
   const { metrics } = deps;
   const useCache = deps.answerCache !== false;
   // The decisions of the query being answered, kept with its cached answer.
   const decisions: Decision[] = [];
+  /** False while prewarming: answers are computed and cached, not counted. */
+  let counting = true;
+  /** The snapshot being prewarmed, in place of the live one. */
+  let target: Snapshot | undefined;
   const settings = {
     ...deps.settings,
     onDecision: (d: Decision) => {
       decisions.push(d);
-      deps.settings.onDecision(d);
+      if (counting) deps.settings.onDecision(d);
     },
   };
   const key: FastKey = { hash: 0, questionEnd: 0 };
-  return (msg, transport, address, port) => {
-    const snapshot = deps.snapshot();
+  const handle: Handler = (msg, transport, address, port) => {
+    const snapshot = target ?? deps.snapshot();
     const fast = useCache && fastKey(msg, transport, address, key);
     const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
     if (cache) {
       const hit = cache.get(key.hash);
       if (hit && sameQuery(hit, msg, transport, address)) {
+        if (!counting) return undefined;
         for (const d of hit.decisions) deps.settings.onDecision(d);
         if (hit.truncated) metrics.truncated.inc();
         hit.counter.inc();
@@ -129,7 +147,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       scope = ctx.ecsScope;
     } catch (err) {
       failed = true;
-      metrics.errors.inc();
+      if (counting) metrics.errors.inc();
       deps.logger.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
       response = toResponse({ kind: 'servfail' });
     }
@@ -157,9 +175,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       },
     );
     const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
-    if (truncated) metrics.truncated.inc();
     const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
-    counter.inc();
+    if (counting) {
+      if (truncated) metrics.truncated.inc();
+      counter.inc();
+    }
     if (cache && !failed && !signing && cacheable(query.qname)) {
       cache.set(key.hash, {
         key: keyBytes(msg, key.questionEnd),
@@ -175,4 +195,31 @@ export function createHandler(deps: HandlerDeps): Handler {
     // Signed requests never take the fast path (fast-path.ts), so no signed reply is cached.
     return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
   };
+  function* prewarm(next: Snapshot, previous: Snapshot | undefined): Generator<void, number> {
+    const from = useCache && previous ? existingAnswerCache(previous) : undefined;
+    if (!from) return 0;
+    const geo = deps.settings.geo.version?.();
+    if (from.geoVersion !== geo) return 0;
+    const entries = [...from.values()];
+    let done = 0;
+    for (let i = entries.length - 1; i >= 0 && done < PREWARM_MAX; i--) {
+      const e = entries[i] as (typeof entries)[number];
+      // The cached key is the query from octet 2 on, its name case-folded: a query again.
+      const msg = Buffer.allocUnsafe(e.key.length + 2);
+      msg[0] = 0;
+      msg[1] = 0;
+      e.key.copy(msg, 2);
+      target = next;
+      counting = false;
+      try {
+        handle(msg, e.transport as Transport, e.address, 0);
+      } finally {
+        target = undefined;
+        counting = true;
+      }
+      if (++done % 64 === 0) yield;
+    }
+    return done;
+  }
+  return Object.assign(handle, { prewarm });
 }

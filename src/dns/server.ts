@@ -6,7 +6,8 @@ import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { createHandler, type Forward, type Handler } from './handler.js';
+import { drive } from '../snapshot/from-store.js';
+import { createHandler, type Forward, type QueryHandler } from './handler.js';
 import { txtRdata } from '../zone/rdata.js';
 import type { DnsMetrics } from './metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
@@ -46,7 +47,7 @@ export class DnsServer {
   private readonly listeners: Array<UdpListener | TcpListener> = [];
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
-  readonly handle: Handler;
+  readonly handle: QueryHandler;
 
   constructor(
     private readonly config: Config,
@@ -118,6 +119,11 @@ export class DnsServer {
         break;
       }
     }
+  }
+
+  /** Fills `next`'s answer cache before it is published (see QueryHandler.prewarm). */
+  prewarm(next: Snapshot, previous: Snapshot | undefined): Promise<number> {
+    return drive(this.handle.prewarm(next, previous));
   }
 
   async stop(): Promise<void> {

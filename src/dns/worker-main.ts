@@ -104,9 +104,11 @@ class Worker {
         this.queued = undefined;
         try {
           const r = await decodeRecipe(recipe);
-          this.live = await drive(
+          const next = await drive(
             buildSteps({ ...r, config: this.config, previousOrders: this.live?.orderMemos }),
           );
+          await this.dns.prewarm(next, this.live);
+          this.live = next;
           send({ t: 'published', generation });
         } catch (err) {
           this.logger.error({ err, generation }, 'worker snapshot build failed');

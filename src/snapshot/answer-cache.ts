@@ -50,9 +50,19 @@ export class AnswerCache {
   get size(): number {
     return this.map.size;
   }
+
+  /** The answers, oldest first. */
+  values(): IterableIterator<CachedAnswer> {
+    return this.map.values();
+  }
 }
 
 const caches = new WeakMap<Snapshot, AnswerCache>();
+
+/** The cache `snapshot` has, if any query has been answered from it. */
+export function existingAnswerCache(snapshot: Snapshot): AnswerCache | undefined {
+  return caches.get(snapshot);
+}
 
 /** The cache of `snapshot` for answers computed with GeoIP data `geoVersion`. */
 export function answerCacheFor(snapshot: Snapshot, geoVersion: unknown): AnswerCache {

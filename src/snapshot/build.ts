@@ -12,12 +12,7 @@ import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
 import { rr, type ResourceRecord } from '../zone/record.js';
 import { ZoneData } from '../zone/zone-data.js';
-import {
-  FamilyPool,
-  OrderMemos,
-  type DomainPlan,
-  type NodeEntry,
-} from '../gslb/plan.js';
+import { FamilyPool, OrderMemos, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
 import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';
 import { DomainIndex } from './domain-index.js';
 import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';

@@ -15,6 +15,11 @@ export interface SnapshotManagerDeps {
   logger: Logger;
   metrics: SnapshotMetrics;
   now?: () => number;
+  /**
+   * Runs after a build and before its snapshot is published, e.g. to fill the new answer
+   * cache (dns/handler.ts prewarm); a failure is logged and publishing goes on.
+   */
+  beforePublish?: (next: Snapshot, previous: Snapshot | undefined) => Promise<unknown>;
 }
 
 export class SnapshotManager {
@@ -150,6 +155,11 @@ export class SnapshotManager {
         return;
       }
       const { snapshot: next, recipe } = built;
+      try {
+        await this.deps.beforePublish?.(next, this.live);
+      } catch (err) {
+        logger.warn({ err }, 'before-publish step failed; publishing anyway');
+      }
       this.generation = next.generation;
       const serial = next.serial;
       for (const w of next.warnings) logger.warn({ serial }, w);

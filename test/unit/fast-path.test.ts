@@ -13,6 +13,8 @@ import type { Domain, EdgeNode } from '../../src/store/model.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
 import { createHandler, type Handler } from '../../src/dns/handler.js';
+import { drive } from '../../src/snapshot/from-store.js';
+import { existingAnswerCache } from '../../src/snapshot/answer-cache.js';
 import { dnsMetrics } from '../../src/dns/metrics.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { Decision } from '../../src/gslb/decide.js';
@@ -319,5 +321,55 @@ describe('answer cache fast path', () => {
       pool(de),
       'a new snapshot is seen',
     );
+  });
+
+  it('prewarms a new snapshot with the answers last given, counting nothing', async () => {
+    let live = snapshot();
+    const registry = new Registry();
+    const decisions: Decision[] = [];
+    const h = createHandler({
+      snapshot: () => live,
+      settings: {
+        version: null,
+        identity: null,
+        geo: GEO,
+        debug: null,
+        onDecision: (d) => decisions.push(d),
+      },
+      udpSize: 1232,
+      nsid: undefined,
+      metrics: dnsMetrics(registry),
+      logger: silentLogger(),
+    });
+    const asks = NAMES.flatMap((name, i) =>
+      [1, 28, 16].map((qtype, j) =>
+        buildQuery({
+          id: i * 3 + j + 1,
+          name: mixCase(name, i + j),
+          type: qtype,
+          ...(j === 1
+            ? { opt: { udp: 1232, options: [ecsOption(1, 24, 0, [198, 51, 100])] } }
+            : {}),
+        }),
+      ),
+    );
+    const first = asks.map((q) => h(q, 'udp', '192.0.2.7', 5300) as Buffer);
+    const countedBefore = await counters(registry);
+    const decisionsBefore = decisions.length;
+
+    const next = snapshot();
+    const warmed = await drive(h.prewarm(next, live));
+    assert.equal(warmed, asks.length);
+    assert.equal(await counters(registry), countedBefore, 'prewarming counts no query');
+    assert.equal(decisions.length, decisionsBefore, 'nor any decision');
+    assert.equal(existingAnswerCache(next)?.size, asks.length);
+
+    // After the swap every repeat is a hit (no new cache entry), byte for byte the answer
+    // the slow path gave, with its own ID and question case.
+    live = next;
+    asks.forEach((q, i) => assert.deepEqual(h(q, 'udp', '192.0.2.7', 5300), first[i]));
+    assert.equal(existingAnswerCache(next)?.size, asks.length);
+    // Another client's queries were not asked before: not prewarmed.
+    assert.equal(await drive(h.prewarm(snapshot(), undefined)), 0);
   });
 });
