@@ -140,7 +140,13 @@ export class SnapshotManager {
 
   private async buildOnce(initial: boolean): Promise<void> {
     const { config, store, logger, metrics } = this.deps;
-    const end = metrics.buildSeconds.startTimer();
+    // The build's own time: the prewarm after it hands the loop to queries and is not counted.
+    const timer = metrics.buildSeconds.startTimer();
+    let timed = false;
+    const end = () => {
+      if (!timed) timer();
+      timed = true;
+    };
     try {
       const built = await buildFromStore(config, store, {
         generation: this.generation + 1,
@@ -155,6 +161,7 @@ export class SnapshotManager {
         return;
       }
       const { snapshot: next, recipe } = built;
+      end();
       try {
         await this.deps.beforePublish?.(next, this.live);
       } catch (err) {
