@@ -105,10 +105,18 @@ export class OrderMemos {
   private readonly memos = new Map<string, OrderMemo>();
 
   constructor(
-    private readonly previous?: OrderMemos,
+    private previous?: OrderMemos,
     /** A memo holding more entries than this (domains deleted since) starts over. */
     private readonly maxEntries = Infinity,
   ) {}
+
+  /**
+   * Called when the build is done taking memos: lets go of the previous snapshot's, so
+   * each snapshot does not keep every earlier one's memos alive through a chain.
+   */
+  seal(): void {
+    this.previous = undefined;
+  }
 
   for(family: Family, nodes: readonly Weighted[]): OrderMemo {
     let key = String(family);

@@ -422,6 +422,8 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     };
   }
   for (const key of planSource.fleetKeys) addFleet(key);
+  // Every pool of this build exists now: the previous snapshot's memos may go.
+  orderMemos.seal();
   const plans = planSource.plans;
 
   const statics = staticRecords(config, state.zoneText).filter((r) => {

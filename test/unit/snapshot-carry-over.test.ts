@@ -138,6 +138,8 @@ describe('order memos across snapshot builds', () => {
     const b = buildSnapshot({ ...input, state: state(changed), previousOrders: a.orderMemos });
     assert.equal(headOf(b, 'a').buffer, a1.buffer, 'pool a reads the same memo');
     assert.notEqual(headOf(b, 'b').buffer, b1.buffer, 'pool b was re-ranked');
+    // The new snapshot keeps no link to the previous one's memos (no chain of snapshots).
+    assert.equal((b.orderMemos as unknown as { previous?: unknown }).previous, undefined);
     // Without a previous snapshot, nothing is shared.
     const c = buildSnapshot({ ...input, state: state(changed) });
     assert.notEqual(headOf(c, 'a').buffer, a1.buffer);
