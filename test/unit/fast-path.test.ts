@@ -12,7 +12,7 @@ import type { Snapshot } from '../../src/snapshot/snapshot.js';
 import type { Domain, EdgeNode } from '../../src/store/model.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
-import { createHandler, type Handler } from '../../src/dns/handler.js';
+import { createHandler, type QueryHandler } from '../../src/dns/handler.js';
 import { drive } from '../../src/snapshot/from-store.js';
 import { existingAnswerCache } from '../../src/snapshot/answer-cache.js';
 import { dnsMetrics } from '../../src/dns/metrics.js';
@@ -98,18 +98,22 @@ function snapshot(): Snapshot {
 }
 
 interface Counted {
-  handler: Handler;
+  handler: QueryHandler;
   registry: Registry;
   decisions: Decision[];
   exchanged: Buffer[];
 }
 
-function handler(snap: Snapshot, answerCache: boolean, geo: GeoLookup = GEO): Counted {
+function handler(
+  snap: Snapshot | (() => Snapshot),
+  answerCache: boolean,
+  geo: GeoLookup = GEO,
+): Counted {
   const registry = new Registry();
   const decisions: Decision[] = [];
   const exchanged: Buffer[] = [];
   const h = createHandler({
-    snapshot: () => snap,
+    snapshot: typeof snap === 'function' ? snap : () => snap,
     settings: {
       version: null,
       identity: null,
@@ -325,22 +329,7 @@ describe('answer cache fast path', () => {
 
   it('prewarms a new snapshot with the answers last given, counting nothing', async () => {
     let live = snapshot();
-    const registry = new Registry();
-    const decisions: Decision[] = [];
-    const h = createHandler({
-      snapshot: () => live,
-      settings: {
-        version: null,
-        identity: null,
-        geo: GEO,
-        debug: null,
-        onDecision: (d) => decisions.push(d),
-      },
-      udpSize: 1232,
-      nsid: undefined,
-      metrics: dnsMetrics(registry),
-      logger: silentLogger(),
-    });
+    const { handler: h, registry, decisions } = handler(() => live, true);
     const asks = NAMES.flatMap((name, i) =>
       [1, 28, 16].map((qtype, j) =>
         buildQuery({

@@ -99,15 +99,16 @@ describe('order memos', () => {
   });
 });
 
+const config = finishConfig({ seed: { dir: null }, store: { file: null } });
+const node = (id: string, pool: string, weight = 100, active = true): EdgeNode => ({
+  id,
+  ipv4: `192.0.2.${Number(id.slice(1))}`,
+  pool,
+  weight,
+  active,
+});
+
 describe('order memos across snapshot builds', () => {
-  const config = finishConfig({ seed: { dir: null }, store: { file: null } });
-  const node = (id: string, pool: string, weight = 100, active = true): EdgeNode => ({
-    id,
-    ipv4: `192.0.2.${Number(id.slice(1))}`,
-    pool,
-    weight,
-    active,
-  });
   const state = (nodes: EdgeNode[]): StoreState => ({
     domains: Array.from({ length: 20 }, (_, i) => ({
       domain: `d${i}.example.com`,
@@ -147,14 +148,6 @@ describe('order memos across snapshot builds', () => {
 });
 
 describe('plans kept across builds', () => {
-  const config = finishConfig({ seed: { dir: null }, store: { file: null } });
-  const node = (id: string, pool: string, weight = 100, active = true): EdgeNode => ({
-    id,
-    ipv4: `192.0.2.${Number(id.slice(1))}`,
-    pool,
-    weight,
-    active,
-  });
   const domain = (i: number, pools?: string[]) => ({
     domain: `d${i}.example.com`,
     label: i === 99 ? 'd0-example-com' : `d${i}-example-com`,
