@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { drive } from '../snapshot/from-store.js';
+import { drive } from '../lib/cooperative.js';
 import { createHandler, type Forward, type QueryHandler } from './handler.js';
 import { txtRdata } from '../zone/rdata.js';
 import type { DnsMetrics } from './metrics.js';

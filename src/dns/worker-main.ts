@@ -10,7 +10,7 @@ import { createRegistry } from '../metrics/registry.js';
 import { GeoIp } from '../geo/geoip.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { buildSteps } from '../snapshot/build.js';
-import { drive } from '../snapshot/from-store.js';
+import { drive } from '../lib/cooperative.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { dnsMetrics } from './metrics.js';
 import { DnsServer } from './server.js';

@@ -186,6 +186,14 @@ export function* contentHashSteps(
   return h.digest('hex');
 }
 
+/** When the first challenge value still live at `now` expires: the next rebuild is due. */
+export function firstExpiry(txt: readonly AcmeTxt[], now: number): number | undefined {
+  let min: number | undefined;
+  for (const t of txt)
+    if (t.expiresAt > now && (min === undefined || t.expiresAt < min)) min = t.expiresAt;
+  return min;
+}
+
 /** The challenge TXT values as `[owner, value]`, in a stable order. */
 function acmeTxtRecords(config: Config, txt: readonly AcmeTxt[]): Array<[string, string]> {
   return txt
@@ -453,10 +461,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     ...statics,
     ...served,
   ]);
-  const nextExpiry = liveTxt.reduce<number | undefined>(
-    (min, t) => (min === undefined || t.expiresAt < min ? t.expiresAt : min),
-    undefined,
-  );
+  const nextExpiry = firstExpiry(liveTxt, now);
 
   return {
     generation: input.generation,

@@ -2,10 +2,10 @@
 // manager swaps in and what `cirrus zone export` prints, so both agree on every record.
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { buildSteps, contentHashSteps, soaRecord, type BuildInput } from './build.js';
+import { drive } from '../lib/cooperative.js';
+import { buildSteps, contentHashSteps, firstExpiry, soaRecord, type BuildInput } from './build.js';
 import { unixSerial } from './serial.js';
 import type { Snapshot } from './snapshot.js';
-import type { AcmeTxt } from '../acme/model.js';
 
 export interface FromStoreOptions {
   generation: number;
@@ -18,37 +18,6 @@ export interface FromStoreOptions {
    */
   reuse?: boolean;
   now?: number | undefined;
-}
-
-/** When the first live challenge value expires, as buildSteps computes it. */
-function firstExpiry(txt: readonly AcmeTxt[], now: number): number | undefined {
-  let min: number | undefined;
-  for (const t of txt)
-    if (t.expiresAt > now && (min === undefined || t.expiresAt < min)) min = t.expiresAt;
-  return min;
-}
-
-/**
- * How long a cooperative build may hold the event loop before handing it back: queries
- * wait at most about this long behind a rebuild (plus one step of BUILD_CHUNK domains).
- */
-export const BUILD_SLICE_MS = 4;
-
-/**
- * Drives a cooperative build, handing the event loop back whenever it has run for
- * `sliceMs`: queries keep being answered from the live snapshot while a large one is
- * built (setImmediate lets pending I/O, i.e. queries, run first).
- */
-export async function drive<T>(steps: Generator<void, T>, sliceMs = BUILD_SLICE_MS): Promise<T> {
-  let sliceStart = performance.now();
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-  }
 }
 
 /**

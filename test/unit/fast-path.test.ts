@@ -13,7 +13,7 @@ import type { Domain, EdgeNode } from '../../src/store/model.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
 import { createHandler, type QueryHandler } from '../../src/dns/handler.js';
-import { drive } from '../../src/snapshot/from-store.js';
+import { drive } from '../../src/lib/cooperative.js';
 import { existingAnswerCache } from '../../src/snapshot/answer-cache.js';
 import { dnsMetrics } from '../../src/dns/metrics.js';
 import { silentLogger } from '../../src/lib/logger.js';

@@ -12,7 +12,8 @@ import {
   contentHashSteps,
   runSteps,
 } from '../../src/snapshot/build.js';
-import { drive, snapshotFromStore } from '../../src/snapshot/from-store.js';
+import { snapshotFromStore } from '../../src/snapshot/from-store.js';
+import { drive } from '../../src/lib/cooperative.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import type { Domain, EdgeNode } from '../../src/store/model.js';
 import type { StoreState } from '../../src/store/store.js';
