@@ -56,6 +56,8 @@ interface Slot {
   restarts: number;
   /** Settles the wait for this worker's next published/build-failed/exit. */
   settle: (() => void) | undefined;
+  /** While it starts: resolved with its ports when it listens, rejected if it exits first. */
+  starting: { resolve: (ports: number[]) => void; reject: (err: Error) => void } | undefined;
 }
 
 function workerEntry(): string {
@@ -85,6 +87,7 @@ export class DnsWorkers {
       generation: -1,
       restarts: 0,
       settle: undefined,
+      starting: undefined,
     }));
     this.restartsTotal = new Counter({
       name: 'cirrus_dns_worker_restarts_total',
@@ -202,46 +205,20 @@ export class DnsWorkers {
     return this.encoded;
   }
 
-  /** Forks the slot's worker and resolves with its ports once it answers. */
+  /** Forks the slot's worker; resolves with its ports once it answers (see `message`). */
   private launch(slot: Slot): Promise<number[]> {
     const worker = cluster.fork();
-    slot.worker = worker;
-    slot.ready = false;
-    slot.generation = -1;
-    return new Promise<number[]>((resolve, reject) => {
-      const onListening = (m: FromWorker) => {
-        if (m.t !== 'listening') return;
-        worker.off('message', onListening);
-        worker.off('exit', onEarlyExit);
-        slot.ready = true;
-        this.deps.logger.info({ worker: slot.index, pid: worker.process.pid }, 'dns worker ready');
-        resolve(m.ports);
-        this.settleWaiters();
-      };
-      const onEarlyExit = (code: number | null) => {
-        worker.off('message', onListening);
-        reject(new Error(`DNS worker ${slot.index} exited (code ${code}) before it answered`));
-      };
-      worker.on('message', onListening);
-      worker.once('exit', onEarlyExit);
-      worker.on('exit', (code, signal) => this.exited(slot, worker, code, signal));
-      // Not 'online': that comes before the worker's module listens for messages.
-      const onHello = (m: FromWorker) => {
-        if (m.t !== 'hello') return;
-        worker.off('message', onHello);
-        this.send(slot, { t: 'init', index: slot.index, config: this.deps.config });
-        const { generation, recipe } = this.currentRecipe();
-        recipe.then(
-          (r) => this.send(slot, { t: 'snapshot', generation, recipe: r }),
-          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
-        );
-      };
-      worker.on('message', onHello);
-    });
+    Object.assign(slot, { worker, ready: false, generation: -1 });
+    worker.on('exit', (code, signal) => this.exited(slot, worker, code, signal));
+    return new Promise((resolve, reject) => (slot.starting = { resolve, reject }));
   }
 
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
+    slot.starting?.reject(
+      new Error(`DNS worker ${slot.index} exited (code ${code}) before it answered`),
+    );
+    slot.starting = undefined;
     slot.ready = false;
     slot.settle?.();
     this.settleWaiters();
@@ -284,8 +261,23 @@ export class DnsWorkers {
       case 'metrics':
         this.metricRequests.settle(m.id, m.metrics);
         return;
+      case 'hello': {
+        // Not 'online': that comes before the worker's module listens for messages.
+        this.send(slot, { t: 'init', index: slot.index, config: this.deps.config });
+        const { generation, recipe } = this.currentRecipe();
+        recipe.then(
+          (r) => this.send(slot, { t: 'snapshot', generation, recipe: r }),
+          (err: unknown) =>
+            slot.starting?.reject(err instanceof Error ? err : new Error(String(err))),
+        );
+        return;
+      }
       case 'listening':
-      case 'hello':
+        slot.ready = true;
+        this.deps.logger.info({ worker: slot.index, pid: worker.process.pid }, 'dns worker ready');
+        slot.starting?.resolve(m.ports);
+        slot.starting = undefined;
+        this.settleWaiters();
         return;
     }
   }
