@@ -4,6 +4,7 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { deserialize, serialize } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
+import { nextTurn } from '../lib/cooperative.js';
 
 /**
  * A recipe as v8-serialized pieces: everything but the domains, then the domains a chunk
@@ -17,8 +18,6 @@ export interface EncodedRecipe {
 
 /** Domains per serialized piece: a few milliseconds to encode or decode. */
 const RECIPE_CHUNK = 2000;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function encodeRecipe(recipe: BuildRecipe): Promise<EncodedRecipe> {
   const { domains, ...rest } = recipe.state;

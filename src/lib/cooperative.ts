@@ -6,6 +6,9 @@
  */
 export const SLICE_MS = 4;
 
+/** Resolves on the next turn of the event loop, after the I/O already pending. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Drives a cooperative task, handing the event loop back whenever it has run for
  * `sliceMs`: queries keep being answered from the live snapshot while a large one is
@@ -17,7 +20,7 @@ export async function drive<T>(steps: Generator<void, T>, sliceMs = SLICE_MS): P
     const r = steps.next();
     if (r.done) return r.value;
     if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       sliceStart = performance.now();
     }
   }

@@ -20,9 +20,9 @@ import type { Logger } from '../lib/logger.js';
 import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
 import { keys } from './keys.js';
 import { jsonSlices, parseJsonSlices } from './json-slices.js';
+import { nextTurn } from '../lib/cooperative.js';
 
 const DOMAINS: ReadonlySet<string> = new Set(['domains']);
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The file's form (older files lack the optional members). */
 interface FileState {
@@ -284,7 +284,7 @@ export class EmbeddedStore implements Store {
     let parsed: Parsed;
     try {
       const text = await readFile(file, 'utf8');
-      parsed = (await parseJsonSlices(text, DOMAINS, yieldToLoop)) as unknown as Parsed;
+      parsed = (await parseJsonSlices(text, DOMAINS, nextTurn)) as unknown as Parsed;
     } catch (err) {
       this.unreadable = {
         seen,
