@@ -285,10 +285,12 @@ function samePlanSource(
   domains: readonly StoreState['domains'][number][],
   policyKey: string,
 ): prev is PlanSource {
-  if (!prev || prev.config !== config || prev.policyKey !== policyKey) return false;
-  if (prev.domains.length !== domains.length) return false;
-  for (let i = 0; i < domains.length; i++) if (prev.domains[i] !== domains[i]) return false;
-  return true;
+  return (
+    prev !== undefined &&
+    prev.config === config &&
+    prev.policyKey === policyKey &&
+    sameObjects(prev.domains, domains)
+  );
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
