@@ -35,7 +35,8 @@ export interface DnsWorkersDeps {
 
 export interface WorkerStatus {
   index: number;
-  pid: number | undefined;
+  /** Absent while no process runs for the slot. */
+  pid?: number;
   ready: boolean;
   generation: number;
   restarts: number;
@@ -143,7 +144,7 @@ export class DnsWorkers {
   status(): WorkerStatus[] {
     return this.slots.map((s) => ({
       index: s.index,
-      pid: s.worker?.process.pid,
+      ...(s.worker?.process.pid === undefined ? {} : { pid: s.worker.process.pid }),
       ready: s.ready,
       generation: s.generation,
       restarts: s.restarts,

@@ -50,11 +50,7 @@ export const healthRoutes =
           snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
           store: deps.store.kind,
           ...(err ? { lastBuildError: err } : {}),
-          ...(workers
-            ? {
-                dnsWorkers: workers.map(({ pid, ...w }) => (pid === undefined ? w : { pid, ...w })),
-              }
-            : {}),
+          ...(workers ? { dnsWorkers: workers } : {}),
         };
       },
     );
