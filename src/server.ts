@@ -12,7 +12,7 @@ import { seedStore } from './store/seed.js';
 import { SnapshotManager } from './snapshot/manager.js';
 import { snapshotMetrics } from './snapshot/metrics.js';
 import { DnsServer, type BoundAddress } from './dns/server.js';
-import { dnsMetrics } from './dns/metrics.js';
+import { dnsMetrics } from './pipeline/metrics.js';
 import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
 import { gslbMetrics } from './gslb/metrics.js';

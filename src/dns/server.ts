@@ -7,16 +7,16 @@ import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { drive } from '../lib/cooperative.js';
-import { createHandler, type Forward, type QueryHandler } from './handler.js';
-import { txtRdata } from '../zone/rdata.js';
-import type { DnsMetrics } from './metrics.js';
+import { createHandler, type Forward, type QueryHandler } from '../pipeline/handler.js';
+import { txtRdata } from '../wire/rdata.js';
+import type { DnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { Decision } from '../gslb/decide.js';
 import { CidrSet } from '../lib/cidr.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
-import type { ExchangeHandler } from './exchange.js';
-import type { TsigKeyring } from '../xfr/tsig.js';
+import type { ExchangeHandler } from '../pipeline/exchange.js';
+import type { TsigKeyring } from '../wire/tsig.js';
 
 /** What the GSLB stages need from the rest of the server. */
 export interface GslbDeps {

@@ -2,7 +2,7 @@
 // hot path, or when an exchange handler settles).
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Handler, Reply } from './handler.js';
+import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
 
 export class UdpListener {

@@ -12,9 +12,9 @@ import { gslbMetrics } from '../gslb/metrics.js';
 import { buildSteps } from '../snapshot/build.js';
 import { drive } from '../lib/cooperative.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { dnsMetrics } from './metrics.js';
+import { dnsMetrics } from '../pipeline/metrics.js';
 import { DnsServer } from './server.js';
-import type { Forward } from './handler.js';
+import type { Forward } from '../pipeline/handler.js';
 import {
   asBuffer,
   decodeRecipe,

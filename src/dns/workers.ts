@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/logger.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import type { Handler } from './handler.js';
+import type { Handler } from '../pipeline/handler.js';
 import {
   asBuffer,
   encodeRecipe,

@@ -3,9 +3,9 @@
 // exists). A CNAME to the origin's host is answered only while the last resort is the
 // origin and neither family has an address, and then for every type: a CNAME owner holds
 // no other data (RFC 1034 §3.6.2, RFC 2181 §10.1).
-import { RRClass, RRType } from '../dns/constants.js';
-import { encodeName } from '../dns/name-wire.js';
-import type { ResourceRecord } from '../zone/record.js';
+import { RRClass, RRType } from '../wire/constants.js';
+import { encodeName } from '../wire/name.js';
+import type { ResourceRecord } from '../wire/record.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { DomainPlan } from './plan.js';

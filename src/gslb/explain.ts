@@ -1,7 +1,7 @@
 // Why an answer is what it is: the whole decision for a base name and a client, as JSON
 // for the API and as TXT lines for `dig TXT _explain.<base name>`. It re-runs the same
 // pure decide() with a trace, so it cannot disagree with what the server answers.
-import type { ClientSubnet } from '../dns/query.js';
+import type { ClientSubnet } from '../wire/decode.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { bytesToIPv4, bytesToIPv6 } from '../lib/ip.js';
 import type { Snapshot } from '../snapshot/snapshot.js';

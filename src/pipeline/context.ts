@@ -2,7 +2,7 @@
 // whole query, even if a new one is published meanwhile), the client's location (looked
 // up at most once per ECS setting, and only when a base name needs it) and what earlier
 // stages found.
-import type { Query } from '../dns/query.js';
+import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
 import type { GeoLookup } from '../geo/geo-record.js';

@@ -3,9 +3,9 @@
 //   _explain.<base name> TXT   — the whole GSLB decision for that client (see gslb/explain.ts).
 // TTL 0, and an ECS scope equal to the source prefix: the text names the client subnet.
 // Off, or outside the access list, the names get REFUSED; other types get NODATA.
-import { RRClass, RRType } from '../dns/constants.js';
-import { txtRdata } from '../zone/rdata.js';
-import type { ResourceRecord } from '../zone/record.js';
+import { RRClass, RRType } from '../wire/constants.js';
+import { txtRdata } from '../wire/rdata.js';
+import type { ResourceRecord } from '../wire/record.js';
 import {
   explain,
   explainLines,

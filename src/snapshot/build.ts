@@ -4,13 +4,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { StoreState } from '../store/store.js';
-import { RRType } from '../dns/constants.js';
-import { encodeName } from '../dns/name-wire.js';
+import { RRType } from '../wire/constants.js';
+import { encodeName } from '../wire/name.js';
 import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 import { ZoneError } from '../lib/errors.js';
 import { parseZoneText } from '../zone/parse.js';
-import { rr, type ResourceRecord } from '../zone/record.js';
+import { rr, type ResourceRecord } from '../wire/record.js';
 import { ZoneData } from '../zone/zone-data.js';
 import { FamilyPool, OrderMemos, type DomainPlan, type NodeEntry } from '../gslb/plan.js';
 import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';
@@ -19,7 +19,7 @@ import { compileGslb, DEFAULT_POLICY, type GslbIndex } from '../gslb/pools.js';
 import { hash32 } from '../gslb/rendezvous.js';
 import type { Snapshot } from './snapshot.js';
 import type { AcmeTxt } from '../acme/model.js';
-import { txtRdata } from '../zone/rdata.js';
+import { txtRdata } from '../wire/rdata.js';
 
 export function soaRecord(config: Config, serial: number): ResourceRecord {
   const s = config.zone.soa;

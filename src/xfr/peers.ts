@@ -7,7 +7,7 @@ import type { SecondaryConfig, TsigKeyConfig, XfrConfig } from '../config/schema
 import { CidrSet, parseCidr } from '../lib/cidr.js';
 import { errorMessage } from '../lib/errors.js';
 import { normalizeName } from '../lib/dnsname.js';
-import { TsigKeyring, type TsigKey } from './tsig.js';
+import { TsigKeyring, type TsigKey } from '../wire/tsig.js';
 
 /** The API-managed part, stored whole as one document (`cdn:xfr:peers`). */
 export interface PeersDocument {

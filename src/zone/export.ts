@@ -1,12 +1,12 @@
 // RFC 1035 zone text of a snapshot: the static zone plus, for each base name, the
 // answer a client with no location gets now. This is the "last known good" view that
 // named-checkzone accepts and secondaries can serve.
-import { RRType } from '../dns/constants.js';
+import { RRType } from '../wire/constants.js';
 import { fqdn } from '../lib/dnsname.js';
 import { answerBaseName, locationFree } from '../gslb/answer.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { DomainPlan } from '../gslb/plan.js';
-import { formatRecord, type ResourceRecord } from './record.js';
+import { formatRecord, type ResourceRecord } from '../wire/record.js';
 import { canonicalSort } from './zone-data.js';
 
 /** Snapshots are immutable: their export is computed once (the journal, then each transfer). */

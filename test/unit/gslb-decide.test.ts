@@ -10,7 +10,7 @@ import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
 import { decide, newTrace, type Decision } from '../../src/gslb/decide.js';
 import { locate, type Location } from '../../src/gslb/location.js';
-import type { ClientSubnet } from '../../src/dns/query.js';
+import type { ClientSubnet } from '../../src/wire/decode.js';
 import { ipv4ToBytes, ipv6ToBytes, bytesToIPv4 } from '../../src/lib/ip.js';
 import { maskBytes } from '../../src/lib/cidr.js';
 import { tableGeo, UNKNOWN_PREFIX } from '../helpers/table-geo.js';

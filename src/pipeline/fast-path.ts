@@ -6,8 +6,8 @@
 // bytes with this query's ID and question case. Anything unusual is a miss: the slow
 // path decides it (and may fill the cache when the answer depends only on the key).
 // No allocation until the reply: the key is a hash, checked against the stored bytes.
-import { RRClass, RRType } from './constants.js';
-import type { Transport } from './query.js';
+import { RRClass, RRType } from '../wire/constants.js';
+import type { Transport } from '../wire/decode.js';
 import type { CachedAnswer } from '../snapshot/answer-cache.js';
 
 const HEADER = 12;

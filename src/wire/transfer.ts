@@ -3,9 +3,9 @@
 // and the client serial of an IXFR request (RFC 1995 §3). The query path has its own
 // encoder (dns/response.ts); transfers differ enough (no size negotiation, many messages,
 // one name table per message) to keep apart.
-import { Opcode, RRClass, RRType } from '../dns/constants.js';
-import { encodeName, readName } from '../dns/name-wire.js';
-import type { ResourceRecord } from '../zone/record.js';
+import { Opcode, RRClass, RRType } from './constants.js';
+import { encodeName, readName } from './name.js';
+import type { ResourceRecord } from './record.js';
 
 /** Room left in each transfer message for a TSIG record (RFC 8945: ~ 100 octets). */
 const TSIG_ROOM = 512;

@@ -1,6 +1,6 @@
 // Reads an RFC 2136 UPDATE message: the zone section, then the prerequisite and update
 // sections as plain records (owner, type, class, TTL, rdata). Meaning is left to update.ts.
-import { readName as readWireName } from '../dns/name-wire.js';
+import { readName as readWireName } from './name.js';
 
 export interface UpdateRecord {
   /** Lower-case, no trailing dot. */

@@ -2,8 +2,8 @@
 // updates and signed messages. They may await I/O (the store, a journal) and may answer
 // with several messages (a transfer), so they leave the synchronous hot path here and
 // each listener writes what they return, in order.
-import type { Query } from './query.js';
-import type { TsigKey } from '../xfr/tsig.js';
+import type { Query } from '../wire/decode.js';
+import type { TsigKey } from '../wire/tsig.js';
 
 /**
  * The verified signature of a signed request (RFC 8945): the handler checks it once,

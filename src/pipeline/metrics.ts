@@ -1,6 +1,6 @@
 // DNS metrics. Label values are bounded: transport, rcode name, and a fixed set of qtypes.
 import { Counter, type Registry } from 'prom-client';
-import { rcodeName, typeName, RRType } from './constants.js';
+import { rcodeName, typeName, RRType } from '../wire/constants.js';
 import { tallyCounter, type Tally } from '../metrics/tally.js';
 
 const COMMON_TYPES = new Set<number>([

@@ -1,8 +1,8 @@
 // Rdata codecs: presentation text (RFC 1035 §5.1, RFC 3597 for unknown types) to wire
 // bytes and back. Names inside rdata are stored uncompressed, which RFC 3597 §4 allows
 // for every type.
-import { RRType, typeName } from '../dns/constants.js';
-import { decodeName, encodeName } from '../dns/name-wire.js';
+import { RRType, typeName } from './constants.js';
+import { decodeName, encodeName } from './name.js';
 import { bytesToIPv4, bytesToIPv6, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { fqdn, nameProblem } from '../lib/dnsname.js';
 

@@ -4,8 +4,8 @@
 // additional records are dropped first; if the answer or authority section does not fit,
 // the reply carries TC and no records so the client retries over TCP (RFC 2181 §9).
 import { EdnsOption, MAX_MESSAGE, RRType } from './constants.js';
-import type { Edns, Query } from './query.js';
-import type { ResourceRecord } from '../zone/record.js';
+import type { Edns, Query } from './decode.js';
+import type { ResourceRecord } from './record.js';
 
 export interface Response {
   readonly rcode: number;

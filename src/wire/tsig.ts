@@ -2,9 +2,9 @@
 // of a transfer. It decides only what the signature says; who may transfer or update
 // with which key is the caller's business (xfr/acl.ts, the UPDATE handler).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { RRClass, RRType, Rcode } from '../dns/constants.js';
-import { encodeName, readName as readWireName } from '../dns/name-wire.js';
-import type { Query } from '../dns/query.js';
+import { RRClass, RRType, Rcode } from './constants.js';
+import { encodeName, readName as readWireName } from './name.js';
+import type { Query } from './decode.js';
 import { normalizeName } from '../lib/dnsname.js';
 
 export type TsigAlgorithm = 'hmac-sha1' | 'hmac-sha256' | 'hmac-sha512';

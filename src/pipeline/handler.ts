@@ -1,20 +1,20 @@
 // One request in, at most one response out: decode → pipeline → encode. Never throws:
 // malformed input gets FORMERR (or is dropped when it is not a query at all), and an
 // internal error gets SERVFAIL for that query alone. Synchronous: no I/O per query.
-import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from './constants.js';
-import { decodeQuery, type Transport } from './query.js';
-import { encodeError, encodeResponse } from './response.js';
+import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from '../wire/constants.js';
+import { decodeQuery, type Transport } from '../wire/decode.js';
+import { encodeError, encodeResponse } from '../wire/encode.js';
 import type { DnsMetrics } from './metrics.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
-import { STAGES } from '../pipeline/order.js';
-import { runStages, toResponse } from '../pipeline/runner.js';
-import { QueryContext, type PipelineSettings } from '../pipeline/context.js';
+import { STAGES } from './order.js';
+import { runStages, toResponse } from './runner.js';
+import { QueryContext, type PipelineSettings } from './context.js';
 import { needsExchange, type ExchangeHandler, type Replies, type Signer } from './exchange.js';
 import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
 import { answerCacheFor, existingAnswerCache } from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
-import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../xfr/tsig.js';
+import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../wire/tsig.js';
 
 export interface HandlerDeps {
   snapshot: () => Snapshot;
