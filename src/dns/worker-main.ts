@@ -8,11 +8,9 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { createRegistry } from '../metrics/registry.js';
 import { GeoIp } from '../geo/geoip.js';
-import { gslbMetrics } from '../gslb/metrics.js';
 import { buildSteps } from '../snapshot/build.js';
 import { drive } from '../lib/cooperative.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { dnsMetrics } from '../pipeline/metrics.js';
 import { DnsServer } from './server.js';
 import type { Forward } from '../pipeline/handler.js';
 import {
@@ -56,16 +54,15 @@ class Worker {
     });
     const forward: Forward = (msg, _transport, address, port) =>
       this.replies.open((id) => send({ t: 'forward', id, msg, address, port }));
-    this.dns = new DnsServer(
+    this.dns = new DnsServer({
       config,
-      () => this.live as Snapshot,
-      dnsMetrics(this.registry),
+      snapshot: () => this.live as Snapshot,
       logger,
-      { geo: this.geo, onDecision: gslbMetrics(this.registry) },
-      [],
-      undefined,
-      { tcp: false, forward },
-    );
+      registry: this.registry,
+      geo: this.geo,
+      tcp: false,
+      forward,
+    });
   }
 
   start(): Promise<void> {
