@@ -1,4 +1,5 @@
-// DNS metrics. Label values are bounded: transport, rcode name, and a fixed set of qtypes.
+// DNS query metrics, counted by the query handler (handler.ts). Label values are bounded:
+// transport, rcode name, and a fixed set of qtypes.
 import { Counter, type Registry } from 'prom-client';
 import { rcodeName, typeName, RRType } from '../wire/constants.js';
 import { tallyCounter, type Tally } from '../metrics/tally.js';

@@ -1,5 +1,5 @@
 // Decodes a request once into a Query (STYLE: one query, one context). Strict where
-// RFC 1035/6891/7871 say a message is malformed, so the guard can answer FORMERR; no
+// RFC 1035/6891/7871 say a message is malformed, so the caller can answer FORMERR; no
 // later stage parses the packet again.
 import { EdnsOption, RRType } from './constants.js';
 

@@ -1,5 +1,5 @@
-// Uncompressed wire form of names (RFC 1035 §3.1), used for rdata encoded once at
-// snapshot build time. Compression of owner names happens in the response encoder.
+// Uncompressed wire form of names (RFC 1035 §3.1), used for rdata, encoded once before
+// any answer is written. Compression of owner names happens in the response encoder.
 
 export function encodeName(name: string): Buffer {
   if (name === '') return Buffer.from([0]);

@@ -1,5 +1,5 @@
-// The resource record as the snapshot holds it: owner and rdata already in final form,
-// rdata as uncompressed wire bytes so answering never re-encodes it.
+// A resource record ready to answer with: owner and rdata already in final form, rdata
+// as uncompressed wire bytes so answering never re-encodes it.
 import { RRClass, typeName } from './constants.js';
 import { fqdn } from '../lib/dnsname.js';
 import { formatRdata } from './rdata.js';

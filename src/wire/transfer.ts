@@ -1,7 +1,7 @@
 // The few messages the hidden master writes and reads itself: transfer replies split
 // into as many messages as they need (RFC 5936 §2.2), NOTIFY (RFC 1996 §3.6), SOA polls,
 // and the client serial of an IXFR request (RFC 1995 §3). The query path has its own
-// encoder (dns/response.ts); transfers differ enough (no size negotiation, many messages,
+// encoder (encode.ts); transfers differ enough (no size negotiation, many messages,
 // one name table per message) to keep apart.
 import { Opcode, RRClass, RRType } from './constants.js';
 import { encodeName, readName } from './name.js';
@@ -167,7 +167,7 @@ export function soaQuery(id: number, zone: string): Buffer {
   return Buffer.concat([head, questionFor(zone, RRType.SOA)]);
 }
 
-/** The offset just past a possibly compressed name (name-wire.ts reads it). */
+/** The offset just past a possibly compressed name (name.ts reads it). */
 const skipName = (msg: Buffer, offset: number): number => readName(msg, offset).end;
 
 /**

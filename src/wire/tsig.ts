@@ -1,6 +1,7 @@
 // TSIG (RFC 8945): verifies signed requests and signs replies, NOTIFYs and every message
 // of a transfer. It decides only what the signature says; who may transfer or update
-// with which key is the caller's business (xfr/acl.ts, the UPDATE handler).
+// with which key is the caller's business (xfr/peers.ts for transfers, acme/update.ts for
+// UPDATE).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RRClass, RRType, Rcode } from './constants.js';
 import { encodeName, readName as readWireName } from './name.js';

@@ -1,5 +1,5 @@
 // Reads an RFC 2136 UPDATE message: the zone section, then the prerequisite and update
-// sections as plain records (owner, type, class, TTL, rdata). Meaning is left to update.ts.
+// sections as plain records (owner, type, class, TTL, rdata). Meaning is left to acme/update.ts.
 import { readName as readWireName } from './name.js';
 
 export interface UpdateRecord {
