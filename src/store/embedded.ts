@@ -525,7 +525,20 @@ export class EmbeddedStore implements Store {
     if (!this.read().tokens[id]) return false;
     return this.mutate('tokens', (s) => delete s.tokens[id]);
   }
+  /**
+   * A token unknown here may have just been written to the file by another process
+   * (`cirrus token create` beside a running server): the file is checked before the token is
+   * refused, so it is accepted at once rather than at the next poll. A stat when nothing
+   * changed; one shared adoption when something did.
+   */
   async tokenIdByHash(hash: string): Promise<string | undefined> {
+    const known = this.tokenIdIn(hash);
+    if (known !== undefined || !this.opts.file) return known;
+    await this.adoptForeign();
+    return this.tokenIdIn(hash);
+  }
+
+  private tokenIdIn(hash: string): string | undefined {
     return Object.values(this.read().tokens).find((t) => t.hash === hash)?.id;
   }
 

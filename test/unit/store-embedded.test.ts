@@ -312,6 +312,28 @@ describe('EmbeddedStore writes behind', () => {
   }
   const foreignTokenRecord = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
 
+  it('a token written by another process is accepted at once, before the next poll', async () => {
+    const file = freshFile();
+    // The poll is far away: only the lookup itself can find the new token.
+    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 60_000 });
+    await store.start();
+    try {
+      await store.putDomain(domain('kept.example.com'));
+      await store.flush();
+      assert.equal(await store.tokenIdByHash('hash-nobody'), undefined);
+      await foreignToken(file, 'cli');
+      assert.equal(await store.tokenIdByHash('hash-cli'), 'cli');
+      assert.deepEqual(
+        (await store.listDomains()).map((d) => d.domain),
+        ['kept.example.com'],
+        'adopting the file keeps what this instance wrote',
+      );
+      assert.equal(await store.tokenIdByHash('hash-nobody'), undefined);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('a foreign write landing during our write is found at the rename and kept', async () => {
     const file = freshFile();
     const store = await bigStore(file, 60_000); // no polling: only the rename's check finds it
