@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/store/embedded.js';
 import { seedStore } from '../src/store/seed.js';
 import { snapshotFromStore } from '../src/snapshot/from-store.js';
-import { createHandler } from '../src/pipeline/handler.js';
+import { createHandler } from '../src/pipeline/order.js';
 import { dnsMetrics } from '../src/pipeline/metrics.js';
 import { gslbMetrics } from '../src/gslb/metrics.js';
 import { GeoIp } from '../src/geo/geoip.js';

@@ -45,6 +45,9 @@ export function debugNames(ctx: QueryContext): Outcome {
     ? ctx.snapshot.plans.get(q.qname.slice(EXPLAIN.length))
     : undefined;
   if (!isWhoami && !plan) return CONTINUE;
+  // whoami names the client's port, which the answer cache's key does not hold; _explain is
+  // an operator's one-off question, not worth a slot hot answers could use.
+  ctx.cacheable = false;
   const allow = ctx.settings.debug;
   if (!allow || !allow(q.clientAddress)) return REFUSED;
   const ecs = q.edns?.clientSubnet;
