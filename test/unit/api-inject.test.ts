@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { buildApiApp, type ApiApp } from '../helpers/api-app.js';
 import { writeGeoFixtures } from '../fixtures/geo/generate.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 const ZONE = 'cdn.example.net';
 const NODES = [
@@ -738,5 +740,71 @@ describe('admin API via app.inject', () => {
       ])
         assert.ok(paths.includes(p), p);
     });
+  });
+});
+
+describe('edge routes via app.inject on the Redis store', () => {
+  let redis: RedisServer;
+  let api: ApiApp;
+  let client: Redis;
+  let listener: Redis;
+
+  before(async () => {
+    redis = await startRedis();
+    api = await buildApiApp({ store: { redisUrl: redis.url } });
+    client = new Redis(redis.url);
+    listener = new Redis(redis.url);
+    await api.call('PUT', '/api/v1/nodes/fra-1', { ipv4: '192.0.2.11' });
+    await api.call('POST', '/api/v1/domains', {
+      domain: 'www.example.com',
+      origins: [{ address: '203.0.113.1' }],
+    });
+  });
+  after(async () => {
+    listener?.disconnect();
+    client?.disconnect();
+    await api?.close();
+    await redis?.stop();
+  });
+
+  it('POST /purge: 202, and the edge channel cdn:purge receives the message', async () => {
+    const received: string[] = [];
+    listener.on('message', (_channel: string, msg: string) => received.push(msg));
+    await listener.subscribe('cdn:purge');
+    const res = await api.call('POST', '/api/v1/purge', {
+      urls: ['https://WWW.example.com/a?b=1'],
+      domains: ['www.example.com'],
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const body = json(res);
+    assert.deepEqual(
+      {
+        urls: body.urls,
+        prefixes: body.prefixes,
+        domains: body.domains,
+        receivers: body.receivers,
+      },
+      { urls: 1, prefixes: 0, domains: 1, receivers: 1 },
+    );
+    for (let i = 0; i < 50 && received.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const msg = JSON.parse(received[0] as string);
+    assert.equal(msg.id, body.id);
+    assert.deepEqual(msg.urls, [{ domain: 'www.example.com', path: '/a?b=1' }]);
+    assert.deepEqual(msg.domains, ['www.example.com']);
+  });
+
+  it('PUT, GET and DELETE a node override: stored as cdn:edge:{id}', async () => {
+    const override = { redirect: { to: 'https://example.org', status: 302 } };
+    const put = await api.call('PUT', '/api/v1/nodes/fra-1/edge', override);
+    assert.equal(put.statusCode, 200, put.body);
+    assert.deepEqual(JSON.parse((await client.get('cdn:edge:fra-1')) as string), override);
+    assert.deepEqual(json(await api.call('GET', '/api/v1/nodes/fra-1/edge')), override);
+    const bad = await api.call('PUT', '/api/v1/nodes/fra-1/edge', { redirect: { to: 'ftp://x' } });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(json(bad).field, 'body.redirect.to');
+    assert.equal((await api.call('DELETE', '/api/v1/nodes/fra-1/edge')).statusCode, 204);
+    assert.equal(await client.get('cdn:edge:fra-1'), null);
+    assert.deepEqual(json(await api.call('GET', '/api/v1/nodes/fra-1/edge')), {});
   });
 });
