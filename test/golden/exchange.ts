@@ -14,7 +14,9 @@ const SENTINEL = message(SENTINEL_ID, {
 const TIMEOUT_MS = 5000;
 
 function isSentinel(msg: Buffer): boolean {
-  return msg.length >= 12 && msg.readUInt16BE(0) === SENTINEL_ID && ((msg[2] as number) & 0x80) !== 0;
+  return (
+    msg.length >= 12 && msg.readUInt16BE(0) === SENTINEL_ID && ((msg[2] as number) & 0x80) !== 0
+  );
 }
 
 export class GoldenUdp {

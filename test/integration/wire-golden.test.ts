@@ -43,6 +43,11 @@ function normalise(msg: Buffer, clientPort: number): Buffer {
   const needle = Buffer.from(`port ${clientPort} over `, 'latin1');
   const at = msg.indexOf(needle);
   if (at < 0) return msg;
+  assert.equal(
+    String(clientPort).length,
+    5,
+    `whoami names client port ${clientPort}: the recorded text has five digits (Linux ephemeral range)`,
+  );
   const out = Buffer.from(msg);
   out.write('x'.repeat(String(clientPort).length), at + 5, 'latin1');
   return out;
