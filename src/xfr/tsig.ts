@@ -1,6 +1,7 @@
 // TSIG (RFC 8945): verifies signed requests and signs replies, NOTIFYs and every message
 // of a transfer. It decides only what the signature says; who may transfer or update
-// with which key is the caller's business (xfr/acl.ts, the UPDATE handler).
+// with which key is the caller's business (the transfer ACL in xfr/peers.ts, the UPDATE
+// handler in acme/update.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RRClass, RRType, Rcode } from '../dns/constants.js';
 import { encodeName, readName as readWireName } from '../dns/name-wire.js';
