@@ -4,7 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Reader, type Response } from 'maxmind';
-import { MmdbWriter, mmdb, recordSizeFor, type MmdbValue } from '../../src/geo/tools/mmdb-writer.js';
+import {
+  MmdbWriter,
+  mmdb,
+  recordSizeFor,
+  type MmdbValue,
+} from '../../src/geo/tools/mmdb-writer.js';
 import {
   formatAddress,
   networkRange,
