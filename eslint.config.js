@@ -17,4 +17,16 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // The GeoIP build tooling (MMDB writer, CSV ranges) is offline code: only the CLI's
+    // `geo build` command and the tooling itself import it, never the serving runtime.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli.ts', 'src/geo/tools/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/geo/tools/**'], message: 'offline GeoIP tooling' }] },
+      ],
+    },
+  },
 );

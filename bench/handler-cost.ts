@@ -15,7 +15,7 @@ import { dnsMetrics } from '../src/pipeline/metrics.js';
 import { gslbMetrics } from '../src/gslb/metrics.js';
 import { GeoIp } from '../src/geo/geoip.js';
 import { silentLogger } from '../src/lib/logger.js';
-import { buildGeoDatabase } from '../src/geo/build.js';
+import { buildGeoDatabase } from '../src/geo/tools/build.js';
 import { writeFileSync } from 'node:fs';
 // @ts-expect-error: a plain .mjs helper without types
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';

@@ -11,7 +11,7 @@ import { createToken } from './auth/tokens.js';
 import { snapshotFromStore } from './snapshot/from-store.js';
 import { exportZone } from './zone/export.js';
 import { seedStore } from './store/seed.js';
-import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
+import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';

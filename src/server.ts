@@ -64,13 +64,13 @@ export class Cirrus {
       logger: this.logger.child({ component: 'geo' }),
       registry: this.registry,
     });
-    this.health = new HealthChecker(
-      this.config,
-      this.store,
-      this.logger.child({ component: 'health' }),
-      this.registry,
-      healthInstanceId(this.config),
-    );
+    this.health = new HealthChecker({
+      config: this.config,
+      store: this.store,
+      logger: this.logger.child({ component: 'health' }),
+      registry: this.registry,
+      instanceId: healthInstanceId(this.config),
+    });
     this.txt = new TxtService({
       config: this.config,
       store: this.store,

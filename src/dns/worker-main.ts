@@ -102,7 +102,12 @@ class Worker {
         try {
           const r = await decodeRecipe(recipe);
           const next = await drive(
-            buildSteps({ ...r, config: this.config, previousOrders: this.live?.orderMemos }),
+            buildSteps({
+              ...r,
+              config: this.config,
+              previousOrders: this.live?.orderMemos,
+              previousStatics: this.live?.statics,
+            }),
           );
           await this.dns.prewarm(next, this.live);
           this.live = next;

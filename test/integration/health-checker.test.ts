@@ -84,7 +84,13 @@ async function startChecker(
   for (const n of nodes) await store.putNode(n);
   await opts.seed?.(store);
   const registry = createRegistry(false);
-  const checker = new HealthChecker(config, store, silentLogger(), registry, opts.instance ?? 'i1');
+  const checker = new HealthChecker({
+    config,
+    store,
+    logger: silentLogger(),
+    registry,
+    instanceId: opts.instance ?? 'i1',
+  });
   running.unshift(() => checker.stop());
   await checker.start();
   return { checker, store, registry };
@@ -324,13 +330,13 @@ describe('health checker on the embedded store', () => {
 
   it('stops twice, and after a failed start', async () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
-    const checker = new HealthChecker(
-      testConfig(),
+    const checker = new HealthChecker({
+      config: testConfig(),
       store,
-      silentLogger(),
-      createRegistry(false),
-      'x',
-    );
+      logger: silentLogger(),
+      registry: createRegistry(false),
+      instanceId: 'x',
+    });
     await assert.rejects(checker.start(), /not started/);
     await checker.stop();
     await checker.stop();
@@ -339,13 +345,13 @@ describe('health checker on the embedded store', () => {
     const r = await startChecker(testConfig(), []);
     await r.checker.stop();
     await r.checker.stop();
-    const off = new HealthChecker(
-      testConfig({ enabled: false }),
-      r.store,
-      silentLogger(),
-      createRegistry(false),
-      'off',
-    );
+    const off = new HealthChecker({
+      config: testConfig({ enabled: false }),
+      store: r.store,
+      logger: silentLogger(),
+      registry: createRegistry(false),
+      instanceId: 'off',
+    });
     await off.start();
     assert.deepEqual(off.status().nodes, []);
     await off.stop();

@@ -4,8 +4,8 @@
 // other GeoIP tools read it alike.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { ValidationError, errorMessage } from '../lib/errors.js';
-import { continentOf } from './continents.js';
+import { ValidationError, errorMessage } from '../../lib/errors.js';
+import { continentOf } from '../continents.js';
 import { parseAsnCsv, parseCountryCsv } from './csv-ranges.js';
 import { MmdbWriter, type MmdbBuild, type MmdbValue } from './mmdb-writer.js';
 

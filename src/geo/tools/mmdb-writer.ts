@@ -5,7 +5,7 @@
 // Layout: binary search tree, 16 zero bytes, data section, "\xAB\xCD\xEFMaxMind.com",
 // metadata map. IPv4 networks live at ::a.b.c.d/(96+n) in an IPv6 tree; a database with
 // only IPv4 networks gets an IPv4 tree (ip_version 4) unless IPv6 is asked for.
-import { ValidationError } from '../lib/errors.js';
+import { ValidationError } from '../../lib/errors.js';
 import { parseNetwork, type Network } from './csv-ranges.js';
 
 /** A value of the MMDB data section. Plain numbers: non-negative integers below 2^32 are

@@ -2,8 +2,8 @@
 // ip-location-db's, or network,… rows), turned into the CIDR networks an MMDB search
 // tree stores. This module parses and splits; what a row means for a record is left to
 // `cirrus geo build`.
-import { ValidationError } from '../lib/errors.js';
-import { bytesToIPv6 } from '../lib/ip.js';
+import { ValidationError } from '../../lib/errors.js';
+import { bytesToIPv6 } from '../../lib/ip.js';
 
 /** A CIDR network; `address` has its host bits clear. */
 export interface Network {
