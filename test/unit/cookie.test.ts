@@ -145,11 +145,11 @@ describe('server cookie checks', () => {
   it('binds the cookie to the client address, the client cookie and the secret', () => {
     assert.equal(verdictAt(made, option, addr('198.51.100.101')), 'invalidServer');
     const otherClient = Buffer.from(option);
-    otherClient[0] ^= 1;
+    otherClient[0] = (otherClient[0] as number) ^ 1;
     assert.equal(verdictAt(made, otherClient), 'invalidServer');
     for (let i = 8; i < 24; i++) {
       const tampered = Buffer.from(option);
-      tampered[i] ^= 0x10;
+      tampered[i] = (tampered[i] as number) ^ 0x10;
       assert.equal(verdictAt(made, tampered), 'invalidServer', `octet ${i} changed`);
     }
     assert.equal(
