@@ -18,6 +18,17 @@ export const RRL_CLASS_NAMES = ['answer', 'nodata', 'nxdomain', 'error'] as cons
 
 export type RrlVerdict = 'pass' | 'slip' | 'drop';
 
+/**
+ * The class of a response from its RCODE and answer count: NXDOMAIN (3), other errors,
+ * an empty NOERROR (NODATA, a referral), or an answer. The caller picks the name hash
+ * that goes with it: the owner name for answers and NODATA, the zone for NXDOMAIN.
+ */
+export function rrlClassOf(rcode: number, answerCount: number): RrlClass {
+  if (rcode === 3) return RrlClass.nxDomain;
+  if (rcode !== 0) return RrlClass.error;
+  return answerCount > 0 ? RrlClass.answer : RrlClass.noData;
+}
+
 export interface RrlConfig {
   /** Responses a second per bucket, and its burst; 0 turns limiting off. NSD's default: 200. */
   readonly rate: number;

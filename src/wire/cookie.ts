@@ -3,6 +3,7 @@
 // timestamp and SipHash-2-4, so every instance sharing the secrets accepts the others'
 // cookies), and the response option written. What to do with a verdict is
 // `cookieAction`; where the secrets come from and when they rotate is the caller's.
+import { randomBytes } from 'node:crypto';
 import { siphash24Into, SIPHASH_KEY_BYTES } from '../lib/siphash.js';
 
 /** EDNS option code of COOKIE (RFC 7873 §4). */
@@ -15,7 +16,7 @@ export const SERVER_COOKIE_MIN_BYTES = 8;
 export const SERVER_COOKIE_MAX_BYTES = 32;
 /** An RFC 9018 server cookie: version, 3 reserved, 4 timestamp, 8 hash. */
 export const SERVER_COOKIE_BYTES = 16;
-/** RFC 9018 §4.2: the version this module makes and checks. */
+/** RFC 9018 §4.1: the version this module makes and checks. */
 export const COOKIE_VERSION = 1;
 
 /**
@@ -47,6 +48,24 @@ export type CookieVerdict = 'none' | 'malformed' | 'clientOnly' | 'invalidServer
 export interface CookieSecrets {
   readonly current: Uint8Array;
   readonly previous?: Uint8Array | undefined;
+}
+
+/** A new 16-byte secret from the system's cryptographically secure generator. */
+export function newCookieSecret(): Buffer {
+  return randomBytes(SIPHASH_KEY_BYTES);
+}
+
+/**
+ * The secrets after a rotation: `next` becomes current, the current one previous, the
+ * previous one is dropped. Cookies made before the rotation stay valid until the next one,
+ * so rotations must be more than the hour a cookie lives apart (RFC 9018 §5).
+ */
+export function rotateCookieSecrets(
+  secrets: CookieSecrets,
+  next: Uint8Array = newCookieSecret(),
+): CookieSecrets {
+  if (next.length !== SIPHASH_KEY_BYTES) throw new RangeError('a cookie secret is 16 bytes');
+  return { current: next, previous: secrets.current };
 }
 
 export interface CookieCheck {
@@ -187,7 +206,7 @@ function madeWith(
 /**
  * Classifies the COOKIE option data of a request (`undefined` when it had none) from
  * `address` (4 or 16 octets) at `now` (seconds since the epoch). A server cookie is valid
- * when it is version 1 and 16 octets (RFC 9018 §4.2), its timestamp is in the window of
+ * when it is version 1 and 16 octets (RFC 9018 §4.1), its timestamp is in the window of
  * §4.3 by serial number arithmetic (RFC 1982, so the 2106 wrap of the 32-bit field is
  * harmless), and its hash, computed with the reserved octets as received, matches the
  * current or the previous secret.
@@ -285,7 +304,7 @@ export interface CookieContext {
   readonly noQuestion: boolean;
   /**
    * Server policy for UDP requests without a valid server cookie: BADCOOKIE rather than
-   * an answer (§5.2.3 option 2; Knot's `badcookie-slip` under rate limiting). Off, the
+   * an answer (§5.2.3 option 2, a policy for times of attack). Off, the
    * request is answered (option 3), which costs a resolver without cookies nothing.
    */
   readonly demandCookie: boolean;

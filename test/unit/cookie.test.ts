@@ -5,7 +5,9 @@ import {
   cookieAction,
   cookieLengthAllowed,
   findCookieOption,
+  newCookieSecret,
   responseCookie,
+  rotateCookieSecrets,
   serverCookie,
   writeResponseCookie,
   type CookieSecrets,
@@ -243,4 +245,23 @@ describe('what a verdict makes the server do (RFC 7873 §5.2, §5.4)', () => {
     } → ${want}`, () => {
       assert.equal(cookieAction(verdict, c), want);
     });
+});
+
+describe('secret rotation', () => {
+  it('keeps cookies made before one rotation valid and drops them after the next', () => {
+    const from = addr('192.0.2.1');
+    const client = hex('0102030405060708');
+    const first: CookieSecrets = { current: newCookieSecret() };
+    const option = Buffer.concat([client, serverCookie(client, from, first.current, 1000)]);
+    const second = rotateCookieSecrets(first);
+    assert.notDeepEqual(Buffer.from(second.current), Buffer.from(first.current));
+    const check = checkCookie(option, from, second, 1100);
+    assert.equal(check.verdict, 'valid');
+    assert.equal(check.refresh, true, 'renewed with the new current secret');
+    assert.equal(
+      checkCookie(option, from, rotateCookieSecrets(second), 1100).verdict,
+      'invalidServer',
+    );
+    assert.throws(() => rotateCookieSecrets(first, Buffer.alloc(8)), RangeError);
+  });
 });

@@ -4,6 +4,7 @@ import {
   LogGate,
   ResponseRateLimiter,
   RrlClass,
+  rrlClassOf,
   rrlNameHash,
   validateRrlConfig,
   RRL_DEFAULTS,
@@ -215,5 +216,14 @@ describe('log gate', () => {
     assert.equal(gate.allow(999), undefined);
     assert.deepEqual(gate.allow(1000), { suppressed: 2 });
     assert.deepEqual(gate.allow(1001), { suppressed: 0 });
+  });
+});
+
+describe('response classes', () => {
+  it('classes a response by RCODE and answer count', () => {
+    assert.equal(rrlClassOf(0, 2), RrlClass.answer);
+    assert.equal(rrlClassOf(0, 0), RrlClass.noData);
+    assert.equal(rrlClassOf(3, 0), RrlClass.nxDomain);
+    for (const rcode of [1, 2, 4, 5, 9, 23]) assert.equal(rrlClassOf(rcode, 0), RrlClass.error);
   });
 });
