@@ -258,8 +258,18 @@ export class AdmissionCache<V> {
     return this.index.has(key);
   }
 
+  /** The entries, oldest set first (the order of the snapshot's AnswerCache). */
   *values(): IterableIterator<V> {
     for (const node of this.index.values()) yield node.value;
+  }
+
+  /**
+   * The entries most worth keeping first: protected, then probation, then negative, each
+   * most recently used first. The order to prewarm a successor cache in.
+   */
+  *hottestFirst(): IterableIterator<V> {
+    for (const segment of [PROTECTED, PROBATION, NEGATIVE] as const)
+      for (let node = this.lists[segment].head; node; node = node.next) yield node.value;
   }
 
   /** Whether a space must evict to take `size` more bytes and one more entry. */

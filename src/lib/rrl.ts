@@ -150,7 +150,10 @@ export class ResponseRateLimiter {
   /** `check` for an address as text (IPv4, IPv6, IPv4-mapped); an unreadable one passes. */
   checkAddress(address: string, cls: RrlClass, name: number, nowMs: number): RrlVerdict {
     const n = clientAddressBytes(address, this.scratch);
-    if (n === 0) return 'pass';
+    if (n === 0) {
+      this.counters.passed++;
+      return 'pass';
+    }
     return this.check(this.scratch.subarray(0, n), cls, name, nowMs);
   }
 

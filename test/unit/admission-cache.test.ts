@@ -175,6 +175,27 @@ describe('admission cache', () => {
     const cache = new AdmissionCache<string>({ entries: 10 });
     cache.set(1, 'a', 1, false);
     cache.set(2, 'b', 1, true);
-    assert.deepEqual([...cache.values()].sort(), ['a', 'b']);
+    assert.deepEqual([...cache.values()], ['a', 'b'], 'oldest set first');
+  });
+
+  it('lists the entries most worth keeping first', () => {
+    const cache = new AdmissionCache<string>({ entries: 100 });
+    cache.set(1, 'probation, older', 1, false);
+    cache.set(2, 'negative', 1, true);
+    cache.set(3, 'probation, newer', 1, false);
+    cache.set(4, 'protected, hit first', 1, false);
+    cache.set(5, 'protected, hit last', 1, false);
+    cache.get(4);
+    cache.get(5);
+    assert.deepEqual(
+      [...cache.hottestFirst()],
+      [
+        'protected, hit last',
+        'protected, hit first',
+        'probation, newer',
+        'probation, older',
+        'negative',
+      ],
+    );
   });
 });
