@@ -97,27 +97,63 @@ export function cookieLengthAllowed(length: number): boolean {
   );
 }
 
+const NOT_FOUND = -1;
+const OVERRUN_OR_TWICE = -2;
+
 /**
- * The COOKIE option's data in an OPT record's RDATA (a list of {code, length, data}),
- * `undefined` when there is none, or `'malformed'` when two COOKIE options are present
- * (a response cannot echo both) or the list overruns the RDATA.
+ * Offset of the COOKIE option's header in the option list buf[from, to), NOT_FOUND, or
+ * OVERRUN_OR_TWICE when two COOKIE options are present (a response cannot echo both) or
+ * the list overruns its end.
  */
-export function findCookieOption(rdata: Uint8Array): Uint8Array | undefined | 'malformed' {
-  let found: Uint8Array | undefined;
-  let pos = 0;
-  while (pos < rdata.length) {
-    if (pos + 4 > rdata.length) return 'malformed';
-    const code = ((rdata[pos] as number) << 8) | (rdata[pos + 1] as number);
-    const length = ((rdata[pos + 2] as number) << 8) | (rdata[pos + 3] as number);
-    const end = pos + 4 + length;
-    if (end > rdata.length) return 'malformed';
+function locateCookie(buf: Uint8Array, from: number, to: number): number {
+  let found = NOT_FOUND;
+  let pos = from;
+  while (pos < to) {
+    if (pos + 4 > to) return OVERRUN_OR_TWICE;
+    const code = ((buf[pos] as number) << 8) | (buf[pos + 1] as number);
+    const end = pos + 4 + (((buf[pos + 2] as number) << 8) | (buf[pos + 3] as number));
+    if (end > to) return OVERRUN_OR_TWICE;
     if (code === COOKIE_OPTION) {
-      if (found) return 'malformed';
-      found = rdata.subarray(pos + 4, end);
+      if (found !== NOT_FOUND) return OVERRUN_OR_TWICE;
+      found = pos;
     }
     pos = end;
   }
   return found;
+}
+
+/**
+ * The COOKIE option's data in an OPT record's RDATA (a list of {code, length, data}),
+ * `undefined` when there is none, or `'malformed'` when two COOKIE options are present
+ * or the list overruns the RDATA.
+ */
+export function findCookieOption(rdata: Uint8Array): Uint8Array | undefined | 'malformed' {
+  const at = locateCookie(rdata, 0, rdata.length);
+  if (at === NOT_FOUND) return undefined;
+  if (at === OVERRUN_OR_TWICE) return 'malformed';
+  const length = ((rdata[at + 2] as number) << 8) | (rdata[at + 3] as number);
+  return rdata.subarray(at + 4, at + 4 + length);
+}
+
+/**
+ * Where the COOKIE option (its 4-byte header included) sits in `msg` when an OPT record
+ * (RFC 6891 §6.1.2: root owner, type 41) starts at `optAt`: [start, end) offsets, or
+ * undefined when there is no such OPT record, it has no COOKIE option, or its options
+ * are malformed. The answer cache leaves these bytes out of its key, so the cookie,
+ * which changes per client and over time, does not cost it its hits.
+ */
+export function cookieOptionSpan(
+  msg: Uint8Array,
+  optAt: number,
+): { start: number; end: number } | undefined {
+  if (optAt + 11 > msg.length || msg[optAt] !== 0) return undefined;
+  if (msg[optAt + 1] !== 0 || msg[optAt + 2] !== 41) return undefined;
+  const rdStart = optAt + 11;
+  const rdEnd = rdStart + (((msg[optAt + 9] as number) << 8) | (msg[optAt + 10] as number));
+  if (rdEnd > msg.length) return undefined;
+  const at = locateCookie(msg, rdStart, rdEnd);
+  if (at < 0) return undefined;
+  return { start: at, end: at + 4 + (((msg[at + 2] as number) << 8) | (msg[at + 3] as number)) };
 }
 
 // The hash input (RFC 9018 §4.4): client cookie | version | reserved | timestamp | address,

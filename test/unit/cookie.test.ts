@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkCookie,
+  cookieOptionSpan,
   cookieAction,
   cookieLengthAllowed,
   findCookieOption,
@@ -218,6 +219,33 @@ describe('finding the COOKIE option in OPT RDATA', () => {
     assert.equal(findCookieOption(twice), 'malformed');
     assert.equal(findCookieOption(option(10, '0102030405060708').subarray(0, 10)), 'malformed');
     assert.equal(findCookieOption(hex('000a00')), 'malformed');
+  });
+});
+
+describe('the span of the COOKIE option in a query', () => {
+  // example.com. IN A, with an OPT record carrying NSID (empty) and a COOKIE.
+  const query = (options: string) => {
+    const opts = hex(options);
+    const head = hex('e03e00000001000000000001076578616d706c6503636f6d0000010001');
+    const opt = Buffer.alloc(11);
+    opt.writeUInt16BE(41, 1);
+    opt.writeUInt16BE(4096, 3);
+    opt.writeUInt16BE(opts.length, 9);
+    return { msg: Buffer.concat([head, opt, opts]), optAt: head.length };
+  };
+  it('covers the whole option, header included', () => {
+    const { msg, optAt } = query('00030000' + '000a0008' + '2464c4abcf10c957');
+    const span = cookieOptionSpan(msg, optAt);
+    assert.deepEqual(span, { start: optAt + 15, end: optAt + 27 });
+    assert.equal(msg.subarray(span.start, span.end).toString('hex'), '000a00082464c4abcf10c957');
+  });
+  it('is undefined without a cookie, without an OPT there, or with malformed options', () => {
+    assert.equal(cookieOptionSpan(query('00030000').msg, query('00030000').optAt), undefined);
+    const { msg, optAt } = query('000a0008' + '2464c4abcf10c957');
+    assert.equal(cookieOptionSpan(msg, optAt - 1), undefined);
+    assert.equal(cookieOptionSpan(msg.subarray(0, msg.length - 1), optAt), undefined);
+    const twice = query('000a00080102030405060708000a00080102030405060708');
+    assert.equal(cookieOptionSpan(twice.msg, twice.optAt), undefined);
   });
 });
 
