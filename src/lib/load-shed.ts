@@ -16,8 +16,8 @@ export interface LoadShedConfig {
 }
 
 /**
- * 150 ms: well inside the retry timeouts of common resolvers (Unbound starts near 376 ms,
- * BIND near 800 ms), so an answer this late is still one a resolver waits for.
+ * 150 ms: under the 376 ms Unbound waits for a server it has no round-trip time for yet,
+ * so an answer this late is still one a resolver is waiting for.
  */
 export const LOAD_SHED_DEFAULTS: LoadShedConfig = { maxLagMs: 150, sampleMs: 20 };
 

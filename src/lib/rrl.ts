@@ -32,7 +32,10 @@ export function rrlClassOf(rcode: number, answerCount: number): RrlClass {
 export interface RrlConfig {
   /** Responses a second per bucket, and its burst; 0 turns limiting off. NSD's default: 200. */
   readonly rate: number;
-  /** Every `slip`-th limited response is sent truncated; 0 drops them all, 1 slips them all. */
+  /**
+   * Every `slip`-th limited response is sent truncated; 0 drops them all, 1 slips them all.
+   * NSD's default: 2.
+   */
   readonly slip: number;
   /** Client prefix length for IPv4 (default /24) and IPv6 (default /56). */
   readonly ipv4Prefix: number;
