@@ -15,6 +15,7 @@ import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
+import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -23,6 +24,8 @@ Usage:
   cirrus token create [--name NAME] [--config FILE]
                                                create an API token (printed once)
   cirrus zone export [--config FILE]           print the zone as RFC 1035 text
+  cirrus snapshot release [--config FILE]      publish the change the publish gate holds,
+                                               on every instance sharing the store
   cirrus geo build --country CSV… [--asn CSV…] --out FILE.mmdb [--type NAME]
                                                compile CSV ranges (first,last,country_code;
                                                first,last,asn,org; or network,… rows) into a
@@ -121,6 +124,14 @@ async function main(argv: string[]): Promise<number> {
       return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
     });
     process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'snapshot' && sub === 'release') {
+    await withStore(values.config, (_c, store) => requestRelease(store));
+    console.error(
+      `release requested: each instance publishes what it holds within snapshot.gate.recheckMs ` +
+        `(a change held within the next ${RELEASE_WINDOW_MS / 1000} s is released too)`,
+    );
     return 0;
   }
   if (cmd === 'nsd-config') {

@@ -184,6 +184,7 @@ export class Cirrus {
         certificates: this.certificates,
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
+        gate: this.snapshots,
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });

@@ -10,6 +10,18 @@ import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 import type { WorkerStatus } from '../dns/workers.js';
+import type { HeldChange } from '../snapshot/manager.js';
+import type { Breach } from '../snapshot/publish-gate.js';
+import type { StoreState } from '../store/store.js';
+
+/** The publish gate of the snapshot manager (snapshot/publish-gate.ts). */
+export interface PublishGate {
+  readonly heldChange: HeldChange | undefined;
+  /** Publishes what is held, on every instance sharing the store. */
+  release(): Promise<void>;
+  /** The bounds `change` alone would cross against the live content. */
+  checkWrite(change: (state: StoreState) => StoreState): Breach[];
+}
 
 export interface ApiDeps {
   config: Config;
@@ -38,4 +50,6 @@ export interface ApiDeps {
   secondaries: () => SecondaryStatus[];
   /** Resolves when every secondary serves `serial` or newer, or at the timeout. */
   awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
+  /** Holds changes beyond bounds; without it writes are not checked. */
+  gate?: PublishGate | undefined;
 }

@@ -282,6 +282,38 @@ export const SnapshotConfig = Type.Object(
       default: 250,
       description: 'rebuild at the latest this long after the first change',
     }),
+    gate: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'hold a new snapshot that changes more than the bounds below',
+        }),
+        maxLostNamesShare: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.1,
+          description: 'hold when more than this share of served base names disappears',
+        }),
+        maxLostNames: Type.Integer({
+          minimum: 0,
+          default: 100,
+          description: 'hold when more than this many served base names disappear',
+        }),
+        maxLostNodesShare: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.5,
+          description: 'hold when more than this share of all nodes disappears at once',
+        }),
+        recheckMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 2000,
+          description: 'while a change is held, look this often for a release',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );

@@ -1,6 +1,7 @@
 // Keeps the live snapshot: builds a new one aside when the store changes (debounced, one
 // build at a time), and publishes it with a single assignment. A failed build is logged
 // and counted and the previous snapshot keeps serving (Caddy's Load, Knot's zonedb-load).
+// A build that changes more than the publish gate allows is held (publish-gate.ts).
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../lib/logger.js';
@@ -8,6 +9,28 @@ import { errorMessage } from '../lib/errors.js';
 import { buildFromStore, type BuildRecipe } from './from-store.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotMetrics } from './metrics.js';
+import type { StoreState } from '../store/store.js';
+import {
+  HOLD_REASONS,
+  breaches,
+  describeBreaches,
+  gateView,
+  readRelease,
+  releases,
+  requestRelease,
+  type Breach,
+} from './publish-gate.js';
+
+/** A build the publish gate keeps from going live. */
+export interface HeldChange {
+  breaches: Breach[];
+  serial: number;
+  contentHash: string;
+  domains: number;
+  nodes: number;
+  /** When this content was first held (ms). */
+  since: number;
+}
 
 export interface SnapshotManagerDeps {
   config: Config;
@@ -37,6 +60,10 @@ export class SnapshotManager {
   /** Fires the rebuild that drops the next expiring challenge TXT value. */
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly publishListeners = new Set<(s: Snapshot) => void>();
+  private held: HeldChange | undefined;
+  /** The last release marker seen (publish-gate.ts): a different one admits a held build. */
+  private releaseSeen: string | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SnapshotManagerDeps) {}
 
@@ -62,10 +89,38 @@ export class SnapshotManager {
     return this.lastError;
   }
 
+  /** The build the publish gate holds, if any. */
+  get heldChange(): HeldChange | undefined {
+    return this.held;
+  }
+
+  /**
+   * Admits what is held, here and on every instance sharing the store (they look for the
+   * marker while they hold), and resolves once this instance published a new build.
+   */
+  async release(): Promise<void> {
+    await requestRelease(this.deps.store);
+    await this.flush();
+  }
+
+  /**
+   * The bounds a write would cross by itself: `change` applied to a copy of the live
+   * content (never the store). Empty when the gate is off or nothing is live yet.
+   */
+  checkWrite(change: (state: StoreState) => StoreState): Breach[] {
+    const gate = this.deps.config.snapshot.gate;
+    if (!gate.enabled || !this.liveRecipe) return [];
+    const state = this.liveRecipe.state;
+    const next = change({ ...state, domains: [...state.domains], nodes: [...state.nodes] });
+    return breaches(gateView(state), gateView(next), gate);
+  }
+
   /** Builds the first snapshot (failure stops start-up) and follows store changes. */
   async start(): Promise<void> {
     this.stopped = false;
     this.unsubscribe = this.deps.store.onChange(() => this.schedule());
+    // Markers from before this start release nothing.
+    this.releaseSeen = await readRelease(this.deps.store);
     await this.rebuild(true);
   }
 
@@ -76,6 +131,8 @@ export class SnapshotManager {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     clearTimeout(this.expiryTimer);
+    clearInterval(this.recheckTimer);
+    this.recheckTimer = undefined;
     await this.building?.catch(() => undefined);
     this.releaseWaiters();
   }
@@ -138,6 +195,67 @@ export class SnapshotManager {
     this.expiryTimer.unref();
   }
 
+  /** The publish gate: true when `next` may go live; else it is held (and reported once). */
+  private async admit(next: Snapshot, recipe: BuildRecipe): Promise<boolean> {
+    const gate = this.deps.config.snapshot.gate;
+    const live = this.live;
+    const liveRecipe = this.liveRecipe;
+    if (!gate.enabled || !live || !liveRecipe) return this.setHeld(undefined);
+    const found = breaches(gateView(liveRecipe.state, live), gateView(recipe.state, next), gate);
+    if (found.length === 0) return this.setHeld(undefined);
+    const marker = await readRelease(this.deps.store);
+    if (releases(marker, this.releaseSeen, Date.now())) {
+      this.releaseSeen = marker;
+      this.deps.logger.warn(
+        { serial: next.serial, reasons: found.map((b) => b.reason) },
+        `held change released, publishing: ${describeBreaches(found)}`,
+      );
+      return this.setHeld(undefined);
+    }
+    const same = this.held?.contentHash === next.contentHash;
+    this.setHeld({
+      breaches: found,
+      serial: next.serial,
+      contentHash: next.contentHash,
+      domains: next.domains.size,
+      nodes: next.nodes.length,
+      since: same && this.held ? this.held.since : Date.now(),
+    });
+    this.deps.metrics.builds.inc({ result: 'held' });
+    if (!same) {
+      this.deps.logger.warn(
+        { serial: next.serial, live: live.serial, reasons: found.map((b) => b.reason) },
+        `snapshot held by the publish gate, serial ${live.serial} keeps serving: ${describeBreaches(found)}` +
+          ' (release: cirrus snapshot release, or POST /api/v1/snapshot/release)',
+      );
+    }
+    return false;
+  }
+
+  /** Records what is held (undefined: nothing); returns true when nothing is. */
+  private setHeld(held: HeldChange | undefined): boolean {
+    this.held = held;
+    const active = new Set(held?.breaches.map((b) => b.reason));
+    for (const reason of HOLD_REASONS)
+      this.deps.metrics.held.set({ reason }, active.has(reason) ? 1 : 0);
+    if (!held) {
+      clearInterval(this.recheckTimer);
+      this.recheckTimer = undefined;
+    } else if (!this.recheckTimer && !this.stopped) {
+      // A release on another instance sends no change event: look for its marker.
+      this.recheckTimer = setInterval(() => {
+        readRelease(this.deps.store).then(
+          (marker) => {
+            if (this.held && releases(marker, this.releaseSeen, Date.now())) this.schedule();
+          },
+          () => undefined,
+        );
+      }, this.deps.config.snapshot.gate.recheckMs);
+      this.recheckTimer.unref();
+    }
+    return !held;
+  }
+
   private async buildOnce(initial: boolean): Promise<void> {
     const { config, store, logger, metrics } = this.deps;
     // The build's own time: the prewarm after it hands the loop to queries and is not counted.
@@ -155,6 +273,7 @@ export class SnapshotManager {
         now: this.deps.now?.(),
       });
       if (built === 'unchanged') {
+        this.setHeld(undefined);
         metrics.builds.inc({ result: 'unchanged' });
         this.lastError = undefined;
         metrics.lastSuccess.set(Date.now() / 1000);
@@ -162,6 +281,7 @@ export class SnapshotManager {
       }
       const { snapshot: next, recipe } = built;
       end();
+      if (!(await this.admit(next, recipe))) return;
       try {
         await this.deps.beforePublish?.(next, this.live);
       } catch (err) {

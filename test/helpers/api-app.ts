@@ -61,6 +61,7 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       certificates: cirrus.certificates,
       secondaries: () => cirrus.master.status(),
       awaitSerial: (serial, timeoutMs) => cirrus.master.awaitSerial(serial, timeoutMs),
+      gate: cirrus.snapshots,
     });
     await app.ready();
   } catch (err) {
