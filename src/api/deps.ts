@@ -10,7 +10,7 @@ import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 import type { WorkerStatus } from '../dns/workers.js';
-import type { HeldChange } from '../snapshot/manager.js';
+import type { HeldChange, SnapshotSource } from '../snapshot/manager.js';
 import type { Breach } from '../snapshot/publish-gate.js';
 import type { StoreState } from '../store/store.js';
 
@@ -50,6 +50,14 @@ export interface ApiDeps {
   secondaries: () => SecondaryStatus[];
   /** Resolves when every secondary serves `serial` or newer, or at the timeout. */
   awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
+  /** Where the live snapshot came from, for /healthz. */
+  snapshotSource?:
+    | (() => {
+        source: SnapshotSource;
+        storeReachable: boolean;
+        lastKnownGoodProblem?: string;
+      })
+    | undefined;
   /** Holds changes beyond bounds; without it writes are not checked. */
   gate?: PublishGate | undefined;
 }

@@ -282,6 +282,11 @@ export const SnapshotConfig = Type.Object(
       default: 250,
       description: 'rebuild at the latest this long after the first change',
     }),
+    lkgFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: 'data/last-known-good.lkg',
+      description:
+        'with the Redis store: the live snapshot kept on disk, served at start when Redis is unreachable or emptied; null disables',
+    }),
     gate: Type.Object(
       {
         enabled: Type.Boolean({

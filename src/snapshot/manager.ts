@@ -10,6 +10,9 @@ import { buildFromStore, type BuildRecipe } from './from-store.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotMetrics } from './metrics.js';
 import type { StoreState } from '../store/store.js';
+import { drive } from '../lib/cooperative.js';
+import { buildSteps } from './build.js';
+import type { LastKnownGood, LastKnownGoodWriter } from './last-known-good.js';
 import {
   HOLD_REASONS,
   breaches,
@@ -43,7 +46,19 @@ export interface SnapshotManagerDeps {
    * cache (pipeline/handler.ts prewarm); a failure is logged and publishing goes on.
    */
   beforePublish?: (next: Snapshot, previous: Snapshot | undefined) => Promise<unknown>;
+  /** Keeps each published recipe on disk (last-known-good.ts). */
+  lastKnownGood?: LastKnownGoodWriter | undefined;
 }
+
+export interface StartOptions {
+  /** Serve this first; the store's content replaces it only through the publish gate. */
+  from?: LastKnownGood | undefined;
+  /** False: the store is unreachable; follow it once storeReturned() is called. */
+  storeUp?: boolean;
+}
+
+/** Where the live snapshot came from. */
+export type SnapshotSource = 'store' | 'last-known-good';
 
 export class SnapshotManager {
   private live: Snapshot | undefined;
@@ -64,6 +79,7 @@ export class SnapshotManager {
   /** The last release marker seen (publish-gate.ts): a different one admits a held build. */
   private releaseSeen: string | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
+  private liveSource: SnapshotSource = 'store';
 
   constructor(private readonly deps: SnapshotManagerDeps) {}
 
@@ -87,6 +103,11 @@ export class SnapshotManager {
 
   get lastBuildError(): string | undefined {
     return this.lastError;
+  }
+
+  /** 'last-known-good' until the store's content is published or found identical. */
+  get source(): SnapshotSource {
+    return this.liveSource;
   }
 
   /** The build the publish gate holds, if any. */
@@ -115,13 +136,77 @@ export class SnapshotManager {
     return breaches(gateView(state), gateView(next), gate);
   }
 
-  /** Builds the first snapshot (failure stops start-up) and follows store changes. */
-  async start(): Promise<void> {
+  /**
+   * Builds the first snapshot (failure stops start-up) and follows store changes. From a
+   * last-known-good, that is live at once and the store's build goes through the gate.
+   */
+  async start(opts: StartOptions = {}): Promise<void> {
     this.stopped = false;
+    if (opts.from) await this.publishLastKnownGood(opts.from);
+    if (opts.storeUp === false) {
+      if (!opts.from) throw new Error('an unreachable store needs a last-known-good to start');
+      return;
+    }
+    await this.follow(!opts.from);
+  }
+
+  /** The store became reachable after a start without it: catch up through the gate. */
+  async storeReturned(): Promise<void> {
+    if (this.stopped || this.unsubscribe) return;
+    await this.follow(false);
+  }
+
+  private async follow(initial: boolean): Promise<void> {
     this.unsubscribe = this.deps.store.onChange(() => this.schedule());
     // Markers from before this start release nothing.
     this.releaseSeen = await readRelease(this.deps.store);
-    await this.rebuild(true);
+    await this.rebuild(initial);
+  }
+
+  private async publishLastKnownGood(from: LastKnownGood): Promise<void> {
+    const recipe = { ...from.recipe, generation: this.generation + 1 };
+    const next = await drive(buildSteps({ ...recipe, config: this.deps.config }));
+    this.liveSource = 'last-known-good';
+    this.deps.metrics.fromLastKnownGood.set(1);
+    this.deps.lastKnownGood?.markWritten(recipe.serial);
+    this.deps.logger.warn(
+      { serial: next.serial, domains: next.domains.size, writtenAt: from.writtenAt },
+      'serving the last-known-good snapshot until the store is read',
+    );
+    this.install(next, recipe);
+  }
+
+  /** Makes `next` the live snapshot and tells everyone who listens. */
+  private install(next: Snapshot, recipe: BuildRecipe): void {
+    const { logger, metrics } = this.deps;
+    this.generation = next.generation;
+    const serial = next.serial;
+    for (const w of next.warnings) logger.warn({ serial }, w);
+    this.live = next;
+    this.liveRecipe = recipe;
+    this.armExpiry(next.nextExpiry);
+    metrics.serial.set(serial);
+    metrics.domains.set(next.domains.size);
+    metrics.nodes.set(next.nodes.length);
+    metrics.lastSuccess.set(next.builtAt / 1000);
+    logger.debug(
+      { serial, generation: next.generation, domains: next.domains.size },
+      'snapshot published',
+    );
+    for (const listener of this.publishListeners) {
+      try {
+        listener(next);
+      } catch (err) {
+        logger.error({ err }, 'snapshot listener failed');
+      }
+    }
+  }
+
+  private fromStore(): void {
+    if (this.liveSource === 'store') return;
+    this.liveSource = 'store';
+    this.deps.metrics.fromLastKnownGood.set(0);
+    this.deps.logger.info({ serial: this.live?.serial }, 'serving the store content again');
   }
 
   async stop(): Promise<void> {
@@ -274,6 +359,7 @@ export class SnapshotManager {
       });
       if (built === 'unchanged') {
         this.setHeld(undefined);
+        this.fromStore();
         metrics.builds.inc({ result: 'unchanged' });
         this.lastError = undefined;
         metrics.lastSuccess.set(Date.now() / 1000);
@@ -287,29 +373,11 @@ export class SnapshotManager {
       } catch (err) {
         logger.warn({ err }, 'before-publish step failed; publishing anyway');
       }
-      this.generation = next.generation;
-      const serial = next.serial;
-      for (const w of next.warnings) logger.warn({ serial }, w);
-      this.live = next;
-      this.liveRecipe = recipe;
       this.lastError = undefined;
-      this.armExpiry(next.nextExpiry);
       metrics.builds.inc({ result: 'ok' });
-      metrics.serial.set(serial);
-      metrics.domains.set(next.domains.size);
-      metrics.nodes.set(next.nodes.length);
-      metrics.lastSuccess.set(next.builtAt / 1000);
-      logger.debug(
-        { serial, generation: next.generation, domains: next.domains.size },
-        'snapshot published',
-      );
-      for (const listener of this.publishListeners) {
-        try {
-          listener(next);
-        } catch (err) {
-          logger.error({ err }, 'snapshot listener failed');
-        }
-      }
+      this.install(next, recipe);
+      this.fromStore();
+      this.deps.lastKnownGood?.schedule(recipe);
     } catch (err) {
       metrics.builds.inc({ result: 'failed' });
       this.lastError = errorMessage(err);

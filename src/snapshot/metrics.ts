@@ -36,6 +36,11 @@ export function snapshotMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    fromLastKnownGood: new Gauge({
+      name: 'cirrus_snapshot_from_last_known_good',
+      help: 'The live snapshot is the last-known-good file (1) until the store content is published',
+      registers: [registry],
+    }),
     lastSuccess: new Gauge({
       name: 'cirrus_snapshot_last_success_timestamp_seconds',
       help: 'When the live snapshot was published',

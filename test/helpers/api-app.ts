@@ -32,9 +32,15 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       seed: { dir: null },
       store: { file: null },
       log: { level: 'silent' },
-      snapshot: { debounceMs: 0, maxDelayMs: 10 },
       health: { probe: { type: 'none' } },
       ...overrides,
+      // No last-known-good file unless a test asks: one test's file must not feed the next.
+      snapshot: {
+        debounceMs: 0,
+        maxDelayMs: 10,
+        lkgFile: null,
+        ...(overrides.snapshot as object | undefined),
+      },
     },
     'test config',
   );

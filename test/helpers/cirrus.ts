@@ -27,10 +27,11 @@ export async function startCirrus(
     seed: { dir: null },
     store: { file: null },
     log: { level: 'silent' },
-    snapshot: { debounceMs: 5, maxDelayMs: 50 },
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
     ...overrides,
+    // No last-known-good file unless a test asks: one test's file must not feed the next.
+    snapshot: { debounceMs: 5, maxDelayMs: 50, lkgFile: null, ...(overrides.snapshot as object) },
     dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
   };

@@ -22,6 +22,9 @@ export const healthRoutes =
               snapshotAgeSeconds: Type.Number(),
               store: Type.String(),
               lastBuildError: Type.Optional(Type.String()),
+              source: Type.String(),
+              storeReachable: Type.Boolean(),
+              lastKnownGoodProblem: Type.Optional(Type.String()),
               held: Type.Optional(
                 Type.Object({
                   serial: Type.Integer(),
@@ -51,8 +54,11 @@ export const healthRoutes =
         const workers = deps.dnsWorkers?.();
         const workerDown = workers?.some((w) => !w.ready) ?? false;
         const held = deps.gate?.heldChange;
+        const from = deps.snapshotSource?.() ?? { source: 'store', storeReachable: true };
+        const fallback = from.source !== 'store' || !from.storeReachable;
         return {
-          status: err || workerDown || held ? 'degraded' : 'ok',
+          status: err || workerDown || held || fallback ? 'degraded' : 'ok',
+          ...from,
           serial: s.serial,
           zone: s.zone.name,
           domains: s.domains.size,
