@@ -248,9 +248,8 @@ export class Cirrus {
       this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
   }
 
-  /** What needs the store from its start: probes, certificates, the hidden master. */
+  /** What needs the store from its start, after DNS: certificates, the hidden master. */
   private async startStoreUsers(): Promise<void> {
-    await this.health.start();
     await this.certificates?.start();
     // After DNS: a NOTIFY is answered by a transfer request at once.
     await this.master.start();
@@ -288,6 +287,7 @@ export class Cirrus {
           try {
             await this.seed();
             await this.snapshots.storeReturned();
+            await this.health.start();
             await this.startStoreUsers();
           } catch (err) {
             this.logger.error({ err }, 'catching up with the store failed');
