@@ -28,6 +28,7 @@ import {
   type LastKnownGood,
 } from './snapshot/last-known-good.js';
 import { errorMessage } from './lib/errors.js';
+import { InstanceTracker } from './snapshot/instances.js';
 
 /** How often a start without the store tries to reach it again. */
 const STORE_RETRY_MS = 1000;
@@ -62,6 +63,7 @@ export class Cirrus {
   private storeUp = true;
   private storeRetry: NodeJS.Timeout | undefined;
   private stopping = false;
+  readonly instances: InstanceTracker;
 
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
@@ -153,6 +155,15 @@ export class Cirrus {
           })
         : undefined;
     this.snapshots.onPublish(() => this.workers?.published());
+    this.instances = new InstanceTracker({
+      config: this.config,
+      store: this.store,
+      logger: this.logger.child({ component: 'instances' }),
+      registry: this.registry,
+      id: healthInstanceId(this.config),
+      snapshot: () => this.snapshots.current,
+      source: () => this.snapshots.source,
+    });
   }
 
   /** Resolves once a snapshot built after the call is what every process answers from. */
@@ -224,6 +235,7 @@ export class Cirrus {
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
         gate: this.snapshots,
+        instances: () => this.instances.beat(),
         snapshotSource: () => ({
           source: this.snapshots.source,
           storeReachable: this.storeUp,
@@ -250,6 +262,7 @@ export class Cirrus {
 
   /** What needs the store from its start, after DNS: certificates, the hidden master. */
   private async startStoreUsers(): Promise<void> {
+    this.instances.start();
     await this.certificates?.start();
     // After DNS: a NOTIFY is answered by a transfer request at once.
     await this.master.start();
@@ -307,6 +320,7 @@ export class Cirrus {
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
       async () => this.certificates?.stop(),
+      async () => this.instances.stop(),
       () => this.master.stop(),
       () => this.dns.stop(),
       async () => this.workers?.stop(),

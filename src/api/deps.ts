@@ -13,6 +13,7 @@ import type { WorkerStatus } from '../dns/workers.js';
 import type { HeldChange, SnapshotSource } from '../snapshot/manager.js';
 import type { Breach } from '../snapshot/publish-gate.js';
 import type { StoreState } from '../store/store.js';
+import type { InstanceStatus } from '../snapshot/instances.js';
 
 /** The publish gate of the snapshot manager (snapshot/publish-gate.ts). */
 export interface PublishGate {
@@ -58,6 +59,8 @@ export interface ApiDeps {
         lastKnownGoodProblem?: string;
       })
     | undefined;
+  /** This instance's report written, then every instance's (snapshot/instances.ts). */
+  instances?: (() => Promise<InstanceStatus[]>) | undefined;
   /** Holds changes beyond bounds; without it writes are not checked. */
   gate?: PublishGate | undefined;
 }

@@ -287,6 +287,30 @@ export const SnapshotConfig = Type.Object(
       description:
         'with the Redis store: the live snapshot kept on disk, served at start when Redis is unreachable or emptied; null disables',
     }),
+    instances: Type.Object(
+      {
+        intervalMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 5000,
+          description:
+            'how often each instance writes its serial and content hash (cdn:instance:{id})',
+        }),
+        ttlSec: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 15,
+          description: 'an instance not heard of for this long leaves GET /api/v1/instances',
+        }),
+        disagreeAfterSec: Type.Integer({
+          minimum: 0,
+          maximum: 86400,
+          default: 30,
+          description: 'cirrus_instances_disagreeing counts instances off the majority for longer',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     gate: Type.Object(
       {
         enabled: Type.Boolean({

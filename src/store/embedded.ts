@@ -148,6 +148,8 @@ export class EmbeddedStore implements Store {
   private readonly views = new Map<string, { node: string; view: HealthView; expires: number }>();
   /** `cdn:lock:{name}` → owner and expiry. */
   private readonly locks = new Map<string, { owner: string; expires: number }>();
+  /** `cdn:instance:{id}` values: this process's only, never persisted. */
+  private readonly instances = new Map<string, { value: string; expires: number }>();
 
   /**
    * Every change applied in memory since the last write that reached the file, in order.
@@ -674,6 +676,20 @@ export class EmbeddedStore implements Store {
 
   async loadJournal(zone: string): Promise<JournalEntry[]> {
     return clone(this.read().xfr?.journals[zone] ?? []);
+  }
+
+  async putInstance(id: string, value: string, ttlSec: number): Promise<void> {
+    this.instances.set(id, { value, expires: Date.now() + ttlSec * 1000 });
+  }
+
+  async listInstances(): Promise<Map<string, string>> {
+    const now = Date.now();
+    const out = new Map<string, string>();
+    for (const [id, e] of this.instances) {
+      if (e.expires > now) out.set(id, e.value);
+      else this.instances.delete(id);
+    }
+    return out;
   }
 
   async getMeta(name: string): Promise<string | undefined> {

@@ -21,6 +21,10 @@ export const keys = {
   healthView: (node: string, instance: string) => `cdn:health:${node}:${instance}`,
   /** Instances that wrote views lately (sorted set, score: ms of the last write), the index of the views. */
   healthInstances: 'cdn:health:instances',
+  /** One instance's live serial and content hash, with expiry (added by Cirrus GSLB). */
+  instance: (id: string) => `cdn:instance:${id}`,
+  /** Instances that wrote their key lately (sorted set, score: ms of the last write). */
+  instances: 'cdn:instances',
   /** Leader locks for schedules that one instance runs at a time (added by Cirrus GSLB). */
   lock: (name: string) => `cdn:lock:${name}`,
   /** Challenge TXT values: sorted set, member JSON [name, value], score expiry in ms (added by Cirrus GSLB). */

@@ -837,6 +837,29 @@ export class RedisStore implements Store {
     return raw.map((e) => JSON.parse(e) as JournalEntry);
   }
 
+  async putInstance(id: string, value: string, ttlSec: number): Promise<void> {
+    const now = Date.now();
+    await execAll(
+      this.redis
+        .multi()
+        .set(keys.instance(id), value, 'EX', ttlSec)
+        .zadd(keys.instances, now, id)
+        .zremrangebyscore(keys.instances, '-inf', now - ttlSec * 1000 - INDEX_SLACK_MS),
+    );
+  }
+
+  async listInstances(): Promise<Map<string, string>> {
+    const ids = await this.redis.zrange(keys.instances, 0, -1);
+    const out = new Map<string, string>();
+    if (ids.length === 0) return out;
+    const values = await this.redis.mget(ids.map((id) => keys.instance(id)));
+    ids.forEach((id, i) => {
+      const v = values[i];
+      if (v) out.set(id, v);
+    });
+    return out;
+  }
+
   async getMeta(name: string): Promise<string | undefined> {
     return (await this.redis.get(keys.meta(name))) ?? undefined;
   }

@@ -108,6 +108,11 @@ export interface Store {
   ): Promise<boolean>;
   loadJournal(zone: string): Promise<JournalEntry[]>;
 
+  /** This instance's live serial and content hash (`cdn:instance:{id}`), expiring after ttlSec. */
+  putInstance(id: string, value: string, ttlSec: number): Promise<void>;
+  /** Every unexpired `cdn:instance:{id}` value, by id. */
+  listInstances(): Promise<Map<string, string>>;
+
   /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string): Promise<void>;

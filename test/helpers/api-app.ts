@@ -68,6 +68,7 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       secondaries: () => cirrus.master.status(),
       awaitSerial: (serial, timeoutMs) => cirrus.master.awaitSerial(serial, timeoutMs),
       gate: cirrus.snapshots,
+      instances: () => cirrus.instances.beat(),
     });
     await app.ready();
   } catch (err) {

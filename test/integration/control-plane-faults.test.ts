@@ -331,3 +331,96 @@ describe('last-known-good on a real redis-server', () => {
     assert.match(String(health.lastKnownGoodProblem), /set aside as .*\.corrupt-/);
   });
 });
+
+describe('instances on one redis-server', () => {
+  let redis: RedisServer;
+  let a: RunningCirrus;
+  let b: RunningCirrus;
+
+  before(async () => {
+    redis = await startRedis();
+    const instances = { intervalMs: 200, ttlSec: 2, disagreeAfterSec: 1 };
+    // A publishes whatever the store holds; B's gate holds a mass delete, so B goes stale.
+    a = await startCirrus({
+      health: { probe: { type: 'none' }, instanceId: 'cirrus-a' },
+      snapshot: { instances, gate: { enabled: false } },
+      store: { redisUrl: redis.url, file: null },
+    });
+    b = await startCirrus({
+      health: { probe: { type: 'none' }, instanceId: 'cirrus-b' },
+      snapshot: { instances },
+      store: { redisUrl: redis.url, file: null },
+    });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+  });
+
+  it('lists every instance agreeing, then shows one stale in the API and the metric', async () => {
+    await populate(a, 10);
+    const agreed = await until('both instances reporting the same content', 5000, async () => {
+      const list = (await api(a, 'GET', '/api/v1/instances')).json as Array<{
+        id: string;
+        serial: number;
+        agrees: boolean;
+      }>;
+      return list.length === 2 && list.every((i) => i.agrees) && list[0]?.serial === list[1]?.serial
+        ? list
+        : undefined;
+    });
+    assert.deepEqual(
+      agreed.map((i) => i.id),
+      ['cirrus-a', 'cirrus-b'],
+    );
+
+    const store = a.cirrus.store;
+    for (let i = 0; i < 8; i++) await store.deleteDomain(`site${i}.example.com`);
+    await until('B holding the mass delete', 3000, async () =>
+      b.cirrus.snapshots.heldChange ? true : undefined,
+    );
+    // A third instance joins on A's side: A and it are the majority, B is stale.
+    const c = await startCirrus({
+      health: { probe: { type: 'none' }, instanceId: 'cirrus-c' },
+      snapshot: { instances: { intervalMs: 200, ttlSec: 2, disagreeAfterSec: 1 } },
+      store: { redisUrl: redis.url, file: null },
+    });
+    try {
+      const list = await until('B shown off the majority for over 1 s', 6000, async () => {
+        const l = (await api(a, 'GET', '/api/v1/instances')).json as Array<{
+          id: string;
+          agrees: boolean;
+          disagreeingSeconds: number;
+          ageSeconds: number;
+          self: boolean;
+        }>;
+        const stale = l.find((i) => i.id === 'cirrus-b');
+        return l.length === 3 && stale && !stale.agrees && stale.disagreeingSeconds >= 1
+          ? l
+          : undefined;
+      });
+      assert.deepEqual(
+        list.map((i) => [i.id, i.agrees, i.self]),
+        [
+          ['cirrus-a', true, true],
+          ['cirrus-b', false, false],
+          ['cirrus-c', true, false],
+        ],
+      );
+      assert.ok(list.every((i) => i.ageSeconds < 2));
+      const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+      assert.match(metrics, /^cirrus_instances_disagreeing 1$/m);
+    } finally {
+      await c.stop();
+    }
+    // Released, B catches up and the disagreement ends; C's key expires.
+    assert.equal((await api(b, 'POST', '/api/v1/snapshot/release')).status, 200);
+    await until('every instance agreeing again, C gone', 6000, async () => {
+      const l = (await api(a, 'GET', '/api/v1/instances')).json as Array<{ agrees: boolean }>;
+      return l.length === 2 && l.every((i) => i.agrees) ? l : undefined;
+    });
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    assert.match(metrics, /^cirrus_instances_disagreeing 0$/m);
+  });
+});
