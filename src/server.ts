@@ -294,7 +294,8 @@ export class Cirrus {
       this.storeRetry = undefined;
       this.store.start().then(
         async () => {
-          if (this.stopping) return;
+          // A stop during the attempt: the connection it opened is closed here.
+          if (this.stopping) return void (await this.store.stop());
           this.storeUp = true;
           this.logger.info('store reachable again: catching up');
           try {

@@ -323,6 +323,23 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('instance reports', () => {
+      it('keeps each instance’s report until it expires; a newer one replaces it', async () => {
+        await store.putInstance('a', '{"serial":1}', 60);
+        await store.putInstance('b', '{"serial":2}', 1);
+        assert.deepEqual(
+          await store.listInstances(),
+          new Map([
+            ['a', '{"serial":1}'],
+            ['b', '{"serial":2}'],
+          ]),
+        );
+        await store.putInstance('a', '{"serial":3}', 60);
+        await sleep(1300);
+        assert.deepEqual(await store.listInstances(), new Map([['a', '{"serial":3}']]));
+      });
+    });
+
     describe('locks', () => {
       it('one owner at a time; renewals by the owner; release only by the owner', async () => {
         assert.equal(await store.acquireLock('health', 'a', 5000), true);

@@ -96,11 +96,15 @@ export function breaches(live: GateView, next: GateView, bounds: GateBounds): Br
       detail: `every node of pool ${sample(drained)} would disappear`,
     });
   }
+  // The fleet shrinking is what counts: nodes replaced by new ones (a PUT of the whole list
+  // with new ids) keep the capacity; a pool emptied that way is caught above.
   const lostNodes = [...live.nodes.keys()].filter((id) => !next.nodes.has(id));
-  if (lostNodes.length > 1 && lostNodes.length > bounds.maxLostNodesShare * live.nodes.size) {
+  const added = [...next.nodes.keys()].filter((id) => !live.nodes.has(id)).length;
+  const netLost = lostNodes.length - added;
+  if (netLost > 1 && netLost > bounds.maxLostNodesShare * live.nodes.size) {
     out.push({
       reason: 'nodes-lost',
-      detail: `${lostNodes.length} of ${live.nodes.size} nodes would disappear (${sample(lostNodes)})`,
+      detail: `${lostNodes.length} of ${live.nodes.size} nodes would disappear, ${added} new (${sample(lostNodes)})`,
     });
   }
   if (live.apex !== undefined && next.apex !== undefined && live.apex !== next.apex) {

@@ -79,6 +79,24 @@ describe('publish gate bounds', () => {
       view(5, { a1: 'fra', c1: 'fra' }),
       [],
     ],
+    [
+      'the whole fleet replaced by as many new nodes keeps its capacity',
+      view(5, { a1: 'fra', a2: 'fra' }),
+      view(5, { n1: 'fra', n2: 'fra', n3: 'iad' }),
+      [],
+    ],
+    [
+      '4 of 6 nodes gone, one new',
+      view(5, fleet),
+      view(5, { a1: 'fra', b1: 'iad', n1: 'hkg' }),
+      [],
+    ],
+    [
+      '5 of 6 nodes gone, one new',
+      view(5, fleet),
+      view(5, { a1: 'fra', n1: 'iad' }),
+      ['pool-drained', 'nodes-lost'],
+    ],
     ['the apex changing', view(5, fleet, 'ns1'), view(5, fleet, 'ns2'), ['apex-changed']],
     ['an unknown apex is not compared', view(5, fleet, 'ns1'), view(5, fleet), []],
   ];
