@@ -65,8 +65,8 @@ async function startWithoutToken(raw: Record<string, unknown>): Promise<RunningC
       seed: { dir: null },
       log: { level: 'silent' },
       health: { probe: { type: 'none' } },
-      dns: { listen: ['127.0.0.1:0'] },
       api: { listen: '127.0.0.1:0' },
+      dns: { listen: ['127.0.0.1:0'] },
       ...raw,
     },
     'test config',
@@ -266,7 +266,11 @@ describe('last-known-good on a real redis-server', () => {
 
     await relay.cut();
     const t0 = Date.now();
-    const second = await startWithoutToken(viaRelay());
+    // With a DNS worker: it answers UDP from the recipe the main process read from the file.
+    const second = await startWithoutToken({
+      ...viaRelay(),
+      dns: { listen: ['127.0.0.1:0'], workers: 1 },
+    });
     running.push(second);
     const startMs = Date.now() - t0;
     const answer = await dig(second.dnsPort, [names[0] as string, 'A']);
@@ -284,7 +288,8 @@ describe('last-known-good on a real redis-server', () => {
     assert.equal(health.domains, 5);
     const metrics = await (await fetch(`${second.apiUrl}/metrics`)).text();
     assert.match(metrics, /cirrus_snapshot_from_last_known_good 1/);
-    assert.ok(startMs < 3000, `started in ${startMs} ms`);
+    // Without waiting for Redis: the time is the worker's start on a shared machine.
+    assert.ok(startMs < 15_000, `started in ${startMs} ms`);
 
     // Another instance, on Redis directly, writes while this one cannot reach it.
     const other = await startCirrus({}, new RedisStore({ url: redis.url }));
