@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis.js';
@@ -419,8 +422,17 @@ describe('instances on one redis-server', () => {
     } finally {
       await c.stop();
     }
-    // Released, B catches up and the disagreement ends; C's key expires.
-    assert.equal((await api(b, 'POST', '/api/v1/snapshot/release')).status, 200);
+    // Released from the command line (it writes the marker in Redis; B looks for it while
+    // holding): B catches up and the disagreement ends; C's key expires.
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'snapshot', 'release'],
+      {
+        cwd: fileURLToPath(new URL('../../', import.meta.url)),
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', REDIS_URL: redis.url },
+      },
+    );
+    assert.match(cli.stderr, /release requested/);
     await until('every instance agreeing again, C gone', 6000, async () => {
       const l = (await api(a, 'GET', '/api/v1/instances')).json as Array<{ agrees: boolean }>;
       return l.length === 2 && l.every((i) => i.agrees) ? l : undefined;
