@@ -104,7 +104,8 @@ static void parse_args(int argc, char **argv) {
   if (opt.addresses < 1 || opt.addresses > 65000) die("--addresses: 1..65000");
   if (opt.resolvers < 2 || opt.resolvers > opt.addresses * opt.sockets_n || opt.resolvers > 65535)
     die("--resolvers: at most addresses × sockets and 65535");
-  if (opt.subnets4 + opt.subnets6 < 1 || opt.subnets4 + opt.subnets6 > 1000000) die("--subnets4 + --subnets6: 1..1,000,000");
+  if (opt.subnets4 + opt.subnets6 < 1 || opt.subnets4 + opt.subnets6 > 1000000)
+    die("--subnets4 + --subnets6: 1..1,000,000");
   if (opt.window < 1000 || opt.window > 20000000) die("--window: 1,000..20,000,000");
 }
 
@@ -623,7 +624,8 @@ static void machine_cpu(double *proc, double *irq) {
   FILE *f = fopen("/proc/stat", "r");
   unsigned long long u = 0, ni = 0, sy = 0, id = 0, io = 0, hi = 0, si = 0;
   if (f) {
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &u, &ni, &sy, &id, &io, &hi, &si) != 7) u = ni = sy = hi = si = 0;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &u, &ni, &sy, &id, &io, &hi, &si) != 7)
+      u = ni = sy = hi = si = 0;
     fclose(f);
   }
   *proc = (double)(u + ni + sy) / clk_tck;
@@ -687,7 +689,8 @@ static void run_phase(const char *name, const char *mode, double param, double s
   printf("%s{\"name\":\"%s\",\"mode\":\"%s\",\"param\":%g,\"seconds\":%.3f,\"sent\":%ld,\"answered\":%ld,"
          "\"lost\":%ld,\"late\":%ld,\"sendErrors\":%ld,\"qps\":%.1f,\"noerror\":%ld,\"nxdomain\":%ld,"
          "\"otherRcode\":%ld,\"truncated\":%ld,\"p50Ms\":%.3f,\"p99Ms\":%.3f,\"p999Ms\":%.3f,"
-         "\"genCpuUsPerQuery\":%.2f,\"genUserUsPerQuery\":%.2f,\"genCores\":%.3f,\"serverCpuUsPerQuery\":%.2f,\"serverCores\":%.3f,"
+         "\"genCpuUsPerQuery\":%.2f,\"genUserUsPerQuery\":%.2f,\"genCores\":%.3f,"
+         "\"serverCpuUsPerQuery\":%.2f,\"serverCores\":%.3f,"
          "\"machineProcessCores\":%.3f,\"machineIrqCores\":%.3f,\"subnetsSentSoFar\":%ld}",
          first ? "" : ",", name, mode, param, wall, st.sent, st.answered, st.lost, st.late, st.send_errors,
          st.answered / wall, st.noerror, st.nxdomain, st.other_rcode, st.truncated, pct(0.5, st.answered),
@@ -710,6 +713,8 @@ int main(int argc, char **argv) {
   double gen_seconds = self_cpu() - c0;
   rng_state ^= 0x5deece66dull; /* NX labels at send time: their own sequence */
   open_sockets();
+  int cookie_resolvers = 0;
+  for (int r = 0; r < opt.resolvers; r++) cookie_resolvers += res_has_cookie[r];
   printf("{\"stream\":{\"queries\":%ld,\"names\":%d,\"distinctNames\":%ld,\"top10NameShare\":%.4f,"
          "\"resolvers\":%d,\"sourceAddresses\":%d,\"sockets\":%d,\"ecsResolvers\":%d,"
          "\"cookieResolvers\":%d,\"subnets\":%d,\"distinctSubnets\":%ld,\"ecsShare\":%.4f,"
@@ -717,11 +722,7 @@ int main(int argc, char **argv) {
          "\"buildCpuSeconds\":%.2f,\"bytes\":%zu},\"phases\":[",
          gen_stats.queries, n_names, gen_stats.distinct_names, gen_stats.top10_share, opt.resolvers,
          opt.addresses < opt.resolvers ? opt.addresses : opt.resolvers, opt.sockets_n, n_ecs_res,
-         (int)({
-           int c = 0;
-           for (int r = 0; r < opt.resolvers; r++) c += res_has_cookie[r];
-           c;
-         }),
+         cookie_resolvers,
          n_subnets, gen_stats.distinct_subnets, (double)gen_stats.ecs / gen_stats.queries,
          (double)gen_stats.cookies / gen_stats.queries, (double)gen_stats.a / gen_stats.queries,
          (double)gen_stats.aaaa / gen_stats.queries, (double)gen_stats.nx / gen_stats.queries, gen_stats.redraws,
