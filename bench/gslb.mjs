@@ -279,6 +279,24 @@ function runRealgen(server, realgen, namesFile, zone) {
 }
 
 /**
+ * Waits (up to 15 s) until the server's tree uses under 5 % of a core: a server that fell
+ * behind the fixed rate is still answering its backlog, on the core the next server uses.
+ */
+async function settle(server) {
+  const t0 = Date.now();
+  let cpu = treeCpuSeconds(server.pid);
+  while (Date.now() - t0 < 15_000) {
+    await sleep(200);
+    const now = treeCpuSeconds(server.pid);
+    if (now - cpu < 0.01) break;
+    cpu = now;
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  if (seconds > 1) log(`${server.name} was busy for ${seconds.toFixed(1)} s after its run`);
+  return seconds;
+}
+
+/**
  * One measured phase: two dnsperf processes side by side, one plain and one adding ECS,
  * sized so ≈30 % of the queries carry ECS (outstanding-query caps at full speed, rates
  * at a fixed QPS; the share reached is reported). Server CPU from /proc over the phase.
@@ -584,8 +602,10 @@ async function main() {
       });
       r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
     }
-    if (realgen && REAL.servers.includes(s.name))
+    if (realgen && REAL.servers.includes(s.name)) {
       r.realistic = await runRealgen(s, realgen, namesFile, zone);
+      r.realistic.settleSeconds = await settle(s);
+    }
     r.rssMb = rssMb(s.pid);
     results[s.name] = r;
   }
