@@ -288,7 +288,7 @@ async function settle(server) {
   while (Date.now() - t0 < 15_000) {
     await sleep(200);
     const now = treeCpuSeconds(server.pid);
-    if (now - cpu < 0.01) break;
+    if (now - cpu <= 0.01) break;
     cpu = now;
   }
   const seconds = (Date.now() - t0) / 1000;
