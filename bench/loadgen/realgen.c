@@ -3,7 +3,7 @@
 // replays it over UDP to one server on 127.0.0.0/8, phase after phase, and prints one JSON
 // line: per phase the answered QPS, loss, latency percentiles, its own CPU per query sent
 // (getrusage; its system time includes loopback delivery into the server's socket) and the
-// server's per query answered (utime + stime of the pids given, from /proc).
+// server's per reply received, in time or late (utime + stime of the pids given, /proc).
 //
 // The stream: resolvers are (source address, socket) pairs, the source set per message
 // with IP_PKTINFO (all of 127.0.0.0/8 is local on lo), so one sendmmsg carries queries of
@@ -696,7 +696,7 @@ static void run_phase(const char *name, const char *mode, double param, double s
          st.answered / wall, st.noerror, st.nxdomain, st.other_rcode, st.truncated, pct(0.5, st.answered),
          pct(0.99, st.answered), pct(0.999, st.answered), st.sent ? gen * 1e6 / st.sent : -1,
          st.sent ? user * 1e6 / st.sent : -1,
-         gen / wall, st.answered ? srv * 1e6 / st.answered : -1, srv / wall, (m1 - m0) / wall, (i1 - i0) / wall,
+         gen / wall, st.answered + st.late ? srv * 1e6 / (st.answered + st.late) : -1, srv / wall, (m1 - m0) / wall, (i1 - i0) / wall,
          subnets_sent);
   fflush(stdout);
 }
