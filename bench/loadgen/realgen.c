@@ -696,7 +696,8 @@ static void run_phase(const char *name, const char *mode, double param, double s
          st.answered / wall, st.noerror, st.nxdomain, st.other_rcode, st.truncated, pct(0.5, st.answered),
          pct(0.99, st.answered), pct(0.999, st.answered), st.sent ? gen * 1e6 / st.sent : -1,
          st.sent ? user * 1e6 / st.sent : -1,
-         gen / wall, st.answered + st.late ? srv * 1e6 / (st.answered + st.late) : -1, srv / wall, (m1 - m0) / wall, (i1 - i0) / wall,
+         gen / wall, st.answered + st.late ? srv * 1e6 / (st.answered + st.late) : -1, srv / wall,
+         (m1 - m0) / wall, (i1 - i0) / wall,
          subnets_sent);
   fflush(stdout);
 }
