@@ -314,7 +314,13 @@ static struct {
 static void make_stream(void) {
   long L = opt.window;
   stream = calloc(L, sizeof(Query));
-  arena = malloc((size_t)L * 300);
+  /* A query's size at most: header, the longest name (or NX label + zone), type and class,
+     OPT RR, ECS for a /56, COOKIE. */
+  size_t longest = 13u + nx_zone.len;
+  for (int n = 0; n < n_names; n++)
+    if (names[n].len > longest) longest = names[n].len;
+  arena = malloc((size_t)L * (12 + longest + 4 + 11 + 15 + 12));
+  if (!arena) die("malloc");
   uint64_t slots = 1;
   while (slots < (uint64_t)L * 2) slots <<= 1;
   seen = calloc(slots, 8);
