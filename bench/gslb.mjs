@@ -201,16 +201,17 @@ function rssMb(pid) {
 
 // ---------------------------------------------------------------- measuring
 
-function runDnsperf(tag, port, args, limitSeconds) {
+/**
+ * Runs one load generator on the load CPUs until it exits by itself (SIGKILL after its
+ * limit): its output and the CPU it used (polled, as it is gone once it exits).
+ */
+function runLoad(name, cmd, args, limitSeconds) {
   if (cleaning) return Promise.reject(new Error('stopping'));
-  const outFile = join(tmp, `dnsperf-${tag}.out`);
+  const outFile = join(tmp, `${name}.out`);
   const fd = openSync(outFile, 'w');
-  const [c, a] = onCpus(LOAD_CPUS, 'dnsperf', ['-s', '127.0.0.1', '-p', String(port), ...args]);
-  const child = spawn(c, a, {
-    stdio: ['ignore', fd, fd],
-  });
+  const [c, a] = onCpus(LOAD_CPUS, cmd, args);
+  const child = spawn(c, a, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  const name = `dnsperf-${tag}`;
   track(name, child);
   let cpu = 0;
   const poll = setInterval(() => (cpu = processCpuSeconds(child.pid) ?? cpu), 100);
@@ -222,60 +223,43 @@ function runDnsperf(tag, port, args, limitSeconds) {
       clearInterval(poll);
       started.delete(name);
       const text = readFileSync(outFile, 'utf8');
-      if (code !== 0) rej(new Error(`dnsperf exited ${code}:\n${text.slice(-2000)}`));
+      if (code !== 0) rej(new Error(`${cmd} exited ${code}:\n${text.slice(-2000)}`));
       else res({ text, cpu });
     });
   });
 }
 
+function runDnsperf(tag, port, args, limitSeconds) {
+  const argv = ['-s', '127.0.0.1', '-p', String(port), ...args];
+  return runLoad(`dnsperf-${tag}`, 'dnsperf', argv, limitSeconds);
+}
+
 /**
- * The realistic suite on one server: realgen (on the load CPUs) runs its warm-up, full
- * speed and fixed-rate phases and reports the server's CPU from the pids of its tree.
+ * The realistic suite on one server: realgen runs its warm-up, full-speed and fixed-rate
+ * phases and reports the server's CPU from the pids of its tree.
  */
-function runRealgen(server, realgen, namesFile, zone) {
-  if (cleaning) return Promise.reject(new Error('stopping'));
+async function runRealgen(server, realgen, namesFile, zone) {
   remember(server.name);
   const pids = [...(started.get(server.name)?.pids ?? [server.pid])];
   const args = realgenArgs({ port: server.port, namesFile, zone, pids });
-  const outFile = join(tmp, `realgen-${server.name}.out`);
-  const fd = openSync(outFile, 'w');
-  const [c, a] = onCpus(LOAD_CPUS, realgen, args);
-  const child = spawn(c, a, { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const name = `realgen-${server.name}`;
-  track(name, child);
-  const m0 = machineCpu();
-  const t0 = Date.now();
-  const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 30;
-  return new Promise((res, rej) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), limit * 1000);
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      clearTimeout(kill);
-      started.delete(name);
-      const text = readFileSync(outFile, 'utf8');
-      if (code !== 0) return rej(new Error(`realgen exited ${code}:\n${text.slice(-2000)}`));
-      const r = readRealgen(text);
-      const m1 = machineCpu();
-      r.machineCores = (m1.processes - m0.processes) / ((Date.now() - t0) / 1000);
-      for (const p of [r.max, r.fixed]) {
-        const other = p.machineProcessCores - p.serverCores - p.genCores;
-        if (other > 0.25)
-          note(
-            `${server.name} realistic ${p.name}: other processes used ${other.toFixed(2)} cores meanwhile`,
-          );
-        if (p.otherRcode > 0)
-          note(
-            `${server.name} realistic ${p.name}: ${p.otherRcode} answers neither NOERROR nor NXDOMAIN`,
-          );
-        log(
-          `${server.name} realistic ${p.name}: ${Math.round(p.qps)} QPS, ${p.serverCpuUsPerQuery.toFixed(1)} µs CPU/query, ` +
-            `p50 ${p.p50Ms.toFixed(3)} ms p99 ${p.p99Ms.toFixed(3)} ms, lost ${p.lost}, generator ${p.genCpuUsPerQuery.toFixed(1)} µs/query`,
-        );
-      }
-      res(r);
-    });
-  });
+  const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 10;
+  const r = readRealgen((await runLoad(`realgen-${server.name}`, realgen, args, limit)).text);
+  for (const p of [r.max, r.fixed]) {
+    const other = p.machineProcessCores - p.serverCores - p.genCores;
+    if (other > 0.25)
+      note(
+        `${server.name} realistic ${p.name}: other processes used ${other.toFixed(2)} cores meanwhile`,
+      );
+    if (p.otherRcode > 0)
+      note(
+        `${server.name} realistic ${p.name}: ${p.otherRcode} answers neither NOERROR nor NXDOMAIN`,
+      );
+    log(
+      `${server.name} realistic ${p.name}: ${Math.round(p.qps)} QPS, ${p.serverCpuUsPerQuery.toFixed(1)} µs CPU/query, ` +
+        `p50 ${p.p50Ms.toFixed(3)} ms p99 ${p.p99Ms.toFixed(3)} ms, lost ${p.lost}, generator ${p.genCpuUsPerQuery.toFixed(1)} µs/query`,
+    );
+  }
+  return r;
 }
 
 /**
