@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
-            pebble:pebble nsupdate:bind9-dnsutils curl:curl; do
+            pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
+# bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
+# without recommends.
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
 lualib=/usr/lib/$(uname -m)-linux-gnu/lua/5.1
 for pair in /usr/sbin/nginx:nginx \
