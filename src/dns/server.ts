@@ -33,6 +33,8 @@ export interface DnsServerOptions {
   /** Which listeners this process opens (default both). */
   readonly udp?: boolean;
   readonly tcp?: boolean;
+  /** UDP sockets bound with SO_REUSEPORT (a DNS worker's own socket, see workers.ts). */
+  readonly reusePort?: boolean;
   /** In a DNS worker: where requests needing the main process go (see handler.ts). */
   readonly forward?: Forward;
 }
@@ -100,7 +102,9 @@ export class DnsServer {
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, this.logger) : undefined;
+        const udp = udpOn
+          ? new UdpListener(host, handler, this.logger, this.options.reusePort)
+          : undefined;
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, this.logger) : undefined;
         const bound = udp ? await udp.start(port) : port;
         try {
