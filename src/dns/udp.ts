@@ -23,7 +23,7 @@ function bind(socket: Socket, port: number, address: string, exclusive: boolean)
 
 /**
  * Whether two sockets of this process can bind one UDP port on `host` with `reusePort`:
- * Node >= 22.12 (and 23.1) on a kernel with SO_REUSEPORT. Older Node ignores the option, so
+ * Node 22.12+ or 23.1+ on a kernel with SO_REUSEPORT. Older Node ignores the option, so
  * the second bind fails with EADDRINUSE; a platform without it fails the first bind.
  */
 export async function reusePortWorks(host: string): Promise<boolean> {

@@ -62,10 +62,15 @@ describe(`DNS workers: UDP answered by two processes (${MODE} sockets)`, () => {
   /** Sends `n` queries, each from a new dig (a new source port); how many each worker got. */
   const spread = async (n: number): Promise<number[]> => {
     const before = await perWorker();
-    const answers = await Promise.all(
-      Array.from({ length: n }, () => dig(run.dnsPort, ['+norec', ZONE, 'SOA'])),
-    );
-    for (const a of answers) assert.equal(a.status, 'NOERROR', a.raw);
+    // Ten digs at a time, so a loaded machine does not starve them past their timeout.
+    for (let sent = 0; sent < n; sent += 10) {
+      const answers = await Promise.all(
+        Array.from({ length: Math.min(10, n - sent) }, () =>
+          dig(run.dnsPort, ['+norec', ZONE, 'SOA']),
+        ),
+      );
+      for (const a of answers) assert.equal(a.status, 'NOERROR', a.raw);
+    }
     const after = await perWorker();
     return after.map((v, i) => v - (before[i] ?? 0));
   };
