@@ -9,7 +9,7 @@ import { Cirrus } from './server.js';
 import { openStore } from './store/open.js';
 import { createToken } from './auth/tokens.js';
 import { snapshotFromStore } from './snapshot/from-store.js';
-import { exportZone } from './zone/export.js';
+import { exportZone } from './snapshot/export.js';
 import { seedStore } from './store/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';

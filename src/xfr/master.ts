@@ -11,7 +11,7 @@ import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { serialGt } from '../snapshot/serial.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
-import { exportRecords } from '../zone/export.js';
+import { exportRecords } from '../snapshot/export.js';
 import { diffVersions, zoneVersion } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
 import { signWithMac, verifyReply, type TsigKeyring } from '../wire/tsig.js';
