@@ -11,7 +11,7 @@ import { assignLabel } from '../src/gslb/base-label.js';
 import { buildSteps, contentHashSteps, runSteps } from '../src/snapshot/build.js';
 import { decide } from '../src/gslb/decide.js';
 import type { Snapshot } from '../src/snapshot/snapshot.js';
-import type { StoreState } from '../src/store/store.js';
+import type { StoreState } from '../src/snapshot/source.js';
 // @ts-expect-error: a plain .mjs helper without types
 import { POOLS, nodeOf } from './gslb-seed.mjs';
 

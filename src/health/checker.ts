@@ -10,7 +10,9 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Registry } from 'prom-client';
 import type { Config, ProbeSpec } from '../config/schema.js';
 import type { Store, StoreChange } from '../store/store.js';
-import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../store/model.js';
+import type { NodeRepository } from '../domains/repository.js';
+import type { HealthRepository } from './repository.js';
+import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../domains/model.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { effectiveProbe, probeAddress } from './probe-spec.js';
@@ -98,7 +100,7 @@ export class HealthChecker {
 
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    private readonly repos: { store: Store; nodes: NodeRepository; health: HealthRepository },
     logger: Logger,
     registry: Registry,
     private readonly instanceId: string,
@@ -124,7 +126,7 @@ export class HealthChecker {
     // Every probe in flight listens on this one signal; up to `concurrency` at once is expected.
     setMaxListeners(0, this.abort.signal);
     try {
-      this.unsubscribe = this.store.onChange((c) => this.onStoreChange(c));
+      this.unsubscribe = this.repos.store.onChange((c) => this.onStoreChange(c));
       await this.reload();
       await this.renewLock();
       const every = Math.max(250, Math.floor(this.config.health.lockTtlMs / 3));
@@ -159,7 +161,7 @@ export class HealthChecker {
     this.leader = false;
     if (!this.config.health.enabled) return;
     try {
-      await this.store.releaseLock(HEALTH_LOCK, this.instanceId);
+      await this.repos.health.releaseLock(HEALTH_LOCK, this.instanceId);
     } catch (err) {
       if (wasLeader) this.log.warn({ err: errorMessage(err) }, 'could not release the health lock');
     }
@@ -247,7 +249,7 @@ export class HealthChecker {
       try {
         do {
           this.reloadAgain = false;
-          this.apply(await this.store.listNodes());
+          this.apply(await this.repos.nodes.list());
         } while (this.reloadAgain && this.running);
       } finally {
         this.reloading = undefined;
@@ -336,7 +338,7 @@ export class HealthChecker {
     if (!this.running || probed.length === 0) return;
     const views = new Map<string, HealthView>();
     for (const t of probed) if (t.view) views.set(t.node.id, t.view);
-    await this.store.putHealthViews(views, this.config.health.viewTtlSec);
+    await this.repos.health.putViews(views, this.config.health.viewTtlSec);
     if (this.leader && this.running) await this.aggregate(probed.map((t) => t.node.id));
   }
 
@@ -390,7 +392,7 @@ export class HealthChecker {
    * differs, which is what publishes `cdn:cname:dirty`. An unknown quorum keeps `active`.
    */
   private async aggregate(ids: string[]): Promise<void> {
-    const all = await this.store.loadHealthViews(ids);
+    const all = await this.repos.health.loadViews(ids);
     const now = new Date().toISOString();
     await Promise.all(
       ids.map(async (id) => {
@@ -412,7 +414,7 @@ export class HealthChecker {
           lastChange: changed ? now : (prev?.lastChange ?? null),
           lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
         };
-        if (!(await this.store.setNodeHealth(id, active, health))) return;
+        if (!(await this.repos.nodes.setHealth(id, active, health))) return;
         if (active !== t.node.active) {
           this.metrics.transitions.inc({ to: active ? 'up' : 'down' });
           this.log.info(
@@ -431,7 +433,7 @@ export class HealthChecker {
     if (!this.running) return;
     let held: boolean;
     try {
-      held = await this.store.acquireLock(
+      held = await this.repos.health.acquireLock(
         HEALTH_LOCK,
         this.instanceId,
         this.config.health.lockTtlMs,

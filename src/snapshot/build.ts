@@ -3,7 +3,7 @@
 // the zone, CNAME conflicts), and the manager then keeps the previous snapshot serving.
 import { createHash, type Hash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from './source.js';
 import { RRType } from '../dns/constants.js';
 import { encodeName } from '../dns/name-wire.js';
 import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';

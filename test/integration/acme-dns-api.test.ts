@@ -186,7 +186,7 @@ describe('acme-dns API (real HTTP, real dig)', () => {
 
   it('stores only a slow hash of the password', async () => {
     const r = (await call(run, 'POST', '/register', {})).json as Registration;
-    const stored = await run.cirrus.store.getAcmeDnsAccount(r.username);
+    const stored = await run.cirrus.repos.acme.getDnsAccount(r.username);
     assert.ok(stored);
     assert.match(stored.passwordHash, /^scrypt\$16384\$8\$1\$/);
     assert.ok(!stored.passwordHash.includes(r.password));

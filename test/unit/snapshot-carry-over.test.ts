@@ -11,8 +11,8 @@ import { FamilyPool, OrderMemos, type NodeEntry } from '../../src/gslb/plan.js';
 import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { DEFAULT_POLICY } from '../../src/gslb/pools.js';
-import type { StoreState } from '../../src/store/store.js';
-import type { EdgeNode } from '../../src/store/model.js';
+import type { StoreState } from '../../src/snapshot/source.js';
+import type { EdgeNode } from '../../src/domains/model.js';
 
 function entries(n: number, weights: (i: number) => number, active = (_i: number) => true) {
   return Array.from({ length: n }, (_, i): NodeEntry => ({
