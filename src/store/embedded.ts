@@ -118,6 +118,10 @@ export class EmbeddedStore implements Store {
       : keys.map((key) => structuredClone(k.getJson(key)));
   }
 
+  async jsonOfMembers(setKey: string, prefix: string): Promise<ReadonlyMap<string, unknown>> {
+    return this.keyspace.jsonOfMembers(setKey, prefix);
+  }
+
   async mget(keys: readonly string[]): Promise<(string | undefined)[]> {
     return keys.map((key) => this.keyspace.getString(key));
   }

@@ -20,7 +20,16 @@ export const SLICED_MEMBERS: ReadonlySet<string> = new Set(['json']);
 const entries = <T>(m: Record<string, T> | Map<string, T> | undefined): Iterable<[string, T]> =>
   m instanceof Map ? m : Object.entries(m ?? {});
 
+/** A set's members that have a JSON value at `prefix + member`, with it; kept up to date by apply. */
+interface Collection {
+  setKey: string;
+  prefix: string;
+  values: Map<string, unknown>;
+}
+
 export class Keyspace {
+  /** The collections read so far (jsonOfMembers), by set key and prefix. */
+  private readonly collections = new Map<string, Collection>();
   readonly strings = new Map<string, string>();
   readonly json = new Map<string, unknown>();
   readonly hashes = new Map<string, Map<string, string>>();
@@ -128,6 +137,38 @@ export class Keyspace {
     return this.lists.get(key);
   }
 
+  /** See Store.jsonOfMembers: built on first use, then maintained by every write. */
+  jsonOfMembers(setKey: string, prefix: string): ReadonlyMap<string, unknown> {
+    const id = `${setKey}\u0000${prefix}`;
+    let c = this.collections.get(id);
+    if (!c) {
+      c = { setKey, prefix, values: new Map() };
+      for (const m of this.sets.get(setKey) ?? []) this.index(c, m);
+      this.collections.set(id, c);
+    }
+    return c.values;
+  }
+
+  private index(c: Collection, member: string): void {
+    const v = this.getJson(c.prefix + member);
+    if (v === undefined) c.values.delete(member);
+    else c.values.set(member, v);
+  }
+
+  /** Brings the collections up to date after `o` was applied. */
+  private track(o: WriteOp): void {
+    for (const c of this.collections.values()) {
+      if (o.key === c.setKey) {
+        if (o.op === 'sadd') for (const m of o.members) this.index(c, m);
+        else if (o.op === 'srem') for (const m of o.members) c.values.delete(m);
+        else if (!this.sets.has(c.setKey)) c.values.clear();
+      } else if (o.key.startsWith(c.prefix)) {
+        const m = o.key.slice(c.prefix.length);
+        if (this.sets.get(c.setKey)?.has(m)) this.index(c, m);
+      }
+    }
+  }
+
   holds(c: Condition): boolean {
     if ('size' in c) return (this.sets.get(c.key)?.size ?? 0) === c.size;
     if ('member' in c) return (this.sets.get(c.key)?.has(c.member) ?? false) === c.present;
@@ -202,6 +243,7 @@ export class Keyspace {
           break;
         }
       }
+      if (this.collections.size > 0) this.track(o);
     }
   }
 }

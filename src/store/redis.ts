@@ -273,6 +273,16 @@ export class RedisStore implements Store {
     });
   }
 
+  async jsonOfMembers(setKey: string, prefix: string): Promise<ReadonlyMap<string, unknown>> {
+    const all = await this.smembers(setKey);
+    const found = await this.getJson(all.map((m) => prefix + m));
+    const out = new Map<string, unknown>();
+    found.forEach((v, i) => {
+      if (v !== undefined) out.set(all[i] as string, v);
+    });
+    return out;
+  }
+
   async mget(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
     return (await this.redis.mget(...keys)).map((v) => v ?? undefined);

@@ -81,6 +81,13 @@ export interface Store {
    * embedded engine hands out its own objects: the caller promises never to change them.
    */
   getJson(keys: readonly string[], opts?: { shared?: boolean }): Promise<unknown[]>;
+  /**
+   * The JSON value at `prefix + member` of every member of the set `setKey` that has one, by
+   * member, in no particular order; the values shared as getJson's `shared`. The embedded
+   * engine hands out an index it keeps up to date as it writes (a large collection is read
+   * without a lookup per member): read it at once, before the next write.
+   */
+  jsonOfMembers(setKey: string, prefix: string): Promise<ReadonlyMap<string, unknown>>;
   /** String values in key order. */
   mget(keys: readonly string[]): Promise<(string | undefined)[]>;
   exists(key: string): Promise<boolean>;
