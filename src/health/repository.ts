@@ -29,8 +29,9 @@ export class HealthRepository {
 
   /**
    * This instance's views, one key per node and instance, each expiring after ttlSec; the
-   * instance is recorded in the index so readers need no SCAN over the keyspace. Not
-   * content, and written every probe round: the embedded engine keeps it off the file.
+   * instance is recorded in the index so readers need no SCAN over the keyspace. About this
+   * instance and written every probe round: volatile, so the embedded engine keeps it in
+   * memory.
    */
   async putViews(views: ReadonlyMap<string, HealthView>, ttlSec: number): Promise<void> {
     if (views.size === 0) return;
@@ -53,7 +54,7 @@ export class HealthRepository {
       key: healthKeys.healthInstances,
       max: now - ttlSec * 1000 - INDEX_SLACK_MS,
     });
-    await this.store.write(ops, { lazy: true });
+    await this.store.write(ops, { volatile: true });
   }
 
   /** Every unexpired view of the given nodes, by node id. */

@@ -50,13 +50,8 @@ export class EmbeddedStore implements Store {
         slicedMembers: SLICED_MEMBERS,
         fromFile: (parsed) => this.fromFile(parsed),
         install: (next) => {
-          // Keys with a TTL are never in the file: they stay as this process wrote them.
-          for (const key of this.keyspace.expires.keys()) {
-            const value = this.keyspace.getString(key);
-            if (value === undefined) continue;
-            next.strings.set(key, value);
-            next.expires.set(key, this.keyspace.expires.get(key) as number);
-          }
+          // Volatile keys are never in the file: they stay as this process wrote them.
+          next.carryVolatile(this.keyspace);
           this.keyspace = next;
         },
         toFile: () => this.keyspace.toFile(),
@@ -173,7 +168,10 @@ export class EmbeddedStore implements Store {
     const copy = structuredClone(ops);
     const now = Date.now();
     this.keyspace.apply(copy, now);
-    const durable = copy.filter((o) => !(o.op === 'set' && o.ttlMs !== undefined));
+    if (opts.volatile) for (const o of copy) this.keyspace.volatile.add(o.key);
+    const durable = opts.volatile
+      ? []
+      : copy.filter((o) => !(o.op === 'set' && o.ttlMs !== undefined));
     if (this.file && !opts.lazy && durable.length > 0)
       this.file.changed((k) => k.apply(durable, now));
     if (opts.change) this.emit(opts.change);

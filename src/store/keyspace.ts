@@ -36,8 +36,10 @@ export class Keyspace {
   readonly sets = new Map<string, Set<string>>();
   readonly zsets = new Map<string, Map<string, number>>();
   readonly lists = new Map<string, string[]>();
-  /** Keys written with a TTL: expiry in ms since the epoch. They are never persisted. */
+  /** Keys written with a TTL: expiry in ms since the epoch. */
   readonly expires = new Map<string, number>();
+  /** Keys held in memory only (written volatile or with a TTL): never in the file. */
+  readonly volatile = new Set<string>();
 
   static fromFile(file: Partial<KeyspaceFile>): Keyspace {
     const k = new Keyspace();
@@ -56,10 +58,10 @@ export class Keyspace {
    */
   toFile(): KeyspaceFile {
     const strings: Record<string, string> = {};
-    for (const [key, v] of this.strings) if (!this.expires.has(key)) strings[key] = v;
+    for (const [key, v] of this.strings) if (!this.volatile.has(key)) strings[key] = v;
     const obj = <V, T>(m: Map<string, V>, f: (v: V) => T): Record<string, T> => {
       const out: Record<string, T> = {};
-      for (const [key, v] of m) out[key] = f(v);
+      for (const [key, v] of m) if (!this.volatile.has(key)) out[key] = f(v);
       return out;
     };
     return {
@@ -81,8 +83,29 @@ export class Keyspace {
     return false;
   }
 
+  /** Takes over the volatile keys of `from` (the keyspace this one replaces). */
+  carryVolatile(from: Keyspace): void {
+    for (const key of from.volatile) {
+      if (!from.exists(key)) continue;
+      this.delete(key);
+      const maps = [
+        [from.strings, this.strings],
+        [from.json, this.json],
+        [from.hashes, this.hashes],
+        [from.sets, this.sets],
+        [from.zsets, this.zsets],
+        [from.lists, this.lists],
+      ] as [Map<string, unknown>, Map<string, unknown>][];
+      for (const [src, dst] of maps) if (src.has(key)) dst.set(key, src.get(key));
+      const at = from.expires.get(key);
+      if (at !== undefined) this.expires.set(key, at);
+      this.volatile.add(key);
+    }
+  }
+
   delete(key: string): boolean {
     this.expires.delete(key);
+    this.volatile.delete(key);
     return (
       [this.strings, this.json, this.hashes, this.sets, this.zsets, this.lists] as Map<
         string,
@@ -187,7 +210,10 @@ export class Keyspace {
         case 'set':
           this.delete(o.key);
           this.strings.set(o.key, o.value);
-          if (o.ttlMs !== undefined) this.expires.set(o.key, now + o.ttlMs);
+          if (o.ttlMs !== undefined) {
+            this.expires.set(o.key, now + o.ttlMs);
+            this.volatile.add(o.key);
+          }
           break;
         case 'setJson':
           this.delete(o.key);

@@ -66,6 +66,12 @@ export interface WriteOptions {
    * lazy (a crash or a foreign write may lose it); Redis writes it as any other.
    */
   lazy?: boolean;
+  /**
+   * About this process only: the embedded engine keeps the keys it writes in memory and never
+   * in the file (as it does keys with a TTL), through adoptions of other processes' writes;
+   * Redis writes them as any other.
+   */
+  volatile?: boolean;
 }
 
 export interface Store {

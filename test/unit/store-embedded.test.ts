@@ -210,6 +210,38 @@ describe('EmbeddedStore writes behind', () => {
     await other.stop();
   }
 
+  it('keeps volatile keys (health views and their index) in memory only, through adoptions', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 20 });
+    await store.start();
+    try {
+      const view = {
+        instance: 'i1',
+        state: 'up' as const,
+        okStreak: 1,
+        failStreak: 0,
+        lastError: null,
+        lastCheck: '2024-03-01T00:00:05.000Z',
+        latencyMs: 1,
+      };
+      await repos(store).health.putViews(new Map([['edge-1', view]]), 60);
+      await repos(store).domains.put(domain('a.example.com'));
+      await store.flush();
+      const text = readFileSync(file, 'utf8');
+      assert.ok(!text.includes('cdn:health:'), 'no health key in the file');
+      const seen: StoreChange[] = [];
+      store.onChange((c) => seen.push(c));
+      await foreignToken(file, 'foreign');
+      await until('the foreign write adopted', () => seen.some((c) => c.origin === 'remote'));
+      assert.deepEqual(
+        await repos(store).health.loadViews(['edge-1']),
+        new Map([['edge-1', [view]]]),
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('a burst of writes reaches the file in one write, all of it', async () => {
     const file = freshFile();
     const store = new EmbeddedStore({
