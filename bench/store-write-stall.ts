@@ -89,8 +89,15 @@ try {
   for (let i = 1; i <= domainCount; i++) domains[`site-${i}.example.com`] = domainOf(i);
   const nodes: Record<string, EdgeNode> = {};
   for (let i = 1; i <= nodeCount; i++) nodes[`edge-${i}`] = nodeOf(i);
-  const state = { version: 1, domains, nodes, zones: {}, tokens: {}, soa: {}, meta: {} };
-  const text = JSON.stringify(state);
+  // The file as the embedded store writes it: every domain and node through its repository.
+  const builder = new EmbeddedStore();
+  for (const d of Object.values(domains)) await repos(builder).domains.put(d);
+  await repos(builder).nodes.replace(Object.values(nodes));
+  for (const n of Object.values(nodes))
+    if (n.health) await repos(builder).nodes.setHealth(n.id, n.active, n.health);
+  const text = JSON.stringify(builder.toFile(), (_k, v: unknown) =>
+    v instanceof Map ? Object.fromEntries(v) : v,
+  );
   writeFileSync(file, text);
   console.log(
     `state file: ${domainCount} domains, ${nodeCount} nodes, ${(text.length / 1e6).toFixed(1)} MB`,
