@@ -12,12 +12,12 @@ import { loadConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/store/embedded.js';
 import { seedStore } from '../src/domains/seed.js';
 import { snapshotFromStore } from '../src/snapshot/from-store.js';
-import { createHandler } from '../src/dns/handler.js';
-import { dnsMetrics } from '../src/dns/metrics.js';
+import { createHandler } from '../src/pipeline/order.js';
+import { dnsMetrics } from '../src/pipeline/metrics.js';
 import { gslbMetrics } from '../src/gslb/metrics.js';
 import { GeoIp } from '../src/geo/geoip.js';
 import { silentLogger } from '../src/lib/logger.js';
-import { buildGeoDatabase } from '../src/geo/build.js';
+import { buildGeoDatabase } from '../src/geo/tools/build.js';
 import { writeFileSync } from 'node:fs';
 // @ts-expect-error: a plain .mjs helper without types
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';

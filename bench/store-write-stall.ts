@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { EmbeddedStore } from '../src/store/embedded.js';
-import type { Domain, EdgeNode } from '../src/domains/model.js';
+import type { Domain, EdgeNode } from '../src/model/domain.js';
 
 const domainCount = Number(process.argv[2] ?? 100_000);
 const nodeCount = Number(process.argv[3] ?? 1000);

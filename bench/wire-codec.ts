@@ -2,9 +2,9 @@
 // Packet.parse/toBuffer, for the same query and the same one-record answer.
 // Run: node --import tsx bench/wire-codec.ts
 import dns2 from 'dns2';
-import { decodeQuery } from '../src/dns/query.js';
-import { encodeResponse } from '../src/dns/response.js';
-import { RRClass, RRType } from '../src/dns/constants.js';
+import { decodeQuery } from '../src/wire/decode.js';
+import { encodeResponse } from '../src/wire/encode.js';
+import { RRClass, RRType } from '../src/wire/constants.js';
 
 const { Packet } = dns2;
 const query = new Packet();

@@ -10,9 +10,9 @@ import { repositories, snapshotSource, type Repositories } from './repositories.
 import { openStore } from './open-store.js';
 import { createToken } from './auth/tokens.js';
 import { snapshotFromStore } from './snapshot/from-store.js';
-import { exportZone } from './zone/export.js';
+import { exportZone } from './snapshot/export.js';
 import { seedStore } from './domains/seed.js';
-import { buildGeoDatabase, writeFileAtomic } from './geo/build.js';
+import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';

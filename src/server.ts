@@ -13,10 +13,8 @@ import { seedStore } from './domains/seed.js';
 import { SnapshotManager } from './snapshot/manager.js';
 import { snapshotMetrics } from './snapshot/metrics.js';
 import { DnsServer, type BoundAddress } from './dns/server.js';
-import { dnsMetrics } from './dns/metrics.js';
 import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
-import { gslbMetrics } from './gslb/metrics.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
 import { TxtService } from './acme/txt-service.js';
@@ -69,13 +67,13 @@ export class Cirrus {
       logger: this.logger.child({ component: 'geo' }),
       registry: this.registry,
     });
-    this.health = new HealthChecker(
-      this.config,
-      this.repos,
-      this.logger.child({ component: 'health' }),
-      this.registry,
-      healthInstanceId(this.config),
-    );
+    this.health = new HealthChecker({
+      config: this.config,
+      repos: this.repos,
+      logger: this.logger.child({ component: 'health' }),
+      registry: this.registry,
+      instanceId: healthInstanceId(this.config),
+    });
     this.txt = new TxtService({
       config: this.config,
       repos: this.repos,
@@ -102,13 +100,13 @@ export class Cirrus {
       logger: this.logger.child({ component: 'xfr' }),
       registry: this.registry,
     });
-    this.dns = new DnsServer(
-      this.config,
-      () => this.snapshots.current,
-      dnsMetrics(this.registry),
-      this.logger.child({ component: 'dns' }),
-      { geo: this.geo, onDecision: gslbMetrics(this.registry) },
-      [
+    this.dns = new DnsServer({
+      config: this.config,
+      snapshot: () => this.snapshots.current,
+      logger: this.logger.child({ component: 'dns' }),
+      registry: this.registry,
+      geo: this.geo,
+      exchanges: [
         this.master.exchange,
         updateExchange({
           config: this.config,
@@ -117,9 +115,9 @@ export class Cirrus {
           logger: this.logger.child({ component: 'update' }),
         }),
       ],
-      () => this.master.keyring,
-      { udp: this.config.dns.workers === 0 },
-    );
+      keyring: () => this.master.keyring,
+      udp: this.config.dns.workers === 0,
+    });
     this.workers =
       this.config.dns.workers > 0
         ? new DnsWorkers({

@@ -4,9 +4,9 @@
 import { EmbeddedStore } from './store/embedded.js';
 import type { KeyspaceFile } from './store/keyspace.js';
 import { repositories } from './repositories.js';
-import type { Domain, EdgeNode, TokenRecord } from './domains/model.js';
+import type { Domain, EdgeNode, TokenRecord } from './model/domain.js';
 import type { GslbPolicy } from './gslb/policy-model.js';
-import type { AcmeDnsAccount, AcmeDomainState, StoredCertificate } from './acme/model.js';
+import type { AcmeDnsAccount, AcmeDomainState, StoredCertificate } from './model/acme.js';
 import { acmeKeys } from './acme/repository.js';
 import type { JournalEntry, ZoneVersion } from './xfr/journal.js';
 import type { PeersDocument } from './xfr/peers.js';

@@ -11,7 +11,7 @@ import type {
   HealthView,
   NodeHealth,
   TokenRecord,
-} from '../src/domains/model.js';
+} from '../src/model/domain.js';
 import { GslbPolicy } from '../src/gslb/policy-model.js';
 import { validate } from '../src/config/validate.js';
 import { nextSerial } from '../src/snapshot/serial.js';

@@ -17,7 +17,7 @@ import type { DomainRepository } from '../domains/repository.js';
 import type { Logger } from '../lib/logger.js';
 import { ConfigError, NotFoundError, errorMessage } from '../lib/errors.js';
 import { hash32 } from '../gslb/rendezvous.js';
-import type { AcmeDomainState, StoredCertificate } from './model.js';
+import type { AcmeDomainState, StoredCertificate } from '../model/acme.js';
 import type { TxtService } from './txt-service.js';
 import { registerAccount } from './dns-accounts.js';
 import { challengeName, checkCname } from './cname-check.js';

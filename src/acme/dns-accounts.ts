@@ -2,7 +2,7 @@
 // makes them) and the check of an update's credentials, source address and subdomain.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AcmeRepository } from './repository.js';
-import type { AcmeDnsAccount } from './model.js';
+import type { AcmeDnsAccount } from '../model/acme.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { CidrSet, parseCidr } from '../lib/cidr.js';
 

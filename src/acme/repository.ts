@@ -4,7 +4,7 @@
 // (`cdn:cert:{domain}`, hash), the account and certificate keys, and issuance locks.
 import type { Store } from '../store/store.js';
 import type { Logger } from '../lib/logger.js';
-import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from './model.js';
+import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../model/acme.js';
 import { edgeChannels, edgeKeys } from '../edge/keys.js';
 
 export const acmeKeys = {

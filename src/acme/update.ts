@@ -7,12 +7,12 @@
 import type { Config } from '../config/schema.js';
 import type { AcmeRepository } from './repository.js';
 import type { Logger } from '../lib/logger.js';
-import type { ExchangeHandler, Signer } from '../dns/exchange.js';
-import type { Query } from '../dns/query.js';
-import { Opcode, RRClass, RRType, Rcode } from '../dns/constants.js';
+import type { ExchangeHandler, Signer } from '../pipeline/exchange.js';
+import type { Query } from '../wire/decode.js';
+import { Opcode, RRClass, RRType, Rcode } from '../wire/constants.js';
 import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
-import { signReply, type TsigKey } from '../xfr/tsig.js';
-import { MalformedUpdate, parseUpdate, txtValue, type UpdateRecord } from './update-message.js';
+import { signReply, type TsigKey } from '../wire/tsig.js';
+import { MalformedUpdate, parseUpdate, txtValue, type UpdateRecord } from '../wire/update.js';
 import { txtProblem, type TxtService } from './txt-service.js';
 
 /** RFC 2136 §2.2 RCODEs beyond RFC 1035's. */

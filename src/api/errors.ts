@@ -30,11 +30,13 @@ export function errorHandler(
   if (fe.validation && fe.validation.length > 0) {
     const where = fe.validationContext ?? 'body';
     const d = describeError(fe.validation[0] as ErrorObject);
-    const field = d.field === '(root)' ? where : `${where}.${d.field}`;
+    // An item of a root array is named body[1].id (not body.[1].id).
+    const dot = d.field.startsWith('[') ? '' : '.';
+    const field = d.field === '(root)' ? where : `${where}${dot}${d.field}`;
     const message =
       d.field === '(root)'
         ? `${where} ${d.message.replace(/^\(root\) /, '')}`
-        : `${where}.${d.message}`;
+        : `${where}${dot}${d.message}`;
     void reply.status(400).send({ error: 'VALIDATION', message, field } satisfies ErrorBody);
     return;
   }

@@ -1,7 +1,7 @@
 // Where API tokens are kept: `cdn:tokens` (set), `cdn:token:{id}` (hash: id, name,
 // created_at, hash) and `cdn:token_hash:{hash}` (the reverse index). Only hashes are stored.
 import type { Store } from '../store/store.js';
-import type { TokenRecord } from '../domains/model.js';
+import type { TokenRecord } from '../model/domain.js';
 
 export const tokenKeys = {
   tokens: 'cdn:tokens',
@@ -57,7 +57,19 @@ export class TokenRepository {
     );
   }
 
+  /**
+   * A token unknown here may have just been stored by another process (`cirrus token create`
+   * beside a running server on the embedded store): the store catches up before the token
+   * is refused, so it is accepted at once rather than at the next poll.
+   */
   async idByHash(hash: string): Promise<string | undefined> {
+    const known = await this.lookup(hash);
+    if (known !== undefined) return known;
+    await this.store.catchUp();
+    return this.lookup(hash);
+  }
+
+  private async lookup(hash: string): Promise<string | undefined> {
     const id = await this.store.get(tokenKeys.tokenHash(hash));
     if (id === undefined) return undefined;
     // Authentication trusts the token set, not a possibly stale reverse index.

@@ -3,7 +3,7 @@
 // nothing to brute-force that a slow hash would protect.
 import { createHash, randomBytes } from 'node:crypto';
 import type { TokenRepository } from './token-repository.js';
-import type { TokenRecord } from '../domains/model.js';
+import type { TokenRecord } from '../model/domain.js';
 
 const PREFIX = 'cirrus_';
 

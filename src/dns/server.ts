@@ -2,38 +2,47 @@
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
 // (dns/workers.ts) the main process opens only TCP and each worker only UDP.
 import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { drive } from '../lib/cooperative.js';
-import { createHandler, type Forward, type QueryHandler } from './handler.js';
-import { txtRdata } from '../zone/rdata.js';
-import type { DnsMetrics } from './metrics.js';
+import { createHandler } from '../pipeline/order.js';
+import type { Forward, QueryHandler } from '../pipeline/handler.js';
+import { txtRdata } from '../wire/rdata.js';
+import { dnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
-import type { Decision } from '../gslb/decide.js';
+import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
-import type { ExchangeHandler } from './exchange.js';
-import type { TsigKeyring } from '../xfr/tsig.js';
-
-/** What the GSLB stages need from the rest of the server. */
-export interface GslbDeps {
-  readonly geo: GeoLookup;
-  readonly onDecision: (decision: Decision) => void;
-}
+import type { ExchangeHandler } from '../pipeline/exchange.js';
+import type { TsigKeyring } from '../wire/tsig.js';
 
 export interface BoundAddress {
   host: string;
   port: number;
 }
 
-export interface DnsServerOptions {
+export interface DnsServerDeps {
+  readonly config: Config;
+  /** The snapshot every query is answered from; read once per query. */
+  readonly snapshot: () => Snapshot;
+  readonly logger: Logger;
+  /** Query and GSLB decision metrics are registered here, once per server. */
+  readonly registry: Registry;
+  readonly geo: GeoLookup;
+  /** Transfers, UPDATE and signed requests (see pipeline/exchange.ts), in the order tried. */
+  readonly exchanges?: readonly ExchangeHandler[];
+  /** TSIG keys: signed ordinary queries are verified and answered signed. */
+  readonly keyring?: () => TsigKeyring;
   /** Which listeners this process opens (default both). */
   readonly udp?: boolean;
   readonly tcp?: boolean;
-  /** In a DNS worker: where requests needing the main process go (see handler.ts). */
+  /** UDP sockets bound with SO_REUSEPORT (a DNS worker's own socket, see workers.ts). */
+  readonly reusePort?: boolean;
+  /** In a DNS worker: where requests needing the main process go (see pipeline/handler.ts). */
   readonly forward?: Forward;
 }
 
@@ -49,35 +58,25 @@ export class DnsServer {
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
 
-  constructor(
-    private readonly config: Config,
-    snapshot: () => Snapshot,
-    metrics: DnsMetrics,
-    private readonly logger: Logger,
-    gslb: GslbDeps,
-    /** Transfers, UPDATE and signed requests (see exchange.ts), in the order tried. */
-    exchanges: readonly ExchangeHandler[] = [],
-    /** TSIG keys: signed ordinary queries are verified and answered signed. */
-    keyring?: () => TsigKeyring,
-    private readonly options: DnsServerOptions = {},
-  ) {
+  constructor(private readonly deps: DnsServerDeps) {
+    const { config, keyring, forward } = deps;
     const dns = config.dns;
     this.handle = createHandler({
-      snapshot,
+      snapshot: deps.snapshot,
       settings: {
         version: dns.chaos.version === null ? null : txtRdata(dns.chaos.version),
         identity: txtRdata(dns.chaos.identity ?? hostname()),
-        geo: gslb.geo,
+        geo: deps.geo,
         debug: debugAccess(config),
-        onDecision: gslb.onDecision,
+        onDecision: gslbMetrics(deps.registry),
       },
       udpSize: dns.udpSize,
       nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,
-      metrics,
-      logger,
-      exchanges,
+      metrics: dnsMetrics(deps.registry),
+      logger: deps.logger,
+      exchanges: deps.exchanges ?? [],
       ...(keyring ? { keyring } : {}),
-      ...(options.forward ? { forward: options.forward } : {}),
+      ...(forward ? { forward } : {}),
     });
   }
 
@@ -86,10 +85,11 @@ export class DnsServer {
    * ports: the main process takes the ones its DNS workers' shared UDP sockets got.
    */
   async start(ports?: readonly number[]): Promise<void> {
-    const dns = this.config.dns;
+    const { config, logger } = this.deps;
+    const dns = config.dns;
     const handler = this.handle;
-    const udpOn = this.options.udp ?? true;
-    const tcpOn = this.options.tcp ?? true;
+    const udpOn = this.deps.udp ?? true;
+    const tcpOn = this.deps.tcp ?? true;
     const tcpOpts = {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
       maxConnections: dns.tcpMaxConnections,
@@ -100,22 +100,24 @@ export class DnsServer {
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, this.logger) : undefined;
-        const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, this.logger) : undefined;
+        const udp = udpOn ? new UdpListener(host, handler, logger, this.deps.reusePort) : undefined;
+        const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
+        const pair = [udp, tcp].filter((l) => l !== undefined);
+        // Held before they open, so stop() closes them after a start that failed half-way.
+        this.listeners.push(...pair);
         const bound = udp ? await udp.start(port) : port;
         try {
           await tcp?.start(bound);
         } catch (err) {
-          await udp?.stop();
+          this.listeners.splice(this.listeners.length - pair.length);
+          await Promise.all(pair.map((l) => l.stop()));
           if (port === 0 && attempt < 20 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE')
             continue;
           throw err;
         }
-        if (udp) this.listeners.push(udp);
-        if (tcp) this.listeners.push(tcp);
         const bothOrOne = udp && tcp ? 'udp+tcp' : udp ? 'udp' : 'tcp';
         this.addresses.push({ host, port: bound });
-        this.logger.info({ host, port: bound }, `dns listening (${bothOrOne})`);
+        logger.info({ host, port: bound }, `dns listening (${bothOrOne})`);
         break;
       }
     }

@@ -3,7 +3,7 @@
 // (stop reading while the client is not reading our answers). Replies of exchange
 // handlers (transfers: many messages) are written in request order behind one another.
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Handler, Reply } from './handler.js';
+import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface TcpOptions {

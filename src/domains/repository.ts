@@ -3,7 +3,7 @@
 // holds its config fields (written here) and the health checker's fields (setHealth); each
 // writer touches only its own, so fields other writers added survive.
 import type { Store } from '../store/store.js';
-import type { Domain, EdgeNode, NodeHealth, NodeProbe } from './model.js';
+import type { Domain, EdgeNode, NodeHealth, NodeProbe } from '../model/domain.js';
 
 export const domainKeys = {
   domains: 'cdn:domains',

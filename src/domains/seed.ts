@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { DomainCreate, NodeInput } from './model.js';
+import { DomainCreate, NodeInput } from '../model/domain.js';
 import { GslbPolicy } from '../gslb/policy-model.js';
 import type { PolicyRepository } from '../gslb/policy-repository.js';
 import { validate } from '../config/validate.js';

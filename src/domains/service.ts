@@ -3,7 +3,7 @@
 import type { Config } from '../config/schema.js';
 import type { DomainRepository } from './repository.js';
 import type { ZoneTextRepository } from '../zone/repository.js';
-import type { Domain, DomainCreate, DomainUpdate, EdgeNode, NodeInput } from './model.js';
+import type { Domain, DomainCreate, DomainUpdate, EdgeNode, NodeInput } from '../model/domain.js';
 import { assignLabel } from '../gslb/base-label.js';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { nameProblem, normalizeName } from '../lib/dnsname.js';

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { channels } from '../store/keys.js';
 import { domainKeys, type NodeRepository } from '../domains/repository.js';
-import { NODE_ID_PATTERN, type EdgeNode } from '../domains/model.js';
+import { NODE_ID_PATTERN, type EdgeNode } from '../model/domain.js';
 import { toEdgeNode } from '../domains/service.js';
 import { ConflictError, ValidationError } from '../lib/errors.js';
 import { edgeChannels, edgeKeys } from './keys.js';

@@ -3,7 +3,7 @@
 // address; then the operator CIDR map, which wins over GeoIP field by field (gdnsd's
 // `nets`). Each fact carries the prefix length over which it holds: the ECS scope of an
 // answer is built from the facts its decision consulted.
-import type { ClientSubnet } from '../dns/query.js';
+import type { ClientSubnet } from '../wire/decode.js';
 import type { GeoLookup, GeoRecord } from '../geo/geo-record.js';
 import { continentOf } from '../geo/continents.js';
 import { bytesToIPv4, bytesToIPv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';

@@ -1,18 +1,15 @@
-// The health checker: probes every edge node on its schedule, keeps this instance's view
-// of each (rise/fall hysteresis) in the store, and, while it holds the `health` lock,
-// turns all instances' views into each node's state by quorum and writes it to the node.
-// What a state means for answers (drained nodes excluded, pools skipped) is decided by the
-// GSLB engine from the snapshot, never here.
+// The health checker, one per instance: probes every edge node on its schedule and keeps
+// this instance's view of each (rise/fall hysteresis) in the store; the leader (leader.ts)
+// turns all instances' views into each node's state. What a state means for answers
+// (drained nodes excluded, pools skipped) is decided by the GSLB engine from the snapshot.
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Registry } from 'prom-client';
 import type { Config, ProbeSpec } from '../config/schema.js';
-import type { Store, StoreChange } from '../store/store.js';
-import type { NodeRepository } from '../domains/repository.js';
-import type { HealthRepository } from './repository.js';
-import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../domains/model.js';
+import type { StoreChange } from '../store/store.js';
+import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../model/domain.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { effectiveProbe, probeAddress } from './probe-spec.js';
@@ -23,12 +20,9 @@ import {
   type HealthState,
   type Hysteresis,
 } from './hysteresis.js';
-import { decideQuorum } from './quorum.js';
+import { HealthLeader, type HealthStorage } from './leader.js';
 import { scheduleFor, tickDue } from './schedule.js';
 import { healthMetrics, type HealthMetrics } from './metrics.js';
-
-/** The lock (`cdn:lock:health`) whose holder writes node state. */
-export const HEALTH_LOCK = 'health';
 
 /** This instance in `cdn:health:{node}:{instance}`: `health.instanceId`, else host name and pid. */
 export function healthInstanceId(config: Config): string {
@@ -80,34 +74,54 @@ interface Tracked {
 
 const isKnown = (s: HealthState | undefined): s is 'up' | 'down' => s === 'up' || s === 'down';
 
+export interface HealthCheckerDeps {
+  config: Config;
+  repos: HealthStorage;
+  logger: Logger;
+  registry: Registry;
+  /** This instance in `cdn:health:{node}:{instance}` (see healthInstanceId). */
+  instanceId: string;
+}
+
 export class HealthChecker {
+  private readonly config: Config;
+  private readonly repos: HealthStorage;
+  private readonly instanceId: string;
   private readonly metrics: HealthMetrics;
   private readonly limit: LimitFunction;
   private readonly log: Logger;
+  private readonly leader: HealthLeader;
   private readonly nodes = new Map<string, Tracked>();
   /** One cron task per distinct probe interval (seconds). */
   private readonly tasks = new Map<number, ScheduledTask>();
-  /** Rounds, rechecks, lock renewals and reloads in flight; stop() waits for them. */
+  /** Rounds, rechecks and reloads in flight; stop() waits for them. */
   private readonly pending = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
-  private lockTimer: NodeJS.Timeout | undefined;
   private abort = new AbortController();
   private running = false;
-  private leader = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private lastFailure: string | undefined;
 
-  constructor(
-    private readonly config: Config,
-    private readonly repos: { store: Store; nodes: NodeRepository; health: HealthRepository },
-    logger: Logger,
-    registry: Registry,
-    private readonly instanceId: string,
-  ) {
-    this.metrics = healthMetrics(registry);
-    this.limit = pLimit(config.health.concurrency);
-    this.log = logger.child({ component: 'health', instance: instanceId });
+  constructor(deps: HealthCheckerDeps) {
+    this.config = deps.config;
+    this.repos = deps.repos;
+    this.instanceId = deps.instanceId;
+    this.metrics = healthMetrics(deps.registry);
+    this.limit = pLimit(deps.config.health.concurrency);
+    this.log = deps.logger.child({ component: 'health', instance: deps.instanceId });
+    this.leader = new HealthLeader({
+      config: deps.config,
+      repos: deps.repos,
+      log: this.log,
+      metrics: this.metrics,
+      instanceId: deps.instanceId,
+      probedNode: (id) => {
+        const t = this.nodes.get(id);
+        return t && this.isProbed(t) ? t : undefined;
+      },
+      onLeadership: () => this.reload(),
+    });
   }
 
   /**
@@ -128,13 +142,15 @@ export class HealthChecker {
     try {
       this.unsubscribe = this.repos.store.onChange((c) => this.onStoreChange(c));
       await this.reload();
-      await this.renewLock();
-      const every = Math.max(250, Math.floor(this.config.health.lockTtlMs / 3));
-      this.lockTimer = setInterval(() => this.track(this.renewLock()), every);
+      await this.leader.start();
       this.syncTasks();
       this.track(this.probeAndRecord([...this.nodes.values()]));
       this.log.info(
-        { nodes: this.nodes.size, intervals: [...this.tasks.keys()], leader: this.leader },
+        {
+          nodes: this.nodes.size,
+          intervals: [...this.tasks.keys()],
+          leader: this.leader.isLeader,
+        },
         'health checker started',
       );
     } catch (err) {
@@ -143,28 +159,19 @@ export class HealthChecker {
     }
   }
 
-  /** Safe after a failed start and twice. Aborts probes in flight and releases the lock. */
+  /** Safe after a failed start and twice. Aborts probes in flight; the leader releases the lock. */
   async stop(): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    clearInterval(this.lockTimer);
-    this.lockTimer = undefined;
+    // Stops renewing at once; releases the lock once its own work in flight is done.
+    const leaderStopped = this.leader.stop();
     for (const task of this.tasks.values()) await task.destroy();
     this.tasks.clear();
     for (const t of this.nodes.values()) clearTimeout(t.recheck);
     this.abort.abort();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-    // Released even when we did not know we held it: a renewal may have landed during stop.
-    // Compare-and-delete, so another instance's lock is never touched.
-    const wasLeader = this.leader;
-    this.leader = false;
-    if (!this.config.health.enabled) return;
-    try {
-      await this.repos.health.releaseLock(HEALTH_LOCK, this.instanceId);
-    } catch (err) {
-      if (wasLeader) this.log.warn({ err: errorMessage(err) }, 'could not release the health lock');
-    }
+    await leaderStopped;
   }
 
   status(): HealthStatus {
@@ -196,7 +203,7 @@ export class HealthChecker {
       enabled: this.config.health.enabled,
       running: this.running,
       instance: this.instanceId,
-      leader: this.leader,
+      leader: this.leader.isLeader,
       nodes,
     };
   }
@@ -339,7 +346,8 @@ export class HealthChecker {
     const views = new Map<string, HealthView>();
     for (const t of probed) if (t.view) views.set(t.node.id, t.view);
     await this.repos.health.putViews(views, this.config.health.viewTtlSec);
-    if (this.leader && this.running) await this.aggregate(probed.map((t) => t.node.id));
+    if (this.leader.isLeader && this.running)
+      await this.leader.aggregate(probed.map((t) => t.node.id));
   }
 
   /** One probe of one node; false when it was not probed (paused, none, busy, stopping). */
@@ -384,72 +392,5 @@ export class HealthChecker {
       }, recheckMs);
     }
     return true;
-  }
-
-  /**
-   * Leader only: every instance's unexpired view → quorum → the node's record. Counters are
-   * written every round; `active` changes only when the quorum state is up or down and
-   * differs, which is what publishes `cdn:cname:dirty`. An unknown quorum keeps `active`.
-   */
-  private async aggregate(ids: string[]): Promise<void> {
-    const all = await this.repos.health.loadViews(ids);
-    const now = new Date().toISOString();
-    await Promise.all(
-      ids.map(async (id) => {
-        const t = this.nodes.get(id);
-        if (!t || !this.isProbed(t)) return;
-        const d = decideQuorum(all.get(id) ?? [], this.config.health.quorum);
-        const prev = t.node.health;
-        const f = d.freshest;
-        const newCheck = f !== undefined && f.lastCheck !== prev?.lastCheck;
-        const active = d.state === 'up' ? true : d.state === 'down' ? false : t.node.active;
-        const changed = d.state !== 'unknown' && d.state !== (prev?.state ?? 'unknown');
-        const health: NodeHealth = {
-          state: d.state,
-          okStreak: f?.okStreak ?? 0,
-          failStreak: f?.failStreak ?? 0,
-          checks: (prev?.checks ?? 0) + (newCheck ? 1 : 0),
-          failures: (prev?.failures ?? 0) + (newCheck && f.failStreak > 0 ? 1 : 0),
-          lastError: (newCheck ? f.lastError : null) ?? prev?.lastError ?? null,
-          lastChange: changed ? now : (prev?.lastChange ?? null),
-          lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
-        };
-        if (!(await this.repos.nodes.setHealth(id, active, health))) return;
-        if (active !== t.node.active) {
-          this.metrics.transitions.inc({ to: active ? 'up' : 'down' });
-          this.log.info(
-            { node: id, active, up: d.up, down: d.down, needed: d.needed, error: health.lastError },
-            active ? 'node up' : 'node down',
-          );
-        }
-        t.node = { ...t.node, active, health };
-        this.metrics.nodeUp.set({ node: id, pool: t.node.pool }, active ? 1 : 0);
-      }),
-    );
-  }
-
-  /** Takes or renews the lock; a new leader re-reads the nodes to start from the stored records. */
-  private async renewLock(): Promise<void> {
-    if (!this.running) return;
-    let held: boolean;
-    try {
-      held = await this.repos.health.acquireLock(
-        HEALTH_LOCK,
-        this.instanceId,
-        this.config.health.lockTtlMs,
-      );
-    } catch (err) {
-      held = false;
-      this.log.warn({ err: errorMessage(err) }, 'health lock renewal failed');
-    }
-    if (!this.running) return;
-    if (held && !this.leader) {
-      await this.reload();
-      this.leader = true;
-      this.log.info('health leader: writing node state');
-    } else if (!held && this.leader) {
-      this.leader = false;
-      this.log.warn('health leadership lost');
-    }
   }
 }

@@ -3,7 +3,7 @@
 // (`cdn:health:instances`, sorted set scored by the last write) and the leader leases
 // (`cdn:lock:{name}`). A node's own health fields are the node repository's.
 import type { Store } from '../store/store.js';
-import type { HealthView } from '../domains/model.js';
+import type { HealthView } from '../model/domain.js';
 
 export const healthKeys = {
   healthView: (node: string, instance: string) => `cdn:health:${node}:${instance}`,

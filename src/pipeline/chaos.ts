@@ -1,6 +1,6 @@
 // Debug names in class CHAOS, as BIND, NSD and Knot answer them: version.bind /
 // version.server, id.server / hostname.bind. Anything else in CHAOS is refused.
-import { RRClass, RRType } from '../dns/constants.js';
+import { RRClass, RRType } from '../wire/constants.js';
 import { CONTINUE, REFUSED, type Outcome } from './outcome.js';
 import type { QueryContext } from './context.js';
 

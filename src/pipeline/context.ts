@@ -2,7 +2,7 @@
 // whole query, even if a new one is published meanwhile), the client's location (looked
 // up at most once per ECS setting, and only when a base name needs it) and what earlier
 // stages found.
-import type { Query } from '../dns/query.js';
+import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
 import type { GeoLookup } from '../geo/geo-record.js';
@@ -20,7 +20,7 @@ export interface PipelineSettings {
   readonly geo: GeoLookup;
   /** Who may ask the debug names (whoami, _explain); null when they are off. */
   readonly debug: ((address: string) => boolean) | null;
-  /** Counts each GSLB decision (metrics). */
+  /** Takes each GSLB decision the answer rests on (counted once the answer is out). */
   readonly onDecision: (decision: Decision) => void;
 }
 
@@ -29,6 +29,11 @@ export class QueryContext implements GslbRequest {
   zone: ZoneData | undefined = undefined;
   /** The widest ECS scope any decision of this response needs (RFC 7871 §7.2.1). */
   ecsScope = 0;
+  /**
+   * Whether the answer may be reused for the same query bytes from the same client: a stage
+   * whose answer says more than those bytes (the client's port) clears it.
+   */
+  cacheable = true;
   private withEcs: Location | undefined;
   private withoutEcs: Location | undefined;
 

@@ -3,9 +3,9 @@
 //   _explain.<base name> TXT   — the whole GSLB decision for that client (see gslb/explain.ts).
 // TTL 0, and an ECS scope equal to the source prefix: the text names the client subnet.
 // Off, or outside the access list, the names get REFUSED; other types get NODATA.
-import { RRClass, RRType } from '../dns/constants.js';
-import { txtRdata } from '../zone/rdata.js';
-import type { ResourceRecord } from '../zone/record.js';
+import { RRClass, RRType } from '../wire/constants.js';
+import { txtRdata } from '../wire/rdata.js';
+import type { ResourceRecord } from '../wire/record.js';
 import {
   explain,
   explainLines,
@@ -45,6 +45,9 @@ export function debugNames(ctx: QueryContext): Outcome {
     ? ctx.snapshot.plans.get(q.qname.slice(EXPLAIN.length))
     : undefined;
   if (!isWhoami && !plan) return CONTINUE;
+  // whoami names the client's port, which the answer cache's key does not hold; _explain is
+  // an operator's one-off question, not worth a slot hot answers could use.
+  ctx.cacheable = false;
   const allow = ctx.settings.debug;
   if (!allow || !allow(q.clientAddress)) return REFUSED;
   const ecs = q.edns?.clientSubnet;

@@ -1,6 +1,6 @@
 // Guard: rejects what no later stage should see. EDNS version first (RFC 6891 §6.1.3
 // answers BADVERS whatever else the query says), then opcode, class and meta types.
-import { Opcode, RRClass, RRType } from '../dns/constants.js';
+import { Opcode, RRClass, RRType } from '../wire/constants.js';
 import { CONTINUE, REFUSED, type Outcome } from './outcome.js';
 import type { QueryContext } from './context.js';
 

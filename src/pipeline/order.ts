@@ -1,15 +1,60 @@
-// The fixed order of the query pipeline. Each position matters:
-//  1. guard      — malformed-by-policy queries (EDNS version, opcode, class, meta types)
-//                  are settled before any lookup, so later stages see only real questions.
-//  2. chaos      — CHAOS debug names live outside every zone; answer them before the
-//                  authority check would refuse them.
-//  3. authority  — REFUSED outside our zones; fixes the zone for the stages below.
-//  4. debug      — whoami / _explain TXT: inside the zone (so after authority) and before
-//                  gslb, because _explain.<base name> sits under a base name.
-//  5. gslb       — base names are the hot path: answered from the domain plan directly.
-//  6. static     — everything else in the zone, including CNAME chains into base names;
-//                  it always settles the query (answer, referral, NXDOMAIN or NODATA).
+// The whole path of one query, in the order it runs (Knot's process_query, CoreDNS's
+// plugin.cfg). Three phases; each step's position has a reason, and a step that settles
+// the query ends the phase it is in.
+//
+// begin — before the question is looked at:
+//   1. answer cache  A plain query repeating one already answered gets that answer's bytes
+//                    with its own ID and question case (fast-path.ts). First, because a hit
+//                    skips every later step but the count.
+//   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, or
+//                    nothing when it is not a query at all.
+//   3. forward       In a DNS worker, requests that need the main process's keys, journal
+//                    or store go there (exchange.ts, needsExchange).
+//   4. TSIG verify   RFC 8945 §5.2: a signed request is verified before anything reads it;
+//                    a bad signature is answered here, for queries and exchanges alike.
+//   5. exchanges     AXFR/IXFR, UPDATE, NOTIFY may await I/O, so they leave the synchronous
+//                    path here with their replies (exchange.ts).
+//                    DNS cookies and response rate limiting go after this step: they need
+//                    the decoded query and must not delay exchanges.
+// answer — the stages, one file each, in STAGES order:
+//   1. guard         Malformed-by-policy queries (EDNS version, opcode, class, meta types)
+//                    are settled before any lookup, so later stages see only real questions.
+//   2. chaos         CHAOS debug names live outside every zone; answered before the
+//                    authority check would refuse them.
+//   3. authority     REFUSED outside our zones; fixes the zone for the stages below.
+//   4. debug         whoami / _explain TXT: inside the zone (so after authority) and before
+//                    gslb, because _explain.<base name> sits under a base name. Marks its
+//                    answers uncacheable: they name the client.
+//   5. gslb          Base names are the hot path: answered from the domain plan directly.
+//   6. static        Everything else in the zone, including CNAME chains into base names; it
+//                    always settles the query (answer, referral, NXDOMAIN or NODATA).
+// end — from outcome to bytes:
+//   1. ECS scope     RFC 7871 §7.2.1: the widest scope the decisions need; §7.1.2: 0 for a
+//                    /0 source. DNSSEC signing and Extended DNS Errors go before encode.
+//   2. size          TCP 65535; UDP the client's EDNS size capped by ours, 512 without EDNS;
+//                    less the room a TSIG record takes.
+//   3. encode        Header, question, sections, OPT with ECS and NSID, TC when the answer
+//                    does not fit (wire/encode.ts).
+//   4. cache fill    What no stage marked uncacheable, unsigned and not failed, keyed as the
+//                    answer cache looks it up.
+//   5. TSIG sign     RFC 8945 §5.3; after the cache fill, since signed replies are never cached.
+//   6. count         Metrics once, on the outcome, by count(): a cache hit counts exactly what
+//                    the answer it reuses counted. The prewarm answers without this step.
+import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from '../wire/constants.js';
+import { decodeQuery, type Query, type Transport } from '../wire/decode.js';
+import { encodeError, encodeResponse, type Response } from '../wire/encode.js';
+import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../wire/tsig.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import { answerCacheFor, existingAnswerCache } from '../snapshot/answer-cache.js';
+import type { Decision } from '../gslb/decide.js';
+import type { Logger } from '../lib/logger.js';
 import type { Stage } from './context.js';
+import { QueryContext, type PipelineSettings } from './context.js';
+import { runStages, toResponse } from './runner.js';
+import { needsExchange, type ExchangeHandler, type Signer } from './exchange.js';
+import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
+import type { DnsMetrics } from './metrics.js';
+import type { Forward, QueryHandler, Reply } from './handler.js';
 import { guard } from './guard.js';
 import { chaos } from './chaos.js';
 import { authority } from './authority.js';
@@ -18,3 +63,246 @@ import { gslb } from './gslb.js';
 import { staticRecords } from './static.js';
 
 export const STAGES: readonly Stage[] = [guard, chaos, authority, debugNames, gslb, staticRecords];
+
+export interface HandlerDeps {
+  snapshot: () => Snapshot;
+  settings: PipelineSettings;
+  udpSize: number;
+  nsid: Buffer | undefined;
+  metrics: DnsMetrics;
+  logger: Logger;
+  /** Transfers, UPDATE, signed requests: tried in order before the stages. */
+  exchanges?: readonly ExchangeHandler[];
+  /** Answer repeated queries from the snapshot's cache of encoded responses (default on). */
+  answerCache?: boolean;
+  /**
+   * Keys for signed ordinary queries (RFC 8945 §5.3: a signed request gets a signed reply),
+   * e.g. the SOA lookup nsupdate and certbot make before an UPDATE. Absent: served unsigned.
+   */
+  keyring?: () => TsigKeyring;
+  /** Set in a DNS worker: requests that need the main process are answered there. */
+  forward?: Forward;
+}
+
+/** Answers queued before a swap at most: the most recent ones, about 15 µs each. */
+export const PREWARM_MAX = 20_000;
+
+/** Room kept for the TSIG record a signed reply gains after encoding. */
+const TSIG_ROOM = 160;
+
+/** What one answer counts in metrics; a cached answer keeps it, so a hit counts the same. */
+interface Counted {
+  readonly counter: { inc(): void };
+  readonly truncated: boolean;
+  /** The GSLB decisions behind the answer. */
+  readonly decisions: readonly Decision[];
+  /** A stage threw: the answer is SERVFAIL. */
+  readonly failed?: boolean;
+}
+
+const NO_DECISIONS: readonly Decision[] = [];
+
+/** End step 2: the largest reply the client takes. */
+function sizeLimit(
+  query: Query,
+  transport: Transport,
+  ourUdpSize: number,
+  signed: boolean,
+): number {
+  const room =
+    transport === 'tcp'
+      ? MAX_MESSAGE
+      : query.edns
+        ? Math.min(query.edns.udpSize, ourUdpSize)
+        : MAX_UDP_NO_EDNS;
+  return room - (signed ? TSIG_ROOM : 0);
+}
+
+/** End step 1: the ECS scope to echo, or undefined when the query carried no ECS. */
+function ecsScopeOf(query: Query, response: Response, decided: number): number | undefined {
+  const ecs = query.edns?.clientSubnet;
+  if (!ecs || response.rcode === Rcode.FORMERR) return undefined;
+  return ecs.sourcePrefix === 0 ? 0 : (response.ecsScope ?? decided);
+}
+
+export function createHandler(deps: HandlerDeps): QueryHandler {
+  const { metrics } = deps;
+  const useCache = deps.answerCache !== false;
+  const key: FastKey = { hash: 0, questionEnd: 0 };
+  // The decisions of the query being answered: counted at the end, kept with its cache entry.
+  const decisions: Decision[] = [];
+  const settings: PipelineSettings = {
+    ...deps.settings,
+    onDecision: (d) => void decisions.push(d),
+  };
+  // What the query being answered counts, set by answer() for the caller to count or not.
+  let counted: Counted | undefined;
+
+  /** End step 6, the same for cache hits and computed answers. */
+  function count(c: Counted): void {
+    for (const d of c.decisions) deps.settings.onDecision(d);
+    if (c.failed) metrics.errors.inc();
+    if (c.truncated) metrics.truncated.inc();
+    c.counter.inc();
+  }
+
+  /** Every step but the count, against `snapshot`. */
+  function answer(
+    msg: Buffer,
+    transport: Transport,
+    address: string,
+    port: number,
+    snapshot: Snapshot,
+  ): Reply {
+    // begin 1: the answer cache.
+    const fast = useCache && fastKey(msg, transport, address, key);
+    const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
+    if (cache) {
+      const hit = cache.get(key.hash);
+      if (hit && sameQuery(hit, msg, transport, address)) {
+        counted = hit;
+        return patchReply(hit, msg, key.questionEnd);
+      }
+    }
+    // begin 2: decode.
+    const decoded = decodeQuery(msg, transport, address, port);
+    if (!decoded.ok) {
+      if (!decoded.respond) {
+        counted = {
+          counter: metrics.dropped.labels({ transport }),
+          truncated: false,
+          decisions: NO_DECISIONS,
+        };
+        return undefined;
+      }
+      counted = {
+        counter: metrics.queryCounter(transport, -1, Rcode.FORMERR),
+        truncated: false,
+        decisions: NO_DECISIONS,
+      };
+      return encodeError(
+        decoded.id,
+        decoded.opcode,
+        decoded.flags,
+        Rcode.FORMERR,
+        decoded.question,
+      );
+    }
+    const query = decoded.query;
+    // begin 3: forward from a DNS worker.
+    if (deps.forward && needsExchange(query)) return deps.forward(msg, transport, address, port);
+    // begin 4: TSIG verification.
+    let signing: Signer | undefined;
+    if (query.tsigOffset !== undefined && deps.keyring) {
+      const v = verifyRequest(msg, query.tsigOffset, deps.keyring());
+      if (!v.ok) {
+        counted = {
+          counter: metrics.queryCounter(transport, query.qtype, Rcode.NOTAUTH),
+          truncated: false,
+          decisions: NO_DECISIONS,
+        };
+        deps.logger.info(
+          { client: query.clientAddress, key: v.keyName, error: v.error, opcode: query.opcode },
+          'request failed TSIG',
+        );
+        return tsigErrorReply(msg, query, v);
+      }
+      signing = { key: v.key, mac: v.mac };
+    }
+    // begin 5: exchanges.
+    if (deps.exchanges && needsExchange(query)) {
+      for (const exchange of deps.exchanges) {
+        const replies = exchange(query, msg, signing);
+        if (replies) return replies;
+      }
+    }
+    // answer: the stages.
+    decisions.length = 0;
+    let response: Response;
+    let scope = 0;
+    let cacheable = true;
+    let failed = false;
+    try {
+      const ctx = new QueryContext(query, snapshot, settings);
+      response = toResponse(runStages(STAGES, ctx));
+      scope = ctx.ecsScope;
+      cacheable = ctx.cacheable;
+    } catch (err) {
+      failed = true;
+      deps.logger.error({ err, qname: query.qname, qtype: query.qtype }, 'query failed');
+      response = toResponse({ kind: 'servfail' });
+    }
+    // end 1–3: ECS scope, size, encode.
+    const ecsScope = ecsScopeOf(query, response, scope);
+    const wire = encodeResponse(
+      query,
+      ecsScope === undefined ? response : { ...response, ecsScope },
+      {
+        maxSize: sizeLimit(query, transport, deps.udpSize, signing !== undefined),
+        ourUdpSize: deps.udpSize,
+        nsid: deps.nsid,
+      },
+    );
+    const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
+    const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
+    // end 4: cache fill.
+    if (cache && cacheable && !failed && !signing) {
+      const entry = {
+        key: keyBytes(msg, key.questionEnd),
+        transport,
+        address,
+        questionEnd: key.questionEnd,
+        counter,
+        wire,
+        truncated,
+        decisions: decisions.slice(),
+      };
+      cache.set(key.hash, entry);
+      counted = entry;
+    } else {
+      counted = { counter, truncated, decisions, failed };
+    }
+    // end 5: TSIG signing (signed requests never take the fast path, so none is cached).
+    return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
+  }
+
+  const handle = (msg: Buffer, transport: Transport, address: string, port: number): Reply => {
+    counted = undefined;
+    const reply = answer(msg, transport, address, port, deps.snapshot());
+    // end 6: count.
+    if (counted) count(counted);
+    return reply;
+  };
+
+  /** Answers into `snapshot`'s cache without counting anything (the prewarm's entry point). */
+  function answerUncounted(
+    msg: Buffer,
+    transport: Transport,
+    address: string,
+    snapshot: Snapshot,
+  ): void {
+    answer(msg, transport, address, 0, snapshot);
+    counted = undefined;
+  }
+
+  function* prewarm(next: Snapshot, previous: Snapshot | undefined): Generator<void, number> {
+    const from = useCache && previous ? existingAnswerCache(previous) : undefined;
+    if (!from) return 0;
+    if (from.geoVersion !== deps.settings.geo.version?.()) return 0;
+    const entries = [...from.values()];
+    let done = 0;
+    for (let i = entries.length - 1; i >= 0 && done < PREWARM_MAX; i--) {
+      const e = entries[i] as (typeof entries)[number];
+      // The cached key is the query from octet 2 on, its name case-folded: a query again.
+      const msg = Buffer.allocUnsafe(e.key.length + 2);
+      msg[0] = 0;
+      msg[1] = 0;
+      e.key.copy(msg, 2);
+      answerUncounted(msg, e.transport as Transport, e.address, next);
+      if (++done % 64 === 0) yield;
+    }
+    return done;
+  }
+
+  return Object.assign(handle, { prewarm });
+}

@@ -1,7 +1,7 @@
 // What a pipeline stage decides about a query. Stages return one of these; only the
 // runner turns outcomes into wire responses, so every negative answer is built one way.
-import type { Response } from '../dns/response.js';
-import type { ResourceRecord } from '../zone/record.js';
+import type { Response } from '../wire/encode.js';
+import type { ResourceRecord } from '../wire/record.js';
 import type { ZoneData } from '../zone/zone-data.js';
 
 export type Outcome =

@@ -1,9 +1,9 @@
 // Runs the stages in order and turns the outcome into a Response. Negative answers get
 // the zone's SOA in the authority section with the RFC 2308 §3 negative TTL. A stage
 // that throws yields SERVFAIL for this query only; the caller counts it.
-import { Rcode } from '../dns/constants.js';
-import type { Response } from '../dns/response.js';
-import type { ResourceRecord } from '../zone/record.js';
+import { Rcode } from '../wire/constants.js';
+import type { Response } from '../wire/encode.js';
+import type { ResourceRecord } from '../wire/record.js';
 import type { Outcome } from './outcome.js';
 import type { QueryContext, Stage } from './context.js';
 

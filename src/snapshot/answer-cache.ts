@@ -7,7 +7,7 @@ import type { Snapshot } from './snapshot.js';
 import type { Decision } from '../gslb/decide.js';
 
 export interface CachedAnswer {
-  /** The query it answers, from octet 2 on, its name case-folded (see dns/fast-path.ts). */
+  /** The query it answers, from octet 2 on, its name case-folded (see pipeline/fast-path.ts). */
   readonly key: Buffer;
   readonly transport: string;
   readonly address: string;

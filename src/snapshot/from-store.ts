@@ -3,7 +3,9 @@
 import type { Config } from '../config/schema.js';
 import type { SnapshotSource as Store } from './source.js';
 import { drive } from '../lib/cooperative.js';
-import { buildSteps, contentHashSteps, firstExpiry, soaRecord, type BuildInput } from './build.js';
+import { buildSteps, type BuildInput } from './build.js';
+import { contentHashSteps } from './content-hash.js';
+import { firstExpiry, soaRecord } from './zone-content.js';
 import { unixSerial } from './serial.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -24,7 +26,10 @@ export interface FromStoreOptions {
  * What a build compiled, serial included: another process holding the same config (a DNS
  * worker, see dns/workers.ts) builds the identical snapshot from it without the store.
  */
-export type BuildRecipe = Omit<BuildInput, 'config' | 'previousOrders' | 'previousPlans'>;
+export type BuildRecipe = Omit<
+  BuildInput,
+  'config' | 'previousOrders' | 'previousPlans' | 'previousStatics' | 'hashCarry'
+>;
 
 export async function snapshotFromStore(
   config: Config,
@@ -58,8 +63,8 @@ export async function buildFromStore(
     ...(await store.loadState(config.zone.name)),
     acmeTxt: await store.listAcmeTxt(now),
   };
-  const hash = await drive(contentHashSteps(config, state));
   const prev = opts.previous;
+  const { digest: hash, carry } = await drive(contentHashSteps(config, state, prev?.hashCarry));
   if (
     opts.reuse &&
     prev?.contentHash === hash &&
@@ -78,6 +83,8 @@ export async function buildFromStore(
       now,
       previousOrders: opts.previous?.orderMemos,
       previousPlans: opts.previous?.planSource,
+      previousStatics: opts.previous?.statics,
+      hashCarry: carry,
     }),
   );
   const serial =

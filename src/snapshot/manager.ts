@@ -17,7 +17,7 @@ export interface SnapshotManagerDeps {
   now?: () => number;
   /**
    * Runs after a build and before its snapshot is published, e.g. to fill the new answer
-   * cache (dns/handler.ts prewarm); a failure is logged and publishing goes on.
+   * cache (pipeline/handler.ts prewarm); a failure is logged and publishing goes on.
    */
   beforePublish?: (next: Snapshot, previous: Snapshot | undefined) => Promise<unknown>;
 }

@@ -5,7 +5,9 @@
 import type { ZoneData } from '../zone/zone-data.js';
 import type { DomainPlan, NodeEntry, OrderMemos } from '../gslb/plan.js';
 import type { GslbIndex } from '../gslb/pools.js';
-import type { PlanSource } from './build.js';
+import type { HashCarry } from './content-hash.js';
+import type { PlanSource } from './plans.js';
+import type { StaticParse } from './zone-content.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
 
 export interface Snapshot {
@@ -24,8 +26,12 @@ export interface Snapshot {
   readonly gslb: GslbIndex;
   /** The pools' memoised hash orders, handed on to the next build (gslb/plan.ts). */
   readonly orderMemos: OrderMemos;
-  /** What the plans were compiled from, so the next build may keep them (build.ts). */
+  /** What the plans were compiled from, so the next build may keep them (plans.ts). */
   readonly planSource: PlanSource;
+  /** The static zone text's parse, kept by the next build when the text is the same. */
+  readonly statics: StaticParse | undefined;
+  /** Where this content's digest may be continued from (content-hash.ts). */
+  readonly hashCarry: HashCarry | undefined;
   /** Problems that did not stop the build (skipped records, label clashes). */
   readonly warnings: readonly string[];
   /** When the first challenge TXT value in the zone expires (ms): the next rebuild is due. */

@@ -1,8 +1,8 @@
 // What the snapshot compiler reads, declared here and provided by the composition root from
 // the features' repositories: one `loadState` per build, never during a query.
-import type { Domain, EdgeNode } from '../domains/model.js';
+import type { Domain, EdgeNode } from '../model/domain.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
-import type { AcmeTxt } from '../acme/model.js';
+import type { AcmeTxt } from '../model/acme.js';
 import type { StoreChange } from '../store/store.js';
 
 export interface StoreState {

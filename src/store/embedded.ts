@@ -93,6 +93,10 @@ export class EmbeddedStore implements Store {
     return this.keyspace.toFile();
   }
 
+  async catchUp(): Promise<void> {
+    await this.file?.adoptForeign();
+  }
+
   onChange(listener: (change: StoreChange) => void): () => void {
     this.events.on('change', listener);
     return () => this.events.off('change', listener);

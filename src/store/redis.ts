@@ -246,6 +246,9 @@ export class RedisStore implements Store {
     await Promise.all(conns.map(closeConnection));
   }
 
+  /** Every read goes to the server: there is nothing to catch up on. */
+  async catchUp(): Promise<void> {}
+
   onChange(listener: (change: StoreChange) => void): () => void {
     this.events.on('change', listener);
     return () => this.events.off('change', listener);

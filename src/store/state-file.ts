@@ -184,7 +184,7 @@ export class StateFile<S> {
    * editor's mistake) changes nothing: we keep serving what we have and try again when it
    * changes. One adoption at a time; callers share it.
    */
-  private adoptForeign(): Promise<void> {
+  adoptForeign(): Promise<void> {
     this.adopting ??= this.readForeign().finally(() => (this.adopting = undefined));
     return this.adopting;
   }

@@ -80,6 +80,12 @@ export interface Store {
   /** Writes anything still pending; safe after a failed or partial start, and twice. */
   stop(): Promise<void>;
   onChange(listener: (change: StoreChange) => void): () => void;
+  /**
+   * Takes in what another writer stored since this instance last looked, before a read that
+   * must not miss it. The embedded engine reads its file when it changed (a stat when it did
+   * not); Redis is always current and has nothing to do.
+   */
+  catchUp(): Promise<void>;
 
   get(key: string): Promise<string | undefined>;
   /**

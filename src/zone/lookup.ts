@@ -2,10 +2,10 @@
 // exact match, CNAME chasing inside the zone, referral at a zone cut, wildcard synthesis,
 // NXDOMAIN/NODATA. Pure: the caller turns the result into a response. Names the GSLB
 // answers dynamically are reached through `dynamic`, so a static CNAME can point at one.
-import { RRType } from '../dns/constants.js';
-import { decodeName } from '../dns/name-wire.js';
+import { RRType } from '../wire/constants.js';
+import { decodeName } from '../wire/name.js';
 import { isSubdomainOf, parentName } from '../lib/dnsname.js';
-import type { ResourceRecord } from './record.js';
+import type { ResourceRecord } from '../wire/record.js';
 import type { RRsets, ZoneData } from './zone-data.js';
 
 export type LookupResult =

@@ -2,11 +2,11 @@
 // an omitted owner (repeat the previous one), TTL and class in either order, parentheses
 // across lines, quoted strings and ';' comments. $INCLUDE is refused: zone text reaches us
 // through the API and the store, never from a trusted file system.
-import { RRClass, typeFromName } from '../dns/constants.js';
+import { RRClass, typeFromName } from '../wire/constants.js';
 import { nameProblem, normalizeName } from '../lib/dnsname.js';
 import { ZoneError, errorMessage } from '../lib/errors.js';
-import { parseRdata } from './rdata.js';
-import { rr, type ResourceRecord } from './record.js';
+import { parseRdata } from '../wire/rdata.js';
+import { rr, type ResourceRecord } from '../wire/record.js';
 
 export interface ParseOptions {
   origin: string;

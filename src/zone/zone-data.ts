@@ -1,10 +1,10 @@
 // One authoritative zone's static data, indexed for lookup: owner → type → RRset, with
 // empty non-terminals present (RFC 4592 §2.2.2) and delegation points known. Built once
 // per snapshot and never changed after the snapshot is published.
-import { RRType, typeName } from '../dns/constants.js';
+import { RRType, typeName } from '../wire/constants.js';
 import { isSubdomainOf, parentName } from '../lib/dnsname.js';
 import { ZoneError } from '../lib/errors.js';
-import type { ResourceRecord } from './record.js';
+import type { ResourceRecord } from '../wire/record.js';
 
 export type RRsets = ReadonlyMap<number, readonly ResourceRecord[]>;
 

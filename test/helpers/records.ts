@@ -1,6 +1,6 @@
 // Records as zone-file text, so unit cases read like dig output.
 import { parseZoneText } from '../../src/zone/parse.js';
-import { formatRecord, type ResourceRecord } from '../../src/zone/record.js';
+import { formatRecord, type ResourceRecord } from '../../src/wire/record.js';
 import { ZoneData } from '../../src/zone/zone-data.js';
 
 export const ORIGIN = 'example.org';

@@ -184,6 +184,89 @@ describe('acme-dns API (real HTTP, real dig)', () => {
     assert.deepEqual(await txtAt(run, inside.fulldomain), [DIGEST_A]);
   });
 
+  /** A request with exactly these body bytes and headers, as a client's code builds it. */
+  async function raw(
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; json: Json }> {
+    const res = await fetch(run.apiUrl + path, { method: 'POST', headers, body });
+    const text = await res.text();
+    return { status: res.status, json: text === '' ? null : JSON.parse(text) };
+  }
+  const goacmedns = {
+    'Content-Type': 'application/json',
+    'User-Agent': 'goacmedns (linux; amd64)',
+  };
+
+  it('goacmedns (lego, cert-manager): `AllowFrom` restricts the account, `SubDomain`/`Txt` update', async () => {
+    // goacmedns marshals struct{ AllowFrom []string } and struct{ SubDomain, Txt string }
+    // with Go's encoding/json: field names as declared, no spaces.
+    const reg = await raw('/register', '{"AllowFrom":["192.0.2.0/24"]}', goacmedns);
+    assert.equal(reg.status, 201);
+    const restricted = reg.json as Registration;
+    assert.deepEqual(restricted.allowfrom, ['192.0.2.0/24'], 'AllowFrom is honoured');
+    const stored = await run.cirrus.repos.acme.getDnsAccount(restricted.username);
+    assert.deepEqual(stored?.allowfrom, ['192.0.2.0/24']);
+    const body = (sub: string) => `{"SubDomain":"${sub}","Txt":"${DIGEST_B}"}`;
+    const fromOutside = await raw('/update', body(restricted.subdomain), {
+      ...goacmedns,
+      ...creds(restricted),
+    });
+    assert.deepEqual([fromOutside.status, fromOutside.json.error], [401, 'forbidden']);
+    assert.deepEqual(await txtAt(run, restricted.fulldomain), []);
+
+    // goacmedns sends no body at all when AllowFrom is empty (lego's first run).
+    const open = (await raw('/register', '', goacmedns)).json as Registration;
+    assert.deepEqual(open.allowfrom, []);
+    const up = await raw('/update', body(open.subdomain), { ...goacmedns, ...creds(open) });
+    assert.deepEqual([up.status, up.json.txt], [200, DIGEST_B]);
+    assert.deepEqual(await txtAt(run, open.fulldomain), [DIGEST_B]);
+  });
+
+  it('acme.sh dns_acmedns: its hand-written body with a form content type', async () => {
+    const r = (await call(run, 'POST', '/register', {})).json as Registration;
+    // dnsapi/dns_acmedns.sh: data="{\"subdomain\":\"$ACMEDNS_SUBDOMAIN\", \"txt\": \"$txtvalue\"}"
+    const up = await raw('/update', `{"subdomain":"${r.subdomain}", "txt": "${DIGEST_A}"}`, {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      ...creds(r),
+    });
+    assert.equal(up.status, 200);
+    // acme.sh checks the reply contains "<value>" in quotes.
+    assert.ok(JSON.stringify(up.json).includes(`"${DIGEST_A}"`));
+    assert.deepEqual(await txtAt(run, r.fulldomain), [DIGEST_A]);
+  });
+
+  it('keys match in any letter case, as Go folds them; a misspelt restriction is refused', async () => {
+    // U+017F (long s) folds to s and U+212A (Kelvin sign) to k in Go's decoder.
+    const folded = await raw('/register', '{"ALLOWFROM":["192.0.2.1"]}', goacmedns);
+    assert.deepEqual(folded.json.allowfrom, ['192.0.2.1/32']);
+    const longS = (await raw('/register', '{"allowfrom":["198.51.100.0/24"]}', goacmedns))
+      .json as Registration;
+    const up = await raw('/update', `{"\u017fubdomain":"${longS.subdomain}","TXT":"${DIGEST_A}"}`, {
+      ...goacmedns,
+      ...creds(longS),
+    });
+    assert.deepEqual([up.status, up.json.error], [401, 'forbidden'], 'allowfrom still applies');
+
+    for (const body of ['{"allow_from":["192.0.2.0/24"]}', '{"allowedFrom":["192.0.2.0/24"]}']) {
+      const refused = await raw('/register', body, goacmedns);
+      assert.equal(refused.status, 400, body);
+      assert.equal(refused.json.error, 'malformed_json_payload');
+      assert.match(refused.json.message, /unknown field "allow(_from|edFrom)"/);
+    }
+    const twice = await raw(
+      '/register',
+      '{"allowfrom":["192.0.2.0/24"],"AllowFrom":[]}',
+      goacmedns,
+    );
+    assert.equal(twice.status, 400);
+    assert.match(twice.json.message, /field given twice: allowfrom\/AllowFrom/);
+    // A list given as a string is not coerced into one (Go's decoder refuses it too).
+    const notList = await raw('/register', '{"AllowFrom":"192.0.2.0/24"}', goacmedns);
+    assert.deepEqual([notList.status, notList.json.error], [400, 'invalid_allowfrom_cidr']);
+  });
+
   it('stores only a slow hash of the password', async () => {
     const r = (await call(run, 'POST', '/register', {})).json as Registration;
     const stored = await run.cirrus.repos.acme.getDnsAccount(r.username);

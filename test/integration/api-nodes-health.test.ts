@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
-import type { NodeHealth } from '../../src/domains/model.js';
+import type { NodeHealth } from '../../src/model/domain.js';
 
 const down: NodeHealth = {
   state: 'down',

@@ -243,7 +243,7 @@ describe('cirrus serve, token create and zone export on one state file', () => {
     assert.equal(await healthSerial(), firstSerial);
   });
 
-  it('accepts a token made by `cirrus token create` in another process within ~1 s', async () => {
+  it('accepts a token made by `cirrus token create` in another process at once', async () => {
     assert.equal((await fetch(`${apiUrl}/api/v1/domains`)).status, 401);
     const r = await runCli(['token', 'create', '--name', 'ops'], {
       STATE_FILE: env.STATE_FILE as string,
@@ -252,14 +252,9 @@ describe('cirrus serve, token create and zone export on one state file', () => {
     token = r.stdout.trim();
     assert.match(token, /^cirrus_\S+$/);
     assert.match(r.stderr, /\(ops\) created/);
-    const deadline = Date.now() + 1500;
-    let status = 0;
-    while (Date.now() < deadline) {
-      status = (await call('GET', '/api/v1/domains')).status;
-      if (status === 200) break;
-      await sleep(50);
-    }
-    assert.equal(status, 200, 'the running server never accepted the new token');
+    // The very next request, with no wait: README's "Five minutes with it" does exactly this.
+    const status = (await call('GET', '/api/v1/domains')).status;
+    assert.equal(status, 200, 'the running server refused the token it was just given');
     const domains = (await (await call('GET', '/api/v1/domains')).json()) as Array<{
       domain: string;
     }>;

@@ -12,7 +12,8 @@ import { finishConfig, loadConfig } from '../../src/config/load.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import { seedStore } from '../../src/domains/seed.js';
 import { parseZoneText } from '../../src/zone/parse.js';
-import { buildSnapshot, contentHash } from '../../src/snapshot/build.js';
+import { buildSnapshot } from '../../src/snapshot/build.js';
+import { contentHash } from '../../src/snapshot/content-hash.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ZONES = join(REPO, 'zones');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { addresses, clientSubnet, dig } from '../helpers/dig.js';
 import { writeGeoFixtures } from '../fixtures/geo/generate.js';
-import { MmdbWriter } from '../../src/geo/mmdb-writer.js';
+import { MmdbWriter } from '../../src/geo/tools/mmdb-writer.js';
 
 const POLICY = {
   pools: {

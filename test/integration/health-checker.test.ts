@@ -16,7 +16,7 @@ import type { Config } from '../../src/config/schema.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/store.js';
-import type { EdgeNode } from '../../src/domains/model.js';
+import type { EdgeNode } from '../../src/model/domain.js';
 import { channels } from '../../src/store/keys.js';
 import { keys } from '../helpers/repos.js';
 import { HealthChecker } from '../../src/health/checker.js';
@@ -86,13 +86,13 @@ async function startChecker(
   for (const n of nodes) await repos(store).nodes.put(n);
   await opts.seed?.(store);
   const registry = createRegistry(false);
-  const checker = new HealthChecker(
+  const checker = new HealthChecker({
     config,
-    repos(store),
-    silentLogger(),
+    repos: repos(store),
+    logger: silentLogger(),
     registry,
-    opts.instance ?? 'i1',
-  );
+    instanceId: opts.instance ?? 'i1',
+  });
   running.unshift(() => checker.stop());
   await checker.start();
   return { checker, store, registry };
@@ -332,13 +332,13 @@ describe('health checker on the embedded store', () => {
 
   it('stops twice, and after a failed start', async () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
-    const checker = new HealthChecker(
-      testConfig(),
-      repos(store),
-      silentLogger(),
-      createRegistry(false),
-      'x',
-    );
+    const checker = new HealthChecker({
+      config: testConfig(),
+      repos: repos(store),
+      logger: silentLogger(),
+      registry: createRegistry(false),
+      instanceId: 'x',
+    });
     await assert.rejects(checker.start(), /not started/);
     await checker.stop();
     await checker.stop();
@@ -347,13 +347,13 @@ describe('health checker on the embedded store', () => {
     const r = await startChecker(testConfig(), []);
     await r.checker.stop();
     await r.checker.stop();
-    const off = new HealthChecker(
-      testConfig({ enabled: false }),
-      repos(r.store),
-      silentLogger(),
-      createRegistry(false),
-      'off',
-    );
+    const off = new HealthChecker({
+      config: testConfig({ enabled: false }),
+      repos: repos(r.store),
+      logger: silentLogger(),
+      registry: createRegistry(false),
+      instanceId: 'off',
+    });
     await off.start();
     assert.deepEqual(off.status().nodes, []);
     await off.stop();

@@ -16,7 +16,7 @@ import { eventually, sleep } from '../helpers/wait.js';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { soaSerialIn } from '../../src/xfr/wire.js';
+import { soaSerialIn } from '../../src/wire/transfer.js';
 import { loadConfig } from '../../src/config/load.js';
 import { nsdConfig } from '../../src/xfr/nsd-config.js';
 import { Peers } from '../../src/xfr/peers.js';

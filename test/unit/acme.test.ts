@@ -4,12 +4,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { challengeOwner, domainAllowed } from '../../src/acme/update.js';
 import { renewalDue, spreadDelay } from '../../src/acme/certificates.js';
-import { MalformedUpdate, parseUpdate, txtValue } from '../../src/acme/update-message.js';
+import { MalformedUpdate, parseUpdate, txtValue } from '../../src/wire/update.js';
 import { txtProblem } from '../../src/acme/txt-service.js';
 import { hashPassword, verifyPassword } from '../../src/acme/password.js';
 import { checkAllowfrom } from '../../src/acme/dns-accounts.js';
-import { encodeName } from '../../src/dns/name-wire.js';
-import { txtRdata } from '../../src/zone/rdata.js';
+import { encodeName } from '../../src/wire/name.js';
+import { txtRdata } from '../../src/wire/rdata.js';
 
 const ACME = 'acme.cdn.example.net';
 const DAY = 86_400_000;

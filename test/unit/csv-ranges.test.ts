@@ -12,7 +12,7 @@ import {
   parseNetwork,
   rangeToCidrs,
   splitCsvLine,
-} from '../../src/geo/csv-ranges.js';
+} from '../../src/geo/tools/csv-ranges.js';
 import { continentOf, knownCountries } from '../../src/geo/continents.js';
 
 const cidrs = (first: string, last: string) => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RRType } from '../../src/dns/constants.js';
+import { RRType } from '../../src/wire/constants.js';
 import { lookup, type LookupResult } from '../../src/zone/lookup.js';
 import { lines, records, zone } from '../helpers/records.js';
 

@@ -4,13 +4,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Reader, type Response } from 'maxmind';
-import { MmdbWriter, mmdb, recordSizeFor, type MmdbValue } from '../../src/geo/mmdb-writer.js';
+import {
+  MmdbWriter,
+  mmdb,
+  recordSizeFor,
+  type MmdbValue,
+} from '../../src/geo/tools/mmdb-writer.js';
 import {
   formatAddress,
   networkRange,
   parseNetwork,
   type Network,
-} from '../../src/geo/csv-ranges.js';
+} from '../../src/geo/tools/csv-ranges.js';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
 function rng(seed: number) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeQuery } from '../../src/dns/query.js';
+import { decodeQuery } from '../../src/wire/decode.js';
 import { buildQuery, ecsOption } from '../helpers/wire.js';
 
 const decode = (b: Buffer) => decodeQuery(b, 'udp', '127.0.0.1', 5353);

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeQuery, type Query } from '../../src/dns/query.js';
-import { encodeError, encodeResponse, type Response } from '../../src/dns/response.js';
-import { Rcode } from '../../src/dns/constants.js';
+import { decodeQuery, type Query } from '../../src/wire/decode.js';
+import { encodeError, encodeResponse, type Response } from '../../src/wire/encode.js';
+import { Rcode } from '../../src/wire/constants.js';
 import { records } from '../helpers/records.js';
 import {
   buildQuery,

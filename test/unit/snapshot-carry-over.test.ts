@@ -3,7 +3,9 @@
 // a health change or a change in another pool keeps first answers warm; anything that
 // changes the ranking starts an empty memo, and orders read from a kept memo stay exact.
 // Plans: kept whole when the domains are the same objects and the policy is unchanged,
-// with the fleets (default pools of limited domains) built from the new nodes.
+// with the fleets (default pools of limited domains) built from the new nodes. The static
+// zone text's parse: kept while the text is the same. The content hash's continuation:
+// handed from one snapshot built from the store to the next.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rankHead, hash32 } from '../../src/gslb/rendezvous.js';
@@ -12,7 +14,11 @@ import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { DEFAULT_POLICY } from '../../src/gslb/pools.js';
 import type { StoreState } from '../../src/snapshot/source.js';
-import type { EdgeNode } from '../../src/domains/model.js';
+import { buildFromStore } from '../../src/snapshot/from-store.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
+import { repos } from '../helpers/repos.js';
+import { snapshotSource } from '../../src/repositories.js';
+import type { EdgeNode } from '../../src/model/domain.js';
 
 function entries(n: number, weights: (i: number) => number, active = (_i: number) => true) {
   return Array.from({ length: n }, (_, i): NodeEntry => ({
@@ -208,5 +214,58 @@ describe('plans kept across builds', () => {
     });
     assert.notEqual(b.plans, first.plans);
     assert.equal(b.plans.get(`d0-example-com.${config.zone.name}`)?.lastResort, 'fail-closed');
+  });
+});
+
+describe('zone text and content hash carried across builds', () => {
+  const input = { config, generation: 1, serial: 1, contentHash: 'x', now: 0 };
+  const text = 'www 60 IN A 192.0.2.9\nmail 60 IN MX 10 mx.example.org.\n';
+  const state = (zoneText: string | null): StoreState => ({
+    domains: [],
+    nodes: [],
+    zoneText,
+    policy: null,
+  });
+
+  it('keeps the static parse while the zone text is the same, and only then', () => {
+    const first = buildSnapshot({ ...input, state: state(text) });
+    assert.equal(first.statics?.records.length, 2);
+    const same = buildSnapshot({ ...input, state: state(text), previousStatics: first.statics });
+    assert.equal(same.statics, first.statics);
+    const other = `${text}ftp 60 IN A 192.0.2.10\n`;
+    const changed = buildSnapshot({
+      ...input,
+      state: state(other),
+      previousStatics: first.statics,
+    });
+    assert.notEqual(changed.statics, first.statics);
+    assert.equal(changed.statics?.records.length, 3);
+    const none = buildSnapshot({ ...input, state: state(null), previousStatics: first.statics });
+    assert.equal(none.statics, undefined);
+  });
+
+  it('hands the content hash continuation on to the next build from the store', async () => {
+    const store = new EmbeddedStore();
+    await store.start();
+    const r = repos(store);
+    await r.domains.put({
+      domain: 'www.example.com',
+      label: 'www-example-com',
+      origins: [{ address: '203.0.113.1', protocol: 'http', weight: 1, backup: false }],
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+    });
+    await r.nodes.put(node('n1', 'a'));
+    const first = (await buildFromStore(config, snapshotSource(r), { generation: 1, now: 0 }))
+      .snapshot;
+    assert.ok(first.hashCarry);
+    // A node change: the same domain objects, so the digest continues from the carry.
+    await r.nodes.put(node('n1', 'a', 50));
+    const next = (
+      await buildFromStore(config, snapshotSource(r), { generation: 2, previous: first, now: 0 })
+    ).snapshot;
+    assert.equal(next.hashCarry, first.hashCarry);
+    assert.notEqual(next.contentHash, first.contentHash);
+    await store.stop();
   });
 });

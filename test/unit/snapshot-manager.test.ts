@@ -9,7 +9,7 @@ import { snapshotMetrics } from '../../src/snapshot/metrics.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { nextSerial, serialGt } from '../../src/snapshot/serial.js';
-import type { Domain } from '../../src/domains/model.js';
+import type { Domain } from '../../src/model/domain.js';
 
 const config = finishConfig({ snapshot: { debounceMs: 5, maxDelayMs: 20 } });
 

@@ -7,17 +7,13 @@ import { repos } from '../helpers/repos.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { finishConfig } from '../../src/config/load.js';
-import {
-  BUILD_CHUNK,
-  buildSteps,
-  contentHash,
-  contentHashSteps,
-  runSteps,
-} from '../../src/snapshot/build.js';
+import { buildSteps } from '../../src/snapshot/build.js';
+import { contentHash, contentHashSteps, type HashCarry } from '../../src/snapshot/content-hash.js';
+import { BUILD_CHUNK, runSteps } from '../../src/snapshot/steps.js';
 import { snapshotFromStore } from '../../src/snapshot/from-store.js';
 import { drive } from '../../src/lib/cooperative.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import type { Domain, EdgeNode } from '../../src/domains/model.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
 import type { StoreState } from '../../src/snapshot/source.js';
 
 const config = finishConfig({ seed: { dir: null }, store: { file: null } });
@@ -91,7 +87,12 @@ describe('cooperative snapshot build', () => {
   });
 
   it('continues from the last digest when the domains are the same objects, and only then', () => {
-    const hash = (state: StoreState) => runSteps(contentHashSteps(config, state));
+    let carry: HashCarry | undefined;
+    const hash = (state: StoreState) => {
+      const r = runSteps(contentHashSteps(config, state, carry));
+      carry = r.carry;
+      return r.digest;
+    };
     const ds = domains(BUILD_CHUNK + 3);
     const state = { domains: ds, nodes, zoneText: null, policy: null };
     assert.equal(hash(state), reference(state));
@@ -126,7 +127,7 @@ describe('cooperative snapshot build', () => {
     };
     setImmediate(tick);
     // A zero slice hands the loop back at every yield: one turn per chunk at least.
-    const hash = await drive(contentHashSteps(config, state), 0);
+    const { digest: hash } = await drive(contentHashSteps(config, state), 0);
     const snap = await drive(
       buildSteps({ config, state, generation: 1, serial: 1, contentHash: hash }),
       0,

@@ -399,6 +399,34 @@ describe('EmbeddedStore writes behind', () => {
   }
   const foreignTokenRecord = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
 
+  it('a token written by another process is accepted at once, before the next poll', async () => {
+    const file = freshFile();
+    // The poll is far away: only the lookup itself can find the new token.
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 10,
+      watchIntervalMs: 60_000,
+    });
+    await store.start();
+    const r = repos(store);
+    try {
+      await r.domains.put(domain('kept.example.com'));
+      await store.flush();
+      assert.equal(await r.tokens.idByHash('hash-nobody'), undefined);
+      await foreignToken(file, 'cli');
+      assert.equal(await r.tokens.idByHash('hash-cli'), 'cli');
+      assert.deepEqual(
+        (await r.domains.list()).map((d) => d.domain),
+        ['kept.example.com'],
+        'adopting the file keeps what this instance wrote',
+      );
+      assert.equal(await r.tokens.idByHash('hash-nobody'), undefined);
+    } finally {
+      await store.stop();
+    }
+  });
+
   it('a foreign write landing during our write is found at the rename and kept', async () => {
     const file = freshFile();
     const store = await bigStore(file, 60_000); // no polling: only the rename's check finds it

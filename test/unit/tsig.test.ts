@@ -11,8 +11,8 @@ import {
   verifyReply,
   verifyRequest,
   type TsigKey,
-} from '../../src/xfr/tsig.js';
-import { decodeQuery } from '../../src/dns/query.js';
+} from '../../src/wire/tsig.js';
+import { decodeQuery } from '../../src/wire/decode.js';
 import { buildQuery } from '../helpers/wire.js';
 
 const key: TsigKey = { name: 'xfr-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7) };

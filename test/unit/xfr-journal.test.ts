@@ -9,7 +9,7 @@ import {
   zoneVersion,
   type JournalEntry,
 } from '../../src/xfr/journal.js';
-import { notifyMessage, soaSerialIn, transferMessages } from '../../src/xfr/wire.js';
+import { notifyMessage, soaSerialIn, transferMessages } from '../../src/wire/transfer.js';
 import { parseZoneText } from '../../src/zone/parse.js';
 import { Peers } from '../../src/xfr/peers.js';
 import { finishConfig } from '../../src/config/load.js';

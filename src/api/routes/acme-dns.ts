@@ -1,6 +1,9 @@
 // The acme-dns API (joohoi/acme-dns), same paths, headers, JSON and error codes, so the
-// acme-dns plugins of lego, certbot, acme.sh and Caddy work unchanged. Beyond acme-dns:
-// every value stays (each expiring) instead of the newest two, and DELETE /update withdraws.
+// acme-dns plugins of lego, certbot, acme.sh and Caddy work unchanged. Body keys match
+// without regard to letter case, as acme-dns's Go decoder matches them (acme-dns-body.ts);
+// a /register key that is not `allowfrom` is refused, naming it, since a restriction
+// misspelt must not pass as no restriction. Beyond acme-dns: every value stays (each
+// expiring) instead of the newest two, and DELETE /update withdraws.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -8,6 +11,7 @@ import type { ApiDeps } from '../deps.js';
 import { authenticate } from '../../auth/tokens.js';
 import { authenticateAccount, checkAllowfrom, registerAccount } from '../../acme/dns-accounts.js';
 import { txtProblem, type TxtService } from '../../acme/txt-service.js';
+import { readFields } from '../../acme/acme-dns-body.js';
 
 const Error_ = Type.Object({ error: Type.String(), message: Type.Optional(Type.String()) });
 
@@ -42,19 +46,33 @@ function fail(reply: FastifyReply, status: number, error: string, message: strin
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Marks a body that is not JSON (a symbol: no client key can spell it). */
+const MALFORMED = Symbol('malformed');
+const parsedBodies = new WeakMap<FastifyRequest, unknown>();
+/** The body as the content parser read it, before any route validation touched it. */
+const rawBody = (req: FastifyRequest): unknown => parsedBodies.get(req);
+
 export const acmeDnsRoutes =
   (deps: ApiDeps, txt: TxtService): FastifyPluginAsyncTypebox =>
   async (app) => {
     // acme-dns reads every body as JSON whatever its Content-Type (curl -d sends a form
     // type) and accepts an empty /register body; Fastify's parsers would refuse both.
-    const asJson = (_req: unknown, body: string | Buffer, done: (e: null, v: unknown) => void) => {
+    // The handlers read the body as parsed here, kept apart from req.body, which route
+    // validation may coerce (a string into a list): Go's decoder coerces nothing.
+    const asJson = (
+      req: FastifyRequest,
+      body: string | Buffer,
+      done: (e: null, v: unknown) => void,
+    ) => {
       const text = String(body).trim();
-      if (text === '') return done(null, {});
+      let parsed: unknown = {};
       try {
-        done(null, JSON.parse(text));
+        if (text !== '') parsed = JSON.parse(text);
       } catch {
-        done(null, { malformed: true });
+        parsed = { [MALFORMED]: true };
       }
+      parsedBodies.set(req, parsed);
+      done(null, text === '' ? {} : JSON.parse(JSON.stringify(parsed)));
     };
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, asJson);
@@ -65,7 +83,32 @@ export const acmeDnsRoutes =
         'forbidden',
         'X-Api-User / X-Api-Key, source address or subdomain do not match',
       );
-    const readBody = (body: unknown) => (isObject(body) && !body.malformed ? body : undefined);
+    /**
+     * The body's fields under their lowercase names, or a refusal: not a JSON object, a field
+     * given twice in two spellings, or (where `strict`) a key that is no field.
+     */
+    const readBody = (
+      body: unknown,
+      names: readonly string[],
+      strict: boolean,
+    ): Map<string, unknown> | { status: 400; error: string; message: string } => {
+      if (!isObject(body) || MALFORMED in body)
+        return { status: 400, error: 'malformed_json_payload', message: 'the body is not JSON' };
+      const read = readFields(body, names);
+      if (read.repeated.length > 0)
+        return {
+          status: 400,
+          error: 'malformed_json_payload',
+          message: `field given twice: ${read.repeated.join(', ')}`,
+        };
+      if (strict && read.unknown.length > 0)
+        return {
+          status: 400,
+          error: 'malformed_json_payload',
+          message: `unknown field ${read.unknown.map((k) => JSON.stringify(k)).join(', ')}: only ${names.join(', ')} (any letter case)`,
+        };
+      return read.fields;
+    };
     /**
      * The account behind X-Api-User / X-Api-Key (allowfrom checked) and the JSON body for
      * its own subdomain, or undefined once the refusal has been sent.
@@ -78,10 +121,10 @@ export const acmeDnsRoutes =
         req.ip,
       );
       if (!account) return void forbidden(reply);
-      const body = readBody(req.body);
-      if (!body) return void fail(reply, 400, 'malformed_json_payload', 'the body is not JSON');
-      if (body.subdomain !== account.subdomain) return void forbidden(reply);
-      return { account, body };
+      const body = readBody(rawBody(req), ['subdomain', 'txt'], false);
+      if (!(body instanceof Map)) return void fail(reply, body.status, body.error, body.message);
+      if (body.get('subdomain') !== account.subdomain) return void forbidden(reply);
+      return { account, txt: body.get('txt') };
     };
 
     app.post(
@@ -112,9 +155,9 @@ export const acmeDnsRoutes =
           if (!(await authenticate(deps.repos, req.headers.authorization)))
             return fail(reply, 401, 'forbidden', 'registration needs an admin API bearer token');
         }
-        const body = readBody(req.body ?? {});
-        if (!body) return fail(reply, 400, 'malformed_json_payload', 'the body is not JSON');
-        const raw = body.allowfrom ?? [];
+        const body = readBody(rawBody(req) ?? {}, ['allowfrom'], true);
+        if (!(body instanceof Map)) return fail(reply, body.status, body.error, body.message);
+        const raw = body.get('allowfrom') ?? [];
         if (!Array.isArray(raw) || raw.some((c) => typeof c !== 'string') || raw.length > 64)
           return fail(reply, 400, 'invalid_allowfrom_cidr', 'allowfrom: a list of CIDRs');
         let allowfrom: string[];
@@ -153,10 +196,10 @@ export const acmeDnsRoutes =
       async (req, reply) => {
         const auth = await authorized(req, reply);
         if (!auth) return reply;
-        const { account, body } = auth;
-        const problem = txtProblem(body.txt);
+        const { account, txt: given } = auth;
+        const problem = txtProblem(given);
         if (problem) return fail(reply, 400, 'bad_txt', `txt ${problem}`);
-        const value = body.txt as string;
+        const value = given as string;
         const done = await txt.publish(account.subdomain, value, deps.config.acme.propagation.wait);
         return {
           txt: value,
@@ -186,10 +229,10 @@ export const acmeDnsRoutes =
       async (req, reply) => {
         const auth = await authorized(req, reply);
         if (!auth) return reply;
-        const { account, body } = auth;
-        if (body.txt !== undefined && txtProblem(body.txt))
-          return fail(reply, 400, 'bad_txt', `txt ${txtProblem(body.txt) as string}`);
-        const done = await txt.withdraw(account.subdomain, body.txt as string | undefined);
+        const { account, txt: given } = auth;
+        if (given !== undefined && txtProblem(given))
+          return fail(reply, 400, 'bad_txt', `txt ${txtProblem(given) as string}`);
+        const done = await txt.withdraw(account.subdomain, given as string | undefined);
         return { removed: done.removed };
       },
     );

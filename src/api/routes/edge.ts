@@ -5,9 +5,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { EdgeOverride, PurgeRequest } from '../../edge/model.js';
+import { EdgeOverride, PurgeRequest } from '../../model/edge.js';
 import { EdgeBus } from '../../edge/bus.js';
-import { NODE_ID_PATTERN } from '../../domains/model.js';
+import { NODE_ID_PATTERN } from '../../model/domain.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
 

@@ -15,7 +15,7 @@ import { NotFoundError, ValidationError, errorMessage } from '../../lib/errors.j
 import { normalizeName } from '../../lib/dnsname.js';
 import { ipFamily } from '../../lib/ip.js';
 import { parseCidr } from '../../lib/cidr.js';
-import type { ClientSubnet } from '../../dns/query.js';
+import type { ClientSubnet } from '../../wire/decode.js';
 import type { Family } from '../../gslb/plan.js';
 
 const ExplainQuery = Type.Object(

@@ -25,6 +25,7 @@ export const healthRoutes =
                 Type.Array(
                   Type.Object({
                     index: Type.Integer(),
+                    udp: Type.Union([Type.Literal('reuseport'), Type.Literal('shared')]),
                     pid: Type.Optional(Type.Integer()),
                     ready: Type.Boolean(),
                     generation: Type.Integer(),

@@ -13,7 +13,7 @@ import {
   NodeProbe,
   NodeUpdate,
   type EdgeNode,
-} from '../../domains/model.js';
+} from '../../model/domain.js';
 import type { Config } from '../../config/schema.js';
 import { toEdgeNode, toEdgeNodes, withOwnedActive } from '../../domains/service.js';
 import { probesOwnActive } from '../../health/probe-spec.js';

@@ -8,7 +8,8 @@ import { ErrorSchema } from '../errors.js';
 import { SecondaryConfig, TsigKeyConfig } from '../../config/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
-import { peersProblem, type PeersDocument } from '../../xfr/peers.js';
+import type { PeersDocument } from '../../xfr/peers.js';
+import { peersProblem } from '../../config/peers-check.js';
 
 const { name: _secondaryName, ...SecondaryBody } = SecondaryConfig.properties;
 const { name: _keyName, ...KeyBody } = TsigKeyConfig.properties;

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { exportZone } from '../../zone/export.js';
+import { exportZone } from '../../snapshot/export.js';
 import { buildSnapshot } from '../../snapshot/build.js';
 import { ValidationError, errorMessage } from '../../lib/errors.js';
 

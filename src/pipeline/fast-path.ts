@@ -1,0 +1,127 @@
+// The fast path for the common query: a plain QUERY for an ordinary name that this client
+// already asked, answered from the snapshot's answer cache without decoding the message
+// or running the pipeline. It reads only the header and the question name; everything
+// after the question (OPT, ECS, NSID, cookies) is part of the key byte for byte, so a hit
+// is exactly a query the slow path already answered, and its response is that answer's
+// bytes with this query's ID and question case. Anything unusual is a miss: the slow
+// path decides it (and may fill the cache when the answer depends only on the key).
+// No allocation until the reply: the key is a hash, checked against the stored bytes.
+import { RRClass, RRType } from '../wire/constants.js';
+import type { Transport } from '../wire/decode.js';
+import type { CachedAnswer } from '../snapshot/answer-cache.js';
+
+const HEADER = 12;
+
+/** Where a fast-path candidate's question ends, and its key hash. */
+export interface FastKey {
+  hash: number;
+  questionEnd: number;
+}
+
+/**
+ * Header checks that keep exchanges (opcode ≠ QUERY, transfers, TSIG), responses and
+ * anything odd off the fast path: QR = 0, opcode 0, one question, no answer or authority
+ * records, at most one additional record (the OPT; a signed request has a TSIG there too).
+ */
+function plainQuery(msg: Buffer): boolean {
+  if (msg.length < HEADER + 5) return false;
+  if (((msg[2] as number) & 0xf8) !== 0) return false; // QR and opcode
+  return (
+    msg[4] === 0 &&
+    msg[5] === 1 &&
+    msg[6] === 0 &&
+    msg[7] === 0 &&
+    msg[8] === 0 &&
+    msg[9] === 0 &&
+    msg[10] === 0 &&
+    (msg[11] as number) <= 1
+  );
+}
+
+const fnv = (h: number, byte: number) => Math.imul(h ^ byte, 0x01000193);
+
+/** DNS case folding of one octet of an LDH name (the only names the fast path takes). */
+const fold = (c: number) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+
+/**
+ * Fills `out` and returns true when the query may be answered from the cache. Names must
+ * be letters, digits, '-' and '_' (so folding ASCII case is all DNS case-insensitivity
+ * means for them), class IN, and not a meta type. The hash covers the transport, the
+ * client address, header octets 2–11, the folded name and every octet after it.
+ */
+export function fastKey(msg: Buffer, transport: Transport, address: string, out: FastKey): boolean {
+  if (!plainQuery(msg)) return false;
+  let h = fnv(0x811c9dc5, transport === 'udp' ? 1 : 2);
+  for (let i = 0; i < address.length; i++) h = fnv(h, address.charCodeAt(i));
+  for (let i = 2; i < HEADER; i++) h = fnv(h, msg[i] as number);
+  let pos = HEADER;
+  for (;;) {
+    const len = msg[pos];
+    if (len === undefined || len > 63) return false;
+    h = fnv(h, len);
+    if (len === 0) break;
+    const end = pos + 1 + len;
+    if (end > msg.length || end - HEADER > 254) return false;
+    for (let i = pos + 1; i < end; i++) {
+      const c = msg[i] as number;
+      const ok =
+        (c >= 0x61 && c <= 0x7a) ||
+        (c >= 0x41 && c <= 0x5a) ||
+        (c >= 0x30 && c <= 0x39) ||
+        c === 0x2d ||
+        c === 0x5f;
+      if (!ok) return false;
+      h = fnv(h, fold(c));
+    }
+    pos = end;
+  }
+  if (pos === HEADER || pos + 5 > msg.length) return false;
+  const qtype = msg.readUInt16BE(pos + 1);
+  const qclass = msg.readUInt16BE(pos + 3);
+  // 249–255: TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY (meta types: the slow path decides).
+  if (qclass !== RRClass.IN || qtype === RRType.OPT || qtype >= 249) return false;
+  // The one additional record must be the OPT (root owner, type 41): a lone TSIG record
+  // (RFC 8945) makes a signed request, which belongs to the exchanges.
+  if (msg[11] === 1 && (msg[pos + 5] !== 0 || msg[pos + 6] !== 0 || msg[pos + 7] !== RRType.OPT))
+    return false;
+  for (let i = pos + 1; i < msg.length; i++) h = fnv(h, msg[i] as number);
+  out.hash = h >>> 0;
+  out.questionEnd = pos + 5;
+  return true;
+}
+
+/** The bytes a cached answer is matched on: the query from octet 2 on, name folded. */
+export function keyBytes(msg: Buffer, questionEnd: number): Buffer {
+  const key = Buffer.from(msg.subarray(2));
+  for (let i = HEADER - 2; i < questionEnd - 6; i++) key[i] = fold(key[i] as number);
+  return key;
+}
+
+/** Whether `msg` from this client is the query `cached` was answered for (up to ID and case). */
+export function sameQuery(
+  cached: CachedAnswer,
+  msg: Buffer,
+  transport: Transport,
+  address: string,
+): boolean {
+  const key = cached.key;
+  if (cached.transport !== transport || cached.address !== address) return false;
+  if (key.length !== msg.length - 2) return false;
+  const nameStart = HEADER - 2;
+  const nameEnd = cached.questionEnd - 6;
+  for (let i = 0; i < key.length; i++) {
+    const c = msg[i + 2] as number;
+    if (key[i] !== (i >= nameStart && i < nameEnd ? fold(c) : c)) return false;
+  }
+  return true;
+}
+
+/** This query's reply from a cached answer: its ID and its question bytes (0x20 case). */
+export function patchReply(cached: CachedAnswer, msg: Buffer, questionEnd: number): Buffer {
+  const out = Buffer.allocUnsafe(cached.wire.length);
+  cached.wire.copy(out);
+  out[0] = msg[0] as number;
+  out[1] = msg[1] as number;
+  msg.copy(out, HEADER, HEADER, questionEnd);
+  return out;
+}

@@ -1,0 +1,71 @@
+// DNS query metrics, counted by the query handler (handler.ts). Label values are bounded:
+// transport, rcode name, and a fixed set of qtypes.
+import { Counter, type Registry } from 'prom-client';
+import { rcodeName, typeName, RRType } from '../wire/constants.js';
+import { tallyCounter, type Tally } from '../metrics/tally.js';
+
+const COMMON_TYPES = new Set<number>([
+  RRType.A,
+  RRType.AAAA,
+  RRType.CNAME,
+  RRType.NS,
+  RRType.SOA,
+  RRType.TXT,
+  RRType.MX,
+  RRType.SRV,
+  RRType.CAA,
+  RRType.ANY,
+  RRType.AXFR,
+  RRType.IXFR,
+]);
+
+export function dnsMetrics(registry: Registry) {
+  const queries = tallyCounter({
+    name: 'cirrus_dns_queries_total',
+    help: 'DNS queries answered, by transport, qtype and rcode',
+    labelNames: ['transport', 'qtype', 'rcode'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'cirrus_dns_dropped_total',
+    help: 'Packets dropped without an answer (too short, or a response)',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'cirrus_dns_internal_errors_total',
+    help: 'Queries answered SERVFAIL because a stage threw',
+    registers: [registry],
+  });
+  const truncated = new Counter({
+    name: 'cirrus_dns_truncated_total',
+    help: 'UDP answers sent with TC because they did not fit',
+    registers: [registry],
+  });
+  // One tally per label set, found by a string key (see metrics/tally.ts).
+  const children = new Map<string, Tally>();
+  return {
+    dropped,
+    errors,
+    truncated,
+    countQuery(transport: string, qtype: number, rcode: number): void {
+      this.queryCounter(transport, qtype, rcode).inc();
+    },
+    /** The tally of one label set, for callers that count the same kind often. */
+    queryCounter(transport: string, qtype: number, rcode: number): Tally {
+      const t = COMMON_TYPES.has(qtype) ? qtype : -1;
+      const key = `${transport}|${t}|${rcode}`;
+      let child = children.get(key);
+      if (!child) {
+        child = queries.tally({
+          transport,
+          qtype: t < 0 ? 'other' : typeName(t),
+          rcode: rcodeName(rcode),
+        });
+        children.set(key, child);
+      }
+      return child;
+    },
+  };
+}
+export type DnsMetrics = ReturnType<typeof dnsMetrics>;

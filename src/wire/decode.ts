@@ -1,0 +1,242 @@
+// Decodes a request once into a Query (STYLE: one query, one context). Strict where
+// RFC 1035/6891/7871 say a message is malformed, so the caller can answer FORMERR; no
+// later stage parses the packet again.
+import { EdnsOption, RRType } from './constants.js';
+
+export type Transport = 'udp' | 'tcp';
+
+export interface ClientSubnet {
+  /** 1 = IPv4, 2 = IPv6 (IANA address family numbers). */
+  readonly family: 1 | 2;
+  readonly sourcePrefix: number;
+  readonly scopePrefix: number;
+  /** The address zero-padded to its full length (4 or 16 octets). */
+  readonly address: Buffer;
+}
+
+export interface Edns {
+  readonly udpSize: number;
+  readonly version: number;
+  readonly dnssecOk: boolean;
+  readonly nsidRequested: boolean;
+  readonly clientSubnet: ClientSubnet | undefined;
+}
+
+export interface Query {
+  readonly id: number;
+  readonly opcode: number;
+  readonly recursionDesired: boolean;
+  readonly checkingDisabled: boolean;
+  /** Lower-case, no trailing dot; non-printable octets appear as \DDD. */
+  readonly qname: string;
+  /** The question exactly as asked (name, type, class): echoed verbatim, keeping 0x20 case. */
+  readonly question: Buffer;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly edns: Edns | undefined;
+  readonly transport: Transport;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  /** Offset of the TSIG record (RFC 8945 §5.1: always the last one) when the request is signed. */
+  readonly tsigOffset: number | undefined;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly query: Query }
+  /** `respond` is false when the packet must be dropped (too short, or a response). */
+  | {
+      readonly ok: false;
+      readonly respond: boolean;
+      readonly id: number;
+      readonly opcode: number;
+      readonly flags: number;
+      readonly question: Buffer | undefined;
+      readonly reason: string;
+    };
+
+const HEADER = 12;
+
+class Malformed extends Error {}
+
+/** Reads a (possibly compressed) name, returning the offset just past it in the message. */
+function skipName(msg: Buffer, offset: number): number {
+  let pos = offset;
+  for (let hops = 0; hops < 128; hops++) {
+    const len = msg[pos];
+    if (len === undefined) throw new Malformed('name runs past the end of the message');
+    if (len === 0) return pos + 1;
+    if ((len & 0xc0) === 0xc0) {
+      if (pos + 2 > msg.length) throw new Malformed('truncated compression pointer');
+      return pos + 2;
+    }
+    if (len > 63) throw new Malformed('reserved label type');
+    pos += 1 + len;
+  }
+  throw new Malformed('name has too many labels');
+}
+
+function readQuestionName(msg: Buffer): { qname: string; end: number } {
+  let pos = HEADER;
+  let text = '';
+  let wireLength = 0;
+  for (;;) {
+    const len = msg[pos];
+    if (len === undefined) throw new Malformed('question name runs past the end of the message');
+    if (len === 0) {
+      pos++;
+      break;
+    }
+    // A pointer in the question could only point into the header: malformed.
+    if (len > 63) throw new Malformed('compression pointer or bad label in the question');
+    if (pos + 1 + len > msg.length) throw new Malformed('question label runs past the end');
+    wireLength += len + 1;
+    if (wireLength > 254) throw new Malformed('question name exceeds 255 octets');
+    if (text) text += '.';
+    for (let i = pos + 1; i <= pos + len; i++) {
+      let c = msg[i] as number;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e)
+        text += '\\' + String(c).padStart(3, '0');
+      else text += String.fromCharCode(c);
+    }
+    pos += 1 + len;
+  }
+  return { qname: text, end: pos };
+}
+
+function parseClientSubnet(data: Buffer): ClientSubnet {
+  // RFC 7871 §6: FAMILY(2) SOURCE(1) SCOPE(1) ADDRESS(ceil(source/8)), excess bits zero.
+  if (data.length < 4) throw new Malformed('ECS option shorter than 4 octets');
+  const family = data.readUInt16BE(0);
+  if (family !== 1 && family !== 2) throw new Malformed(`ECS family ${family} is not IPv4 or IPv6`);
+  const source = data[2] as number;
+  const scope = data[3] as number;
+  const max = family === 1 ? 32 : 128;
+  if (source > max) throw new Malformed('ECS source prefix longer than the address');
+  if (scope !== 0) throw new Malformed('ECS scope prefix must be 0 in a query');
+  const bytes = Math.ceil(source / 8);
+  if (data.length - 4 !== bytes)
+    throw new Malformed('ECS address length does not match its prefix');
+  const address = Buffer.alloc(family === 1 ? 4 : 16);
+  data.copy(address, 0, 4);
+  const extra = source % 8;
+  if (extra && ((address[bytes - 1] as number) & (0xff >> extra)) !== 0) {
+    throw new Malformed('ECS address has bits set beyond its source prefix');
+  }
+  return { family, sourcePrefix: source, scopePrefix: 0, address };
+}
+
+function parseOpt(
+  msg: Buffer,
+  rdataStart: number,
+  rdlength: number,
+  cls: number,
+  ttl: number,
+): Edns {
+  let nsid = false;
+  let ecs: ClientSubnet | undefined;
+  const end = rdataStart + rdlength;
+  for (let p = rdataStart; p < end;) {
+    if (p + 4 > end) throw new Malformed('truncated EDNS option header');
+    const code = msg.readUInt16BE(p);
+    const len = msg.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new Malformed('EDNS option runs past the OPT record');
+    const data = msg.subarray(p + 4, p + 4 + len);
+    if (code === EdnsOption.NSID) nsid = true;
+    else if (code === EdnsOption.ECS) {
+      if (ecs) throw new Malformed('more than one ECS option');
+      ecs = parseClientSubnet(data);
+    }
+    p += 4 + len;
+  }
+  return {
+    // RFC 6891 §6.2.5: values below 512 are treated as 512.
+    udpSize: Math.max(cls, 512),
+    version: (ttl >>> 16) & 0xff,
+    dnssecOk: (ttl & 0x8000) !== 0,
+    nsidRequested: nsid,
+    clientSubnet: ecs,
+  };
+}
+
+export function decodeQuery(
+  msg: Buffer,
+  transport: Transport,
+  clientAddress: string,
+  clientPort: number,
+): DecodeResult {
+  const fail = (respond: boolean, reason: string, question?: Buffer): DecodeResult => ({
+    ok: false,
+    respond,
+    id: msg.length >= 2 ? msg.readUInt16BE(0) : 0,
+    opcode: msg.length >= 3 ? ((msg[2] as number) >> 3) & 0x0f : 0,
+    flags: msg.length >= 4 ? msg.readUInt16BE(2) : 0,
+    question,
+    reason,
+  });
+  if (msg.length < HEADER) return fail(false, 'shorter than a DNS header');
+  const flags = msg.readUInt16BE(2);
+  if (flags & 0x8000) return fail(false, 'QR is set: a response, not a query');
+  const qdcount = msg.readUInt16BE(4);
+  if (qdcount !== 1) return fail(true, `QDCOUNT is ${qdcount}, expected 1`);
+
+  let question: Buffer | undefined;
+  try {
+    const { qname, end: nameEnd } = readQuestionName(msg);
+    if (nameEnd + 4 > msg.length) throw new Malformed('question has no type and class');
+    const qtype = msg.readUInt16BE(nameEnd);
+    const qclass = msg.readUInt16BE(nameEnd + 2);
+    question = msg.subarray(HEADER, nameEnd + 4);
+
+    let pos = nameEnd + 4;
+    const rrCount = msg.readUInt16BE(6) + msg.readUInt16BE(8);
+    const arcount = msg.readUInt16BE(10);
+    let edns: Edns | undefined;
+    let tsigOffset: number | undefined;
+    for (let i = 0; i < rrCount + arcount; i++) {
+      const nameStart = pos;
+      pos = skipName(msg, pos);
+      if (pos + 10 > msg.length) throw new Malformed('record header runs past the end');
+      const type = msg.readUInt16BE(pos);
+      const cls = msg.readUInt16BE(pos + 2);
+      const ttl = msg.readUInt32BE(pos + 4);
+      const rdlength = msg.readUInt16BE(pos + 8);
+      const rdataStart = pos + 10;
+      pos = rdataStart + rdlength;
+      if (pos > msg.length) throw new Malformed('rdata runs past the end');
+      if (type === RRType.OPT) {
+        // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+        if (i < rrCount) throw new Malformed('OPT outside the additional section');
+        if (edns) throw new Malformed('more than one OPT record');
+        if (msg[nameStart] !== 0) throw new Malformed('OPT owner is not the root');
+        edns = parseOpt(msg, rdataStart, rdlength, cls, ttl);
+      } else if (type === RRType.TSIG) {
+        // RFC 8945 §5.1: one TSIG, the last record of the additional section.
+        if (i !== rrCount + arcount - 1 || i < rrCount)
+          throw new Malformed('TSIG is not the last record of the additional section');
+        tsigOffset = nameStart;
+      }
+    }
+    return {
+      ok: true,
+      query: {
+        id: msg.readUInt16BE(0),
+        opcode: (flags >> 11) & 0x0f,
+        recursionDesired: (flags & 0x0100) !== 0,
+        checkingDisabled: (flags & 0x0010) !== 0,
+        qname,
+        question,
+        qtype,
+        qclass,
+        edns,
+        transport,
+        clientAddress,
+        clientPort,
+        tsigOffset,
+      },
+    };
+  } catch (err) {
+    if (err instanceof Malformed) return fail(true, err.message, question);
+    throw err;
+  }
+}
