@@ -5,13 +5,7 @@ import assert from 'node:assert/strict';
 import type { Store, StoreChange } from '../src/store/store.js';
 import { repositories, snapshotSource, type Repositories } from '../src/repositories.js';
 import { isEmpty, SEEDED_KEY } from '../src/domains/seed.js';
-import type {
-  Domain,
-  EdgeNode,
-  HealthView,
-  NodeHealth,
-  TokenRecord,
-} from '../src/model/domain.js';
+import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from '../src/model/domain.js';
 import { GslbPolicy } from '../src/gslb/policy-model.js';
 import { validate } from '../src/config/validate.js';
 import { nextSerial } from '../src/snapshot/serial.js';
