@@ -18,7 +18,7 @@ import { readLastKnownGood, writeLastKnownGood } from '../src/snapshot/last-know
 import { buildSteps } from '../src/snapshot/build.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { Cirrus } from '../src/server.js';
-import type { StoreState } from '../src/store/store.js';
+import type { StoreState } from '../src/snapshot/source.js';
 
 const domainCount = Number(process.argv[2] ?? 100_000);
 const nodeCount = Number(process.argv[3] ?? 1000);

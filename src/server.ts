@@ -7,8 +7,9 @@ import type { Config } from './config/schema.js';
 import { parseListen } from './config/load.js';
 import type { Logger } from './lib/logger.js';
 import type { Store } from './store/store.js';
-import { openStore } from './store/open.js';
-import { seedStore } from './store/seed.js';
+import { repositories, snapshotSource, type Repositories } from './repositories.js';
+import { openStore } from './open-store.js';
+import { seedStore } from './domains/seed.js';
 import { SnapshotManager } from './snapshot/manager.js';
 import { snapshotMetrics } from './snapshot/metrics.js';
 import { DnsServer, type BoundAddress } from './dns/server.js';
@@ -42,7 +43,8 @@ export interface CirrusOptions {
 
 export class Cirrus {
   readonly config: Config;
-  readonly store: Store;
+  /** Every feature's repository over the store (`repos.store`). */
+  readonly repos: Repositories;
   readonly snapshots: SnapshotManager;
   readonly registry = createRegistry();
   private readonly logger: Logger;
@@ -68,10 +70,11 @@ export class Cirrus {
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
-    this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
+    const storeLogger = opts.logger.child({ component: 'store' });
+    this.repos = repositories(opts.store ?? openStore(opts.config, storeLogger), storeLogger);
     const lkgFile = this.config.snapshot.lkgFile;
     this.lkg =
-      lkgFile && this.store.kind === 'redis'
+      lkgFile && this.repos.store.kind === 'redis'
         ? new LastKnownGoodWriter(
             lkgFile,
             this.config.zone.name,
@@ -81,7 +84,7 @@ export class Cirrus {
     this.snapshots = new SnapshotManager({
       lastKnownGood: this.lkg,
       config: this.config,
-      store: this.store,
+      store: snapshotSource(this.repos),
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
       // Answers repeated before the swap are answered warm after it.
@@ -94,14 +97,14 @@ export class Cirrus {
     });
     this.health = new HealthChecker({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       logger: this.logger.child({ component: 'health' }),
       registry: this.registry,
       instanceId: healthInstanceId(this.config),
     });
     this.txt = new TxtService({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       snapshot: () => this.snapshots.current,
       flush: () => this.flush(),
       // The hidden master's barrier: every configured secondary serves the serial.
@@ -110,7 +113,7 @@ export class Cirrus {
     this.certificates = this.config.acme.issuer.enabled
       ? new CertificateService({
           config: this.config,
-          store: this.store,
+          repos: this.repos,
           txt: this.txt,
           logger: this.logger.child({ component: 'acme' }),
           registry: this.registry,
@@ -118,7 +121,7 @@ export class Cirrus {
       : undefined;
     this.master = new HiddenMaster({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       snapshot: () => this.snapshots.current,
       // NOTIFY once every process answers with the new serial.
       onPublish: (listener) => this.onPublish(listener),
@@ -135,7 +138,7 @@ export class Cirrus {
         this.master.exchange,
         updateExchange({
           config: this.config,
-          store: this.store,
+          repos: this.repos,
           txt: this.txt,
           logger: this.logger.child({ component: 'update' }),
         }),
@@ -157,7 +160,7 @@ export class Cirrus {
     this.snapshots.onPublish(() => this.workers?.published());
     this.instances = new InstanceTracker({
       config: this.config,
-      store: this.store,
+      instances: this.repos.instances,
       logger: this.logger.child({ component: 'instances' }),
       registry: this.registry,
       id: healthInstanceId(this.config),
@@ -186,7 +189,7 @@ export class Cirrus {
       await this.geo.start();
       const from = await this.readLastKnownGood();
       try {
-        await this.store.start();
+        await this.repos.store.start();
       } catch (err) {
         // Without the store, the last-known-good serves; nothing else can start yet.
         if (!from) throw err;
@@ -219,7 +222,7 @@ export class Cirrus {
       const workers = this.workers;
       this.api = await buildApi({
         config: this.config,
-        store: this.store,
+        repos: this.repos,
         snapshot: () => this.snapshots.current,
         flush: () => this.flush(),
         lastBuildError: () => this.snapshots.lastBuildError,
@@ -255,7 +258,7 @@ export class Cirrus {
 
   private async seed(): Promise<void> {
     if (!this.config.seed.dir) return;
-    const seeded = await seedStore(this.config, this.store, this.config.seed.dir);
+    const seeded = await seedStore(this.config, this.repos, this.config.seed.dir);
     if (seeded.seeded)
       this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
   }
@@ -292,10 +295,10 @@ export class Cirrus {
   private retryStore(): void {
     this.storeRetry = setTimeout(() => {
       this.storeRetry = undefined;
-      this.store.start().then(
+      this.repos.store.start().then(
         async () => {
           // A stop during the attempt: the connection it opened is closed here.
-          if (this.stopping) return void (await this.store.stop());
+          if (this.stopping) return void (await this.repos.store.stop());
           this.storeUp = true;
           this.logger.info('store reachable again: catching up');
           try {
@@ -328,7 +331,7 @@ export class Cirrus {
       () => this.health.stop(),
       () => this.snapshots.stop(),
       async () => this.lkg?.stop(),
-      () => this.store.stop(),
+      () => this.repos.store.stop(),
       () => this.geo.stop(),
     ];
     for (const step of steps) {

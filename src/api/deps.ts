@@ -1,7 +1,7 @@
 // What the admin API needs from the rest of the server, passed in by buildApi's caller.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { Repositories } from '../repositories.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
@@ -12,7 +12,7 @@ import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 import type { WorkerStatus } from '../dns/workers.js';
 import type { HeldChange, SnapshotSource } from '../snapshot/manager.js';
 import type { Breach } from '../snapshot/publish-gate.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from '../snapshot/source.js';
 import type { InstanceStatus } from '../snapshot/instances.js';
 
 /** The publish gate of the snapshot manager (snapshot/publish-gate.ts). */
@@ -26,7 +26,8 @@ export interface PublishGate {
 
 export interface ApiDeps {
   config: Config;
-  store: Store;
+  /** Every feature's repository, and the store under them. */
+  repos: Repositories;
   /** The live snapshot. */
   snapshot: () => Snapshot;
   /** Resolves when a snapshot including every write made so far is live. */

@@ -3,7 +3,7 @@
 // the majority's for longer than `disagreeAfterSec` is counted, so an alert can fire.
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { InstanceRepository } from './instance-record.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotSource } from './manager.js';
@@ -29,7 +29,7 @@ export interface InstanceStatus extends InstanceBeacon {
 
 export interface InstanceTrackerDeps {
   config: Config;
-  store: Store;
+  instances: InstanceRepository;
   logger: Logger;
   registry: Registry;
   id: string;
@@ -106,7 +106,7 @@ export class InstanceTracker {
       source: this.deps.source(),
       at: Date.now(),
     };
-    await this.deps.store.putInstance(
+    await this.deps.instances.put(
       this.deps.id,
       JSON.stringify(beacon),
       this.deps.config.snapshot.instances.ttlSec,
@@ -117,7 +117,7 @@ export class InstanceTracker {
   /** Every instance heard of within the TTL, this one included, oldest id first. */
   async list(): Promise<InstanceStatus[]> {
     const now = Date.now();
-    const raw = await this.deps.store.listInstances();
+    const raw = await this.deps.instances.list();
     const beacons = [...raw]
       .map(([id, v]) => [id, parseBeacon(v)] as const)
       .filter((e): e is readonly [string, InstanceBeacon] => e[1] !== undefined)

@@ -7,7 +7,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
-import { decodeRecipe, encodeRecipe } from '../dns/worker-protocol.js';
+import { decodeRecipe, encodeRecipe } from './recipe-codec.js';
 import type { BuildRecipe } from './from-store.js';
 
 const MAGIC = 'cirrus-last-known-good';

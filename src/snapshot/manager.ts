@@ -3,13 +3,13 @@
 // and counted and the previous snapshot keeps serving (Caddy's Load, Knot's zonedb-load).
 // A build that changes more than the publish gate allows is held (publish-gate.ts).
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { SnapshotSource as Store } from './source.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { buildFromStore, type BuildRecipe } from './from-store.js';
 import type { Snapshot } from './snapshot.js';
 import type { SnapshotMetrics } from './metrics.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from './source.js';
 import { drive } from '../lib/cooperative.js';
 import { buildSteps } from './build.js';
 import type { LastKnownGood, LastKnownGoodWriter } from './last-known-good.js';
@@ -120,7 +120,7 @@ export class SnapshotManager {
    * marker while they hold), and resolves once this instance published a new build.
    */
   async release(): Promise<void> {
-    await requestRelease(this.deps.store);
+    await requestRelease(this.deps.store.releases);
     await this.flush();
   }
 
@@ -159,7 +159,7 @@ export class SnapshotManager {
   private async follow(initial: boolean): Promise<void> {
     this.unsubscribe = this.deps.store.onChange(() => this.schedule());
     // Markers from before this start release nothing.
-    this.releaseSeen = await readRelease(this.deps.store);
+    this.releaseSeen = await readRelease(this.deps.store.releases);
     await this.rebuild(initial);
   }
 
@@ -288,7 +288,7 @@ export class SnapshotManager {
     if (!gate.enabled || !live || !liveRecipe) return this.setHeld(undefined);
     const found = breaches(gateView(liveRecipe.state, live), gateView(recipe.state, next), gate);
     if (found.length === 0) return this.setHeld(undefined);
-    const marker = await readRelease(this.deps.store);
+    const marker = await readRelease(this.deps.store.releases);
     if (releases(marker, this.releaseSeen, Date.now())) {
       this.releaseSeen = marker;
       this.deps.logger.warn(
@@ -329,7 +329,7 @@ export class SnapshotManager {
     } else if (!this.recheckTimer && !this.stopped) {
       // A release on another instance sends no change event: look for its marker.
       this.recheckTimer = setInterval(() => {
-        readRelease(this.deps.store).then(
+        readRelease(this.deps.store.releases).then(
           (marker) => {
             if (this.held && releases(marker, this.releaseSeen, Date.now())) this.schedule();
           },

@@ -4,7 +4,7 @@
 // Health (a node's `active` flag) never counts: only names and nodes that disappear.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { Store, StoreState } from '../store/store.js';
+import type { ReleaseMarkers, StoreState } from './source.js';
 import type { Snapshot } from './snapshot.js';
 import { CirrusError } from '../lib/errors.js';
 import { RRType } from '../wire/constants.js';
@@ -134,7 +134,6 @@ export class BlastRadiusError extends CirrusError {
  * so a forced write or a release on one instance reaches every instance sharing the store,
  * and a release when nothing is held does not wave through a later change.
  */
-const RELEASE_META = 'gate-release';
 export const RELEASE_WINDOW_MS = 60_000;
 
 /** True when `marker` is a release this instance has not used yet and is still fresh. */
@@ -148,12 +147,12 @@ export function releases(
   return Number.isFinite(at) && now - at <= RELEASE_WINDOW_MS && at - now <= RELEASE_WINDOW_MS;
 }
 
-export async function requestRelease(store: Store): Promise<string> {
+export async function requestRelease(markers: ReleaseMarkers): Promise<string> {
   const marker = `${Date.now()}-${randomUUID()}`;
-  await store.setMeta(RELEASE_META, marker);
+  await markers.put(marker);
   return marker;
 }
 
-export async function readRelease(store: Store): Promise<string | undefined> {
-  return store.getMeta(RELEASE_META);
+export async function readRelease(markers: ReleaseMarkers): Promise<string | undefined> {
+  return markers.get();
 }

@@ -142,7 +142,7 @@ describe('publish gate on a real redis-server', () => {
     assert.equal(drain.status, 409, JSON.stringify(drain.json));
     assert.equal(drain.json.error, 'BLAST_RADIUS');
     assert.match(drain.json.message, /pool-drained: every node of pool iad/);
-    assert.ok(await a.cirrus.store.getNode('iad-2'), 'nothing was written');
+    assert.ok(await a.cirrus.repos.nodes.get('iad-2'), 'nothing was written');
     const forced = await api(a, 'DELETE', '/api/v1/nodes/iad-2?force=true');
     assert.equal(forced.status, 204);
     // B was not asked: the release marker admits the forced result there too.
@@ -190,7 +190,7 @@ describe('publish gate on a real redis-server', () => {
     // The next writer's event (any write publishes on this channel) makes every instance rebuild.
     await cli.publish('cdn:cname:dirty', JSON.stringify({ kind: 'all' }));
     // The test token went with the flush.
-    const { token } = await createToken(a.cirrus.store, 'after-flush');
+    const { token } = await createToken(a.cirrus.repos, 'after-flush');
     const aa = { ...a, token };
     const health = await until('A reporting the held change', 3000, async () => {
       const h = (await api(aa, 'GET', '/healthz')).json;
@@ -383,8 +383,8 @@ describe('instances on one redis-server', () => {
       ['cirrus-a', 'cirrus-b'],
     );
 
-    const store = a.cirrus.store;
-    for (let i = 0; i < 8; i++) await store.deleteDomain(`site${i}.example.com`);
+    const store = a.cirrus.repos.domains;
+    for (let i = 0; i < 8; i++) await store.delete(`site${i}.example.com`);
     await until('B holding the mass delete', 3000, async () =>
       b.cirrus.snapshots.heldChange ? true : undefined,
     );

@@ -15,7 +15,9 @@ import {
   requestRelease,
   type GateView,
 } from '../../src/snapshot/publish-gate.js';
-import type { Domain, EdgeNode } from '../../src/store/model.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
+import { snapshotSource } from '../../src/repositories.js';
+import { repos } from '../helpers/repos.js';
 
 const config = finishConfig({ snapshot: { debounceMs: 5, maxDelayMs: 20 } });
 const bounds = config.snapshot.gate;
@@ -151,12 +153,13 @@ function node(id: string, pool: string): EdgeNode {
 async function setup() {
   const store = new EmbeddedStore();
   await store.start();
-  for (let i = 0; i < 20; i++) await store.putDomain(domain(i));
-  for (const [id, pool] of Object.entries(fleet)) await store.putNode(node(id, pool));
+  const r = repos(store);
+  for (let i = 0; i < 20; i++) await r.domains.put(domain(i));
+  for (const [id, pool] of Object.entries(fleet)) await r.nodes.put(node(id, pool));
   const registry = createRegistry(false);
   const manager = new SnapshotManager({
     config: finishConfig({ snapshot: { debounceMs: 5, maxDelayMs: 20, gate: { recheckMs: 100 } } }),
-    store,
+    store: snapshotSource(r),
     logger: silentLogger(),
     metrics: snapshotMetrics(registry),
   });
@@ -166,17 +169,17 @@ async function setup() {
       .split('\n')
       .filter((l) => !l.startsWith('#'))
       .join('\n');
-  return { store, manager, metric };
+  return { r, manager, metric };
 }
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('snapshot manager with the publish gate', () => {
   it('holds a change beyond bounds, keeps serving, publishes it on release', async () => {
-    const { store, manager, metric } = await setup();
+    const { r, manager, metric } = await setup();
     const live = manager.current;
     assert.equal(live.domains.size, 20);
-    for (let i = 0; i < 5; i++) await store.deleteDomain(`d${i}.example.com`);
+    for (let i = 0; i < 5; i++) await r.domains.delete(`d${i}.example.com`);
     await manager.flush();
     assert.equal(manager.current, live, 'the live snapshot keeps serving');
     const held = manager.heldChange;
@@ -195,7 +198,7 @@ describe('snapshot manager with the publish gate', () => {
     assert.equal(manager.current.domains.size, 15, 'released: published');
     assert.match(await metric('cirrus_snapshot_held'), /reason="names-lost"\} 0/);
     // The marker was used: a later breach is held again.
-    for (let i = 5; i < 10; i++) await store.deleteDomain(`d${i}.example.com`);
+    for (let i = 5; i < 10; i++) await r.domains.delete(`d${i}.example.com`);
     await manager.flush();
     assert.equal(manager.current.domains.size, 15);
     assert.ok(manager.heldChange);
@@ -203,16 +206,16 @@ describe('snapshot manager with the publish gate', () => {
   });
 
   it('lets go of the hold when the store returns within bounds', async () => {
-    const { store, manager } = await setup();
+    const { r, manager } = await setup();
     const live = manager.current;
-    await store.deleteNode('c1');
-    await store.deleteNode('c2');
+    await r.nodes.delete('c1');
+    await r.nodes.delete('c2');
     await manager.flush();
     assert.deepEqual(
       manager.heldChange?.breaches.map((b) => b.reason),
       ['pool-drained'],
     );
-    await store.putNode(node('c1', 'hkg'));
+    await r.nodes.put(node('c1', 'hkg'));
     await manager.flush();
     assert.equal(manager.heldChange, undefined);
     assert.notEqual(manager.current, live, 'the in-bounds content (c2 gone) is published');
@@ -221,9 +224,9 @@ describe('snapshot manager with the publish gate', () => {
   });
 
   it('never holds health changes', async () => {
-    const { store, manager } = await setup();
+    const { r, manager } = await setup();
     for (const id of Object.keys(fleet)) {
-      await store.setNodeHealth(id, false, {
+      await r.nodes.setHealth(id, false, {
         state: 'down',
         okStreak: 0,
         failStreak: 3,
@@ -241,11 +244,11 @@ describe('snapshot manager with the publish gate', () => {
   });
 
   it('a release written by another instance reaches a holding manager', async () => {
-    const { store, manager } = await setup();
-    for (const id of ['a1', 'a2', 'b1', 'b2']) await store.deleteNode(id);
+    const { r, manager } = await setup();
+    for (const id of ['a1', 'a2', 'b1', 'b2']) await r.nodes.delete(id);
     await manager.flush();
     assert.ok(manager.heldChange);
-    await requestRelease(store);
+    await requestRelease(r.releases);
     for (let i = 0; i < 50 && manager.heldChange; i++) await wait(20);
     assert.equal(manager.heldChange, undefined);
     assert.equal(manager.current.nodes.length, 2);
@@ -253,7 +256,7 @@ describe('snapshot manager with the publish gate', () => {
   });
 
   it('checkWrite judges a write against the live content without touching the store', async () => {
-    const { store, manager } = await setup();
+    const { r, manager } = await setup();
     const drain = manager.checkWrite((s) => ({
       ...s,
       nodes: s.nodes.filter((n) => n.pool !== 'fra'),
@@ -266,7 +269,7 @@ describe('snapshot manager with the publish gate', () => {
       manager.checkWrite((s) => ({ ...s, nodes: s.nodes.filter((n) => n.id !== 'a1') })),
       [],
     );
-    assert.equal((await store.listNodes()).length, 6);
+    assert.equal((await r.nodes.list()).length, 6);
     await manager.stop();
   });
 });

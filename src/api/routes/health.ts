@@ -65,7 +65,7 @@ export const healthRoutes =
           domains: s.domains.size,
           nodes: s.nodes.length,
           snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
-          store: deps.store.kind,
+          store: deps.repos.store.kind,
           ...(err ? { lastBuildError: err } : {}),
           ...(held
             ? {

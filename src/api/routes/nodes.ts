@@ -13,7 +13,7 @@ import {
   NodeProbe,
   NodeUpdate,
   type EdgeNode,
-} from '../../store/model.js';
+} from '../../model/domain.js';
 import type { Config } from '../../config/schema.js';
 import { toEdgeNode, toEdgeNodes, withOwnedActive } from '../../domains/service.js';
 import { probesOwnActive } from '../../health/probe-spec.js';
@@ -65,11 +65,11 @@ function view(config: Config, n: EdgeNode) {
 export const nodeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store, config } = deps;
+    const { repos, config } = deps;
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
-    const list = async () => (await store.listNodes()).sort(byId).map((n) => view(config, n));
+    const list = async () => (await repos.nodes.list()).sort(byId).map((n) => view(config, n));
     /** The node as stored after a write, health record included. */
-    const stored = async (node: EdgeNode) => view(config, (await store.getNode(node.id)) ?? node);
+    const stored = async (node: EdgeNode) => view(config, (await repos.nodes.get(node.id)) ?? node);
 
     app.get(
       '/nodes',
@@ -88,12 +88,12 @@ export const nodeRoutes =
         },
       },
       async (req) => {
-        const current = new Map((await store.listNodes()).map((n) => [n.id, n]));
+        const current = new Map((await repos.nodes.list()).map((n) => [n.id, n]));
         const nodes = toEdgeNodes(req.body).map((n) =>
           withOwnedActive(config, n, current.get(n.id)),
         );
         await guardWrite(deps, req.query.force, (s) => ({ ...s, nodes }));
-        await store.replaceNodes(nodes);
+        await repos.nodes.replace(nodes);
         await deps.flush();
         return list();
       },
@@ -103,7 +103,7 @@ export const nodeRoutes =
       '/nodes/:id',
       { schema: { tags: ['nodes'], params: Params, response: { 200: NodeView, ...errors } } },
       async (req) => {
-        const n = await store.getNode(req.params.id);
+        const n = await repos.nodes.get(req.params.id);
         if (!n) throw new NotFoundError(`node ${req.params.id} does not exist`);
         return view(config, n);
       },
@@ -120,13 +120,13 @@ export const nodeRoutes =
         },
       },
       async (req, reply) => {
-        const existed = await store.getNode(req.params.id);
+        const existed = await repos.nodes.get(req.params.id);
         const node = withOwnedActive(
           config,
           toEdgeNode({ ...req.body, id: req.params.id }),
           existed,
         );
-        await store.putNode(node);
+        await repos.nodes.put(node);
         await deps.flush();
         return reply.status(existed ? 200 : 201).send(await stored(node));
       },
@@ -143,14 +143,14 @@ export const nodeRoutes =
         },
       },
       async (req) => {
-        const cur = await store.getNode(req.params.id);
+        const cur = await repos.nodes.get(req.params.id);
         if (!cur) throw new NotFoundError(`node ${req.params.id} does not exist`);
         const node = withOwnedActive(
           config,
           toEdgeNode({ ...cur, mode: cur.mode ?? 'auto', ...req.body, id: cur.id }),
           cur,
         );
-        await store.putNode(node);
+        await repos.nodes.put(node);
         await deps.flush();
         return stored(node);
       },
@@ -172,7 +172,7 @@ export const nodeRoutes =
           ...s,
           nodes: s.nodes.filter((n) => n.id !== id),
         }));
-        if (!(await store.deleteNode(id)))
+        if (!(await repos.nodes.delete(id)))
           throw new NotFoundError(`node ${req.params.id} does not exist`);
         await deps.flush();
         return reply.status(204).send(null);

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import type { StoreState } from '../../store/store.js';
+import type { StoreState } from '../../snapshot/source.js';
 import { BlastRadiusError, requestRelease } from '../../snapshot/publish-gate.js';
 import type { HeldChange } from '../../snapshot/manager.js';
 
@@ -32,7 +32,7 @@ export async function guardWrite(
   const found = deps.gate?.checkWrite(change) ?? [];
   if (found.length === 0) return;
   if (force !== 'true') throw new BlastRadiusError(found);
-  await requestRelease(deps.store);
+  await requestRelease(deps.repos.releases);
 }
 
 const Held = Type.Object({
@@ -75,7 +75,7 @@ export const snapshotRoutes =
       async () => {
         const was = deps.gate?.heldChange;
         if (deps.gate) await deps.gate.release();
-        else await requestRelease(deps.store);
+        else await requestRelease(deps.repos.releases);
         await deps.flush();
         // What was released; `held` says whether something (a newer change) is held now.
         const now = deps.gate?.heldChange;
