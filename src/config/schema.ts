@@ -242,7 +242,7 @@ export const GeoConfig = Type.Object(
     databases: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:
-        '.mmdb files (GeoIP2/GeoLite2 Country, City, ASN or country_code style); earlier files win per field',
+        '.mmdb files (GeoIP2/GeoLite2 Country, City, ASN or country_code style); earlier files win per field. Not given: the bundled ip-location-db country database; [] turns GeoIP off',
     }),
     watchIntervalMs: Type.Integer({
       minimum: 100,
