@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
-            pebble:pebble nsupdate:bind9-dnsutils curl:curl; do
+            pebble:pebble nsupdate:bind9-dnsutils curl:curl prometheus:prometheus \
+            promtool:prometheus; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
