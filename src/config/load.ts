@@ -166,6 +166,16 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   }
   for (const [i, r] of cfg.acme.issuer.resolvers.entries())
     checkListen(r, `acme.issuer.resolvers[${i}]`, what);
+  cfg.dns.proxyProtocol.allow.forEach((c, i) => {
+    try {
+      parseCidr(c);
+    } catch (err) {
+      throw new ConfigError(
+        `${what}: dns.proxyProtocol.allow[${i}]: ${errorMessage(err)}`,
+        `dns.proxyProtocol.allow[${i}]`,
+      );
+    }
+  });
   cfg.debug.allow.forEach((c, i) => {
     try {
       parseCidr(c);

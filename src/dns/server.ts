@@ -15,6 +15,7 @@ import { dnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
+import { acceptProxyUdp, proxyAllowed } from './proxy.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
@@ -85,6 +86,8 @@ export class DnsServer {
   async start(ports?: readonly number[]): Promise<void> {
     const { config, logger } = this.deps;
     const dns = config.dns;
+    const allowed = proxyAllowed(dns.proxyProtocol.allow);
+    const udpHandler = acceptProxyUdp(this.handle, allowed);
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
     const tcpOn = this.deps.tcp ?? true;
@@ -92,13 +95,14 @@ export class DnsServer {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
       maxConnections: dns.tcpMaxConnections,
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
+      proxyAllowed: allowed,
     };
     for (const [i, text] of dns.listen.entries()) {
       const listen = parseListen(text);
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, logger) : undefined;
+        const udp = udpOn ? new UdpListener(host, udpHandler, logger) : undefined;
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
         const pair = [udp, tcp].filter((l) => l !== undefined);
         // Held before they open, so stop() closes them after a start that failed half-way.
