@@ -2,7 +2,7 @@
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
 // (dns/workers.ts) the main process opens only TCP and each worker only UDP.
 import { hostname } from 'node:os';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
@@ -15,7 +15,7 @@ import { dnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
-import { acceptProxyUdp, proxyAllowed } from './proxy.js';
+import { acceptProxyUdp, proxyAllowed, proxyRefusedCounter } from './proxy.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
@@ -56,10 +56,12 @@ export class DnsServer {
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
+  private readonly proxyRefused: Counter<'transport'>;
 
   constructor(private readonly deps: DnsServerDeps) {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
+    this.proxyRefused = proxyRefusedCounter(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {
@@ -87,7 +89,9 @@ export class DnsServer {
     const { config, logger } = this.deps;
     const dns = config.dns;
     const allowed = proxyAllowed(dns.proxyProtocol.allow);
-    const udpHandler = acceptProxyUdp(this.handle, allowed);
+    const udpHandler = acceptProxyUdp(this.handle, allowed, () =>
+      this.proxyRefused.inc({ transport: 'udp' }),
+    );
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
     const tcpOn = this.deps.tcp ?? true;
@@ -96,6 +100,7 @@ export class DnsServer {
       maxConnections: dns.tcpMaxConnections,
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
       proxyAllowed: allowed,
+      proxyRefused: () => this.proxyRefused.inc({ transport: 'tcp' }),
     };
     for (const [i, text] of dns.listen.entries()) {
       const listen = parseListen(text);

@@ -14,6 +14,8 @@ export interface TcpOptions {
   maxQueriesPerConnection: number;
   /** Who may open a connection with a PROXY v2 header (see dns/proxy.ts); default nobody. */
   proxyAllowed?: (address: string) => boolean;
+  /** Called for each connection closed for its PROXY header. */
+  proxyRefused?: () => void;
 }
 
 export class TcpListener {
@@ -84,6 +86,7 @@ export class TcpListener {
         opening = false;
         if (p.kind !== 'none') {
           if (p.kind === 'invalid' || !this.opts.proxyAllowed?.(address)) {
+            this.opts.proxyRefused?.();
             socket.destroy();
             return;
           }

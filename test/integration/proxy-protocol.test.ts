@@ -105,4 +105,13 @@ describe('PROXY protocol v2 (kdig +proxy)', () => {
     });
     assert.equal(received, 0);
   });
+
+  it('counts refused headers by transport', async () => {
+    const text = await (await fetch(`${untrusted.apiUrl}/metrics`)).text();
+    // kdig's UDP query (one try) and TCP connection, and the hand-built connection above.
+    assert.match(text, /cirrus_dns_proxy_refused_total\{transport="udp"\} [1-9]/);
+    assert.match(text, /cirrus_dns_proxy_refused_total\{transport="tcp"\} [2-9]/);
+    const none = await (await fetch(`${trusted.apiUrl}/metrics`)).text();
+    assert.match(none, /cirrus_dns_proxy_refused_total\{transport="udp"\} 0/);
+  });
 });
