@@ -1,5 +1,5 @@
 // deploy/prometheus and deploy/grafana against Debian's real Prometheus: `promtool` accepts
-// the alert rules, and Prometheus, scraping a running Cirrus (on Redis, with a secondary
+// the alert rules and passes their unit tests, and Prometheus, scraping a running Cirrus (on Redis, with a secondary
 // and a stored certificate) and the nginx + Lua edge after some DNS and HTTP traffic,
 // answers every query of every dashboard panel with data through its HTTP query API.
 import { after, before, describe, it } from 'node:test';
@@ -184,13 +184,20 @@ describe('Prometheus and Grafana: alert rules, scrape, every dashboard query', (
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('promtool accepts the alert rules and the compose Prometheus config', async () => {
+  it('promtool accepts the alert rules, their unit tests and the compose Prometheus config', async () => {
     const rules = await run('promtool', [
       'check',
       'rules',
       join(REPO, 'deploy/prometheus/alerts.yml'),
     ]);
     assert.match(rules.stdout, /SUCCESS: \d+ rules found/);
+    // The rules' own unit tests: each paging alert fires when it should and not before.
+    const unit = await run('promtool', [
+      'test',
+      'rules',
+      join(REPO, 'deploy/prometheus/alerts.test.yml'),
+    ]);
+    assert.match(unit.stdout, /SUCCESS/);
     // The compose file mounts the rules at /etc/prometheus; check the rest of the config.
     const cfg = readFileSync(join(REPO, 'deploy/prometheus/prometheus.yml'), 'utf8').replace(
       '/etc/prometheus/alerts.yml',
