@@ -19,8 +19,15 @@ type Raw = Record<string, unknown>;
  * fresh install. An explicit list, even an empty one, replaces it.
  */
 export function bundledGeoDatabases(): string[] {
-  const require = createRequire(import.meta.url);
-  return [require.resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb')];
+  const file = '@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb';
+  try {
+    return [createRequire(import.meta.url).resolve(file)];
+  } catch (err) {
+    throw new ConfigError(
+      `the bundled GeoIP database ${file} is not installed (${errorMessage(err)}); list your own in geo.databases, or [] for none`,
+      'geo.databases',
+    );
+  }
 }
 
 function hasGeoDatabases(raw: unknown): boolean {
