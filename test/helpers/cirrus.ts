@@ -30,6 +30,8 @@ export async function startCirrus(
     snapshot: { debounceMs: 5, maxDelayMs: 50 },
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
+    // GeoIP off unless a test gives databases: answers do not move with the bundled data.
+    geo: { databases: [] },
     ...overrides,
     dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
