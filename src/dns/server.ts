@@ -2,7 +2,7 @@
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
 // (dns/workers.ts) the main process opens only TCP and each worker only UDP.
 import { hostname } from 'node:os';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
@@ -15,6 +15,7 @@ import { dnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
+import { acceptProxyUdp, proxyAllowed, proxyRefusedCounter } from './proxy.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
@@ -57,10 +58,12 @@ export class DnsServer {
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
+  private readonly proxyRefused: Counter<'transport'>;
 
   constructor(private readonly deps: DnsServerDeps) {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
+    this.proxyRefused = proxyRefusedCounter(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {
@@ -87,6 +90,10 @@ export class DnsServer {
   async start(ports?: readonly number[]): Promise<void> {
     const { config, logger } = this.deps;
     const dns = config.dns;
+    const allowed = proxyAllowed(dns.proxyProtocol.allow);
+    const udpHandler = acceptProxyUdp(this.handle, allowed, () =>
+      this.proxyRefused.inc({ transport: 'udp' }),
+    );
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
     const tcpOn = this.deps.tcp ?? true;
@@ -94,13 +101,17 @@ export class DnsServer {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
       maxConnections: dns.tcpMaxConnections,
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
+      proxyAllowed: allowed,
+      proxyRefused: () => this.proxyRefused.inc({ transport: 'tcp' }),
     };
     for (const [i, text] of dns.listen.entries()) {
       const listen = parseListen(text);
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, logger, this.deps.reusePort) : undefined;
+        const udp = udpOn
+          ? new UdpListener(host, udpHandler, logger, this.deps.reusePort)
+          : undefined;
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
         const pair = [udp, tcp].filter((l) => l !== undefined);
         // Held before they open, so stop() closes them after a start that failed half-way.

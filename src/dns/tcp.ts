@@ -5,12 +5,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
+import { parseProxyV2 } from '../wire/proxy-v2.js';
 
 export interface TcpOptions {
   idleTimeoutMs: number;
   maxConnections: number;
   /** 0 = unlimited. */
   maxQueriesPerConnection: number;
+  /** Who may open a connection with a PROXY v2 header (see dns/proxy.ts); default nobody. */
+  proxyAllowed?: (address: string) => boolean;
+  /** Called for each connection closed for its PROXY header. */
+  proxyRefused?: () => void;
 }
 
 export class TcpListener {
@@ -28,8 +33,10 @@ export class TcpListener {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
-    const address = socket.remoteAddress ?? '';
-    const port = socket.remotePort ?? 0;
+    let address = socket.remoteAddress ?? '';
+    let port = socket.remotePort ?? 0;
+    // A PROXY v2 header can only open the stream: until its first bytes are seen.
+    let opening = true;
     let pending: Buffer = Buffer.alloc(0);
     let served = 0;
     // Replies still owed, in request order; while one is pending, later ones queue behind it.
@@ -73,6 +80,20 @@ export class TcpListener {
     };
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      if (opening) {
+        const p = parseProxyV2(pending);
+        if (p.kind === 'incomplete') return;
+        opening = false;
+        if (p.kind !== 'none') {
+          if (p.kind === 'invalid' || !this.opts.proxyAllowed?.(address)) {
+            this.opts.proxyRefused?.();
+            socket.destroy();
+            return;
+          }
+          if (p.source) ({ address, port } = p.source);
+          pending = pending.subarray(p.length);
+        }
+      }
       // Answers to the queries pipelined in one chunk leave together (one writev).
       socket.cork();
       try {

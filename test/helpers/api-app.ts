@@ -33,6 +33,8 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       store: { file: null },
       log: { level: 'silent' },
       health: { probe: { type: 'none' } },
+      // GeoIP off unless a test gives databases: answers do not move with the bundled data.
+      geo: { databases: [] },
       ...overrides,
       // No last-known-good file unless a test asks: one test's file must not feed the next.
       snapshot: {

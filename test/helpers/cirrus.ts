@@ -29,6 +29,8 @@ export async function startCirrus(
     log: { level: 'silent' },
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
+    // GeoIP off unless a test gives databases: answers do not move with the bundled data.
+    geo: { databases: [] },
     ...overrides,
     // No last-known-good file unless a test asks: one test's file must not feed the next.
     snapshot: { debounceMs: 5, maxDelayMs: 50, lkgFile: null, ...(overrides.snapshot as object) },
