@@ -21,6 +21,7 @@ import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
 import { HiddenMaster } from './xfr/master.js';
 import { DnsWorkers } from './dns/workers.js';
+import { CookieSecretKeeper } from './protect/cookie-secrets.js';
 import type { Snapshot } from './snapshot/snapshot.js';
 
 export interface CirrusOptions {
@@ -44,6 +45,8 @@ export class Cirrus {
   readonly txt: TxtService;
   readonly certificates: CertificateService | undefined;
   readonly master: HiddenMaster;
+  /** The DNS cookie secrets this instance shares with the others on its store. */
+  readonly cookies: CookieSecretKeeper;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
 
@@ -51,6 +54,13 @@ export class Cirrus {
     this.config = opts.config;
     this.logger = opts.logger;
     this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
+    this.cookies = new CookieSecretKeeper({
+      store: this.store,
+      logger: this.logger.child({ component: 'cookies' }),
+      rotateHours: this.config.dns.cookies.rotateHours,
+      pollSeconds: this.config.dns.cookies.pollSeconds,
+      instance: healthInstanceId(this.config),
+    });
     this.snapshots = new SnapshotManager({
       config: this.config,
       store: this.store,
@@ -113,6 +123,7 @@ export class Cirrus {
         }),
       ],
       keyring: () => this.master.keyring,
+      cookieSecrets: this.cookies.secrets,
       udp: this.config.dns.workers === 0,
     });
     this.workers =
@@ -127,6 +138,7 @@ export class Cirrus {
           })
         : undefined;
     this.snapshots.onPublish(() => this.workers?.published());
+    this.cookies.onChange((secrets) => this.workers?.cookies(secrets));
   }
 
   /** Resolves once a snapshot built after the call is what every process answers from. */
@@ -158,6 +170,7 @@ export class Cirrus {
         { zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length },
         'snapshot ready',
       );
+      if (this.config.dns.cookies.enabled) await this.cookies.start();
       // Probes start after the first snapshot: answers already serve the stored health
       // (warm start) while the first rounds settle.
       await this.health.start();
@@ -184,6 +197,7 @@ export class Cirrus {
         certificates: this.certificates,
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
+        rotateCookies: () => this.cookies.rotate(),
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -205,6 +219,7 @@ export class Cirrus {
       async () => this.workers?.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),
+      async () => this.cookies.stop(),
       () => this.store.stop(),
       () => this.geo.stop(),
     ];

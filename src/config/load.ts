@@ -33,6 +33,11 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'API_LISTEN', path: ['api', 'listen'], parse: (v) => v },
   { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
   { env: 'DNS_WORKERS', path: ['dns', 'workers'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  {
+    env: 'DNS_COOKIES',
+    path: ['dns', 'cookies', 'enabled'],
+    parse: (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  },
   { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
   { env: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
   { env: 'ACME_DIRECTORY', path: ['acme', 'issuer', 'directory'], parse: (v) => v },

@@ -94,6 +94,34 @@ export const DnsConfig = Type.Object(
       description:
         'DNS_WORKERS: processes answering UDP on a shared socket; 0 = the main process answers',
     }),
+    cookies: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'DNS_COOKIES: RFC 7873 cookies, server cookies per RFC 9018 (secrets shared through the store)',
+        }),
+        rotateHours: Type.Integer({
+          minimum: 2,
+          maximum: 8760,
+          default: 24,
+          description:
+            'hours between secret rotations (above the hour a cookie lives, RFC 9018 §5)',
+        }),
+        pollSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'how often an instance reads the shared secrets to follow a rotation',
+        }),
+        demand: Type.Boolean({
+          default: false,
+          description:
+            'BADCOOKIE to UDP requests with a client cookie but no valid server cookie (RFC 7873 §5.2.3, for times of attack)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     chaos: Type.Object(
       {
         version: Type.Union([Type.String(), Type.Null()], {

@@ -19,6 +19,7 @@ import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
 import type { TsigKeyring } from '../wire/tsig.js';
+import type { CookieSecrets } from '../wire/cookie.js';
 
 export interface BoundAddress {
   host: string;
@@ -42,6 +43,8 @@ export interface DnsServerDeps {
   readonly tcp?: boolean;
   /** In a DNS worker: where requests needing the main process go (see pipeline/handler.ts). */
   readonly forward?: Forward;
+  /** The shared DNS cookie secrets (protect/cookie-secrets.ts); absent, cookies are ignored. */
+  readonly cookieSecrets?: () => CookieSecrets | undefined;
 }
 
 function debugAccess(config: Config): ((address: string) => boolean) | null {
@@ -75,6 +78,9 @@ export class DnsServer {
       exchanges: deps.exchanges ?? [],
       ...(keyring ? { keyring } : {}),
       ...(forward ? { forward } : {}),
+      ...(deps.cookieSecrets && dns.cookies.enabled
+        ? { cookies: { secrets: deps.cookieSecrets, demand: dns.cookies.demand } }
+        : {}),
     });
   }
 

@@ -11,6 +11,7 @@ import { GeoIp } from '../geo/geoip.js';
 import { buildSteps } from '../snapshot/build.js';
 import { drive } from '../lib/cooperative.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { CookieSecrets } from '../wire/cookie.js';
 import { DnsServer } from './server.js';
 import type { Forward } from '../pipeline/handler.js';
 import {
@@ -41,6 +42,8 @@ class Worker {
   private building = false;
   private listening = false;
   private geoReady: Promise<void> = Promise.resolve();
+  /** The main process's DNS cookie secrets; until they arrive, replies carry no cookie. */
+  private cookies: CookieSecrets | undefined;
 
   constructor(
     private readonly config: Config,
@@ -62,6 +65,7 @@ class Worker {
       geo: this.geo,
       tcp: false,
       forward,
+      cookieSecrets: () => this.cookies,
     });
   }
 
@@ -86,6 +90,12 @@ class Worker {
         return;
       case 'stop':
         void this.stop().then(() => process.exit(0));
+        return;
+      case 'cookies':
+        this.cookies = {
+          current: asBuffer(m.current),
+          previous: m.previous && asBuffer(m.previous),
+        };
         return;
       case 'init':
         return;

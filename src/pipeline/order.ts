@@ -5,7 +5,9 @@
 // begin — before the question is looked at:
 //   1. answer cache  A plain query repeating one already answered gets that answer's bytes
 //                    with its own ID and question case (fast-path.ts). First, because a hit
-//                    skips every later step but the count.
+//                    skips every later step but the count. The COOKIE option is not part
+//                    of the key: a hit's cookie is checked as in step 6 (a verdict that is
+//                    not `answer` makes it a miss) and the reply's cookie written per query.
 //   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, or
 //                    nothing when it is not a query at all.
 //   3. forward       In a DNS worker, requests that need the main process's keys, journal
@@ -14,8 +16,11 @@
 //                    a bad signature is answered here, for queries and exchanges alike.
 //   5. exchanges     AXFR/IXFR, UPDATE, NOTIFY may await I/O, so they leave the synchronous
 //                    path here with their replies (exchange.ts).
-//                    DNS cookies and response rate limiting go after this step: they need
-//                    the decoded query and must not delay exchanges.
+//   6. cookies       RFC 7873 §5.2 (wire/cookie.ts): the verdict on the request's COOKIE
+//                    option and the reply's cookie. After the exchanges, which answer
+//                    without one, and before the stages, since BADCOOKIE settles the query
+//                    without a lookup. A malformed option is FORMERR at decode.
+//                    Response rate limiting goes at the end: it needs the outcome.
 // answer — the stages, one file each, in STAGES order:
 //   1. guard         Malformed-by-policy queries (EDNS version, opcode, class, meta types)
 //                    are settled before any lookup, so later stages see only real questions.
@@ -33,8 +38,8 @@
 //                    /0 source. DNSSEC signing and Extended DNS Errors go before encode.
 //   2. size          TCP 65535; UDP the client's EDNS size capped by ours, 512 without EDNS;
 //                    less the room a TSIG record takes.
-//   3. encode        Header, question, sections, OPT with ECS and NSID, TC when the answer
-//                    does not fit (wire/encode.ts).
+//   3. encode        Header, question, sections, OPT with ECS, NSID and the cookie last, TC
+//                    when the answer does not fit (wire/encode.ts).
 //   4. cache fill    What no stage marked uncacheable, unsigned and not failed, keyed as the
 //                    answer cache looks it up.
 //   5. TSIG sign     RFC 8945 §5.3; after the cache fill, since signed replies are never cached.
@@ -45,7 +50,11 @@ import { decodeQuery, type Query, type Transport } from '../wire/decode.js';
 import { encodeError, encodeResponse, type Response } from '../wire/encode.js';
 import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../wire/tsig.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { answerCacheFor, existingAnswerCache } from '../snapshot/answer-cache.js';
+import {
+  answerCacheFor,
+  existingAnswerCache,
+  type CachedAnswer,
+} from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
 import type { Logger } from '../lib/logger.js';
 import type { Stage } from './context.js';
@@ -61,6 +70,15 @@ import { authority } from './authority.js';
 import { debugNames } from './debug.js';
 import { gslb } from './gslb.js';
 import { staticRecords } from './static.js';
+import {
+  checkCookie,
+  cookieAction,
+  RESPONSE_COOKIE_OPTION_BYTES,
+  responseCookie,
+  writeResponseCookie,
+  type CookieSecrets,
+} from '../wire/cookie.js';
+import { clientAddressBytes } from '../lib/client-address.js';
 
 export const STAGES: readonly Stage[] = [guard, chaos, authority, debugNames, gslb, staticRecords];
 
@@ -82,6 +100,15 @@ export interface HandlerDeps {
   keyring?: () => TsigKeyring;
   /** Set in a DNS worker: requests that need the main process are answered there. */
   forward?: Forward;
+  /** DNS cookies (RFC 7873); absent, a COOKIE option is ignored. */
+  cookies?: CookieSettings;
+}
+
+export interface CookieSettings {
+  /** The shared secrets; undefined until known (requests are answered without a cookie). */
+  readonly secrets: () => CookieSecrets | undefined;
+  /** BADCOOKIE to UDP requests without a valid server cookie (RFC 7873 §5.2.3 option 2). */
+  readonly demand: boolean;
 }
 
 /** Answers queued before a swap at most: the most recent ones, about 15 µs each. */
@@ -101,6 +128,26 @@ interface Counted {
 }
 
 const NO_DECISIONS: readonly Decision[] = [];
+
+const NO_RECORDS: Response['answer'] = [];
+const BADCOOKIE_RESPONSE: Response = {
+  rcode: Rcode.BADCOOKIE,
+  authoritative: false,
+  answer: NO_RECORDS,
+  authority: NO_RECORDS,
+  additional: NO_RECORDS,
+};
+
+// The client address as octets for the cookie hash; one scratch buffer, used synchronously.
+const addressScratch = Buffer.alloc(16);
+
+/** `address` as 4 or 16 octets (a view of the scratch buffer), or undefined if not an IP. */
+function addressOctets(address: string): Buffer | undefined {
+  const n = clientAddressBytes(address, addressScratch);
+  return n === 0 ? undefined : addressScratch.subarray(0, n);
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** End step 2: the largest reply the client takes. */
 function sizeLimit(
@@ -128,7 +175,9 @@ function ecsScopeOf(query: Query, response: Response, decided: number): number |
 export function createHandler(deps: HandlerDeps): QueryHandler {
   const { metrics } = deps;
   const useCache = deps.answerCache !== false;
-  const key: FastKey = { hash: 0, questionEnd: 0 };
+  const key: FastKey = { hash: 0, questionEnd: 0, cookieStart: 0, cookieEnd: 0 };
+  const cookieSecrets = deps.cookies?.secrets;
+  const demandCookie = deps.cookies?.demand ?? false;
   // The decisions of the query being answered: counted at the end, kept with its cache entry.
   const decisions: Decision[] = [];
   const settings: PipelineSettings = {
@@ -146,6 +195,45 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     c.counter.inc();
   }
 
+  /**
+   * Begin 1 for a hit: this query's reply from `hit`, or undefined when the slow path must
+   * answer it (its cookie gets something other than the answer, or the cached wire has no
+   * cookie where this reply needs one).
+   */
+  function replyFromCache(hit: CachedAnswer, msg: Buffer, transport: Transport, address: string) {
+    const secrets = cookieSecrets?.();
+    const hasOption = key.cookieEnd > 0;
+    if (!hit.cookie) {
+      if (hasOption && secrets) return undefined;
+      return patchReply(hit, msg, key.questionEnd);
+    }
+    const octets = secrets && addressOctets(address);
+    if (!octets || !secrets) return undefined;
+    const now = nowSeconds();
+    const check = checkCookie(
+      msg.subarray(key.cookieStart + 4, key.cookieEnd),
+      octets,
+      secrets,
+      now,
+    );
+    const action = cookieAction(check.verdict, {
+      tcp: transport === 'tcp',
+      noQuestion: false,
+      demandCookie,
+    });
+    if (action !== 'answer') return undefined;
+    const reply = patchReply(hit, msg, key.questionEnd);
+    writeResponseCookie(
+      check,
+      octets,
+      secrets,
+      now,
+      reply,
+      reply.length - RESPONSE_COOKIE_OPTION_BYTES,
+    );
+    return reply;
+  }
+
   /** Every step but the count, against `snapshot`. */
   function answer(
     msg: Buffer,
@@ -159,9 +247,12 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
     if (cache) {
       const hit = cache.get(key.hash);
-      if (hit && sameQuery(hit, msg, transport, address)) {
-        counted = hit;
-        return patchReply(hit, msg, key.questionEnd);
+      if (hit && sameQuery(hit, msg, transport, address, key)) {
+        const reply = replyFromCache(hit, msg, transport, address);
+        if (reply) {
+          counted = hit;
+          return reply;
+        }
       }
     }
     // begin 2: decode.
@@ -216,6 +307,35 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         if (replies) return replies;
       }
     }
+    // begin 6: cookies.
+    let cookie: Buffer | undefined;
+    const secrets = cookieSecrets?.();
+    const option = query.edns?.cookie;
+    const octets = secrets && option ? addressOctets(query.clientAddress) : undefined;
+    if (secrets && option && octets) {
+      const now = nowSeconds();
+      const check = checkCookie(option, octets, secrets, now);
+      cookie = responseCookie(check, octets, secrets, now);
+      const action = cookieAction(check.verdict, {
+        tcp: transport === 'tcp',
+        noQuestion: false,
+        demandCookie,
+      });
+      if (action === 'badcookie') {
+        counted = {
+          counter: metrics.queryCounter(transport, query.qtype, Rcode.BADCOOKIE),
+          truncated: false,
+          decisions: NO_DECISIONS,
+        };
+        const wire = encodeResponse(query, BADCOOKIE_RESPONSE, {
+          maxSize: sizeLimit(query, transport, deps.udpSize, signing !== undefined),
+          ourUdpSize: deps.udpSize,
+          nsid: deps.nsid,
+          cookie,
+        });
+        return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
+      }
+    }
     // answer: the stages.
     decisions.length = 0;
     let response: Response;
@@ -241,6 +361,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         maxSize: sizeLimit(query, transport, deps.udpSize, signing !== undefined),
         ourUdpSize: deps.udpSize,
         nsid: deps.nsid,
+        cookie,
       },
     );
     const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
@@ -252,6 +373,9 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         transport,
         address,
         questionEnd: key.questionEnd,
+        cookieStart: key.cookieStart,
+        cookieEnd: key.cookieEnd,
+        cookie: cookie !== undefined,
         counter,
         wire,
         truncated,

@@ -1,6 +1,6 @@
 // Encoded responses remembered per snapshot: a query that repeats one already answered
-// (same client, transport, flags, question up to case, and EDNS bytes) gets the same
-// bytes back with its own ID and question case. The cache hangs off the snapshot it was
+// (same client, transport, flags, question up to case, and EDNS bytes but the cookie's)
+// gets the same bytes back with its own ID, question case and cookie. The cache hangs off the snapshot it was
 // filled from (a WeakMap), so publishing a new snapshot drops it without any bookkeeping;
 // a GeoIP reload starts a fresh one too, because answers depend on the database.
 import type { Snapshot } from './snapshot.js';
@@ -12,6 +12,11 @@ export interface CachedAnswer {
   readonly transport: string;
   readonly address: string;
   readonly questionEnd: number;
+  /** Where the query's COOKIE option sits (0, 0: none); its content is not part of the key. */
+  readonly cookieStart: number;
+  readonly cookieEnd: number;
+  /** The wire ends with a COOKIE option, rewritten for each reply. */
+  readonly cookie: boolean;
   /** The bound query counter (transport, qtype, rcode) to count each hit with. */
   readonly counter: { inc(): void };
   /** The whole response as the slow path encoded it (ID and question case of its query). */

@@ -2,6 +2,7 @@
 // RFC 1035/6891/7871 say a message is malformed, so the caller can answer FORMERR; no
 // later stage parses the packet again.
 import { EdnsOption, RRType } from './constants.js';
+import { COOKIE_OPTION, cookieLengthAllowed } from './cookie.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -20,6 +21,8 @@ export interface Edns {
   readonly dnssecOk: boolean;
   readonly nsidRequested: boolean;
   readonly clientSubnet: ClientSubnet | undefined;
+  /** The COOKIE option's data (RFC 7873 §4): a client cookie and maybe a server cookie. */
+  readonly cookie: Buffer | undefined;
 }
 
 export interface Query {
@@ -135,6 +138,7 @@ function parseOpt(
 ): Edns {
   let nsid = false;
   let ecs: ClientSubnet | undefined;
+  let cookie: Buffer | undefined;
   const end = rdataStart + rdlength;
   for (let p = rdataStart; p < end;) {
     if (p + 4 > end) throw new Malformed('truncated EDNS option header');
@@ -146,6 +150,11 @@ function parseOpt(
     else if (code === EdnsOption.ECS) {
       if (ecs) throw new Malformed('more than one ECS option');
       ecs = parseClientSubnet(data);
+    } else if (code === COOKIE_OPTION) {
+      // RFC 7873 §5.2.2: a length §4 does not allow is FORMERR; so are two COOKIE options.
+      if (cookie) throw new Malformed('more than one COOKIE option');
+      if (!cookieLengthAllowed(len)) throw new Malformed(`COOKIE option of ${len} octets`);
+      cookie = data;
     }
     p += 4 + len;
   }
@@ -156,6 +165,7 @@ function parseOpt(
     dnssecOk: (ttl & 0x8000) !== 0,
     nsidRequested: nsid,
     clientSubnet: ecs,
+    cookie,
   };
 }
 

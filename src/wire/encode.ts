@@ -1,6 +1,8 @@
 // Encodes a response for a decoded Query: header, the question echoed verbatim, the
 // three record sections with owner-name compression (RFC 1035 §4.1.4), and the OPT record
-// (RFC 6891) with NSID (RFC 5001) and ECS (RFC 7871) when asked. Enforces the size limit:
+// (RFC 6891) with NSID (RFC 5001), ECS (RFC 7871) and COOKIE (RFC 7873) when asked; the
+// COOKIE option is always the last bytes of the message, so a cached reply's cookie can
+// be rewritten in place. Enforces the size limit:
 // additional records are dropped first; if the answer or authority section does not fit,
 // the reply carries TC and no records so the client retries over TCP (RFC 2181 §9).
 import { EdnsOption, MAX_MESSAGE, RRType } from './constants.js';
@@ -24,6 +26,8 @@ export interface EncodeLimits {
   readonly ourUdpSize: number;
   /** NSID payload (RFC 5001), sent only when the query asks for it. */
   readonly nsid: Buffer | undefined;
+  /** The whole COOKIE option (code, length, data) the response carries, written last. */
+  readonly cookie?: Uint8Array | undefined;
 }
 
 const scratch = Buffer.allocUnsafe(MAX_MESSAGE + 512);
@@ -52,9 +56,9 @@ class Writer {
     scratch.writeUInt32BE(v >>> 0, this.pos);
     this.pos += 4;
   }
-  bytes(b: Buffer): void {
+  bytes(b: Uint8Array): void {
     this.ensure(b.length);
-    b.copy(scratch, this.pos);
+    scratch.set(b, this.pos);
     this.pos += b.length;
   }
   /** Owner names are lower-case LDH text from the snapshot, or the qname (always compressed). */
@@ -129,6 +133,7 @@ function writeOpt(
     w.u8(scope);
     w.bytes(ecs.address.subarray(0, addrLen));
   }
+  if (limits.cookie) w.bytes(limits.cookie);
   scratch.writeUInt16BE(w.pos - lenAt - 2, lenAt);
 }
 
@@ -137,6 +142,7 @@ function optSize(edns: Edns | undefined, limits: EncodeLimits, withEcs: boolean)
   let n = 11;
   if (edns.nsidRequested && limits.nsid) n += 4 + limits.nsid.length;
   if (edns.clientSubnet && withEcs) n += 8 + Math.ceil(edns.clientSubnet.sourcePrefix / 8);
+  if (limits.cookie) n += limits.cookie.length;
   return n;
 }
 
