@@ -122,6 +122,37 @@ export const DnsConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    rrl: Type.Object(
+      {
+        rate: Type.Integer({
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 200,
+          description:
+            "DNS_RRL_RATE: UDP responses a second per (client prefix, class, name), NSD's default; 0 turns rate limiting off",
+        }),
+        slip: Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          default: 2,
+          description:
+            'every slip-th limited response goes out with TC=1 (a resolver retries over TCP); 0 drops all',
+        }),
+        ipv4Prefix: Type.Integer({ minimum: 8, maximum: 32, default: 24 }),
+        ipv6Prefix: Type.Integer({ minimum: 16, maximum: 128, default: 56 }),
+        allow: Type.Array(Type.String(), {
+          default: [],
+          description: 'client networks (CIDR) never limited, e.g. your own resolvers',
+        }),
+        slots: Type.Integer({
+          minimum: 1024,
+          maximum: 16_777_216,
+          default: 131_072,
+          description: 'buckets in the table: its memory bound (about 24 bytes each)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     chaos: Type.Object(
       {
         version: Type.Union([Type.String(), Type.Null()], {

@@ -8,7 +8,8 @@ import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { drive } from '../lib/cooperative.js';
-import { createHandler } from '../pipeline/order.js';
+import { createHandler, type RrlSettings } from '../pipeline/order.js';
+import { ResponseRateLimiter } from '../lib/rrl.js';
 import type { Forward, QueryHandler } from '../pipeline/handler.js';
 import { txtRdata } from '../wire/rdata.js';
 import { dnsMetrics } from '../pipeline/metrics.js';
@@ -53,6 +54,14 @@ function debugAccess(config: Config): ((address: string) => boolean) | null {
   return (address) => allow.has(address);
 }
 
+function rrlSettings(rrl: Config['dns']['rrl']): RrlSettings {
+  const allow = rrl.allow.length > 0 ? new CidrSet(rrl.allow) : undefined;
+  return {
+    limiter: new ResponseRateLimiter(rrl),
+    allowed: allow && ((address) => allow.has(address)),
+  };
+}
+
 export class DnsServer {
   private readonly listeners: Array<UdpListener | TcpListener> = [];
   readonly addresses: BoundAddress[] = [];
@@ -78,6 +87,7 @@ export class DnsServer {
       exchanges: deps.exchanges ?? [],
       ...(keyring ? { keyring } : {}),
       ...(forward ? { forward } : {}),
+      ...(dns.rrl.rate > 0 ? { rrl: rrlSettings(dns.rrl) } : {}),
       ...(deps.cookieSecrets && dns.cookies.enabled
         ? { cookies: { secrets: deps.cookieSecrets, demand: dns.cookies.demand } }
         : {}),

@@ -43,8 +43,14 @@
 //   4. cache fill    What no stage marked uncacheable, unsigned and not failed, keyed as the
 //                    answer cache looks it up.
 //   5. TSIG sign     RFC 8945 §5.3; after the cache fill, since signed replies are never cached.
-//   6. count         Metrics once, on the outcome, by count(): a cache hit counts exactly what
-//                    the answer it reuses counted. The prewarm answers without this step.
+//   6. rate limit    UDP replies, cached or computed, from a client without a valid server
+//                    cookie and outside the allow-list spend a token of their (prefix,
+//                    class, name) bucket (lib/rrl.ts); a limited one is dropped, or every
+//                    `slip`-th sent as header and question with TC=1. Last, because the
+//                    class needs the outcome and only what is sent can amplify.
+//   7. count         Metrics once, on the outcome, by count(): a cache hit counts exactly what
+//                    the answer it reuses counted; a limited reply counts as slipped or
+//                    dropped instead. The prewarm answers without this step.
 import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from '../wire/constants.js';
 import { decodeQuery, type Query, type Transport } from '../wire/decode.js';
 import { encodeError, encodeResponse, type Response } from '../wire/encode.js';
@@ -79,6 +85,13 @@ import {
   type CookieSecrets,
 } from '../wire/cookie.js';
 import { clientAddressBytes } from '../lib/client-address.js';
+import {
+  LogGate,
+  RRL_CLASS_NAMES,
+  rrlClassOf,
+  rrlNameHash,
+  type ResponseRateLimiter,
+} from '../lib/rrl.js';
 
 export const STAGES: readonly Stage[] = [guard, chaos, authority, debugNames, gslb, staticRecords];
 
@@ -102,6 +115,14 @@ export interface HandlerDeps {
   forward?: Forward;
   /** DNS cookies (RFC 7873); absent, a COOKIE option is ignored. */
   cookies?: CookieSettings;
+  /** Response rate limiting for UDP; absent, every reply is sent. */
+  rrl?: RrlSettings;
+}
+
+export interface RrlSettings {
+  readonly limiter: ResponseRateLimiter;
+  /** Clients never limited (dns.rrl.allow); absent when the list is empty. */
+  readonly allowed?: ((address: string) => boolean) | undefined;
 }
 
 export interface CookieSettings {
@@ -149,6 +170,41 @@ function addressOctets(address: string): Buffer | undefined {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+// Where the question of the reply last read by questionName ends.
+let questionEnd = 0;
+
+/**
+ * FNV-1a of the question name in `wire` (ASCII case folded; the question is never
+ * compressed), and sets `questionEnd`; undefined when the name runs past the message.
+ */
+function questionName(wire: Buffer): number | undefined {
+  let h = 0x811c9dc5;
+  let pos = 12;
+  for (;;) {
+    const len = wire[pos];
+    if (len === undefined || len > 63) return undefined;
+    h = Math.imul(h ^ len, 0x01000193);
+    if (len === 0) break;
+    const end = pos + 1 + len;
+    if (end > wire.length) return undefined;
+    for (let i = pos + 1; i < end; i++) {
+      const c = wire[i] as number;
+      h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), 0x01000193);
+    }
+    pos = end;
+  }
+  questionEnd = pos + 5;
+  return questionEnd <= wire.length ? h >>> 0 : undefined;
+}
+
+/** A slip: the reply's header and question with TC=1 and no records, OPT or EDE. */
+function slipReply(wire: Buffer, end: number): Buffer {
+  const out = Buffer.from(wire.subarray(0, end));
+  out[2] = (out[2] as number) | 0x02;
+  out.fill(0, 6, 12);
+  return out;
+}
+
 /** End step 2: the largest reply the client takes. */
 function sizeLimit(
   query: Query,
@@ -178,6 +234,12 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
   const key: FastKey = { hash: 0, questionEnd: 0, cookieStart: 0, cookieEnd: 0 };
   const cookieSecrets = deps.cookies?.secrets;
   const demandCookie = deps.cookies?.demand ?? false;
+  // The query being answered came with a valid server cookie (RFC 7873 §5.2.5).
+  let cookieValid = false;
+  const rrl = deps.rrl?.limiter.enabled ? deps.rrl : undefined;
+  const rrlLog = new LogGate(1);
+  let zoneName = '';
+  let zoneHash = 0;
   // The decisions of the query being answered: counted at the end, kept with its cache entry.
   const decisions: Decision[] = [];
   const settings: PipelineSettings = {
@@ -222,6 +284,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
       demandCookie,
     });
     if (action !== 'answer') return undefined;
+    cookieValid = check.verdict === 'valid';
     const reply = patchReply(hit, msg, key.questionEnd);
     writeResponseCookie(
       check,
@@ -316,6 +379,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
       const now = nowSeconds();
       const check = checkCookie(option, octets, secrets, now);
       cookie = responseCookie(check, octets, secrets, now);
+      cookieValid = check.verdict === 'valid';
       const action = cookieAction(check.verdict, {
         tcp: transport === 'tcp',
         noQuestion: false,
@@ -390,10 +454,64 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
   }
 
+  /** End step 6 for a UDP reply: the reply, a slip, or undefined (dropped). */
+  function rateLimit(
+    limiter: ResponseRateLimiter,
+    reply: Buffer,
+    address: string,
+    snapshot: Snapshot,
+  ): Buffer | undefined {
+    const rcode = (reply[3] as number) & 0x0f;
+    const cls = rrlClassOf(rcode, reply.readUInt16BE(6));
+    const owner = questionName(reply);
+    if (owner === undefined) return reply;
+    let name = 0;
+    if (cls === 2) {
+      // NXDOMAIN is limited per zone: a random-subdomain flood spends one bucket.
+      if (snapshot.zone.name !== zoneName) {
+        zoneName = snapshot.zone.name;
+        zoneHash = rrlNameHash(zoneName);
+      }
+      name = zoneHash;
+    } else if (cls !== 3) name = owner;
+    const now = Date.now();
+    const verdict = limiter.checkAddress(address, cls, name, now);
+    if (verdict === 'pass') return reply;
+    const slipped = verdict === 'slip';
+    counted = {
+      counter: metrics.rrl[slipped ? 0 : 1]?.[cls] as { inc(): void },
+      truncated: false,
+      decisions: NO_DECISIONS,
+    };
+    const gate = rrlLog.allow(now);
+    if (gate)
+      deps.logger.info(
+        {
+          client: address,
+          class: RRL_CLASS_NAMES[cls],
+          action: slipped ? 'slipped' : 'dropped',
+          suppressed: gate.suppressed,
+        },
+        'response rate limited',
+      );
+    return slipped ? slipReply(reply, questionEnd) : undefined;
+  }
+
   const handle = (msg: Buffer, transport: Transport, address: string, port: number): Reply => {
     counted = undefined;
-    const reply = answer(msg, transport, address, port, deps.snapshot());
-    // end 6: count.
+    cookieValid = false;
+    const snapshot = deps.snapshot();
+    let reply = answer(msg, transport, address, port, snapshot);
+    // end 6: rate limit.
+    if (
+      rrl &&
+      transport === 'udp' &&
+      Buffer.isBuffer(reply) &&
+      !cookieValid &&
+      !rrl.allowed?.(address)
+    )
+      reply = rateLimit(rrl.limiter, reply, address, snapshot);
+    // end 7: count.
     if (counted) count(counted);
     return reply;
   };

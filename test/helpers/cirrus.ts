@@ -31,7 +31,9 @@ export async function startCirrus(
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
     ...overrides,
-    dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
+    // Response rate limiting off: tests send many queries from 127.0.0.1 and are not about
+    // it; the RRL tests (dns-rrl.test.ts) turn it on with `dns: { rrl: { rate } }`.
+    dns: { listen: ['127.0.0.1:0'], rrl: { rate: 0 }, ...(overrides.dns as object) },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
   };
   const config = finishConfig(raw, 'test config');
