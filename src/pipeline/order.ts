@@ -8,8 +8,9 @@
 //                    skips every later step but the count. The COOKIE option is not part
 //                    of the key: a hit's cookie is checked as in step 6 (a verdict that is
 //                    not `answer` makes it a miss) and the reply's cookie written per query.
-//   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, or
-//                    nothing when it is not a query at all.
+//   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, an
+//                    unknown opcode without a question NOTIMP, and what is not a query at
+//                    all nothing.
 //   3. forward       In a DNS worker, requests that need the main process's keys, journal
 //                    or store go there (exchange.ts, needsExchange).
 //   4. TSIG verify   RFC 8945 §5.2: a signed request is verified before anything reads it;
@@ -330,7 +331,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         return undefined;
       }
       counted = {
-        counter: metrics.queryCounter(transport, -1, Rcode.FORMERR),
+        counter: metrics.queryCounter(transport, -1, decoded.rcode),
         truncated: false,
         decisions: NO_DECISIONS,
       };
@@ -338,7 +339,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         decoded.id,
         decoded.opcode,
         decoded.flags,
-        Rcode.FORMERR,
+        decoded.rcode,
         decoded.question,
       );
     }

@@ -40,7 +40,7 @@ export const Rcode = {
   BADCOOKIE: 23,
 } as const;
 
-export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10 } as const;
+export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10, EDE: 15 } as const;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 const RCODE_NAMES = new Map<number, string>(Object.entries(Rcode).map(([k, v]) => [v, k]));

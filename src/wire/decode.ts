@@ -55,6 +55,8 @@ export type DecodeResult =
       readonly flags: number;
       readonly question: Buffer | undefined;
       readonly reason: string;
+      /** FORMERR, or NOTIMP for an opcode this server does not implement. */
+      readonly rcode: 1 | 4;
     };
 
 const HEADER = 12;
@@ -175,7 +177,12 @@ export function decodeQuery(
   clientAddress: string,
   clientPort: number,
 ): DecodeResult {
-  const fail = (respond: boolean, reason: string, question?: Buffer): DecodeResult => ({
+  const fail = (
+    respond: boolean,
+    reason: string,
+    question?: Buffer,
+    rcode: 1 | 4 = 1,
+  ): DecodeResult => ({
     ok: false,
     respond,
     id: msg.length >= 2 ? msg.readUInt16BE(0) : 0,
@@ -183,11 +190,17 @@ export function decodeQuery(
     flags: msg.length >= 4 ? msg.readUInt16BE(2) : 0,
     question,
     reason,
+    rcode,
   });
   if (msg.length < HEADER) return fail(false, 'shorter than a DNS header');
   const flags = msg.readUInt16BE(2);
   if (flags & 0x8000) return fail(false, 'QR is set: a response, not a query');
   const qdcount = msg.readUInt16BE(4);
+  const opcode = (flags >> 11) & 0x0f;
+  // RFC 1035 §4.1.1: the opcode alone says a request is not implemented, with or without a
+  // question (QUERY, NOTIFY and UPDATE are; NOTIFY and UPDATE need their zone's question).
+  if (qdcount !== 1 && opcode !== 0 && opcode !== 4 && opcode !== 5)
+    return fail(true, `opcode ${opcode} is not implemented`, undefined, 4);
   if (qdcount !== 1) return fail(true, `QDCOUNT is ${qdcount}, expected 1`);
 
   let question: Buffer | undefined;
