@@ -153,6 +153,24 @@ export const DnsConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    shed: Type.Object(
+      {
+        maxLagMs: Type.Integer({
+          minimum: 0,
+          maximum: 10_000,
+          default: 150,
+          description:
+            'UDP queries are dropped unanswered while the event loop lags more than this (ms; under the 376 ms Unbound waits); 0 = never',
+        }),
+        sampleMs: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 20,
+          description: 'period of the lag timer (ms)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     chaos: Type.Object(
       {
         version: Type.Union([Type.String(), Type.Null()], {

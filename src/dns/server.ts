@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import { drive } from '../lib/cooperative.js';
 import { createHandler, type RrlSettings } from '../pipeline/order.js';
 import { ResponseRateLimiter } from '../lib/rrl.js';
+import { LoadShedder } from '../lib/load-shed.js';
 import type { Forward, QueryHandler } from '../pipeline/handler.js';
 import { txtRdata } from '../wire/rdata.js';
 import { dnsMetrics } from '../pipeline/metrics.js';
@@ -67,10 +68,14 @@ export class DnsServer {
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
+  /** Present when dns.shed.maxLagMs > 0 and this process answers UDP. */
+  private readonly shedder: LoadShedder | undefined;
 
   constructor(private readonly deps: DnsServerDeps) {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
+    this.shedder =
+      dns.shed.maxLagMs > 0 && (deps.udp ?? true) ? new LoadShedder(dns.shed) : undefined;
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {
@@ -88,6 +93,7 @@ export class DnsServer {
       ...(keyring ? { keyring } : {}),
       ...(forward ? { forward } : {}),
       ...(dns.rrl.rate > 0 ? { rrl: rrlSettings(dns.rrl) } : {}),
+      ...(this.shedder ? { shedder: this.shedder } : {}),
       ...(deps.cookieSecrets && dns.cookies.enabled
         ? { cookies: { secrets: deps.cookieSecrets, demand: dns.cookies.demand } }
         : {}),
@@ -103,6 +109,7 @@ export class DnsServer {
     const dns = config.dns;
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
+    this.shedder?.start();
     const tcpOn = this.deps.tcp ?? true;
     const tcpOpts = {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
@@ -143,6 +150,7 @@ export class DnsServer {
   }
 
   async stop(): Promise<void> {
+    this.shedder?.stop();
     await Promise.all(this.listeners.splice(0).map((l) => l.stop()));
     this.addresses.length = 0;
   }

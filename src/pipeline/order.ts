@@ -3,6 +3,9 @@
 // the query ends the phase it is in.
 //
 // begin — before the question is looked at:
+//   0. shedding      UDP only: a query older than a resolver waits (event-loop lag, see
+//                    lib/load-shed.ts) is dropped unread and counted, so those behind it are
+//                    answered in time. First, because everything after it costs CPU.
 //   1. answer cache  A plain query repeating one already answered gets that answer's bytes
 //                    with its own ID and question case (fast-path.ts). First, because a hit
 //                    skips every later step but the count. The COOKIE option is not part
@@ -86,6 +89,7 @@ import {
   type CookieSecrets,
 } from '../wire/cookie.js';
 import { clientAddressBytes } from '../lib/client-address.js';
+import type { LoadShedder } from '../lib/load-shed.js';
 import {
   LogGate,
   RRL_CLASS_NAMES,
@@ -118,6 +122,8 @@ export interface HandlerDeps {
   cookies?: CookieSettings;
   /** Response rate limiting for UDP; absent, every reply is sent. */
   rrl?: RrlSettings;
+  /** Load shedding for UDP (its lifecycle is the caller's); absent, every query is read. */
+  shedder?: LoadShedder;
 }
 
 export interface RrlSettings {
@@ -498,7 +504,19 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     return slipped ? slipReply(reply, questionEnd) : undefined;
   }
 
+  const shedder = deps.shedder;
+  const shedCount: Counted = {
+    counter: metrics.shed,
+    truncated: false,
+    decisions: NO_DECISIONS,
+  };
+
   const handle = (msg: Buffer, transport: Transport, address: string, port: number): Reply => {
+    // begin 0: shedding.
+    if (shedder && transport === 'udp' && !shedder.admit()) {
+      count(shedCount);
+      return undefined;
+    }
     counted = undefined;
     cookieValid = false;
     const snapshot = deps.snapshot();
