@@ -139,7 +139,7 @@ export interface CookieSettings {
   readonly demand: boolean;
 }
 
-/** Answers queued before a swap at most: the most recent ones, about 15 µs each. */
+/** Answers queued before a swap at most: the hottest ones, about 15 µs each. */
 export const PREWARM_MAX = 20_000;
 
 /** Room kept for the TSIG record a signed reply gains after encoding. */
@@ -550,10 +550,11 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const from = useCache && previous ? existingAnswerCache(previous) : undefined;
     if (!from) return 0;
     if (from.geoVersion !== deps.settings.geo.version?.()) return 0;
-    const entries = [...from.values()];
+    // Taken whole first: live hits reorder the cache's lists between the steps below.
+    const entries: CachedAnswer[] = [];
+    for (const e of from.hottestFirst()) if (entries.push(e) >= PREWARM_MAX) break;
     let done = 0;
-    for (let i = entries.length - 1; i >= 0 && done < PREWARM_MAX; i--) {
-      const e = entries[i] as (typeof entries)[number];
+    for (const e of entries) {
       // The cached key is the query from octet 2 on, its name case-folded: a query again.
       const msg = Buffer.allocUnsafe(e.key.length + 2);
       msg[0] = 0;
