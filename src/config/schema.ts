@@ -77,6 +77,17 @@ export const DnsConfig = Type.Object(
       description: 'RFC 7766 §6.2.3 idle timeout',
     }),
     tcpMaxConnections: Type.Integer({ minimum: 1, default: 1000 }),
+    tcpMaxConnectionsPerPrefix: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description: 'TCP connections one client /24 (IPv4) or /56 (IPv6) may hold; 0 = unlimited',
+    }),
+    tcpMaxOutstanding: Type.Integer({
+      minimum: 0,
+      default: 64,
+      description:
+        'answers owed on one TCP connection (transfers, UPDATE) before it is read further; 0 = unlimited',
+    }),
     tcpMaxQueriesPerConnection: Type.Integer({
       minimum: 0,
       default: 0,

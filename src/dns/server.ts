@@ -115,6 +115,8 @@ export class DnsServer {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
       maxConnections: dns.tcpMaxConnections,
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
+      maxConnectionsPerPrefix: dns.tcpMaxConnectionsPerPrefix,
+      maxOutstanding: dns.tcpMaxOutstanding,
     };
     for (const [i, text] of dns.listen.entries()) {
       const listen = parseListen(text);

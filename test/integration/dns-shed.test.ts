@@ -1,10 +1,12 @@
 // Load shedding over real UDP: queries read while the event loop is far behind (here a
 // 400 ms stall, as a long GC pause or a CPU-starved process makes) are dropped unanswered
 // and counted in cirrus_dns_shed_total; once the loop keeps up, queries are answered
-// again; TCP is never shed.
+// again; TCP is never shed. TCP connections are bounded per client prefix.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { tcpExchange } from '../golden/exchange.js';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { buildQuery } from '../helpers/wire.js';
 import { dig } from '../helpers/dig.js';
@@ -57,3 +59,52 @@ describe('load shedding', () => {
     assert.equal(tcp.status, 'NOERROR');
   });
 });
+
+describe('TCP bounds per client prefix', () => {
+  let run: RunningCirrus;
+  before(async () => {
+    run = await startCirrus({ dns: { tcpMaxConnectionsPerPrefix: 2 } });
+  });
+  after(() => run.stop());
+
+  /** A connection once it is open, or closed by the server; resolves with which. */
+  const open = (port: number) =>
+    new Promise<{ socket: Socket; closedAtOnce: boolean }>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.on('error', () => undefined);
+      socket.once('connect', () => {
+        // A refused one is closed by the server right after the handshake.
+        const timer = setTimeout(() => resolve({ socket, closedAtOnce: false }), 200);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve({ socket, closedAtOnce: true });
+        });
+      });
+    });
+
+  it('closes a connection beyond the prefix limit and takes one again when a slot frees', async () => {
+    const a = await open(run.dnsPort);
+    const b = await open(run.dnsPort);
+    assert.equal(a.closedAtOnce || b.closedAtOnce, false);
+    const c = await open(run.dnsPort);
+    assert.equal(c.closedAtOnce, true, 'a third connection from 127.0.0.0/24 is closed');
+    const { responses } = await tcpExchangeCaught(run.dnsPort);
+    assert.equal(responses, 0, 'no query is answered beyond the limit');
+    a.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const d = await dig(run.dnsPort, [ZONE, 'SOA', '+tcp']);
+    assert.equal(d.status, 'NOERROR', 'a freed slot takes a new connection');
+    b.socket.destroy();
+  });
+});
+
+/** How many replies a TCP query gets (0 when the server closes the connection). */
+async function tcpExchangeCaught(port: number): Promise<{ responses: number }> {
+  try {
+    return {
+      responses: (await tcpExchange(port, buildQuery({ name: ZONE, type: 6 }))).responses.length,
+    };
+  } catch {
+    return { responses: 0 };
+  }
+}
