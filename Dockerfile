@@ -9,7 +9,7 @@
 # and seeds itself from zones/ when empty; SEED_DIR= (empty) disables the seed.
 
 # ---- build: compile TypeScript, then drop the dev dependencies ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the `prepare` script would compile before src/ is here. The only install
@@ -20,7 +20,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # ---- runtime ----
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 # Port 53 as the non-root `node` user: the node binary gets CAP_NET_BIND_SERVICE as a file
 # capability, so the process binds 53 itself. Chosen over "listen on 5353 and map 53→5353"

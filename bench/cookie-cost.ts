@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/store/embedded.js';
-import { seedStore } from '../src/store/seed.js';
+import { seedStore } from '../src/domains/seed.js';
+import { repositories, snapshotSource } from '../src/repositories.js';
 import { snapshotFromStore } from '../src/snapshot/from-store.js';
 import { createHandler } from '../src/pipeline/order.js';
 import { dnsMetrics } from '../src/pipeline/metrics.js';
@@ -37,8 +38,9 @@ try {
   const config = loadConfig({ env: { STATE_FILE: '' } });
   const store = new EmbeddedStore({});
   await store.start();
-  await seedStore(config, store, join(dir, 'seed'));
-  const snapshot = await snapshotFromStore(config, store, { generation: 1 });
+  const repos = repositories(store);
+  await seedStore(config, repos, join(dir, 'seed'));
+  const snapshot = await snapshotFromStore(config, snapshotSource(repos), { generation: 1 });
   const registry = new Registry();
   const geo = new GeoIp({
     config: { databases: [join(dir, 'geo.mmdb')], watchIntervalMs: 60000 },

@@ -1,4 +1,4 @@
-// A benchmark seed folder for Cirrus (the layout src/store/seed.ts reads): N domains
+// A benchmark seed folder for Cirrus (the layout src/domains/seed.ts reads): N domains
 // `site-N.example.com` with one IPv4 origin each, edge nodes with IPv4 + IPv6 spread over
 // a few pools, and a small records.zone.
 // CLI: node bench/gen-seed.mjs DIR [DOMAINS=1000] [NODES=20]

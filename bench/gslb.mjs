@@ -7,6 +7,9 @@
 //   3. snapshot build time at 100,000 domains and 1,000 nodes, and p99 while rebuilding;
 //   4. RSS at 100,000 domains, and RSS growth over a soak under load;
 //   5. TCP QPS with pipelined queries on persistent connections (dnsperf -m tcp).
+// and the realistic-traffic suite (bench/realistic.mjs): the same servers under one
+// resolver-shaped query stream from bench/loadgen/realgen.c. BENCH_SUITES picks
+// (`gslb,realistic` by default).
 // Everything lives in a temp dir; only 127.0.0.1 is queried; only the processes started
 // here are stopped. Knobs: see P below and bench/README.md.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
@@ -27,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
 import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
 import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
+import { REAL, compileRealgen, readRealgen, realgenArgs, realisticTable } from './realistic.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -45,7 +49,10 @@ const P = {
   ecsShare: 0.3,
   workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
   servers: (process.env.BENCH_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd,pdns,pdns-lua').split(','),
+  suites: new Set((process.env.BENCH_SUITES ?? 'gslb,realistic').split(',')),
 };
+// The realistic suite alone starts only the servers it measures.
+if (!P.suites.has('gslb')) P.servers = P.servers.filter((s) => REAL.servers.includes(s));
 // Each server on a core of its own, the load generators on the others (taskset): on a
 // small machine the scheduler otherwise parks the server behind dnsperf for whole time
 // slices, and every server's p99 measures that rather than itself. BENCH_PIN=0 turns it off.
@@ -194,16 +201,17 @@ function rssMb(pid) {
 
 // ---------------------------------------------------------------- measuring
 
-function runDnsperf(tag, port, args, limitSeconds) {
+/**
+ * Runs one load generator on the load CPUs until it exits by itself (SIGKILL after its
+ * limit): its output and the CPU it used (polled, as it is gone once it exits).
+ */
+function runLoad(name, cmd, args, limitSeconds) {
   if (cleaning) return Promise.reject(new Error('stopping'));
-  const outFile = join(tmp, `dnsperf-${tag}.out`);
+  const outFile = join(tmp, `${name}.out`);
   const fd = openSync(outFile, 'w');
-  const [c, a] = onCpus(LOAD_CPUS, 'dnsperf', ['-s', '127.0.0.1', '-p', String(port), ...args]);
-  const child = spawn(c, a, {
-    stdio: ['ignore', fd, fd],
-  });
+  const [c, a] = onCpus(LOAD_CPUS, cmd, args);
+  const child = spawn(c, a, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  const name = `dnsperf-${tag}`;
   track(name, child);
   let cpu = 0;
   const poll = setInterval(() => (cpu = processCpuSeconds(child.pid) ?? cpu), 100);
@@ -215,10 +223,61 @@ function runDnsperf(tag, port, args, limitSeconds) {
       clearInterval(poll);
       started.delete(name);
       const text = readFileSync(outFile, 'utf8');
-      if (code !== 0) rej(new Error(`dnsperf exited ${code}:\n${text.slice(-2000)}`));
+      if (code !== 0) rej(new Error(`${cmd} exited ${code}:\n${text.slice(-2000)}`));
       else res({ text, cpu });
     });
   });
+}
+
+function runDnsperf(tag, port, args, limitSeconds) {
+  const argv = ['-s', '127.0.0.1', '-p', String(port), ...args];
+  return runLoad(`dnsperf-${tag}`, 'dnsperf', argv, limitSeconds);
+}
+
+/**
+ * The realistic suite on one server: realgen runs its warm-up, full-speed and fixed-rate
+ * phases and reports the server's CPU from the pids of its tree.
+ */
+async function runRealgen(server, realgen, namesFile, zone) {
+  remember(server.name);
+  const pids = [...(started.get(server.name)?.pids ?? [server.pid])];
+  const args = realgenArgs({ port: server.port, namesFile, zone, pids });
+  const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 10;
+  const r = readRealgen((await runLoad(`realgen-${server.name}`, realgen, args, limit)).text);
+  for (const p of [r.max, r.fixed]) {
+    const other = p.machineProcessCores - p.serverCores - p.genCores;
+    if (other > 0.25)
+      note(
+        `${server.name} realistic ${p.name}: other processes used ${other.toFixed(2)} cores meanwhile`,
+      );
+    if (p.otherRcode > 0)
+      note(
+        `${server.name} realistic ${p.name}: ${p.otherRcode} answers neither NOERROR nor NXDOMAIN`,
+      );
+    log(
+      `${server.name} realistic ${p.name}: ${Math.round(p.qps)} QPS, ${p.serverCpuUsPerQuery.toFixed(1)} µs CPU/query, ` +
+        `p50 ${p.p50Ms.toFixed(3)} ms p99 ${p.p99Ms.toFixed(3)} ms, lost ${p.lost}, generator ${p.genCpuUsPerQuery.toFixed(1)} µs/query`,
+    );
+  }
+  return r;
+}
+
+/**
+ * Waits (up to 15 s) until the server's tree uses under 5 % of a core: a server that fell
+ * behind the fixed rate is still answering its backlog, on the core the next server uses.
+ */
+async function settle(server) {
+  const t0 = Date.now();
+  let cpu = treeCpuSeconds(server.pid);
+  while (Date.now() - t0 < 15_000) {
+    await sleep(200);
+    const now = treeCpuSeconds(server.pid);
+    if (now - cpu <= 0.01) break;
+    cpu = now;
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  if (seconds > 1) log(`${server.name} was busy for ${seconds.toFixed(1)} s after its run`);
+  return seconds;
 }
 
 /**
@@ -472,6 +531,9 @@ async function main() {
     throw new Error(`zone export: ${names.length} base names`);
   const queries = join(tmp, 'queries.txt');
   writeFileSync(queries, names.map((n) => `${n} A`).join('\n') + '\n');
+  const namesFile = join(tmp, 'names.txt');
+  writeFileSync(namesFile, names.join('\n') + '\n');
+  const realgen = P.suites.has('realistic') ? compileRealgen(tmp) : undefined;
 
   const servers = [];
   for (const name of P.servers) {
@@ -514,19 +576,25 @@ async function main() {
   const rss = {};
   if (cirrus) rss.cirrusStartMb = rssMb(cirrus.pid);
   for (const s of servers) {
-    await phase(s, 'warmup', { seconds: P.warmupSeconds });
     const r = {};
-    r.throughput = await phase(s, 'throughput', { seconds: P.seconds });
-    r.latency = await phase(s, 'latency', {
-      seconds: P.latencySeconds,
-      qps: P.latencyQps,
-      verbose: true,
-    });
-    r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
+    if (P.suites.has('gslb')) {
+      await phase(s, 'warmup', { seconds: P.warmupSeconds });
+      r.throughput = await phase(s, 'throughput', { seconds: P.seconds });
+      r.latency = await phase(s, 'latency', {
+        seconds: P.latencySeconds,
+        qps: P.latencyQps,
+        verbose: true,
+      });
+      r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
+    }
+    if (realgen && REAL.servers.includes(s.name)) {
+      r.realistic = await runRealgen(s, realgen, namesFile, zone);
+      r.realistic.settleSeconds = await settle(s);
+    }
     r.rssMb = rssMb(s.pid);
     results[s.name] = r;
   }
-  if (cirrus && P.soakSeconds > 0) {
+  if (cirrus && P.soakSeconds > 0 && P.suites.has('gslb')) {
     rss.cirrusBeforeSoakMb = rssMb(cirrus.pid);
     results.cirrus.soak = await phase(cirrus, 'soak', {
       seconds: P.soakSeconds,
@@ -538,7 +606,7 @@ async function main() {
 
   // The large store: 100,000 domains, 1,000 nodes, in a state file with an API token.
   let big;
-  if (P.bigDomains > 0)
+  if (P.bigDomains > 0 && P.suites.has('gslb'))
     try {
       const bigSeed = join(tmp, 'big-seed');
       writeGslbSeed(bigSeed, P.bigDomains, P.bigNodes);
@@ -640,7 +708,7 @@ async function main() {
       cwd: ROOT,
       encoding: 'utf8',
     }).stdout.trim(),
-    params: P,
+    params: { ...P, suites: [...P.suites], realistic: REAL },
     pinning: PIN ? { servers: SERVER_CPUS, dnsperf: LOAD_CPUS } : null,
     results,
     rss,
@@ -660,17 +728,9 @@ const f0 = (x) =>
 const f1 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 const f3 = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
 
-function print(r) {
-  const out = [];
-  out.push(
-    `\n${r.date}  commit ${r.commit}  load ${r.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}` +
-      (r.pinning
-        ? `  servers on CPU ${r.pinning.servers}, dnsperf on CPU ${r.pinning.dnsperf}`
-        : '  no CPU pinning'),
-  );
-  out.push(
-    `${P.domains} domains, ${P.nodes} nodes in ${POOLS.length} pools; ${Math.round(P.ecsShare * 100)} % of queries with ECS 81.2.69.0/24`,
-  );
+/** The dnsperf table and issue 7's targets. */
+function printGslb(r, out) {
+  out.push(`dnsperf: ${Math.round(P.ecsShare * 100)} % of queries with ECS 81.2.69.0/24`);
   out.push('');
   out.push(
     '| server | QPS | CPU µs/q | p50 @20k | p99 @20k | CPU µs/q @20k | TCP QPS | TCP µs/q | RSS MB |',
@@ -713,6 +773,19 @@ function print(r) {
   out.push(
     `5. Cirrus TCP (dnsperf -m tcp, 4 persistent connections, pipelined): ${f0(c?.tcp.qps)} QPS (≥ 20k)`,
   );
+}
+
+function print(r) {
+  const out = [];
+  out.push(
+    `\n${r.date}  commit ${r.commit}  load ${r.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}` +
+      (r.pinning
+        ? `  servers on CPU ${r.pinning.servers}, dnsperf on CPU ${r.pinning.dnsperf}`
+        : '  no CPU pinning'),
+  );
+  out.push(`${P.domains} domains, ${P.nodes} nodes in ${POOLS.length} pools`);
+  if (P.suites.has('gslb')) printGslb(r, out);
+  out.push(...realisticTable(r.results));
   for (const n of r.notes) out.push(`NOTE: ${n}`);
   console.log(out.join('\n'));
 }

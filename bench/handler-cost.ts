@@ -3,12 +3,14 @@
 // with 30 % of queries carrying ECS, and the first answer per name (hash orders computed).
 // `node --import tsx bench/handler-cost.ts [DOMAINS] [NODES]`.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { snapshotSource } from '../src/repositories.js';
+import { repos } from '../test/helpers/repos.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.js';
 import { EmbeddedStore } from '../src/store/embedded.js';
-import { seedStore } from '../src/store/seed.js';
+import { seedStore } from '../src/domains/seed.js';
 import { snapshotFromStore } from '../src/snapshot/from-store.js';
 import { createHandler } from '../src/pipeline/order.js';
 import { dnsMetrics } from '../src/pipeline/metrics.js';
@@ -35,8 +37,8 @@ try {
   const config = loadConfig({ env: { STATE_FILE: '' } });
   const store = new EmbeddedStore({});
   await store.start();
-  await seedStore(config, store, join(dir, 'seed'));
-  const snapshot = await snapshotFromStore(config, store, { generation: 1 });
+  await seedStore(config, repos(store), join(dir, 'seed'));
+  const snapshot = await snapshotFromStore(config, snapshotSource(repos(store)), { generation: 1 });
   const registry = new Registry();
   const geo = new GeoIp({
     config: { databases: [join(dir, 'geo.mmdb')], watchIntervalMs: 60000 },

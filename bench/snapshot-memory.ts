@@ -13,7 +13,7 @@ import { contentHashSteps } from '../src/snapshot/content-hash.js';
 import { runSteps } from '../src/snapshot/steps.js';
 import { decide } from '../src/gslb/decide.js';
 import type { Snapshot } from '../src/snapshot/snapshot.js';
-import type { StoreState } from '../src/store/store.js';
+import type { StoreState } from '../src/snapshot/source.js';
 // @ts-expect-error: a plain .mjs helper without types
 import { POOLS, nodeOf } from './gslb-seed.mjs';
 

@@ -5,7 +5,8 @@
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../dist/src/config/load.js';
 import { EmbeddedStore } from '../dist/src/store/embedded.js';
-import { seedStore } from '../dist/src/store/seed.js';
+import { repositories } from '../dist/src/repositories.js';
+import { seedStore } from '../dist/src/domains/seed.js';
 import { createToken } from '../dist/src/auth/tokens.js';
 
 const [seedDir, file] = process.argv.slice(2);
@@ -13,7 +14,8 @@ const config = loadConfig({ env: { SEED_DIR: seedDir, STATE_FILE: file } });
 rmSync(file, { force: true });
 const store = new EmbeddedStore({ file });
 await store.start();
-await seedStore(config, store, seedDir);
-const { token } = await createToken(store, 'bench');
+const repos = repositories(store);
+await seedStore(config, repos, seedDir);
+const { token } = await createToken(repos, 'bench');
 await store.stop();
 console.log(token);

@@ -5,13 +5,15 @@
 // longest gap between its ticks.
 // `node --import tsx bench/store-write-stall.ts [DOMAINS] [NODES] [WRITES] [GAP_MS]`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { repos } from '../test/helpers/repos.js';
+import { snapshotSource } from '../src/repositories.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { EmbeddedStore } from '../src/store/embedded.js';
-import type { Domain, EdgeNode } from '../src/store/model.js';
+import type { Domain, EdgeNode } from '../src/model/domain.js';
 
 const domainCount = Number(process.argv[2] ?? 100_000);
 const nodeCount = Number(process.argv[3] ?? 1000);
@@ -87,8 +89,15 @@ try {
   for (let i = 1; i <= domainCount; i++) domains[`site-${i}.example.com`] = domainOf(i);
   const nodes: Record<string, EdgeNode> = {};
   for (let i = 1; i <= nodeCount; i++) nodes[`edge-${i}`] = nodeOf(i);
-  const state = { version: 1, domains, nodes, zones: {}, tokens: {}, soa: {}, meta: {} };
-  const text = JSON.stringify(state);
+  // The file as the embedded store writes it: every domain and node through its repository.
+  const builder = new EmbeddedStore();
+  for (const d of Object.values(domains)) await repos(builder).domains.put(d);
+  await repos(builder).nodes.replace(Object.values(nodes));
+  for (const n of Object.values(nodes))
+    if (n.health) await repos(builder).nodes.setHealth(n.id, n.active, n.health);
+  const text = JSON.stringify(builder.toFile(), (_k, v: unknown) =>
+    v instanceof Map ? Object.fromEntries(v) : v,
+  );
   writeFileSync(file, text);
   console.log(
     `state file: ${domainCount} domains, ${nodeCount} nodes, ${(text.length / 1e6).toFixed(1)} MB`,
@@ -100,7 +109,7 @@ try {
   console.log(`start (read + parse):            ${ms(performance.now() - t)}`);
 
   t = performance.now();
-  await store.loadState('cdn.example.net.');
+  await snapshotSource(repos(store)).loadState('cdn.example.net.');
   console.log(`loadState:                       ${ms(performance.now() - t)}`);
 
   // The noise floor: the same timer with nothing to do (a busy machine preempts us too).
@@ -113,8 +122,8 @@ try {
   const writesBlock = await longestBlock(async () => {
     for (let w = 1; w <= writes; w++) {
       const t0 = performance.now();
-      if (w % 2) await store.putNode(nodeOf(w, 100 + w));
-      else await store.putDomain(domainOf(w, 30 + w));
+      if (w % 2) await repos(store).nodes.put(nodeOf(w, 100 + w));
+      else await repos(store).domains.put(domainOf(w, 30 + w));
       callTimes.push(performance.now() - t0);
       await sleep(gapMs);
     }
@@ -126,7 +135,7 @@ try {
   );
 
   const burstBlock = await longestBlock(async () => {
-    for (let w = 1; w <= 100; w++) await store.putNode(nodeOf(w, 500 + w));
+    for (let w = 1; w <= 100; w++) await repos(store).nodes.put(nodeOf(w, 500 + w));
     await sleep(gapMs);
   });
   console.log(`burst of 100 writes:             longest event-loop block ${worst(burstBlock)}`);
@@ -149,7 +158,7 @@ try {
 
   t = performance.now();
   const stopBlock = await longestBlock(async () => {
-    await store.putNode(nodeOf(1, 999));
+    await repos(store).nodes.put(nodeOf(1, 999));
     await store.stop();
   });
   console.log(
@@ -158,7 +167,7 @@ try {
 
   const check = new EmbeddedStore({ file });
   await check.start();
-  const kept = (await check.getNode('edge-1'))?.weight === 999;
+  const kept = (await repos(check).nodes.get('edge-1'))?.weight === 999;
   await check.stop();
   console.log(`last write on disk after stop(): ${kept ? 'yes' : 'NO'}`);
   if (!kept) process.exitCode = 1;

@@ -6,11 +6,12 @@ import { loadConfig } from './config/load.js';
 import { createLogger, silentLogger } from './lib/logger.js';
 import { CirrusError, ValidationError, errorMessage } from './lib/errors.js';
 import { Cirrus } from './server.js';
-import { openStore } from './store/open.js';
+import { repositories, snapshotSource, type Repositories } from './repositories.js';
+import { openStore } from './open-store.js';
 import { createToken } from './auth/tokens.js';
 import { snapshotFromStore } from './snapshot/from-store.js';
-import { exportZone } from './zone/export.js';
-import { seedStore } from './store/seed.js';
+import { exportZone } from './snapshot/export.js';
+import { seedStore } from './domains/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
@@ -61,15 +62,16 @@ async function serve(configFile: string | undefined): Promise<void> {
 
 async function withStore<T>(
   configFile: string | undefined,
-  fn: (c: ReturnType<typeof loadConfig>, s: ReturnType<typeof openStore>) => Promise<T>,
+  fn: (c: ReturnType<typeof loadConfig>, r: Repositories) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig({ file: configFile });
-  const store = openStore(config, silentLogger());
+  const logger = silentLogger();
+  const repos = repositories(openStore(config, logger), logger);
   try {
-    await store.start();
-    return await fn(config, store);
+    await repos.store.start();
+    return await fn(config, repos);
   } finally {
-    await store.stop();
+    await repos.store.stop();
   }
 }
 
@@ -108,33 +110,35 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   if (cmd === 'token' && sub === 'create') {
-    const { token, record } = await withStore(values.config, (_c, store) =>
-      createToken(store, values.name ?? 'admin'),
+    const { token, record } = await withStore(values.config, (_c, repos) =>
+      createToken(repos, values.name ?? 'admin'),
     );
     console.error(`token ${record.id} (${record.name}) created; it is shown only this once:`);
     console.log(token);
     return 0;
   }
   if (cmd === 'cookies' && sub === 'rotate') {
-    const rotated = await withStore(values.config, (_c, store) => rotateStoredSecrets(store));
+    const rotated = await withStore(values.config, (_c, repos) =>
+      rotateStoredSecrets(repos.cookies),
+    );
     console.log(`dns cookie secrets rotated at ${new Date(rotated.rotatedAt).toISOString()}`);
     return 0;
   }
   if (cmd === 'zone' && sub === 'export') {
-    const text = await withStore(values.config, async (config, store) => {
+    const text = await withStore(values.config, async (config, repos) => {
       // A memory-only store starts empty in this process too: export what a server
       // started with the same settings would serve, i.e. the seed.
       if (!config.store.redisUrl && !config.store.file && config.seed.dir) {
-        await seedStore(config, store, config.seed.dir);
+        await seedStore(config, repos, config.seed.dir);
       }
-      return exportZone(await snapshotFromStore(config, store, { generation: 0 }));
+      return exportZone(await snapshotFromStore(config, snapshotSource(repos), { generation: 0 }));
     });
     process.stdout.write(text);
     return 0;
   }
   if (cmd === 'nsd-config') {
-    const text = await withStore(values.config, async (config, store) =>
-      nsdConfig(config, new Peers(config.xfr, await store.getPeers()), {
+    const text = await withStore(values.config, async (config, repos) =>
+      nsdConfig(config, new Peers(config.xfr, await repos.xfr.getPeers()), {
         secondary: values.secondary,
         master: values.master,
         notifyFrom: values['notify-from'],
@@ -169,8 +173,8 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'edge' && sub === 'enroll') {
     const node = positionals[2];
     if (!node) throw new ValidationError('edge enroll needs a node id', 'node');
-    const e = await withStore(values.config, (config, store) =>
-      enrollEdge(config, store, {
+    const e = await withStore(values.config, (config, repos) =>
+      enrollEdge(config, repos, {
         node,
         ...(values.ipv4 ? { ipv4: values.ipv4 } : {}),
         ...(values.ipv6 ? { ipv6: values.ipv6 } : {}),

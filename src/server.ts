@@ -7,8 +7,9 @@ import type { Config } from './config/schema.js';
 import { parseListen } from './config/load.js';
 import type { Logger } from './lib/logger.js';
 import type { Store } from './store/store.js';
-import { openStore } from './store/open.js';
-import { seedStore } from './store/seed.js';
+import { repositories, snapshotSource, type Repositories } from './repositories.js';
+import { openStore } from './open-store.js';
+import { seedStore } from './domains/seed.js';
 import { SnapshotManager } from './snapshot/manager.js';
 import { snapshotMetrics } from './snapshot/metrics.js';
 import { DnsServer, type BoundAddress } from './dns/server.js';
@@ -33,7 +34,8 @@ export interface CirrusOptions {
 
 export class Cirrus {
   readonly config: Config;
-  readonly store: Store;
+  /** Every feature's repository over the store (`repos.store`). */
+  readonly repos: Repositories;
   readonly snapshots: SnapshotManager;
   readonly registry = createRegistry();
   private readonly logger: Logger;
@@ -53,9 +55,10 @@ export class Cirrus {
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
-    this.store = opts.store ?? openStore(opts.config, opts.logger.child({ component: 'store' }));
+    const storeLogger = opts.logger.child({ component: 'store' });
+    this.repos = repositories(opts.store ?? openStore(opts.config, storeLogger), storeLogger);
     this.cookies = new CookieSecretKeeper({
-      store: this.store,
+      store: this.repos.cookies,
       logger: this.logger.child({ component: 'cookies' }),
       rotateHours: this.config.dns.cookies.rotateHours,
       pollSeconds: this.config.dns.cookies.pollSeconds,
@@ -63,7 +66,7 @@ export class Cirrus {
     });
     this.snapshots = new SnapshotManager({
       config: this.config,
-      store: this.store,
+      store: snapshotSource(this.repos),
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
       // Answers repeated before the swap are answered warm after it.
@@ -76,14 +79,14 @@ export class Cirrus {
     });
     this.health = new HealthChecker({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       logger: this.logger.child({ component: 'health' }),
       registry: this.registry,
       instanceId: healthInstanceId(this.config),
     });
     this.txt = new TxtService({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       snapshot: () => this.snapshots.current,
       flush: () => this.flush(),
       // The hidden master's barrier: every configured secondary serves the serial.
@@ -92,7 +95,7 @@ export class Cirrus {
     this.certificates = this.config.acme.issuer.enabled
       ? new CertificateService({
           config: this.config,
-          store: this.store,
+          repos: this.repos,
           txt: this.txt,
           logger: this.logger.child({ component: 'acme' }),
           registry: this.registry,
@@ -100,7 +103,7 @@ export class Cirrus {
       : undefined;
     this.master = new HiddenMaster({
       config: this.config,
-      store: this.store,
+      repos: this.repos,
       snapshot: () => this.snapshots.current,
       // NOTIFY once every process answers with the new serial.
       onPublish: (listener) => this.onPublish(listener),
@@ -117,7 +120,7 @@ export class Cirrus {
         this.master.exchange,
         updateExchange({
           config: this.config,
-          store: this.store,
+          repos: this.repos,
           txt: this.txt,
           logger: this.logger.child({ component: 'update' }),
         }),
@@ -158,9 +161,9 @@ export class Cirrus {
   async start(): Promise<void> {
     try {
       await this.geo.start();
-      await this.store.start();
+      await this.repos.store.start();
       if (this.config.seed.dir) {
-        const seeded = await seedStore(this.config, this.store, this.config.seed.dir);
+        const seeded = await seedStore(this.config, this.repos, this.config.seed.dir);
         if (seeded.seeded)
           this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
       }
@@ -182,7 +185,7 @@ export class Cirrus {
       const workers = this.workers;
       this.api = await buildApi({
         config: this.config,
-        store: this.store,
+        repos: this.repos,
         snapshot: () => this.snapshots.current,
         flush: () => this.flush(),
         lastBuildError: () => this.snapshots.lastBuildError,
@@ -220,7 +223,7 @@ export class Cirrus {
       () => this.health.stop(),
       () => this.snapshots.stop(),
       async () => this.cookies.stop(),
-      () => this.store.stop(),
+      () => this.repos.store.stop(),
       () => this.geo.stop(),
     ];
     for (const step of steps) {

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root): installs the system
-# packages the tests run for real when they are missing, the npm dependencies, then
-# lint, typecheck, unit and integration tests.
+# packages the tests run for real when they are missing, Node 24 when the system node is
+# older than 22 (scripts/node-runtime.sh), the npm dependencies, then lint, typecheck,
+# unit and integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
-            pebble:pebble nsupdate:bind9-dnsutils curl:curl; do
+            pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
+# bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
+# without recommends.
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
 lualib=/usr/lib/$(uname -m)-linux-gnu/lua/5.1
 for pair in /usr/sbin/nginx:nginx \
@@ -30,6 +34,12 @@ if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 export PATH="$PATH:/usr/sbin"
+
+# Everything below runs on Node >= 22 (Node 24 from the npm registry when the system node is
+# older): npm itself, lint, typecheck, and every node process the tests start.
+node_bin="$(bash scripts/node-runtime.sh)"
+export PATH="$(dirname "$node_bin"):$PATH"
+echo "node $(node --version) ($node_bin)"
 
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent lint

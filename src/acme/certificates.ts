@@ -12,11 +12,12 @@ import nodeCron, { type ScheduledTask } from 'node-cron';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { AcmeRepository } from './repository.js';
+import type { DomainRepository } from '../domains/repository.js';
 import type { Logger } from '../lib/logger.js';
 import { ConfigError, NotFoundError, errorMessage } from '../lib/errors.js';
 import { hash32 } from '../gslb/rendezvous.js';
-import type { AcmeDomainState, StoredCertificate } from './model.js';
+import type { AcmeDomainState, StoredCertificate } from '../model/acme.js';
 import type { TxtService } from './txt-service.js';
 import { registerAccount } from './dns-accounts.js';
 import { challengeName, checkCname } from './cname-check.js';
@@ -24,7 +25,7 @@ import { acmeMetrics, type AcmeMetrics } from './metrics.js';
 
 export interface CertificateServiceDeps {
   config: Config;
-  store: Store;
+  repos: { acme: AcmeRepository; domains: DomainRepository };
   txt: TxtService;
   logger: Logger;
   registry: Registry;
@@ -118,16 +119,16 @@ export class CertificateService {
   }
 
   private async loadExpiries(): Promise<void> {
-    for (const d of await this.deps.store.listDomains()) {
-      const cert = await this.deps.store.getCertificate(d.domain);
+    for (const d of await this.deps.repos.domains.list()) {
+      const cert = await this.deps.repos.acme.getCertificate(d.domain);
       if (cert) this.metrics.expiries.set(d.domain, Date.parse(cert.expiresAt));
     }
   }
 
   async view(domain: string): Promise<CertificateView> {
-    const state = await this.deps.store.getAcmeState(domain);
+    const state = await this.deps.repos.acme.getState(domain);
     if (!state) throw new NotFoundError(`no certificate was requested for ${domain}`);
-    return this.toView(state, await this.deps.store.getCertificate(domain));
+    return this.toView(state, await this.deps.repos.acme.getCertificate(domain));
   }
 
   private toView(state: AcmeDomainState, cert: StoredCertificate | undefined): CertificateView {
@@ -153,13 +154,13 @@ export class CertificateService {
     domain: string,
     opts: { wildcard?: boolean | undefined; force?: boolean | undefined } = {},
   ): Promise<RequestResult> {
-    const { store } = this.deps;
-    if (!(await store.getDomain(domain)))
+    const { repos } = this.deps;
+    if (!(await repos.domains.get(domain)))
       throw new NotFoundError(`domain ${domain} is not managed (POST /api/v1/domains first)`);
-    let state = await store.getAcmeState(domain);
+    let state = await repos.acme.getState(domain);
     let acmeDns: RequestResult['acmeDns'];
     if (!state) {
-      const { account, password } = await registerAccount(store, []);
+      const { account, password } = await registerAccount(repos, []);
       acmeDns = {
         username: account.username,
         password,
@@ -179,7 +180,7 @@ export class CertificateService {
       };
     } else if (opts.wildcard !== undefined) state.wildcard = opts.wildcard;
 
-    const cert = await store.getCertificate(domain);
+    const cert = await repos.acme.getCertificate(domain);
     const due =
       opts.force ||
       !cert ||
@@ -200,7 +201,7 @@ export class CertificateService {
       state = { ...state, status: 'pending', lastError: null };
     }
     state.updatedAt = new Date().toISOString();
-    await store.putAcmeState(state);
+    await repos.acme.putState(state);
     if (check.ok && due) void this.issue(domain).catch(() => undefined);
     return { view: this.toView(state, cert), ...(acmeDns ? { acmeDns } : {}) };
   }
@@ -217,32 +218,32 @@ export class CertificateService {
   }
 
   private async runLocked(domain: string): Promise<void> {
-    const { store, logger } = this.deps;
+    const { repos, logger } = this.deps;
     const ttl = this.issuer.lockTtlMs;
-    if (!(await store.acquireCertLock(domain, this.owner, ttl))) {
+    if (!(await repos.acme.acquireCertLock(domain, this.owner, ttl))) {
       logger.info({ domain }, 'another instance is issuing this certificate');
       return;
     }
     const renew = setInterval(
-      () => void store.acquireCertLock(domain, this.owner, ttl).catch(() => undefined),
+      () => void repos.acme.acquireCertLock(domain, this.owner, ttl).catch(() => undefined),
       Math.floor(ttl / 3),
     );
     try {
       await this.runWithRetries(domain);
     } finally {
       clearInterval(renew);
-      await store.releaseCertLock(domain, this.owner).catch(() => undefined);
+      await repos.acme.releaseCertLock(domain, this.owner).catch(() => undefined);
     }
   }
 
   private async runWithRetries(domain: string): Promise<void> {
-    const { store, logger } = this.deps;
+    const { repos, logger } = this.deps;
     const { attempts, backoffMs } = this.issuer;
     for (let attempt = 1; attempt <= attempts && !this.stopped; attempt++) {
-      const state = await store.getAcmeState(domain);
+      const state = await repos.acme.getState(domain);
       if (!state) return;
       const update = async (patch: Partial<AcmeDomainState>) =>
-        store.putAcmeState({ ...state, ...patch, updatedAt: new Date().toISOString() });
+        repos.acme.putState({ ...state, ...patch, updatedAt: new Date().toISOString() });
       const check = await checkCname(
         domain,
         this.deps.txt.fqdn(state.subdomain),
@@ -259,11 +260,11 @@ export class CertificateService {
         });
         try {
           const cert = await this.order({ ...state, orders: state.orders + 1 });
-          await store.putCertificate(domain, cert);
+          await repos.acme.putCertificate(domain, cert);
           this.metrics.expiries.set(domain, Date.parse(cert.expiresAt));
           this.metrics.orders.inc({ result: 'valid' });
-          const fresh = (await store.getAcmeState(domain)) ?? state;
-          await store.putAcmeState({
+          const fresh = (await repos.acme.getState(domain)) ?? state;
+          await repos.acme.putState({
             ...fresh,
             status: 'valid',
             lastError: null,
@@ -281,9 +282,9 @@ export class CertificateService {
         { domain, attempt, error },
         last ? 'certificate not issued' : 'retrying certificate',
       );
-      const fresh = (await store.getAcmeState(domain)) ?? state;
-      const hasCert = (await store.getCertificate(domain)) !== undefined;
-      await store.putAcmeState({
+      const fresh = (await repos.acme.getState(domain)) ?? state;
+      const hasCert = (await repos.acme.getCertificate(domain)) !== undefined;
+      await repos.acme.putState({
         ...fresh,
         // A domain with a good certificate keeps serving it; the state says the renewal failed.
         // Between tries the state stays pending, with the error that made us retry.
@@ -297,13 +298,13 @@ export class CertificateService {
 
   /** One ACME order, answered through our own acme zone. */
   private async order(state: AcmeDomainState): Promise<StoredCertificate> {
-    const { store, txt, logger } = this.deps;
-    const accountKey = await store.claimAcmeKey(
+    const { repos, txt, logger } = this.deps;
+    const accountKey = await repos.acme.claimKey(
       { account: true },
       (await acme.crypto.createPrivateEcdsaKey()).toString(),
     );
     // Renewals reuse the key: pinned or already deployed keys stay valid.
-    const certKey = await store.claimAcmeKey(
+    const certKey = await repos.acme.claimKey(
       { domain: state.domain },
       (await acme.crypto.createPrivateEcdsaKey()).toString(),
     );
@@ -363,12 +364,12 @@ export class CertificateService {
    * is due, or that has none yet, gets an order, each after its own spread delay.
    */
   async renewDue(now = Date.now()): Promise<string[]> {
-    const { store } = this.deps;
+    const { repos } = this.deps;
     const due: string[] = [];
-    for (const d of await store.listDomains()) {
-      const state = await store.getAcmeState(d.domain);
+    for (const d of await repos.domains.list()) {
+      const state = await repos.acme.getState(d.domain);
       if (!state) continue;
-      const cert = await store.getCertificate(d.domain);
+      const cert = await repos.acme.getCertificate(d.domain);
       if (cert && !renewalDue(cert.expiresAt, now, this.issuer.renewBeforeDays)) continue;
       due.push(d.domain);
     }

@@ -1,8 +1,8 @@
 // acme-dns accounts: registration (random username, password and subdomain, as acme-dns
 // makes them) and the check of an update's credentials, source address and subdomain.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Store } from '../store/store.js';
-import type { AcmeDnsAccount } from './model.js';
+import type { AcmeRepository } from './repository.js';
+import type { AcmeDnsAccount } from '../model/acme.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { CidrSet, parseCidr } from '../lib/cidr.js';
 
@@ -24,7 +24,7 @@ export function checkAllowfrom(list: readonly string[]): string[] {
 }
 
 export async function registerAccount(
-  store: Store,
+  repos: { acme: AcmeRepository },
   allowfrom: readonly string[],
   subdomain = randomUUID(),
 ): Promise<Registered> {
@@ -36,19 +36,19 @@ export async function registerAccount(
     allowfrom: checkAllowfrom(allowfrom),
     createdAt: new Date().toISOString(),
   };
-  await store.putAcmeDnsAccount(account);
+  await repos.acme.putDnsAccount(account);
   return { account, password };
 }
 
 /** The account when user, key and source address all check out. */
 export async function authenticateAccount(
-  store: Store,
+  repos: { acme: AcmeRepository },
   username: string | undefined,
   password: string | undefined,
   address: string,
 ): Promise<AcmeDnsAccount | undefined> {
   if (!username || !password || !/^[0-9a-f-]{36}$/i.test(username)) return undefined;
-  const account = await store.getAcmeDnsAccount(username.toLowerCase());
+  const account = await repos.acme.getDnsAccount(username.toLowerCase());
   if (!account || !(await verifyPassword(password, account.passwordHash))) return undefined;
   if (account.allowfrom.length > 0) {
     const ip = address.startsWith('::ffff:') ? address.slice(7) : address;

@@ -2,7 +2,7 @@
 // UPDATE, the issuer): store write, then the snapshot that serves it, then optionally the
 // propagation barrier. The store decides persistence; the snapshot decides what is served.
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { AcmeRepository } from './repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { ValidationError } from '../lib/errors.js';
 import type { PropagationStatus } from '../xfr/master.js';
@@ -12,7 +12,7 @@ export type AwaitSerial = (serial: number, timeoutMs: number) => Promise<Propaga
 
 export interface TxtServiceDeps {
   config: Config;
-  store: Store;
+  repos: { acme: AcmeRepository };
   snapshot: () => Snapshot;
   /** Resolves when a snapshot including every write made so far is live. */
   flush: () => Promise<void>;
@@ -53,7 +53,7 @@ export class TxtService {
     const problem = txtProblem(value);
     if (problem) throw new ValidationError(`txt ${problem}`, 'txt');
     const expiresAt = Date.now() + this.deps.config.acme.txtLifetimeSec * 1000;
-    await this.deps.store.putAcmeTxt({ name, value, expiresAt });
+    await this.deps.repos.acme.putTxt({ name, value, expiresAt });
     return this.settle(barrier);
   }
 
@@ -62,7 +62,7 @@ export class TxtService {
     value?: string,
     barrier = false,
   ): Promise<Published & { removed: number }> {
-    const removed = await this.deps.store.deleteAcmeTxt(name, value);
+    const removed = await this.deps.repos.acme.deleteTxt(name, value);
     return { removed, ...(await this.settle(barrier && removed > 0)) };
   }
 

@@ -5,7 +5,7 @@
 // signature or a zone we do not serve). An ExchangeHandler: it awaits the store, never the
 // query hot path.
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { AcmeRepository } from './repository.js';
 import type { Logger } from '../lib/logger.js';
 import type { ExchangeHandler, Signer } from '../pipeline/exchange.js';
 import type { Query } from '../wire/decode.js';
@@ -20,7 +20,7 @@ const UpdateRcode = { YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTZONE: 10 } as cons
 
 export interface UpdateDeps {
   config: Config;
-  store: Store;
+  repos: { acme: AcmeRepository };
   txt: TxtService;
   logger: Logger;
 }
@@ -122,7 +122,7 @@ async function handle(
   }
   if (parsed.zoneType !== RRType.SOA || parsed.zoneClass !== RRClass.IN)
     return signed(Rcode.FORMERR);
-  const current = await deps.store.listAcmeTxt(Date.now());
+  const current = await deps.repos.acme.listTxt(Date.now());
   const prereq = checkPrerequisites(parsed.prerequisites, current, query.qname, acmeZone);
   if (prereq !== Rcode.NOERROR) return signed(prereq);
 
@@ -147,8 +147,8 @@ async function handle(
   // records carry acme.txtTtl and expire after acme.txtLifetimeSec like every other.
   const expiresAt = Date.now() + config.acme.txtLifetimeSec * 1000;
   for (const c of changes) {
-    if (c.op === 'add') await deps.store.putAcmeTxt({ name: c.name, value: c.value, expiresAt });
-    else await deps.store.deleteAcmeTxt(c.name, c.value);
+    if (c.op === 'add') await deps.repos.acme.putTxt({ name: c.name, value: c.value, expiresAt });
+    else await deps.repos.acme.deleteTxt(c.name, c.value);
   }
   if (changes.length > 0) await deps.txt.settle(config.acme.propagation.wait);
   logger.info(

@@ -23,7 +23,7 @@ import { TxtService } from '../acme/txt-service.js';
 function txtServiceOf(deps: ApiDeps): TxtService {
   return new TxtService({
     config: deps.config,
-    store: deps.store,
+    repos: deps.repos,
     snapshot: deps.snapshot,
     flush: deps.flush,
     awaitSerial: deps.awaitSerial,
@@ -66,7 +66,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', async (req) => {
-        if (!(await authenticate(deps.store, req.headers.authorization))) {
+        if (!(await authenticate(deps.repos, req.headers.authorization))) {
           throw new UnauthorizedError(
             'a valid "Authorization: Bearer <token>" header is required (cirrus token create)',
           );

@@ -1,7 +1,7 @@
 // What the admin API needs from the rest of the server, passed in by buildApi's caller.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { Repositories } from '../repositories.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
@@ -13,7 +13,8 @@ import type { WorkerStatus } from '../dns/workers.js';
 
 export interface ApiDeps {
   config: Config;
-  store: Store;
+  /** Every feature's repository, and the store under them. */
+  repos: Repositories;
   /** The live snapshot. */
   snapshot: () => Snapshot;
   /** Resolves when a snapshot including every write made so far is live. */

@@ -1,7 +1,7 @@
 // Builds the effective configuration: defaults ← config file (JSON or YAML) ← environment.
 // Everything passes one schema; derived defaults (NS set, SOA names) are filled after it,
 // then cross-field rules are checked. Any failure names the field it is about.
-import { peersProblem } from '../xfr/peers.js';
+import { peersProblem } from './peers-check.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { Config } from './schema.js';

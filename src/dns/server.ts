@@ -43,6 +43,8 @@ export interface DnsServerDeps {
   /** Which listeners this process opens (default both). */
   readonly udp?: boolean;
   readonly tcp?: boolean;
+  /** UDP sockets bound with SO_REUSEPORT (a DNS worker's own socket, see workers.ts). */
+  readonly reusePort?: boolean;
   /** In a DNS worker: where requests needing the main process go (see pipeline/handler.ts). */
   readonly forward?: Forward;
   /** The shared DNS cookie secrets (protect/cookie-secrets.ts); absent, cookies are ignored. */
@@ -123,7 +125,7 @@ export class DnsServer {
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, logger) : undefined;
+        const udp = udpOn ? new UdpListener(host, handler, logger, this.deps.reusePort) : undefined;
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
         const pair = [udp, tcp].filter((l) => l !== undefined);
         // Held before they open, so stop() closes them after a start that failed half-way.

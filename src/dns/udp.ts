@@ -1,9 +1,50 @@
 // UDP listener: one datagram, one handler call, at most one reply (sent at once from the
-// hot path, or when an exchange handler settles).
+// hot path, or when an exchange handler settles). With `reusePort` the socket is bound with
+// SO_REUSEPORT, by this process itself even in a cluster worker, and the kernel spreads
+// datagrams over every socket bound so on the address (by the 4-tuple's hash).
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
+
+function family(host: string): 'udp4' | 'udp6' {
+  return isIPv6(host) ? 'udp6' : 'udp4';
+}
+
+function bind(socket: Socket, port: number, address: string, exclusive: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ port, address, exclusive }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Whether two sockets of this process can bind one UDP port on `host` with `reusePort`:
+ * Node 22.12+ or 23.1+ on a kernel with SO_REUSEPORT. Older Node ignores the option, so
+ * the second bind fails with EADDRINUSE; a platform without it fails the first bind.
+ */
+export async function reusePortWorks(host: string): Promise<boolean> {
+  const sockets = [0, 1].map(() => createSocket({ type: family(host), reusePort: true }));
+  try {
+    const [a, b] = sockets as [Socket, Socket];
+    await bind(a, 0, host, true);
+    await bind(b, a.address().port, host, true);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const s of sockets) {
+      try {
+        s.close();
+      } catch {
+        // Already closed by its failed bind.
+      }
+    }
+  }
+}
 
 export class UdpListener {
   private socket: Socket | undefined;
@@ -12,12 +53,14 @@ export class UdpListener {
     private readonly host: string,
     private readonly handler: Handler,
     private readonly logger: Logger,
+    private readonly reusePort = false,
   ) {}
 
   async start(port: number): Promise<number> {
     const socket = createSocket({
-      type: isIPv6(this.host) ? 'udp6' : 'udp4',
+      type: family(this.host),
       recvBufferSize: 4 << 20,
+      ...(this.reusePort ? { reusePort: true } : {}),
     });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => {
@@ -44,13 +87,9 @@ export class UdpListener {
       );
     });
     socket.on('error', (err) => this.logger.error({ err }, 'udp socket error'));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, this.host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    // Exclusive with reusePort: a cluster worker binds its own socket, never the primary's
+    // shared handle (which a runtime ignoring reusePort would otherwise hand out silently).
+    await bind(socket, port, this.host, this.reusePort);
     return socket.address().port;
   }
 

@@ -1,8 +1,10 @@
-// A DNS worker process (dns.workers > 0): answers UDP on the socket it shares with its
-// siblings, from its own copy of the main process's snapshot, rebuilt from the recipe of
-// each snapshot the main process publishes. It holds no store, keys or journal: requests
-// that need them (transfers, UPDATE, signed messages) are answered by the main process.
+// A DNS worker process (dns.workers > 0): answers UDP on its own SO_REUSEPORT socket or on
+// the one it shares with its siblings (see workers.ts), from its own copy of the main
+// process's snapshot, rebuilt from the recipe of each snapshot the main process publishes.
+// It holds no store, keys or journal: requests that need them (transfers, UPDATE, signed
+// messages) are answered by the main process.
 import cluster from 'node:cluster';
+import { Counter } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
@@ -26,6 +28,8 @@ import {
 /** A forwarded request the main process has not answered by then is dropped (as UDP may). */
 const FORWARD_TIMEOUT_MS = 10_000;
 
+type Init = Extract<ToWorker, { t: 'init' }>;
+
 function send(message: FromWorker): void {
   process.send?.(message);
 }
@@ -48,7 +52,23 @@ class Worker {
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    index: number,
+    private readonly udp: Init['udp'],
   ) {
+    // This worker's share of the queries: its own label, so the sum over workers keeps it.
+    const registry = this.registry;
+    new Counter({
+      name: 'cirrus_dns_worker_queries_total',
+      help: 'DNS queries answered by each DNS worker',
+      labelNames: ['worker'] as const,
+      registers: [registry],
+      async collect() {
+        const all = await registry.getSingleMetric('cirrus_dns_queries_total')?.get();
+        const total = all?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+        this.reset();
+        this.inc({ worker: String(index) }, total);
+      },
+    });
     // GeoIP metrics are the main process's: a worker's would only repeat them.
     this.geo = new GeoIp({
       config: config.geo,
@@ -66,6 +86,7 @@ class Worker {
       tcp: false,
       forward,
       cookieSecrets: () => this.cookies,
+      reusePort: udp.reusePort,
     });
   }
 
@@ -141,7 +162,7 @@ class Worker {
   private async listen(): Promise<void> {
     try {
       await this.geoReady;
-      await this.dns.start();
+      await this.dns.start(this.udp.ports ?? undefined);
     } catch (err) {
       this.logger.fatal({ err }, 'dns worker cannot listen');
       process.exit(1);
@@ -163,7 +184,7 @@ process.once('message', (first: ToWorker) => {
     component: 'dns-worker',
     worker: first.index,
   });
-  const worker = new Worker(first.config, logger);
+  const worker = new Worker(first.config, logger, first.index, first.udp);
   process.on('message', (m: ToWorker) => worker.onMessage(m));
   worker.start().catch((err: unknown) => {
     logger.fatal({ err }, 'dns worker failed to start');

@@ -42,7 +42,16 @@ export async function decodeRecipe(encoded: EncodedRecipe): Promise<BuildRecipe>
 }
 
 export type ToWorker =
-  | { t: 'init'; index: number; config: Config }
+  /**
+   * `reusePort`: bind the worker's own UDP sockets with SO_REUSEPORT, on `ports` (one per
+   * `dns.listen` entry; null: the configured ones). Otherwise share the cluster's socket.
+   */
+  | {
+      t: 'init';
+      index: number;
+      config: Config;
+      udp: { reusePort: boolean; ports: number[] | null };
+    }
   /** The snapshot's BuildRecipe (see encodeRecipe): encoded once, sent to every worker. */
   | { t: 'snapshot'; generation: number; recipe: EncodedRecipe }
   | { t: 'replies'; id: number; messages: Uint8Array[] }

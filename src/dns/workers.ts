@@ -1,19 +1,23 @@
-// DNS workers (dns.workers > 0): node:cluster processes that answer UDP on one shared
-// socket per address, so queries use every core (Node 20 has no SO_REUSEPORT). The main
-// process keeps everything else: the store, snapshot builds, TCP, transfers, UPDATE,
-// probes, ACME and the API. Each published snapshot's recipe is sent to one worker at a
-// time: while one rebuilds, the others keep reading the shared socket, so a large
-// rebuild never stops UDP answers. A worker that dies is started again.
+// DNS workers (dns.workers > 0): node:cluster processes that answer UDP, so queries use
+// every core. Where the runtime can (Node >= 22.12, a kernel with SO_REUSEPORT) each worker
+// binds its own socket per address with SO_REUSEPORT and the kernel spreads datagrams over
+// them, so workers never wake each other; elsewhere they share the cluster's one socket per
+// address. The main process keeps everything else: the store, snapshot builds, TCP,
+// transfers, UPDATE, probes, ACME and the API. Each published snapshot's recipe is sent to
+// one worker at a time: while one rebuilds, the others keep answering, so a large rebuild
+// never stops UDP answers. A worker that dies is started again on the same ports.
 import cluster, { type Worker } from 'node:cluster';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
+import { parseListen } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/logger.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
+import { reusePortWorks } from './udp.js';
 import {
   asBuffer,
   encodeRecipe,
@@ -34,8 +38,15 @@ export interface DnsWorkersDeps {
   registry: Registry;
 }
 
+/**
+ * How workers bind UDP: `reuseport`, each its own socket with SO_REUSEPORT; `shared`, the
+ * one socket per address the cluster primary holds and hands to every worker.
+ */
+export type UdpMode = 'reuseport' | 'shared';
+
 export interface WorkerStatus {
   index: number;
+  udp: UdpMode;
   /** Absent while no process runs for the slot. */
   pid?: number;
   ready: boolean;
@@ -74,6 +85,9 @@ export class DnsWorkers {
   private pumping = false;
   private encoded: { generation: number; recipe: Promise<EncodedRecipe> } | undefined;
   private announced = -1;
+  private mode: UdpMode = 'shared';
+  /** With `reuseport`: the ports the first worker bound, which every later one binds too. */
+  private ports: number[] | null = null;
   private readonly listeners = new Set<(s: Snapshot) => void>();
   private caughtUpWaiters: Array<{ generation: number; resolve: () => void }> = [];
   /** Workers' metrics asked for by /metrics; a worker that does not answer counts nothing. */
@@ -109,12 +123,23 @@ export class DnsWorkers {
 
   /** Starts every worker; resolves with the UDP ports they share, one per `dns.listen`. */
   async start(): Promise<number[]> {
+    const hosts = this.deps.config.dns.listen.map((text) => parseListen(text).host);
+    const works = await Promise.all(hosts.map((host) => reusePortWorks(host)));
+    this.mode = works.every(Boolean) ? 'reuseport' : 'shared';
+    this.deps.logger.info(
+      { udp: this.mode, node: process.version },
+      this.mode === 'reuseport'
+        ? 'dns workers bind their own UDP sockets with SO_REUSEPORT'
+        : 'dns workers share one UDP socket per address (this runtime cannot use reusePort)',
+    );
     cluster.setupPrimary({ exec: workerEntry(), serialization: 'advanced' });
     cluster.on('message', this.onClusterMessage);
-    // The first worker binds (port 0 becomes a real one); the others share its sockets.
+    // The first worker binds (port 0 becomes a real one); the others bind the same ports
+    // with SO_REUSEPORT, or share its sockets.
     const [first, ...rest] = this.slots;
     if (!first) return [];
     const ports = await this.launch(first);
+    if (this.mode === 'reuseport') this.ports = ports;
     const others = await Promise.all(rest.map((s) => this.launch(s)));
     for (const p of others) {
       if (p.join() !== ports.join())
@@ -145,6 +170,7 @@ export class DnsWorkers {
   status(): WorkerStatus[] {
     return this.slots.map((s) => ({
       index: s.index,
+      udp: this.mode,
       ...(s.worker?.process.pid === undefined ? {} : { pid: s.worker.process.pid }),
       ready: s.ready,
       generation: s.generation,
@@ -273,7 +299,12 @@ export class DnsWorkers {
         return;
       case 'hello': {
         // Not 'online': that comes before the worker's module listens for messages.
-        this.send(slot, { t: 'init', index: slot.index, config: this.deps.config });
+        this.send(slot, {
+          t: 'init',
+          index: slot.index,
+          config: this.deps.config,
+          udp: { reusePort: this.mode === 'reuseport', ports: this.ports },
+        });
         const secrets = this.cookieSecrets;
         if (secrets) this.send(slot, { t: 'cookies', ...secrets });
         const { generation, recipe } = this.currentRecipe();

@@ -1,8 +1,9 @@
 // Domain and node writes shared by the API and the seed: validation beyond the schema,
 // base-label assignment, and the write itself. Reads go straight to the store.
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
-import type { Domain, DomainCreate, DomainUpdate, EdgeNode, NodeInput } from '../store/model.js';
+import type { DomainRepository } from './repository.js';
+import type { ZoneTextRepository } from '../zone/repository.js';
+import type { Domain, DomainCreate, DomainUpdate, EdgeNode, NodeInput } from '../model/domain.js';
 import { assignLabel } from '../gslb/base-label.js';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { nameProblem, normalizeName } from '../lib/dnsname.js';
@@ -57,20 +58,26 @@ function policyFields(body: Partial<DomainUpdate>): Partial<Domain> {
  * Labels in use and static owner names, read once for a batch of creations (the seed):
  * reading them per domain would make seeding N domains O(N²).
  */
+/** The repositories domain writes check against. */
+export interface DomainStores {
+  domains: DomainRepository;
+  zoneText: ZoneTextRepository;
+}
+
 export interface LabelsInUse {
   readonly taken: Set<string>;
   readonly statics: Set<string>;
 }
 
-export async function labelsInUse(config: Config, store: Store): Promise<LabelsInUse> {
-  const statics = staticOwners(config, await store.getZoneText(config.zone.name));
+export async function labelsInUse(config: Config, store: DomainStores): Promise<LabelsInUse> {
+  const statics = staticOwners(config, await store.zoneText.get(config.zone.name));
   for (const ns of config.zone.ns) statics.add(ns.name);
-  return { taken: new Set((await store.listDomains()).map((d) => d.label)), statics };
+  return { taken: new Set((await store.domains.list()).map((d) => d.label)), statics };
 }
 
 export async function createDomain(
   config: Config,
-  store: Store,
+  store: DomainStores,
   body: DomainCreate,
   now = new Date(),
   /** Shared across a batch and updated here; read from the store when absent. */
@@ -85,7 +92,7 @@ export async function createDomain(
       'domain',
     );
   }
-  if (await store.getDomain(name))
+  if (await store.domains.get(name))
     throw new ConflictError(`domain ${name} already exists`, 'domain');
   const { taken, statics } = batch ?? (await labelsInUse(config, store));
   const label = assignLabel(name, (l) => taken.has(l) || statics.has(`${l}.${config.zone.name}`));
@@ -99,19 +106,19 @@ export async function createDomain(
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };
-  await store.putDomain(domain);
+  await store.domains.put(domain);
   taken.add(label);
   return domain;
 }
 
 export async function updateDomain(
-  store: Store,
+  store: DomainStores,
   name: string,
   body: Partial<DomainUpdate>,
   replace: boolean,
   now = new Date(),
 ): Promise<Domain> {
-  const current = await store.getDomain(normalizeName(name));
+  const current = await store.domains.get(normalizeName(name));
   if (!current) throw new NotFoundError(`domain ${name} does not exist`);
   const next: Domain = replace
     ? {
@@ -127,7 +134,7 @@ export async function updateDomain(
   if (body.answers !== undefined) next.answers = body.answers;
   Object.assign(next, policyFields(body));
   next.updatedAt = now.toISOString();
-  await store.putDomain(next);
+  await store.domains.put(next);
   return next;
 }
 

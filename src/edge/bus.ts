@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../lib/errors.js';
 import { edgeChannels, edgeKeys } from './keys.js';
-import type { EdgeOverride } from './model.js';
+import type { EdgeOverride } from '../model/edge.js';
 
 /** One purge as the edges apply it: domain-relative paths, lower-case domains. */
 export interface PurgeMessage {

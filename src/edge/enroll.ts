@@ -4,9 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
-import { keys, channels } from '../store/keys.js';
-import { NODE_ID_PATTERN, type EdgeNode } from '../store/model.js';
+import { channels } from '../store/keys.js';
+import { domainKeys, type NodeRepository } from '../domains/repository.js';
+import { NODE_ID_PATTERN, type EdgeNode } from '../model/domain.js';
 import { toEdgeNode } from '../domains/service.js';
 import { ConflictError, ValidationError } from '../lib/errors.js';
 import { edgeChannels, edgeKeys } from './keys.js';
@@ -50,7 +50,7 @@ export function edgeAclRules(node: string, password: string): string[] {
     'reset',
     'on',
     `>${password}`,
-    `%R~${keys.domain('*')}`,
+    `%R~${domainKeys.domain('*')}`,
     `%R~${edgeKeys.cert('*')}`,
     `%R~${edgeKeys.override(node)}`,
     `&${edgeChannels.purge}`,
@@ -64,7 +64,7 @@ export function edgeAclRules(node: string, password: string): string[] {
 
 export async function enrollEdge(
   config: Config,
-  store: Store,
+  repos: { nodes: NodeRepository },
   opts: EnrollOptions,
 ): Promise<Enrolment> {
   if (!new RegExp(NODE_ID_PATTERN).test(opts.node))
@@ -74,7 +74,7 @@ export async function enrollEdge(
     throw new ConflictError(
       'edge enroll needs the Redis store (REDIS_URL): edges read their configuration from Redis',
     );
-  let node = await store.getNode(opts.node);
+  let node = await repos.nodes.get(opts.node);
   const created = !node;
   if (!node) {
     if (!opts.ipv4 && !opts.ipv6)
@@ -88,7 +88,7 @@ export async function enrollEdge(
       active: true,
       mode: 'auto',
     });
-    await store.putNode(node);
+    await repos.nodes.put(node);
   }
 
   const user = `edge-${opts.node}`;

@@ -7,14 +7,14 @@ import { RRClass, RRType } from '../wire/constants.js';
 import { encodeName } from '../wire/name.js';
 import type { ResourceRecord } from '../wire/record.js';
 import type { DynamicAnswer } from '../zone/lookup.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
 import type { DomainPlan } from './plan.js';
+import type { GslbView } from './pools.js';
 import { decide, type Decision } from './decide.js';
 import type { Location } from './location.js';
 
 /** What answering needs from the query: the snapshot, the client's location, and a sink for decisions. */
 export interface GslbRequest {
-  readonly snapshot: Snapshot;
+  readonly snapshot: GslbView;
   /**
    * The client's location as the domain sees it (ECS on or off), computed once per query;
    * undefined for the location-free view (zone export, secondaries).
@@ -80,6 +80,6 @@ export function dynamicResolver(req: GslbRequest, minimalAny: boolean) {
 }
 
 /** The view of a client with no location: the default pool's picks (zone export, API). */
-export function locationFree(snapshot: Snapshot): GslbRequest {
+export function locationFree(snapshot: GslbView): GslbRequest {
   return { snapshot, locate: () => undefined, decided: () => undefined };
 }

@@ -4,10 +4,10 @@
 import type { ClientSubnet } from '../wire/decode.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { bytesToIPv4, bytesToIPv6 } from '../lib/ip.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
 import { decide, newTrace, type Decision, type DecisionTrace } from './decide.js';
 import { locate, type Location } from './location.js';
 import type { DomainPlan, Family } from './plan.js';
+import type { GslbView } from './pools.js';
 
 export interface ExplainFamily {
   family: Family;
@@ -86,7 +86,7 @@ export function describeLocation(loc: Location): ExplainLocation {
 }
 
 export function explain(
-  snapshot: Snapshot,
+  snapshot: GslbView,
   geo: GeoLookup,
   plan: DomainPlan,
   families: readonly Family[],

@@ -5,11 +5,23 @@ import { DEFAULT_CHAIN, type ChainStep, type GslbPolicy, type LastResort } from 
 import {
   FamilyPool,
   type CompiledPool,
+  type DomainPlan,
   type LoadDemand,
   type NodeEntry,
   type OrderMemos,
 } from './plan.js';
 import { NetMap } from './net-map.js';
+
+/**
+ * What GSLB answering and explaining read of a snapshot (snapshot/snapshot.ts satisfies it):
+ * the pools and the domains' plans by base name.
+ */
+export interface GslbView {
+  readonly serial: number;
+  readonly gslb: GslbIndex;
+  /** Base name → plan. */
+  readonly plans: ReadonlyMap<string, DomainPlan>;
+}
 
 export interface GslbIndex {
   /** Declared pools in policy order, then pools only named by nodes (by name). */

@@ -8,8 +8,8 @@ import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Registry } from 'prom-client';
 import type { Config, ProbeSpec } from '../config/schema.js';
-import type { Store, StoreChange } from '../store/store.js';
-import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../store/model.js';
+import type { StoreChange } from '../store/store.js';
+import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../model/domain.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { effectiveProbe, probeAddress } from './probe-spec.js';
@@ -20,7 +20,7 @@ import {
   type HealthState,
   type Hysteresis,
 } from './hysteresis.js';
-import { HealthLeader } from './leader.js';
+import { HealthLeader, type HealthStorage } from './leader.js';
 import { scheduleFor, tickDue } from './schedule.js';
 import { healthMetrics, type HealthMetrics } from './metrics.js';
 
@@ -76,7 +76,7 @@ const isKnown = (s: HealthState | undefined): s is 'up' | 'down' => s === 'up' |
 
 export interface HealthCheckerDeps {
   config: Config;
-  store: Store;
+  repos: HealthStorage;
   logger: Logger;
   registry: Registry;
   /** This instance in `cdn:health:{node}:{instance}` (see healthInstanceId). */
@@ -85,7 +85,7 @@ export interface HealthCheckerDeps {
 
 export class HealthChecker {
   private readonly config: Config;
-  private readonly store: Store;
+  private readonly repos: HealthStorage;
   private readonly instanceId: string;
   private readonly metrics: HealthMetrics;
   private readonly limit: LimitFunction;
@@ -105,14 +105,14 @@ export class HealthChecker {
 
   constructor(deps: HealthCheckerDeps) {
     this.config = deps.config;
-    this.store = deps.store;
+    this.repos = deps.repos;
     this.instanceId = deps.instanceId;
     this.metrics = healthMetrics(deps.registry);
     this.limit = pLimit(deps.config.health.concurrency);
     this.log = deps.logger.child({ component: 'health', instance: deps.instanceId });
     this.leader = new HealthLeader({
       config: deps.config,
-      store: deps.store,
+      repos: deps.repos,
       log: this.log,
       metrics: this.metrics,
       instanceId: deps.instanceId,
@@ -140,7 +140,7 @@ export class HealthChecker {
     // Every probe in flight listens on this one signal; up to `concurrency` at once is expected.
     setMaxListeners(0, this.abort.signal);
     try {
-      this.unsubscribe = this.store.onChange((c) => this.onStoreChange(c));
+      this.unsubscribe = this.repos.store.onChange((c) => this.onStoreChange(c));
       await this.reload();
       await this.leader.start();
       this.syncTasks();
@@ -256,7 +256,7 @@ export class HealthChecker {
       try {
         do {
           this.reloadAgain = false;
-          this.apply(await this.store.listNodes());
+          this.apply(await this.repos.nodes.list());
         } while (this.reloadAgain && this.running);
       } finally {
         this.reloading = undefined;
@@ -345,7 +345,7 @@ export class HealthChecker {
     if (!this.running || probed.length === 0) return;
     const views = new Map<string, HealthView>();
     for (const t of probed) if (t.view) views.set(t.node.id, t.view);
-    await this.store.putHealthViews(views, this.config.health.viewTtlSec);
+    await this.repos.health.putViews(views, this.config.health.viewTtlSec);
     if (this.leader.isLeader && this.running)
       await this.leader.aggregate(probed.map((t) => t.node.id));
   }

@@ -3,7 +3,8 @@
 // alone flips `active`. Which nodes are probed and how is the prober's (checker.ts).
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import type { EdgeNode, NodeHealth } from '../store/model.js';
+import type { HealthRepository } from './repository.js';
+import type { EdgeNode, NodeHealth } from '../model/domain.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { decideQuorum } from './quorum.js';
@@ -12,6 +13,20 @@ import type { HealthMetrics } from './metrics.js';
 /** The lock (`cdn:lock:health`) whose holder writes node state. */
 export const HEALTH_LOCK = 'health';
 
+/** Where health reads and writes: change events, the nodes, and the views and leader lock. */
+/** The nodes as health reads and writes them (domains/repository.ts's NodeRepository). */
+export interface HealthNodes {
+  list(): Promise<EdgeNode[]>;
+  /** False when the node is gone. */
+  setHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean>;
+}
+
+export interface HealthStorage {
+  store: Store;
+  nodes: HealthNodes;
+  health: HealthRepository;
+}
+
 /** A node as the prober tracks it; the leader replaces `node` with what it wrote. */
 export interface LeaderNode {
   node: EdgeNode;
@@ -19,7 +34,7 @@ export interface LeaderNode {
 
 export interface HealthLeaderDeps {
   config: Config;
-  store: Store;
+  repos: Pick<HealthStorage, 'nodes' | 'health'>;
   log: Logger;
   metrics: HealthMetrics;
   instanceId: string;
@@ -65,7 +80,7 @@ export class HealthLeader {
     this.leader = false;
     if (!this.deps.config.health.enabled) return;
     try {
-      await this.deps.store.releaseLock(HEALTH_LOCK, this.deps.instanceId);
+      await this.deps.repos.health.releaseLock(HEALTH_LOCK, this.deps.instanceId);
     } catch (err) {
       if (wasLeader)
         this.deps.log.warn({ err: errorMessage(err) }, 'could not release the health lock');
@@ -92,7 +107,7 @@ export class HealthLeader {
 
   private async aggregateNow(ids: string[]): Promise<void> {
     const { config, metrics, log } = this.deps;
-    const all = await this.deps.store.loadHealthViews(ids);
+    const all = await this.deps.repos.health.loadViews(ids);
     const now = new Date().toISOString();
     await Promise.all(
       ids.map(async (id) => {
@@ -114,7 +129,7 @@ export class HealthLeader {
           lastChange: changed ? now : (prev?.lastChange ?? null),
           lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
         };
-        if (!(await this.deps.store.setNodeHealth(id, active, health))) return;
+        if (!(await this.deps.repos.nodes.setHealth(id, active, health))) return;
         if (active !== t.node.active) {
           metrics.transitions.inc({ to: active ? 'up' : 'down' });
           log.info(
@@ -142,7 +157,7 @@ export class HealthLeader {
     if (!this.running) return;
     let held: boolean;
     try {
-      held = await this.deps.store.acquireLock(
+      held = await this.deps.repos.health.acquireLock(
         HEALTH_LOCK,
         this.deps.instanceId,
         this.deps.config.health.lockTtlMs,

@@ -2,7 +2,7 @@
 // `health.probe`, field by field. Also decides who owns a node's `active` flag: the probes,
 // or the API (probe type 'none', or health checks switched off).
 import type { Config, ProbeSpec } from '../config/schema.js';
-import type { EdgeNode, NodeProbe } from '../store/model.js';
+import type { EdgeNode, NodeProbe } from '../model/domain.js';
 
 /** The node's overrides over the defaults; a field the node leaves out (or undefined) keeps the default. */
 export function effectiveProbe(defaults: ProbeSpec, override: NodeProbe | undefined): ProbeSpec {

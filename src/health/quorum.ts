@@ -1,7 +1,7 @@
 // Quorum over the instances' views of one node: with several Cirrus instances probing the
 // same fleet, a node is down only when enough of them see it down, so one instance with a
 // broken network path cannot take the fleet out of the answers. Pure.
-import type { HealthView } from '../store/model.js';
+import type { HealthView } from '../model/domain.js';
 import type { HealthState } from './hysteresis.js';
 
 export type Quorum = 'majority' | number;

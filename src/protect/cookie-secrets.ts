@@ -1,13 +1,10 @@
 // The DNS cookie secrets every instance on one store shares (`cdn:meta:cookie-secrets`):
 // created by the first instance that finds none, rotated on a schedule and on demand
 // (API, CLI), followed by every instance through polling, so siblings accept each other's
-// cookies (RFC 9018 §5). The store is touched only by readStored and writeStored.
-import type { Store } from '../store/store.js';
+// cookies (RFC 9018 §5). Keys and storage calls are cookie-repository.ts's.
 import type { Logger } from '../lib/logger.js';
 import { rotateCookieSecrets, newCookieSecret, type CookieSecrets } from '../wire/cookie.js';
-
-/** The `cdn:meta:{name}` entry holding the secrets. */
-export const COOKIE_SECRETS_META = 'cookie-secrets';
+import { cookieKeys, type CookieSecretRepository } from './cookie-repository.js';
 
 /** The secrets as stored: hex, with the time of the last rotation (ms since the epoch). */
 interface StoredSecrets {
@@ -22,12 +19,12 @@ export interface SharedSecrets extends CookieSecrets {
 
 const HEX_SECRET = /^[0-9a-f]{32}$/;
 
-async function readStored(store: Store): Promise<SharedSecrets | undefined> {
-  const text = await store.getMeta(COOKIE_SECRETS_META);
+async function readStored(store: CookieSecretRepository): Promise<SharedSecrets | undefined> {
+  const text = await store.get();
   if (text === undefined) return undefined;
   const raw = JSON.parse(text) as Partial<StoredSecrets>;
   if (typeof raw.current !== 'string' || !HEX_SECRET.test(raw.current))
-    throw new Error(`cdn:meta:${COOKIE_SECRETS_META} holds no valid current secret`);
+    throw new Error(`${cookieKeys.secrets} holds no valid current secret`);
   const previous =
     typeof raw.previous === 'string' && HEX_SECRET.test(raw.previous)
       ? Buffer.from(raw.previous, 'hex')
@@ -39,17 +36,20 @@ async function readStored(store: Store): Promise<SharedSecrets | undefined> {
   };
 }
 
-async function writeStored(store: Store, secrets: SharedSecrets): Promise<void> {
+async function writeStored(store: CookieSecretRepository, secrets: SharedSecrets): Promise<void> {
   const stored: StoredSecrets = {
     current: Buffer.from(secrets.current).toString('hex'),
     rotatedAt: secrets.rotatedAt,
   };
   if (secrets.previous) stored.previous = Buffer.from(secrets.previous).toString('hex');
-  await store.setMeta(COOKIE_SECRETS_META, JSON.stringify(stored));
+  await store.put(JSON.stringify(stored));
 }
 
 /** The stored secrets, creating and storing new ones when there are none. */
-export async function loadOrCreateSecrets(store: Store, now = Date.now()): Promise<SharedSecrets> {
+export async function loadOrCreateSecrets(
+  store: CookieSecretRepository,
+  now = Date.now(),
+): Promise<SharedSecrets> {
   const stored = await readStored(store);
   if (stored) return stored;
   const created: SharedSecrets = { current: newCookieSecret(), rotatedAt: now };
@@ -58,7 +58,10 @@ export async function loadOrCreateSecrets(store: Store, now = Date.now()): Promi
 }
 
 /** Rotates the stored secrets: a new current one, the current one kept as previous. */
-export async function rotateStoredSecrets(store: Store, now = Date.now()): Promise<SharedSecrets> {
+export async function rotateStoredSecrets(
+  store: CookieSecretRepository,
+  now = Date.now(),
+): Promise<SharedSecrets> {
   const stored = await readStored(store);
   const next: SharedSecrets = stored
     ? { ...rotateCookieSecrets(stored), rotatedAt: now }
@@ -67,10 +70,8 @@ export async function rotateStoredSecrets(store: Store, now = Date.now()): Promi
   return next;
 }
 
-const ROTATION_LOCK = 'cookie-rotation';
-
 export interface CookieKeeperOptions {
-  store: Store;
+  store: CookieSecretRepository;
   logger: Logger;
   /** Hours between scheduled rotations. */
   rotateHours: number;
@@ -124,14 +125,14 @@ export class CookieSecretKeeper {
     try {
       let stored = await loadOrCreateSecrets(store, now);
       const due = now - stored.rotatedAt >= this.opts.rotateHours * 3_600_000;
-      if (due && (await store.acquireLock(ROTATION_LOCK, this.opts.instance, 60_000))) {
+      if (due && (await store.acquireRotationLock(this.opts.instance, 60_000))) {
         // Read again under the lock: another instance may have rotated meanwhile.
         stored = await loadOrCreateSecrets(store, now);
         if (now - stored.rotatedAt >= this.opts.rotateHours * 3_600_000) {
           stored = await rotateStoredSecrets(store, now);
           logger.info('dns cookie secrets rotated on schedule');
         }
-        await store.releaseLock(ROTATION_LOCK, this.opts.instance);
+        await store.releaseRotationLock(this.opts.instance);
       }
       this.adopt(stored);
     } catch (err) {

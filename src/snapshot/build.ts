@@ -5,7 +5,7 @@
 // snapshot serving. What one build hands to the next (hash orders, plans, the static
 // parse, the content hash's continuation) comes in through BuildInput, never module state.
 import type { Config } from '../config/schema.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from './source.js';
 import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { ZoneError } from '../lib/errors.js';
 import { FamilyPool, OrderMemos, type NodeEntry } from '../gslb/plan.js';

@@ -3,7 +3,7 @@
 // keep the serial; health counters and challenge expiries are not content.
 import { createHash, type Hash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from './source.js';
 import { BUILD_CHUNK, runSteps } from './steps.js';
 import { acmeTxtRecords } from './zone-content.js';
 

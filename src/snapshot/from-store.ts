@@ -1,7 +1,7 @@
 // One read of the store compiled into a publishable snapshot with its serial: what the
 // manager swaps in and what `cirrus zone export` prints, so both agree on every record.
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { SnapshotSource as Store } from './source.js';
 import { drive } from '../lib/cooperative.js';
 import { buildSteps, type BuildInput } from './build.js';
 import { contentHashSteps } from './content-hash.js';

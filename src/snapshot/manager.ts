@@ -2,7 +2,7 @@
 // build at a time), and publishes it with a single assignment. A failed build is logged
 // and counted and the previous snapshot keeps serving (Caddy's Load, Knot's zonedb-load).
 import type { Config } from '../config/schema.js';
-import type { Store } from '../store/store.js';
+import type { SnapshotSource as Store } from './source.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { buildFromStore, type BuildRecipe } from './from-store.js';

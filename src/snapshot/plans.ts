@@ -3,7 +3,7 @@
 // one build's nodes (fleets by key, hash orders in the pools), so a build whose domains and
 // policy are those of the previous one keeps that one's plans whole (PlanSource).
 import type { Config } from '../config/schema.js';
-import type { StoreState } from '../store/store.js';
+import type { StoreState } from './source.js';
 import { normalizeName } from '../lib/dnsname.js';
 import type { DomainPlan } from '../gslb/plan.js';
 import { CompiledPlan, fallbackHostOf, type PlanSettings } from '../gslb/domain-plan.js';

@@ -3,8 +3,8 @@
 // TXT values. Throws on static records that would make the zone wrong (a SOA, the apex NS
 // set); base names belong to the domains' plans and win over both other kinds.
 import type { Config } from '../config/schema.js';
-import type { StoreState } from '../store/store.js';
-import type { AcmeTxt } from '../acme/model.js';
+import type { StoreState } from './source.js';
+import type { AcmeTxt } from '../model/acme.js';
 import { RRType } from '../wire/constants.js';
 import { encodeName } from '../wire/name.js';
 import { ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';

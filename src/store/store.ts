@@ -1,25 +1,23 @@
-// The store contract: one interface for the embedded (memory + JSON file) and Redis
-// implementations, exercised by one shared contract test suite. It holds the source of
-// truth; the snapshot compiler reads it in one `loadState` and never during a query.
-import type { Domain, EdgeNode, HealthView, NodeHealth, TokenRecord } from './model.js';
-import type { GslbPolicy } from '../gslb/policy-model.js';
-import type { AcmeDnsAccount, AcmeDomainState, AcmeTxt, StoredCertificate } from '../acme/model.js';
-import type { JournalEntry, ZoneVersion } from '../xfr/journal.js';
-import type { PeersDocument } from '../xfr/peers.js';
+// The storage contract every feature builds on: keys holding strings or JSON values, hashes,
+// sets, sorted sets and lists, one atomic write of many keys guarded by conditions, leases,
+// change events and pub/sub. It knows no feature: the key names and what they hold belong
+// to the features' repositories; one contract suite (test/store-contract.ts) runs on each engine.
 
-export interface StoreState {
-  domains: Domain[];
-  nodes: EdgeNode[];
-  /** Static records of the zone as RFC 1035 text, or null when none were ever stored. */
-  zoneText: string | null;
-  /** The GSLB policy document, or null when none was ever stored (the built-in default). */
-  policy: GslbPolicy | null;
-  /** Unexpired challenge TXT values; filled by the snapshot loader (listAcmeTxt), not loadState. */
-  acmeTxt?: AcmeTxt[];
-}
-
+/** What changed, as the writer names it; a reader that cannot tell receives 'all'. */
 export type ChangeKind =
   'domains' | 'nodes' | 'zone' | 'tokens' | 'policy' | 'health' | 'acme' | 'xfr' | 'all';
+
+export const CHANGE_KINDS: readonly ChangeKind[] = [
+  'domains',
+  'nodes',
+  'zone',
+  'tokens',
+  'policy',
+  'health',
+  'acme',
+  'xfr',
+  'all',
+];
 
 export interface StoreChange {
   kind: ChangeKind;
@@ -27,120 +25,102 @@ export interface StoreChange {
   origin: 'local' | 'remote';
 }
 
+/** One step of an atomic write; each does what the Redis command of the same name does. */
+export type WriteOp =
+  /** A string value; with ttlMs the key expires on its own (the embedded engine keeps it in memory only). */
+  | { op: 'set'; key: string; value: string; ttlMs?: number }
+  /** A JSON value (stored as its JSON text in Redis); the embedded engine keeps a copy of it parsed. */
+  | { op: 'setJson'; key: string; value: unknown }
+  | { op: 'del'; key: string }
+  | { op: 'hset'; key: string; fields: Record<string, string> }
+  | { op: 'hdel'; key: string; fields: string[] }
+  | { op: 'sadd'; key: string; members: string[] }
+  | { op: 'srem'; key: string; members: string[] }
+  | { op: 'zadd'; key: string; member: string; score: number }
+  | { op: 'zrem'; key: string; members: string[] }
+  /** Removes the members scored at most `max`. */
+  | { op: 'zremMax'; key: string; max: number }
+  /** Appends to a list, then keeps its last `keep` items when given. */
+  | { op: 'rpush'; key: string; values: string[]; keep?: number };
+
+/** What must hold for a write to happen, checked in the same atomic step. */
+export type Condition =
+  /** A string value, or a hash field when `field` is given; undefined: absent. */
+  | { key: string; field?: string; equals: string | undefined }
+  | { key: string; member: string; present: boolean }
+  /** A set's number of members. */
+  | { key: string; size: number };
+
+export interface WriteOptions {
+  /** Conditions checked atomically with the write; when one fails nothing is written. */
+  if?: readonly Condition[];
+  /**
+   * The change to announce (locally, and to other instances on the change channel in the
+   * same atomic step); none for bookkeeping that changes no content.
+   */
+  change?: ChangeKind;
+  /** Messages published in the same atomic step, for readers outside Cirrus (the edge). */
+  publish?: readonly { channel: string; message: string }[];
+  /**
+   * The embedded engine applies it in memory and persists it with the next write that is not
+   * lazy (a crash or a foreign write may lose it); Redis writes it as any other.
+   */
+  lazy?: boolean;
+  /**
+   * About this process only: the embedded engine keeps the keys it writes in memory and never
+   * in the file (as it does keys with a TTL), through adoptions of other processes' writes;
+   * Redis writes them as any other.
+   */
+  volatile?: boolean;
+}
+
 export interface Store {
   readonly kind: 'embedded' | 'redis';
   start(): Promise<void>;
-  /** Safe to call after a failed or partial start, and twice. */
+  /** Writes anything still pending; safe after a failed or partial start, and twice. */
   stop(): Promise<void>;
   onChange(listener: (change: StoreChange) => void): () => void;
+  /**
+   * Takes in what another writer stored since this instance last looked, before a read that
+   * must not miss it. The embedded engine reads its file when it changed (a stat when it did
+   * not); Redis is always current and has nothing to do.
+   */
+  catchUp(): Promise<void>;
 
-  loadState(zone: string): Promise<StoreState>;
-  /** True when the store holds no domain, node or zone text: the seed may fill it. */
-  isEmpty(zone: string): Promise<boolean>;
+  get(key: string): Promise<string | undefined>;
+  /**
+   * JSON values in key order, undefined for a missing or unreadable one. With `shared`, the
+   * embedded engine hands out its own objects: the caller promises never to change them.
+   */
+  getJson(keys: readonly string[], opts?: { shared?: boolean }): Promise<unknown[]>;
+  /**
+   * The JSON value at `prefix + member` of every member of the set `setKey` that has one, by
+   * member, in no particular order; the values shared as getJson's `shared`. The embedded
+   * engine hands out an index it keeps up to date as it writes (a large collection is read
+   * without a lookup per member): read it at once, before the next write.
+   */
+  jsonOfMembers(setKey: string, prefix: string): Promise<ReadonlyMap<string, unknown>>;
+  /** String values in key order. */
+  mget(keys: readonly string[]): Promise<(string | undefined)[]>;
+  exists(key: string): Promise<boolean>;
+  hget(key: string, field: string): Promise<string | undefined>;
+  /** Whole hashes in key order ({} for a missing one). */
+  hgetall(keys: readonly string[]): Promise<Record<string, string>[]>;
+  smembers(key: string): Promise<string[]>;
+  sismember(key: string, member: string): Promise<boolean>;
+  scard(key: string): Promise<number>;
+  /** Members with their scores, lowest score first. */
+  zrange(key: string): Promise<{ member: string; score: number }[]>;
+  lrange(key: string): Promise<string[]>;
 
-  listDomains(): Promise<Domain[]>;
-  getDomain(name: string): Promise<Domain | undefined>;
-  putDomain(domain: Domain): Promise<void>;
-  deleteDomain(name: string): Promise<boolean>;
-
-  listNodes(): Promise<EdgeNode[]>;
-  getNode(id: string): Promise<EdgeNode | undefined>;
-  putNode(node: EdgeNode): Promise<void>;
-  deleteNode(id: string): Promise<boolean>;
-  /** Replaces the whole node list in one step (Cirrus CDN's `PUT /nodes`). */
-  replaceNodes(nodes: EdgeNode[]): Promise<void>;
-
-  getZoneText(zone: string): Promise<string | null>;
-  putZoneText(zone: string, text: string): Promise<void>;
-
-  putToken(token: TokenRecord, hash: string): Promise<void>;
-  listTokens(): Promise<TokenRecord[]>;
-  deleteToken(id: string): Promise<boolean>;
-  tokenIdByHash(hash: string): Promise<string | undefined>;
+  /** Applies every op or none; false when a condition did not hold. */
+  write(ops: readonly WriteOp[], opts?: WriteOptions): Promise<boolean>;
 
   /**
-   * Returns the SOA serial for `contentHash`: the stored one when the hash is unchanged,
-   * else max(stored + 1, floor) in RFC 1982 arithmetic, stored atomically with the hash.
-   * Every instance sharing a store thus agrees on one serial per content.
+   * Takes or renews the lease `key` for `owner` for ttlMs; true when `owner` holds it
+   * afterwards. A lease expires on its own when its owner dies.
    */
-  advanceSerial(zone: string, contentHash: string, floor: number): Promise<number>;
-
-  getPolicy(): Promise<GslbPolicy | null>;
-  /** Stored whole in `cdn:gslb:policy`; a change event of kind 'policy'. */
-  putPolicy(policy: GslbPolicy): Promise<void>;
-
-  /**
-   * Writes the health checker's fields of `cdn:node:{id}` (never its config fields). A change
-   * of `active` is a content change (kind 'health', `cdn:cname:dirty` published); counters
-   * alone are not. Returns false when the node does not exist (nothing is written).
-   */
-  setNodeHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean>;
-  /** This instance's views (`cdn:health:{node}:{instance}`), each expiring after ttlSec. */
-  putHealthViews(views: ReadonlyMap<string, HealthView>, ttlSec: number): Promise<void>;
-  /** Every unexpired view of the given nodes, by node id. */
-  loadHealthViews(nodeIds: readonly string[]): Promise<Map<string, HealthView[]>>;
-  /**
-   * Takes or renews the lock `cdn:lock:{name}` for `owner` for ttlMs; true when `owner`
-   * holds it afterwards. Locks expire on their own when the owner dies.
-   */
-  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Releases the lock only if `owner` holds it. */
-  releaseLock(name: string, owner: string): Promise<void>;
-
-  /** TSIG keys and secondaries managed through the API (`cdn:xfr:peers`). */
-  getPeers(): Promise<PeersDocument | null>;
-  /** Stored whole; a change event of kind 'xfr' (not zone content: the serial stays). */
-  putPeers(doc: PeersDocument): Promise<void>;
-
-  /** The zone version secondaries were last offered (`cdn:xfr:version:{zone}`). */
-  getZoneVersion(zone: string): Promise<ZoneVersion | null>;
-  /**
-   * Compare-and-set: stores `next` and appends `entry` (when not null) to the journal
-   * (`cdn:xfr:journal:{zone}`, oldest first, the last `maxEntries` kept) only if the stored
-   * version's serial is still `expected` (null: none stored). False when another writer won.
-   */
-  commitZoneVersion(
-    zone: string,
-    expected: number | null,
-    next: ZoneVersion,
-    entry: JournalEntry | null,
-    maxEntries: number,
-  ): Promise<boolean>;
-  loadJournal(zone: string): Promise<JournalEntry[]>;
-
-  /** Small named facts about the deployment itself (`cdn:meta:{name}`), e.g. when it was seeded. */
-  getMeta(name: string): Promise<string | undefined>;
-  setMeta(name: string, value: string): Promise<void>;
-
-  /**
-   * Adds a challenge TXT value (`cdn:acmetxt`, sorted set scored by expiry) or moves the
-   * expiry of one already there. A content change: kind 'acme', `cdn:cname:dirty` published.
-   */
-  putAcmeTxt(txt: AcmeTxt): Promise<void>;
-  /** Removes one value of `name`, or all of them when `value` is undefined; returns how many. */
-  deleteAcmeTxt(name: string, value?: string): Promise<number>;
-  /** Every value still unexpired at `now` (ms), sorted by name then value; drops expired ones. */
-  listAcmeTxt(now: number): Promise<AcmeTxt[]>;
-
-  /** acme-dns registrations, `cdn:acmedns:{username}`. */
-  putAcmeDnsAccount(account: AcmeDnsAccount): Promise<void>;
-  getAcmeDnsAccount(username: string): Promise<AcmeDnsAccount | undefined>;
-
-  /** A domain's certificate state, `cdn:acme:{domain}` (JSON). */
-  getAcmeState(domain: string): Promise<AcmeDomainState | undefined>;
-  putAcmeState(state: AcmeDomainState): Promise<void>;
-
-  /** `cdn:cert:{domain}`: a hash with fields cert, key, issued_at, expires_at. */
-  getCertificate(domain: string): Promise<StoredCertificate | undefined>;
-  putCertificate(domain: string, cert: StoredCertificate): Promise<void>;
-
-  /**
-   * The ACME account key (`cdn:acmeacct:global`) or a domain's certificate key
-   * (`cdn:acmecertkey:{domain}`): the stored PEM, after storing `pem` if none was (first wins).
-   */
-  claimAcmeKey(which: { account: true } | { domain: string }, pem: string): Promise<string>;
-
-  /** Like acquireLock/releaseLock, on `cdn:acme:lock:{domain}`: one issuance per domain. */
-  acquireCertLock(domain: string, owner: string, ttlMs: number): Promise<boolean>;
-  releaseCertLock(domain: string, owner: string): Promise<void>;
+  acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lease only if `owner` holds it. */
+  releaseLock(key: string, owner: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // The IXFR journal (RFC 1995): each zone version as secondaries see it (the static view of
-// zone/export.ts, SOA apart) and the differences between consecutive versions. Records are
+// snapshot/export.ts, SOA apart) and the differences between consecutive versions. Records are
 // kept as stable text keys ("owner type class ttl rdata-hex") so versions compare as sets
 // and any instance sharing the store can replay them. Pure functions; the store keeps the data.
 import { RRType } from '../wire/constants.js';

@@ -6,12 +6,13 @@ import { randomInt } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
+import type { XfrRepository } from './repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { serialGt } from '../snapshot/serial.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
-import { exportRecords } from '../zone/export.js';
+import { exportRecords } from '../snapshot/export.js';
 import { diffVersions, zoneVersion } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
 import { signWithMac, verifyReply, type TsigKeyring } from '../wire/tsig.js';
@@ -72,7 +73,7 @@ interface TargetState {
 
 export interface HiddenMasterDeps {
   config: Config;
-  store: Store;
+  repos: { store: Store; xfr: XfrRepository };
   /** The live snapshot and its publications. */
   snapshot: () => Snapshot;
   onPublish: (listener: (s: Snapshot) => void) => () => void;
@@ -103,7 +104,7 @@ export class HiddenMaster {
     this.exchange = transferExchange({
       snapshot: deps.snapshot,
       peers: () => this.peers,
-      loadJournal: (zone) => deps.store.loadJournal(zone),
+      loadJournal: (zone) => deps.repos.xfr.loadJournal(zone),
       onTransfer: (t) => this.transferred(t),
       metrics: this.metrics,
       logger: deps.logger,
@@ -118,7 +119,7 @@ export class HiddenMaster {
     this.running = true;
     await this.reloadPeers();
     this.unsubscribe.push(
-      this.deps.store.onChange((c) => {
+      this.deps.repos.store.onChange((c) => {
         if (c.kind === 'xfr' || c.kind === 'all') void this.reloadPeers();
       }),
       this.deps.onPublish((s) => this.published(s)),
@@ -142,7 +143,7 @@ export class HiddenMaster {
   async reloadPeers(): Promise<void> {
     let doc: PeersDocument | null;
     try {
-      doc = await this.deps.store.getPeers();
+      doc = await this.deps.repos.xfr.getPeers();
       this.peers = new Peers(this.deps.config.xfr, doc);
     } catch (err) {
       this.deps.logger.error({ err }, 'secondaries could not be loaded; the previous set stays');
@@ -214,15 +215,15 @@ export class HiddenMaster {
    * are transfers, and a large zone's version is not free to compute and store.
    */
   private async commit(snapshot: Snapshot): Promise<void> {
-    const { store, config } = this.deps;
+    const { repos, config } = this.deps;
     if (this.peers.secondaries.length === 0 && config.xfr.allow.length === 0) return;
     const zone = snapshot.zone.name;
     const next = zoneVersion(snapshot.serial, exportRecords(snapshot));
     for (let attempt = 0; attempt < 3; attempt++) {
-      const stored = await store.getZoneVersion(zone);
+      const stored = await repos.xfr.getZoneVersion(zone);
       if (stored && !serialGt(next.serial, stored.serial)) return; // as new, or another is ahead
       const entry = stored ? diffVersions(stored, next) : null;
-      const ok = await store.commitZoneVersion(
+      const ok = await repos.xfr.commitZoneVersion(
         zone,
         stored?.serial ?? null,
         next,
@@ -230,7 +231,7 @@ export class HiddenMaster {
         config.xfr.journalSize,
       );
       if (ok) {
-        this.metrics.journalEntries.set((await store.loadJournal(zone)).length);
+        this.metrics.journalEntries.set((await repos.xfr.loadJournal(zone)).length);
         return;
       }
     }

@@ -2,14 +2,14 @@
 // the transfer ACL against the TSIG key the handler verified (RFC 8945), then answers the
 // whole zone, the journal's differences, or the single current SOA. Every message is
 // signed when the request was.
-// What goes into the zone is zone/export.ts's business; the journal is the master's.
+// What goes into the zone is snapshot/export.ts's business; the journal is the master's.
 import { Opcode, RRType, Rcode } from '../wire/constants.js';
 import type { ExchangeHandler, Signer } from '../pipeline/exchange.js';
 import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { ResourceRecord } from '../wire/record.js';
-import { exportRecords } from '../zone/export.js';
+import { exportRecords } from '../snapshot/export.js';
 import { serialGt } from '../snapshot/serial.js';
 import { journalPath, recordFromKey, type JournalEntry } from './journal.js';
 import type { Peers } from './peers.js';

@@ -3,7 +3,7 @@
 // that shapes an answer is written here, so a run today and a run next year see the same zone.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AcmeTxt } from '../../src/acme/model.js';
+import type { AcmeTxt } from '../../src/model/acme.js';
 
 export const ZONE = 'cdn.example.net';
 

@@ -42,14 +42,14 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
   let app: FastifyInstance | undefined;
   try {
     await cirrus.geo.start();
-    await cirrus.store.start();
+    await cirrus.repos.store.start();
     await cirrus.snapshots.start();
     // The master keeps the secondaries' status, reloading API-managed peers on store events.
     await cirrus.master.start();
     // The same dependencies Cirrus.start passes to buildApi (src/server.ts), without workers.
     app = await buildApi({
       config,
-      store: cirrus.store,
+      repos: cirrus.repos,
       snapshot: () => cirrus.snapshots.current,
       flush: () => cirrus.flush(),
       lastBuildError: () => cirrus.snapshots.lastBuildError,
@@ -69,7 +69,7 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
     throw err;
   }
   const ready = app;
-  const { token } = await createToken(cirrus.store, 'test');
+  const { token } = await createToken(cirrus.repos, 'test');
   return {
     app: ready,
     cirrus,

@@ -46,7 +46,7 @@ export async function startCirrus(
   const config = finishConfig(raw, 'test config');
   const cirrus = new Cirrus({ config, logger: silentLogger(), ...(store ? { store } : {}) });
   await cirrus.start();
-  const { token } = await createToken(cirrus.store, 'test');
+  const { token } = await createToken(cirrus.repos, 'test');
   const api = cirrus.apiAddress as { host: string; port: number };
   return {
     cirrus,

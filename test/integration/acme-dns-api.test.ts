@@ -206,7 +206,7 @@ describe('acme-dns API (real HTTP, real dig)', () => {
     assert.equal(reg.status, 201);
     const restricted = reg.json as Registration;
     assert.deepEqual(restricted.allowfrom, ['192.0.2.0/24'], 'AllowFrom is honoured');
-    const stored = await run.cirrus.store.getAcmeDnsAccount(restricted.username);
+    const stored = await run.cirrus.repos.acme.getDnsAccount(restricted.username);
     assert.deepEqual(stored?.allowfrom, ['192.0.2.0/24']);
     const body = (sub: string) => `{"SubDomain":"${sub}","Txt":"${DIGEST_B}"}`;
     const fromOutside = await raw('/update', body(restricted.subdomain), {
@@ -269,7 +269,7 @@ describe('acme-dns API (real HTTP, real dig)', () => {
 
   it('stores only a slow hash of the password', async () => {
     const r = (await call(run, 'POST', '/register', {})).json as Registration;
-    const stored = await run.cirrus.store.getAcmeDnsAccount(r.username);
+    const stored = await run.cirrus.repos.acme.getDnsAccount(r.username);
     assert.ok(stored);
     assert.match(stored.passwordHash, /^scrypt\$16384\$8\$1\$/);
     assert.ok(!stored.passwordHash.includes(r.password));

@@ -119,7 +119,7 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     // The layout the edge reads: a Redis hash with exactly these fields.
     const { stdout } = await run('redis-cli', ['-u', redis.url, 'HKEYS', `cdn:cert:${domain}`]);
     assert.deepEqual(stdout.trim().split('\n').sort(), ['cert', 'expires_at', 'issued_at', 'key']);
-    const stored = await cirrus.cirrus.store.getCertificate(domain);
+    const stored = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(stored);
     const leaf = await verifyChain(stored.cert, stored.key, [domain]);
     assert.equal(stored.expiresAt, new Date(leaf.validTo).toISOString());
@@ -148,14 +148,14 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     );
     assert.equal(done.status, 'valid', JSON.stringify(done));
     assert.deepEqual(done.names, [domain, `*.${domain}`]);
-    const stored = await cirrus.cirrus.store.getCertificate(domain);
+    const stored = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(stored);
     await verifyChain(stored.cert, stored.key, [domain, `*.${domain}`]);
   });
 
   it('a forced renewal orders again and reuses the key from cdn:acmecertkey', async () => {
     const domain = 'shop.example.test';
-    const before = await cirrus.cirrus.store.getCertificate(domain);
+    const before = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(before);
     // The edges drop their cached copy when `cdn:cert:updated` names the domain.
     const sub = new Redis(redis.url);
@@ -168,7 +168,7 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     const done = await waitFor(domain, (v) => v.status !== 'pending');
     assert.equal(done.status, 'valid');
     assert.equal(done.orders, 2);
-    const after_ = await cirrus.cirrus.store.getCertificate(domain);
+    const after_ = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(after_);
     assert.notEqual(after_.cert, before.cert, 'a new certificate');
     assert.equal(after_.key, before.key, 'the same key');
@@ -190,15 +190,15 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     const domain = 'shop.example.test';
     const other = new CertificateService({
       config: cirrus.config,
-      store: cirrus.cirrus.store,
+      repos: cirrus.cirrus.repos,
       txt: cirrus.cirrus.txt,
       logger: silentLogger(),
       registry: createRegistry(),
     });
     const mine = cirrus.cirrus.certificates as CertificateService;
-    const ordersBefore = (await cirrus.cirrus.store.getAcmeState(domain))?.orders ?? 0;
+    const ordersBefore = (await cirrus.cirrus.repos.acme.getState(domain))?.orders ?? 0;
     await Promise.all([mine.issue(domain), other.issue(domain), mine.issue(domain)]);
-    const state = await cirrus.cirrus.store.getAcmeState(domain);
+    const state = await cirrus.cirrus.repos.acme.getState(domain);
     assert.equal(state?.orders, ordersBefore + 1, 'one order for three calls');
     assert.equal(state?.status, 'valid');
     await other.stop();
@@ -207,7 +207,7 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
   it('the renewal scan picks only certificates inside the window', async () => {
     const service = cirrus.cirrus.certificates as CertificateService;
     assert.deepEqual(await service.renewDue(Date.now()), [], 'fresh certificates are not due');
-    const cert = await cirrus.cirrus.store.getCertificate('wild.example.test');
+    const cert = await cirrus.cirrus.repos.acme.getCertificate('wild.example.test');
     assert.ok(cert);
     const nearExpiry = Date.parse(cert.expiresAt) - 10 * 86_400_000;
     const due = await service.renewDue(nearExpiry);
@@ -222,16 +222,16 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
 
   it('an order the CA refuses leaves the stored certificate untouched', async () => {
     const domain = 'wild.example.test';
-    const before = await cirrus.cirrus.store.getCertificate(domain);
+    const before = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(before);
-    const ordersBefore = (await cirrus.cirrus.store.getAcmeState(domain))?.orders ?? 0;
+    const ordersBefore = (await cirrus.cirrus.repos.acme.getState(domain))?.orders ?? 0;
     customer.tamper.value = 'not-the-digest';
     try {
       await api(cirrus, 'POST', `/api/v1/domains/${domain}/certificate`, { force: true });
       const done = await waitFor(domain, (v) => v.status === 'failed');
       assert.match(done.lastError, /ACME order failed/);
       assert.equal(done.orders, ordersBefore + 2, 'both attempts ordered');
-      assert.deepEqual(await cirrus.cirrus.store.getCertificate(domain), before);
+      assert.deepEqual(await cirrus.cirrus.repos.acme.getCertificate(domain), before);
       assert.equal(done.expiresAt, before.expiresAt);
     } finally {
       customer.tamper.value = undefined;
@@ -240,7 +240,7 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
 
   it('a missing CNAME gives a clear failed state and keeps the old certificate', async () => {
     const domain = 'shop.example.test';
-    const before = await cirrus.cirrus.store.getCertificate(domain);
+    const before = await cirrus.cirrus.repos.acme.getCertificate(domain);
     assert.ok(before);
     customer.cnames.delete(`_acme-challenge.${domain}`);
     const res = await api(cirrus, 'POST', `/api/v1/domains/${domain}/certificate`, { force: true });
@@ -254,7 +254,11 @@ describe('ACME issuance with real pebble, DNS-01 through Cirrus', { timeout: 120
     const failed = await api(cirrus, 'GET', `/api/v1/domains/${domain}/certificate`);
     assert.equal(failed.json.status, 'failed');
     assert.match(failed.json.lastError, /has no CNAME/);
-    assert.deepEqual(await cirrus.cirrus.store.getCertificate(domain), before, 'certificate kept');
+    assert.deepEqual(
+      await cirrus.cirrus.repos.acme.getCertificate(domain),
+      before,
+      'certificate kept',
+    );
   });
 
   it('refuses a certificate for a domain Cirrus does not manage', async () => {

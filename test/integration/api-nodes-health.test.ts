@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
-import type { NodeHealth } from '../../src/store/model.js';
+import type { NodeHealth } from '../../src/model/domain.js';
 
 const down: NodeHealth = {
   state: 'down',
@@ -42,7 +42,7 @@ describe('nodes API with health checks on', () => {
   });
 
   it('keeps the stored active on PATCH and PUT, and shows the checker’s record', async () => {
-    assert.equal(await run.cirrus.store.setNodeHealth('n1', false, down), true);
+    assert.equal(await run.cirrus.repos.nodes.setHealth('n1', false, down), true);
     const patched = await api(run, 'PATCH', '/api/v1/nodes/n1', { active: true, mode: 'drain' });
     assert.equal(patched.status, 200);
     assert.equal(patched.json.active, false, 'the probes said down');

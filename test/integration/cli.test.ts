@@ -103,7 +103,7 @@ describe('cirrus --help', () => {
     try {
       const file = join(dir, 'state.json');
       const secrets = () =>
-        JSON.parse(JSON.parse(readFileSync(file, 'utf8')).meta['cookie-secrets']) as {
+        JSON.parse(JSON.parse(readFileSync(file, 'utf8')).strings['cdn:meta:cookie-secrets']) as {
           current: string;
           previous?: string;
         };

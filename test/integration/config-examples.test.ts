@@ -2,13 +2,15 @@
 // real config loader, and the seed folder `zones/` through the real seed into a fresh
 // store, then through the snapshot compiler. An example that rots fails here first.
 import { describe, it } from 'node:test';
+import { snapshotSource } from '../../src/repositories.js';
+import { repos } from '../helpers/repos.js';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { finishConfig, loadConfig } from '../../src/config/load.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import { seedStore } from '../../src/store/seed.js';
+import { seedStore } from '../../src/domains/seed.js';
 import { parseZoneText } from '../../src/zone/parse.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { contentHash } from '../../src/snapshot/content-hash.js';
@@ -61,7 +63,7 @@ describe('seed examples under zones/', () => {
     const store = new EmbeddedStore();
     await store.start();
     try {
-      const result = await seedStore(config, store, ZONES);
+      const result = await seedStore(config, repos(store), ZONES);
       assert.equal(result.seeded, true);
       const domainsFile = JSON.parse(readFileSync(join(ZONES, 'domains.json'), 'utf8')) as Array<{
         domain: string;
@@ -72,15 +74,15 @@ describe('seed examples under zones/', () => {
       assert.equal(result.domains, domainsFile.length);
       assert.equal(result.nodes, nodesFile.length);
       assert.deepEqual(
-        (await store.listDomains()).map((d) => d.domain).sort(),
+        (await repos(store).domains.list()).map((d) => d.domain).sort(),
         domainsFile.map((d) => d.domain).sort(),
       );
       assert.deepEqual(
-        (await store.listNodes()).map((n) => n.id).sort(),
+        (await repos(store).nodes.list()).map((n) => n.id).sort(),
         nodesFile.map((n) => n.id).sort(),
       );
       assert.equal(
-        await store.getZoneText(config.zone.name),
+        await repos(store).zoneText.get(config.zone.name),
         readFileSync(join(ZONES, 'records.zone'), 'utf8'),
       );
       assert.equal(result.policy, true);
@@ -88,11 +90,11 @@ describe('seed examples under zones/', () => {
         pools: Record<string, unknown>;
       };
       assert.deepEqual(
-        Object.keys((await store.getPolicy())?.pools ?? {}).sort(),
+        Object.keys((await repos(store).policy.get())?.pools ?? {}).sort(),
         Object.keys(policyFile.pools).sort(),
       );
 
-      const state = await store.loadState(config.zone.name);
+      const state = await snapshotSource(repos(store)).loadState(config.zone.name);
       const snapshot = buildSnapshot({
         config,
         state,
@@ -104,7 +106,7 @@ describe('seed examples under zones/', () => {
       assert.equal(snapshot.domains.size, domainsFile.length);
 
       // A second seed into the now non-empty store is a no-op.
-      assert.equal((await seedStore(config, store, ZONES)).seeded, false);
+      assert.equal((await seedStore(config, repos(store), ZONES)).seeded, false);
     } finally {
       await store.stop();
     }
@@ -126,14 +128,14 @@ describe('seeding runs once per store', () => {
     const config = finishConfig({});
     const store = new EmbeddedStore();
     await store.start();
-    const first = await seedStore(config, store, 'zones');
+    const first = await seedStore(config, repos(store), 'zones');
     assert.equal(first.seeded, true);
-    for (const d of await store.listDomains()) await store.deleteDomain(d.domain);
-    await store.replaceNodes([]);
-    assert.equal((await store.listDomains()).length, 0);
-    const second = await seedStore(config, store, 'zones');
+    for (const d of await repos(store).domains.list()) await repos(store).domains.delete(d.domain);
+    await repos(store).nodes.replace([]);
+    assert.equal((await repos(store).domains.list()).length, 0);
+    const second = await seedStore(config, repos(store), 'zones');
     assert.equal(second.seeded, false);
-    assert.equal((await store.listDomains()).length, 0);
+    assert.equal((await repos(store).domains.list()).length, 0);
     await store.stop();
   });
 });

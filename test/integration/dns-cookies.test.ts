@@ -9,7 +9,7 @@ import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { COOKIE_SECRETS_META } from '../../src/protect/cookie-secrets.js';
+import { cookieKeys } from '../../src/protect/cookie-repository.js';
 
 const ZONE = 'cdn.example.net';
 const CLIENT = '0123456789abcdef';
@@ -124,8 +124,8 @@ describe('DNS cookie secrets shared on one redis-server', () => {
   it('accepts on one instance the cookie the other gave, and follows a rotation', async () => {
     const store = new RedisStore({ url: redis.url });
     await store.start();
-    const stored = await store.getMeta(COOKIE_SECRETS_META);
-    assert.ok(stored, `cdn:meta:${COOKIE_SECRETS_META} holds the secrets`);
+    const stored = await store.get(cookieKeys.secrets);
+    assert.ok(stored, `${cookieKeys.secrets} holds the secrets`);
 
     const fromA = cookieOf((await soa(a.dnsPort, `+cookie=${CLIENT}`, '+nobadcookie')).raw);
     const onB = await soa(b.dnsPort, `+cookie=${fromA}`);
@@ -135,7 +135,7 @@ describe('DNS cookie secrets shared on one redis-server', () => {
     const rotated = await api(a, 'POST', '/api/v1/cookies/rotate');
     assert.equal(rotated.status, 200);
     assert.ok(Date.parse(rotated.json.rotatedAt) > 0);
-    assert.notEqual(await store.getMeta(COOKIE_SECRETS_META), stored);
+    assert.notEqual(await store.get(cookieKeys.secrets), stored);
     const unauthenticated = await fetch(`${a.apiUrl}/api/v1/cookies/rotate`, { method: 'POST' });
     assert.equal(unauthenticated.status, 401);
 

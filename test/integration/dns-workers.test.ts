@@ -1,11 +1,14 @@
 // DNS workers (dns.workers: 2) with real dig and nsupdate: UDP is answered by two worker
-// processes sharing the socket, TCP by the main process, and every answer is the same;
-// an API write is answered by every worker as soon as it returns; signed queries, IXFR
-// and UPDATE over UDP are forwarded to the main process; counters are summed across
-// processes; a killed worker is replaced; stopping leaves no worker behind.
+// processes, each on its own SO_REUSEPORT socket where the runtime allows (Node >= 22.12)
+// and on one shared socket elsewhere, TCP by the main process, and every answer is the
+// same; queries from many source ports are spread over both reusePort workers; an API
+// write is answered by every worker as soon as it returns; signed queries, IXFR and UPDATE
+// over UDP are forwarded to the main process; counters are summed across processes; a
+// killed worker is replaced on the same port; stopping leaves no worker behind.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { eventually } from '../helpers/wait.js';
@@ -29,16 +32,48 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Node 22.12 and 23.1 brought `reusePort` to node:dgram (Linux has SO_REUSEPORT). */
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const REUSEPORT = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+const MODE = REUSEPORT ? 'reuseport' : 'shared';
+
+/** UDP sockets bound on 127.0.0.1:`port`, from the kernel's table (one per bind). */
+async function udpSockets(port: number): Promise<number> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const table = await readFile('/proc/net/udp', 'utf8');
+  return table.split('\n').filter((l) => l.trim().split(/\s+/)[1] === local).length;
+}
+
 /** The counter's value for one label set in the /metrics text, or 0. */
 function metric(text: string, name: string, labels: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
-describe('DNS workers: UDP answered by two processes sharing the socket', () => {
+describe(`DNS workers: UDP answered by two processes (${MODE} sockets)`, () => {
   let run: RunningCirrus;
   const workers = async (): Promise<WorkerInfo[]> =>
     (await api(run, 'GET', '/healthz')).json.dnsWorkers as WorkerInfo[];
+  /** Each worker's answered-queries counter, by worker index. */
+  const perWorker = async (): Promise<number[]> => {
+    const text = (await api(run, 'GET', '/metrics')).json as string;
+    return [0, 1].map((i) => metric(text, 'cirrus_dns_worker_queries_total', `worker="${i}"`));
+  };
+  /** Sends `n` queries, each from a new dig (a new source port); how many each worker got. */
+  const spread = async (n: number): Promise<number[]> => {
+    const before = await perWorker();
+    // Ten digs at a time, so a loaded machine does not starve them past their timeout.
+    for (let sent = 0; sent < n; sent += 10) {
+      const answers = await Promise.all(
+        Array.from({ length: Math.min(10, n - sent) }, () =>
+          dig(run.dnsPort, ['+norec', ZONE, 'SOA']),
+        ),
+      );
+      for (const a of answers) assert.equal(a.status, 'NOERROR', a.raw);
+    }
+    const after = await perWorker();
+    return after.map((v, i) => v - (before[i] ?? 0));
+  };
 
   before(async () => {
     run = await startCirrus({
@@ -69,6 +104,29 @@ describe('DNS workers: UDP answered by two processes sharing the socket', () => 
     assert.ok(list.every((w) => w.generation === run.cirrus.snapshots.current.generation));
     assert.equal((await api(run, 'GET', '/healthz')).json.status, 'ok');
   });
+
+  it(`binds UDP in ${MODE} mode: ${REUSEPORT ? 'one socket per worker' : 'one shared socket'}`, async () => {
+    assert.ok((await workers()).every((w) => w.udp === MODE));
+    assert.equal(await udpSockets(run.dnsPort), REUSEPORT ? 2 : 1);
+  });
+
+  it(
+    'spreads queries from many source ports over both reusePort workers',
+    { skip: !REUSEPORT },
+    async () => {
+      const got = await spread(40);
+      assert.equal(
+        got.reduce((a, b) => a + b, 0),
+        40,
+        String(got),
+      );
+      // 40 source ports all hashed to one socket: a chance of 2^-39.
+      assert.ok(
+        got.every((n) => n > 0),
+        String(got),
+      );
+    },
+  );
 
   it('answers a write on every UDP query at once, the same as over TCP', async () => {
     for (let i = 0; i < 5; i++) {
@@ -168,6 +226,10 @@ describe('DNS workers: UDP answered by two processes sharing the socket', () => 
     assert.ok(udp.every((u) => u.status === 'NOERROR'));
     const text = (await api(run, 'GET', '/metrics')).json as string;
     assert.match(text, /^cirrus_dns_worker_restarts_total 1$/m);
+    // The replacement binds the same port as its sibling, in the same mode.
+    assert.equal(replaced.udp, MODE);
+    assert.equal(await udpSockets(run.dnsPort), REUSEPORT ? 2 : 1);
+    if (REUSEPORT) assert.ok((await spread(40)).every((n) => n > 0));
   });
 
   it('stops every worker with the server', async () => {

@@ -2,6 +2,7 @@
 // 127.0.0.2, 127.0.0.3 … (Linux routes all of 127/8 to loopback), the real embedded store,
 // and a real redis-server for the multi-instance cases. Intervals are 1 s.
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { repos } from '../helpers/repos.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer as createTlsServer } from 'node:https';
@@ -15,8 +16,9 @@ import type { Config } from '../../src/config/schema.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/store.js';
-import type { EdgeNode } from '../../src/store/model.js';
-import { channels, keys } from '../../src/store/keys.js';
+import type { EdgeNode } from '../../src/model/domain.js';
+import { channels } from '../../src/store/keys.js';
+import { keys } from '../helpers/repos.js';
 import { HealthChecker } from '../../src/health/checker.js';
 import { runProbe } from '../../src/health/probe.js';
 import { createRegistry } from '../../src/metrics/registry.js';
@@ -81,12 +83,12 @@ async function startChecker(
     await store.start();
     running.push(() => store.stop());
   }
-  for (const n of nodes) await store.putNode(n);
+  for (const n of nodes) await repos(store).nodes.put(n);
   await opts.seed?.(store);
   const registry = createRegistry(false);
   const checker = new HealthChecker({
     config,
-    store,
+    repos: repos(store),
     logger: silentLogger(),
     registry,
     instanceId: opts.instance ?? 'i1',
@@ -104,7 +106,7 @@ const nodeStatus = (r: Running, id: string) => {
   assert.ok(n, `node ${id} in status`);
   return n;
 };
-const active = async (r: Running, id: string) => (await r.store.getNode(id))?.active;
+const active = async (r: Running, id: string) => (await repos(r.store).nodes.get(id))?.active;
 
 describe('health checker on the embedded store', () => {
   beforeEach(stopAll);
@@ -286,8 +288,8 @@ describe('health checker on the embedded store', () => {
       [node('was-up', e), node('was-down', e, { active: false })],
       {
         seed: async (s) => {
-          await s.setNodeHealth('was-up', true, stored('up'));
-          await s.setNodeHealth('was-down', false, stored('down'));
+          await repos(s).nodes.setHealth('was-up', true, stored('up'));
+          await repos(s).nodes.setHealth('was-down', false, stored('down'));
         },
       },
     );
@@ -300,7 +302,7 @@ describe('health checker on the embedded store', () => {
     const upIn = await until('was-down up', async () => (await active(r, 'was-down')) === true);
     assert.ok(upIn >= 1000, `rise 3 at 1 s takes two more ticks, took ${upIn} ms`);
     assert.deepEqual(seen, ['health'], 'one transition: was-down going up');
-    const checks = (await r.store.getNode('was-up'))?.health?.checks ?? 0;
+    const checks = (await repos(r.store).nodes.get('was-up'))?.health?.checks ?? 0;
     assert.ok(checks >= 7 + 3, `counters go on from the stored 7: ${checks}`);
   });
 
@@ -317,13 +319,13 @@ describe('health checker on the embedded store', () => {
     const b = await edge('127.0.0.16');
     const r = await startChecker(testConfig({}, { rise: 1, fall: 1 }), [node('a', a)]);
     await until('a up', () => nodeStatus(r, 'a').state === 'up', 3000);
-    await r.store.putNode(node('b', b));
+    await repos(r.store).nodes.put(node('b', b));
     await until('b probed', () => r.checker.status().nodes.some((n) => n.id === 'b' && n.view));
     await b.stop();
-    await r.store.putNode(node('b', b, { pool: 'eu', probe: { timeoutMs: 200 } }));
+    await repos(r.store).nodes.put(node('b', b, { pool: 'eu', probe: { timeoutMs: 200 } }));
     await until('b down', async () => (await active(r, 'b')) === false);
     assert.match(await r.registry.metrics(), /cirrus_node_up\{node="b",pool="eu"\} 0/);
-    await r.store.deleteNode('a');
+    await repos(r.store).nodes.delete('a');
     await until('a gone', () => r.checker.status().nodes.every((n) => n.id !== 'a'));
     assert.doesNotMatch(await r.registry.metrics(), /node="a"/);
   });
@@ -332,7 +334,7 @@ describe('health checker on the embedded store', () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1' });
     const checker = new HealthChecker({
       config: testConfig(),
-      store,
+      repos: repos(store),
       logger: silentLogger(),
       registry: createRegistry(false),
       instanceId: 'x',
@@ -347,7 +349,7 @@ describe('health checker on the embedded store', () => {
     await r.checker.stop();
     const off = new HealthChecker({
       config: testConfig({ enabled: false }),
-      store: r.store,
+      repos: repos(r.store),
       logger: silentLogger(),
       registry: createRegistry(false),
       instanceId: 'off',
@@ -400,7 +402,7 @@ describe('two checkers on one redis-server', () => {
     });
 
     await until('both views', async () => (await admin!.keys('cdn:health:edge-1:*')).length === 2);
-    const views = await sa.loadHealthViews(['edge-1']);
+    const views = await repos(sa).health.loadViews(['edge-1']);
     const byInstance = Object.fromEntries((views.get('edge-1') ?? []).map((v) => [v.instance, v]));
     assert.equal(byInstance['gslb-a']?.state, 'up');
     assert.equal(byInstance['gslb-b']?.state, 'down');
@@ -463,7 +465,7 @@ describe('two checkers on one redis-server', () => {
       instance: 'gslb-b',
     });
     await until('edge-2 down', async () => (await active(a, 'edge-2')) === false);
-    const h = (await sa.getNode('edge-2'))?.health;
+    const h = (await repos(sa).nodes.get('edge-2'))?.health;
     assert.equal(h?.state, 'down');
     assert.deepEqual(await admin!.hmget(keys.node('edge-2'), 'active', 'state'), ['0', 'down']);
   });

@@ -9,7 +9,7 @@ import { validate } from '../../src/config/validate.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { toEdgeNodes } from '../../src/domains/service.js';
-import { NodeInput } from '../../src/store/model.js';
+import { NodeInput } from '../../src/model/domain.js';
 import { Type } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 

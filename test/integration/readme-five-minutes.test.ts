@@ -40,6 +40,20 @@ function copyCheckout(into: string): void {
   assert.equal(unpack.status, 0, String(unpack.stderr));
 }
 
+/** The JSON object that starts at the first `prefix` in `text`, whatever follows it. */
+function firstObjectAt(text: string, prefix: string): unknown {
+  const start = text.indexOf(prefix);
+  if (start < 0) return undefined;
+  for (let end = text.indexOf('}', start); end >= 0; end = text.indexOf('}', end + 1)) {
+    try {
+      return JSON.parse(text.slice(start, end + 1));
+    } catch {
+      // not yet the object's closing brace
+    }
+  }
+  return undefined;
+}
+
 /** The environment of a new shell: nothing of ours that would point Cirrus elsewhere. */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -86,10 +100,11 @@ describe("README's five minutes, verbatim", () => {
       const code = await new Promise<number | null>((resolve) => shell.on('exit', resolve));
       assert.equal(code, 0, `the block failed:\n${out}\n${err}`);
 
-      // What the block's own "# →" lines promise.
-      const created = /\{"domain":"www\.example\.com".*\}/.exec(out);
+      // What the block's own "# →" lines promise. curl's JSON has no newline after it, so
+      // the server's log lines may follow it on the same line: read the first whole object.
+      const created = firstObjectAt(out, '{"domain":"www.example.com"');
       assert.ok(created, `curl printed no domain:\n${out}\n${err}`);
-      const domain = JSON.parse(created[0]) as {
+      const domain = created as {
         label: string;
         cname: string;
         serving: { ipv4: string[] };

@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis.js';
 import type { StoreChange } from '../../src/store/store.js';
-import { channels, keys } from '../../src/store/keys.js';
-import { domain, health, node, policy, storeContract } from '../store-contract.js';
+import { channels } from '../../src/store/keys.js';
+import { storeContract } from '../store-contract.js';
+import { domain, health, node, policy, repositoriesContract } from '../repositories-contract.js';
+import { keys, repos } from '../helpers/repos.js';
+import { snapshotSource } from '../../src/repositories.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer | undefined;
@@ -50,12 +53,15 @@ function nextChange(
   });
 }
 
-storeContract('redis', async () => {
+const fixture = async () => {
   await raw().flushdb();
   const store = new RedisStore({ url: url() });
   await store.start();
   return { store, cleanup: () => store.stop(), reopen: () => new RedisStore({ url: url() }) };
-});
+};
+
+storeContract('redis', fixture);
+repositoriesContract('redis', fixture);
 
 describe('RedisStore on a real redis-server', () => {
   const stores: RedisStore[] = [];
@@ -75,10 +81,15 @@ describe('RedisStore on a real redis-server', () => {
   it('writes the Cirrus CDN key layout', async () => {
     const store = await open();
     const d = domain('a.example.com');
-    await store.putDomain(d);
-    await store.putNode(node('edge-1', { ipv4: '203.0.113.1', region: 'eu', active: false }));
-    await store.putToken({ id: 't1', name: 'ci', createdAt: '2024-01-01T00:00:00.000Z' }, 'abc');
-    await store.putZoneText('cdn.example.net.', 'x');
+    await repos(store).domains.put(d);
+    await repos(store).nodes.put(
+      node('edge-1', { ipv4: '203.0.113.1', region: 'eu', active: false }),
+    );
+    await repos(store).tokens.put(
+      { id: 't1', name: 'ci', createdAt: '2024-01-01T00:00:00.000Z' },
+      'abc',
+    );
+    await repos(store).zoneText.put('cdn.example.net.', 'x');
 
     const r = raw();
     assert.deepEqual(await r.smembers(keys.domains), ['a.example.com']);
@@ -102,7 +113,7 @@ describe('RedisStore on a real redis-server', () => {
     assert.equal(await r.get(keys.tokenHash('abc')), 't1');
     assert.equal(await r.get(keys.zoneText('cdn.example.net.')), 'x');
 
-    await store.advanceSerial('cdn.example.net.', 'h', 42);
+    await repos(store).serials.advance('cdn.example.net.', 'h', 42);
     assert.deepEqual(await r.hgetall(keys.soa('cdn.example.net.')), { serial: '42', hash: 'h' });
   });
 
@@ -112,10 +123,14 @@ describe('RedisStore on a real redis-server', () => {
     await r.sadd(keys.nodes, 'old-1', 'ghost');
     const store = await open();
     const expected = { id: 'old-1', ipv4: '203.0.113.5', pool: 'eu', weight: 100, active: true };
-    assert.deepEqual(await store.getNode('old-1'), expected);
-    assert.deepEqual(await store.listNodes(), [expected], 'a member without a hash is skipped');
-    assert.equal(await store.getNode('ghost'), undefined);
-    assert.deepEqual((await store.loadState('z.')).nodes, [expected]);
+    assert.deepEqual(await repos(store).nodes.get('old-1'), expected);
+    assert.deepEqual(
+      await repos(store).nodes.list(),
+      [expected],
+      'a member without a hash is skipped',
+    );
+    assert.equal(await repos(store).nodes.get('ghost'), undefined);
+    assert.deepEqual((await snapshotSource(repos(store)).loadState('z.')).nodes, [expected]);
   });
 
   it('keeps node fields it does not own, and drops the legacy alias with the address', async () => {
@@ -123,17 +138,20 @@ describe('RedisStore on a real redis-server', () => {
     await r.hset(keys.node('edge-1'), { ip: '203.0.113.5', pool: 'eu', fails: '3' });
     await r.sadd(keys.nodes, 'edge-1');
     const store = await open();
-    await store.putNode(node('edge-1', { ipv6: '2001:db8::1' }));
-    assert.deepEqual(await store.getNode('edge-1'), node('edge-1', { ipv6: '2001:db8::1' }));
+    await repos(store).nodes.put(node('edge-1', { ipv6: '2001:db8::1' }));
+    assert.deepEqual(
+      await repos(store).nodes.get('edge-1'),
+      node('edge-1', { ipv6: '2001:db8::1' }),
+    );
     assert.equal(await r.hget(keys.node('edge-1'), 'fails'), '3');
   });
 
   it('keeps mode, probe and the checker’s health as flat hash fields', async () => {
     const store = await open();
-    await store.putNode(
+    await repos(store).nodes.put(
       node('edge-1', { ipv4: '203.0.113.1', mode: 'drain', probe: { type: 'tcp', port: 8443 } }),
     );
-    await store.setNodeHealth(
+    await repos(store).nodes.setHealth(
       'edge-1',
       false,
       health({ state: 'down', lastError: 'timeout after 2000 ms' }),
@@ -164,10 +182,10 @@ describe('RedisStore on a real redis-server', () => {
     const store = await open();
     const seen: StoreChange[] = [];
     store.onChange((c) => seen.push(c));
-    await store.setNodeHealth('old-1', true, health());
+    await repos(store).nodes.setHealth('old-1', true, health());
     assert.deepEqual(seen, []);
     assert.equal(await r.hget(keys.node('old-1'), 'active'), 'true', 'left as it was');
-    await store.setNodeHealth('old-1', false, health({ state: 'down' }));
+    await repos(store).nodes.setHealth('old-1', false, health({ state: 'down' }));
     assert.deepEqual(seen, [{ kind: 'health', origin: 'local' }]);
     assert.equal(await r.hget(keys.node('old-1'), 'active'), '0');
   });
@@ -175,16 +193,16 @@ describe('RedisStore on a real redis-server', () => {
   it('announces a health flip and a policy write to other instances', async () => {
     const reader = await open();
     const writer = await open();
-    await writer.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
+    await repos(writer).nodes.put(node('edge-1', { ipv4: '203.0.113.1' }));
     const flip = nextChange(reader, (c) => c.origin === 'remote' && c.kind === 'health');
-    await writer.setNodeHealth('edge-1', false, health({ state: 'down' }));
+    await repos(writer).nodes.setHealth('edge-1', false, health({ state: 'down' }));
     assert.deepEqual(await flip, { kind: 'health', origin: 'remote' });
-    assert.equal((await reader.getNode('edge-1'))?.active, false);
+    assert.equal((await repos(reader).nodes.get('edge-1'))?.active, false);
 
     const pol = nextChange(reader, (c) => c.origin === 'remote' && c.kind === 'policy');
-    await writer.putPolicy(policy());
+    await repos(writer).policy.put(policy());
     assert.deepEqual(await pol, { kind: 'policy', origin: 'remote' });
-    assert.deepEqual(await reader.getPolicy(), policy());
+    assert.deepEqual(await repos(reader).policy.get(), policy());
   });
 
   it('writes views and locks as expiring keys', async () => {
@@ -198,29 +216,32 @@ describe('RedisStore on a real redis-server', () => {
       lastCheck: '2024-03-01T00:00:05.000Z',
       latencyMs: 3,
     };
-    await store.putHealthViews(new Map([['edge-1', v]]), 30);
+    await repos(store).health.putViews(new Map([['edge-1', v]]), 30);
     const r = raw();
     assert.deepEqual(JSON.parse((await r.get(keys.healthView('edge-1', 'gslb-a:1'))) ?? 'null'), v);
     const ttl = await r.ttl('cdn:health:edge-1:gslb-a:1');
     assert.ok(ttl > 0 && ttl <= 30, `ttl ${ttl}`);
-    assert.deepEqual(await store.loadHealthViews(['edge-1']), new Map([['edge-1', [v]]]));
+    assert.deepEqual(await repos(store).health.loadViews(['edge-1']), new Map([['edge-1', [v]]]));
 
-    assert.equal(await store.acquireLock('health', 'gslb-a:1', 10_000), true);
+    assert.equal(await repos(store).health.acquireLock('health', 'gslb-a:1', 10_000), true);
     assert.equal(await r.get('cdn:lock:health'), 'gslb-a:1');
     const pttl = await r.pttl('cdn:lock:health');
     assert.ok(pttl > 0 && pttl <= 10_000, `pttl ${pttl}`);
-    await store.releaseLock('health', 'gslb-a:1');
+    await repos(store).health.releaseLock('health', 'gslb-a:1');
     assert.equal(await r.exists('cdn:lock:health'), 0);
   });
 
   it('refuses an unreadable policy document instead of serving the default', async () => {
     await raw().set(keys.policy, '{"chain": []}');
     const store = await open();
-    await assert.rejects(store.loadState('z.'), /cdn:gslb:policy is unreadable/);
-    await assert.rejects(store.getPolicy(), /unreadable/);
+    await assert.rejects(
+      snapshotSource(repos(store)).loadState('z.'),
+      /cdn:gslb:policy is unreadable/,
+    );
+    await assert.rejects(repos(store).policy.get(), /unreadable/);
     await raw().set(keys.policy, '{}');
     assert.deepEqual(
-      (await store.loadState('z.')).policy,
+      (await snapshotSource(repos(store)).loadState('z.')).policy,
       policy({ pools: {}, defaultPool: null }),
     );
   });
@@ -230,9 +251,11 @@ describe('RedisStore on a real redis-server', () => {
     await r.set(keys.domain('bad.example.com'), '{not json');
     await r.sadd(keys.domains, 'bad.example.com', 'missing.example.com');
     const store = await open();
-    await store.putDomain(domain('good.example.com'));
-    assert.deepEqual((await store.loadState('z.')).domains, [domain('good.example.com')]);
-    assert.equal(await store.getDomain('bad.example.com'), undefined);
+    await repos(store).domains.put(domain('good.example.com'));
+    assert.deepEqual((await snapshotSource(repos(store)).loadState('z.')).domains, [
+      domain('good.example.com'),
+    ]);
+    assert.equal(await repos(store).domains.get('bad.example.com'), undefined);
   });
 
   it('turns a foreign `PUBLISH cdn:cname:dirty 1` into a remote change of everything', async () => {
@@ -246,9 +269,9 @@ describe('RedisStore on a real redis-server', () => {
     const reader = await open();
     const writer = await open();
     const change = nextChange(reader, (c) => c.origin === 'remote');
-    await writer.putNode(node('edge-1'));
+    await repos(writer).nodes.put(node('edge-1'));
     assert.deepEqual(await change, { kind: 'nodes', origin: 'remote' });
-    assert.deepEqual(await reader.getNode('edge-1'), node('edge-1'));
+    assert.deepEqual(await repos(reader).nodes.get('edge-1'), node('edge-1'));
 
     const unknown = nextChange(reader, (c) => c.origin === 'remote');
     await raw().publish(channels.dirty, JSON.stringify({ kind: 'certs' }));
@@ -258,22 +281,22 @@ describe('RedisStore on a real redis-server', () => {
   it('gives two instances one serial for the same content', async () => {
     const a = await open();
     const b = await open();
-    assert.equal(await a.advanceSerial('z.', 'h0', 100), 100);
+    assert.equal(await repos(a).serials.advance('z.', 'h0', 100), 100);
     const [sa, sb] = await Promise.all([
-      a.advanceSerial('z.', 'h1', 100),
-      b.advanceSerial('z.', 'h1', 100),
+      repos(a).serials.advance('z.', 'h1', 100),
+      repos(b).serials.advance('z.', 'h1', 100),
     ]);
     assert.equal(sa, 101);
     assert.equal(sb, 101);
-    assert.equal(await b.advanceSerial('z.', 'h2', 0), 102);
-    assert.equal(await a.advanceSerial('z.', 'h2', 0), 102);
+    assert.equal(await repos(b).serials.advance('z.', 'h2', 0), 102);
+    assert.equal(await repos(a).serials.advance('z.', 'h2', 0), 102);
   });
 
   it('re-runs the serial script after SCRIPT FLUSH', async () => {
     const store = await open();
-    assert.equal(await store.advanceSerial('z.', 'h1', 7), 7);
+    assert.equal(await repos(store).serials.advance('z.', 'h1', 7), 7);
     await raw().script('FLUSH');
-    assert.equal(await store.advanceSerial('z.', 'h2', 7), 8);
+    assert.equal(await repos(store).serials.advance('z.', 'h2', 7), 8);
   });
 
   it('reconnects after Redis restarts and announces that anything may have changed', async () => {
@@ -282,16 +305,16 @@ describe('RedisStore on a real redis-server', () => {
     stores.push(store);
     try {
       await store.start();
-      await store.putDomain(domain('a.example.com'));
+      await repos(store).domains.put(domain('a.example.com'));
       const resync = nextChange(store, (c) => c.origin === 'remote', 8000);
       await own.stop();
       const again = await startRedis({ port: own.port });
       try {
         assert.deepEqual(await resync, { kind: 'all', origin: 'remote' });
         // The restarted server kept nothing (no persistence): the store works on it again.
-        assert.deepEqual(await store.listDomains(), []);
-        await store.putDomain(domain('b.example.com'));
-        assert.deepEqual(await store.listDomains(), [domain('b.example.com')]);
+        assert.deepEqual(await repos(store).domains.list(), []);
+        await repos(store).domains.put(domain('b.example.com'));
+        assert.deepEqual(await repos(store).domains.list(), [domain('b.example.com')]);
       } finally {
         await store.stop();
         await again.stop();
@@ -327,9 +350,9 @@ describe('RedisStore on a real redis-server', () => {
 
   it('refuses commands before start and after stop', async () => {
     const store = new RedisStore({ url: url() });
-    await assert.rejects(store.listDomains(), /not started/);
+    await assert.rejects(repos(store).domains.list(), /not started/);
     await store.start();
     await store.stop();
-    await assert.rejects(store.listDomains(), /not started/);
+    await assert.rejects(repos(store).domains.list(), /not started/);
   });
 });

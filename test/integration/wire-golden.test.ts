@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { writeGeoFixtures } from '../fixtures/geo/generate.js';
+import { repos } from '../helpers/repos.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import {
   ACME_TXT,
@@ -84,8 +85,8 @@ describe('wire output golden set', () => {
     mkdirSync(seed);
     writeSeed(seed);
     const store = new EmbeddedStore();
-    await store.advanceSerial(ZONE, PIN_HASH, PINNED_SERIAL);
-    for (const txt of ACME_TXT) await store.putAcmeTxt(txt);
+    await repos(store).serials.advance(ZONE, PIN_HASH, PINNED_SERIAL);
+    for (const txt of ACME_TXT) await repos(store).acme.putTxt(txt);
     run = await startCirrus(goldenConfig(seed, [geo.city, geo.asn]), store);
   });
   after(async () => {

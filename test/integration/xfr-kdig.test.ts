@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
-import { exportRecords } from '../../src/zone/export.js';
+import { exportRecords } from '../../src/snapshot/export.js';
 
 const SHA512 = randomBytes(64).toString('base64');
 const SHA1 = randomBytes(20).toString('base64');

@@ -13,7 +13,7 @@ import { startNsd, type NsdServer } from '../helpers/nsd.js';
 import { freePort } from '../helpers/redis-server.js';
 import { nsdConfig } from '../../src/xfr/nsd-config.js';
 import { Peers } from '../../src/xfr/peers.js';
-import { exportRecords } from '../../src/zone/export.js';
+import { exportRecords } from '../../src/snapshot/export.js';
 import { fqdn } from '../../src/lib/dnsname.js';
 import { typeName } from '../../src/wire/constants.js';
 

@@ -10,7 +10,7 @@ import { finishConfig } from '../../src/config/load.js';
 import { validate } from '../../src/config/validate.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
-import type { Domain, EdgeNode } from '../../src/store/model.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
 import { createHandler } from '../../src/pipeline/order.js';
 import { dnsMetrics } from '../../src/pipeline/metrics.js';
 import { silentLogger } from '../../src/lib/logger.js';

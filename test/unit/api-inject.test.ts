@@ -77,13 +77,13 @@ describe('admin API via app.inject', () => {
       const listed = json(await api.call('GET', '/api/v1/tokens'));
       const entry = listed.find((t: { id: string }) => t.id === id);
       assert.deepEqual(Object.keys(entry).sort(), ['createdAt', 'id', 'name']);
-      assert.ok((await api.cirrus.store.listTokens()).some((t) => t.id === id));
+      assert.ok((await api.cirrus.repos.tokens.list()).some((t) => t.id === id));
 
       const asNew = { authorization: `Bearer ${token}` };
       assert.equal((await api.call('GET', '/api/v1/nodes', undefined, asNew)).statusCode, 200);
       assert.equal((await api.call('DELETE', `/api/v1/tokens/${id}`)).statusCode, 204);
       assert.equal((await api.call('GET', '/api/v1/nodes', undefined, asNew)).statusCode, 401);
-      assert.ok(!(await api.cirrus.store.listTokens()).some((t) => t.id === id));
+      assert.ok(!(await api.cirrus.repos.tokens.list()).some((t) => t.id === id));
       const again = await api.call('DELETE', `/api/v1/tokens/${id}`);
       assert.equal(again.statusCode, 404);
       assert.equal(json(again).error, 'NOT_FOUND');
@@ -110,7 +110,7 @@ describe('admin API via app.inject', () => {
       assert.equal(d.answers, 1);
       assert.equal(d.ecs, true);
       assert.deepEqual(d.serving, { ipv4: ['192.0.2.31'], ipv6: [], source: 'edges' });
-      const stored = await api.cirrus.store.getDomain('www.example.com');
+      const stored = await api.cirrus.repos.domains.get('www.example.com');
       assert.equal(stored?.label, 'www-example-com');
       assert.deepEqual(stored?.origins, [
         { address: '203.0.113.1', protocol: 'http', weight: 1, backup: false },
@@ -160,7 +160,7 @@ describe('admin API via app.inject', () => {
         assert.equal(json(res).error, 'VALIDATION', JSON.stringify(body));
         assert.equal(json(res).field, field, `${JSON.stringify(body)}: ${res.body}`);
       }
-      assert.equal(await api.cirrus.store.getDomain('x.example.com'), undefined);
+      assert.equal(await api.cirrus.repos.domains.get('x.example.com'), undefined);
     });
 
     it('answers 409 for a domain that exists', async () => {
@@ -170,7 +170,7 @@ describe('admin API via app.inject', () => {
       });
       assert.equal(res.statusCode, 409);
       assert.equal(json(res).field, 'domain');
-      const stored = await api.cirrus.store.getDomain('www.example.com');
+      const stored = await api.cirrus.repos.domains.get('www.example.com');
       assert.equal(stored?.origins[0]?.address, '203.0.113.1');
     });
 
@@ -178,7 +178,7 @@ describe('admin API via app.inject', () => {
       const patched = await api.call('PATCH', '/api/v1/domains/api.example.com', { ttl: 300 });
       assert.equal(patched.statusCode, 200);
       assert.equal(json(patched).ttl, 300);
-      let stored = await api.cirrus.store.getDomain('api.example.com');
+      let stored = await api.cirrus.repos.domains.get('api.example.com');
       assert.equal(stored?.ttl, 300);
       assert.equal(stored?.answers, 2, 'untouched by PATCH');
       assert.equal(stored?.label, 'api-example-com');
@@ -187,7 +187,7 @@ describe('admin API via app.inject', () => {
         origins: [{ address: '203.0.113.3' }],
       });
       assert.equal(put.statusCode, 200);
-      stored = await api.cirrus.store.getDomain('api.example.com');
+      stored = await api.cirrus.repos.domains.get('api.example.com');
       assert.equal(stored?.ttl, undefined, 'PUT drops what the body leaves out');
       assert.equal(stored?.answers, undefined);
       assert.equal(stored?.origins[0]?.address, '203.0.113.3');
@@ -221,7 +221,7 @@ describe('admin API via app.inject', () => {
       const res = await api.call('DELETE', '/api/v1/domains/api.example.com');
       assert.equal(res.statusCode, 204);
       assert.equal(res.body, '');
-      assert.equal(await api.cirrus.store.getDomain('api.example.com'), undefined);
+      assert.equal(await api.cirrus.repos.domains.get('api.example.com'), undefined);
       assert.ok(!api.cirrus.snapshots.current.domains.has('api.example.com'));
     });
   });
@@ -252,7 +252,7 @@ describe('admin API via app.inject', () => {
         pool: 'hkg',
       });
       assert.equal(replaced.statusCode, 200);
-      let stored = await api.cirrus.store.getNode('hkg-1');
+      let stored = await api.cirrus.repos.nodes.get('hkg-1');
       assert.equal(stored?.ipv4, undefined);
       assert.equal(stored?.ipv6, '2001:db8:2::21');
 
@@ -261,7 +261,7 @@ describe('admin API via app.inject', () => {
         active: false,
       });
       assert.equal(patched.statusCode, 200);
-      stored = await api.cirrus.store.getNode('hkg-1');
+      stored = await api.cirrus.repos.nodes.get('hkg-1');
       assert.equal(stored?.weight, 7);
       assert.equal(stored?.active, false);
       assert.equal(stored?.ipv6, '2001:db8:2::21', 'untouched by PATCH');
@@ -302,13 +302,13 @@ describe('admin API via app.inject', () => {
         assert.equal(res.statusCode, 400, `${method} ${url} ${JSON.stringify(body)}`);
         assert.equal(json(res).field, field, res.body);
       }
-      assert.equal(await api.cirrus.store.getNode('n1'), undefined);
-      assert.equal((await api.cirrus.store.listNodes()).length, 4, 'the list PUT stored nothing');
+      assert.equal(await api.cirrus.repos.nodes.get('n1'), undefined);
+      assert.equal((await api.cirrus.repos.nodes.list()).length, 4, 'the list PUT stored nothing');
     });
 
     it('DELETE removes a node; 404 afterwards and for unknown ids', async () => {
       assert.equal((await api.call('DELETE', '/api/v1/nodes/probed-1')).statusCode, 204);
-      assert.equal(await api.cirrus.store.getNode('probed-1'), undefined);
+      assert.equal(await api.cirrus.repos.nodes.get('probed-1'), undefined);
       for (const method of ['GET', 'DELETE'] as const) {
         const res = await api.call(method, '/api/v1/nodes/probed-1');
         assert.equal(res.statusCode, 404, method);
@@ -327,12 +327,12 @@ describe('admin API via app.inject', () => {
         json(res).map((n: { id: string }) => n.id),
         ['fra-1', 'iad-1', 'x-1'],
       );
-      assert.deepEqual((await api.cirrus.store.listNodes()).map((n) => n.id).sort(), [
+      assert.deepEqual((await api.cirrus.repos.nodes.list()).map((n) => n.id).sort(), [
         'fra-1',
         'iad-1',
         'x-1',
       ]);
-      assert.equal((await api.cirrus.store.getNode('x-1'))?.pool, 'default');
+      assert.equal((await api.cirrus.repos.nodes.get('x-1'))?.pool, 'default');
     });
   });
 
@@ -357,7 +357,7 @@ describe('admin API via app.inject', () => {
       assert.equal(res.statusCode, 200, res.body);
       assert.ok(json(res).records >= 2);
       assert.notEqual(json(res).serial, before);
-      assert.equal(await api.cirrus.store.getZoneText(ZONE), text);
+      assert.equal(await api.cirrus.repos.zoneText.get(ZONE), text);
       const read = await api.call('GET', '/api/v1/zone/records');
       assert.equal(read.body, text);
       assert.match(
@@ -367,11 +367,11 @@ describe('admin API via app.inject', () => {
     });
 
     it('refuses records that do not parse, naming the body, and keeps the stored ones', async () => {
-      const kept = await api.cirrus.store.getZoneText(ZONE);
+      const kept = await api.cirrus.repos.zoneText.get(ZONE);
       const res = await api.call('PUT', '/api/v1/zone/records', 'bad IN A 999.1.1.1\n');
       assert.equal(res.statusCode, 400);
       assert.equal(json(res).field, 'body');
-      assert.equal(await api.cirrus.store.getZoneText(ZONE), kept);
+      assert.equal(await api.cirrus.repos.zoneText.get(ZONE), kept);
     });
   });
 
@@ -394,7 +394,7 @@ describe('admin API via app.inject', () => {
       };
       const ok = await api.call('PUT', '/api/v1/policy', next);
       assert.equal(ok.statusCode, 200);
-      assert.equal((await api.cirrus.store.getPolicy())?.lastResort, 'fail-open');
+      assert.equal((await api.cirrus.repos.policy.get())?.lastResort, 'fail-open');
 
       const badPool = await api.call('PUT', '/api/v1/policy', { ...POLICY, defaultPool: 'Nope' });
       assert.equal(badPool.statusCode, 400);
@@ -402,7 +402,7 @@ describe('admin API via app.inject', () => {
       const badChain = await api.call('PUT', '/api/v1/policy', { ...POLICY, chain: ['sideways'] });
       assert.equal(badChain.statusCode, 400);
       assert.equal(json(badChain).field, 'body.chain[0]');
-      assert.equal((await api.cirrus.store.getPolicy())?.lastResort, 'fail-open', 'unchanged');
+      assert.equal((await api.cirrus.repos.policy.get())?.lastResort, 'fail-open', 'unchanged');
     });
 
     it('explains a decision from the GeoIP fixtures, by base name or customer domain', async () => {
@@ -453,7 +453,7 @@ describe('admin API via app.inject', () => {
       const none = await api.call('GET', '/api/v1/domains/www.example.com/certificate');
       assert.equal(none.statusCode, 404);
       assert.match(json(none).message, /no certificate was requested/);
-      await api.cirrus.store.putAcmeState({
+      await api.cirrus.repos.acme.putState({
         domain: 'www.example.com',
         subdomain: '3f1c7a2e-0000-4000-8000-000000000001',
         username: 'u-1',
@@ -481,7 +481,7 @@ describe('admin API via app.inject', () => {
       const res = await api.call('POST', '/api/v1/domains/other.example.com/certificate', {});
       assert.equal(res.statusCode, 404);
       assert.match(json(res).message, /not managed/);
-      assert.equal(await api.cirrus.store.getAcmeState('other.example.com'), undefined);
+      assert.equal(await api.cirrus.repos.acme.getState('other.example.com'), undefined);
       const bad = await api.call('POST', '/api/v1/domains/www.example.com/certificate', {
         renew: true,
       });
@@ -546,7 +546,7 @@ describe('admin API via app.inject', () => {
         key: 'xfr-key',
       });
       assert.equal(sec.statusCode, 200, sec.body);
-      const peers = await api.cirrus.store.getPeers();
+      const peers = await api.cirrus.repos.xfr.getPeers();
       assert.deepEqual(
         peers?.secondaries.map((s) => [s.name, s.address, s.key]),
         [['ns2', '127.0.0.1', 'xfr-key']],
@@ -587,7 +587,7 @@ describe('admin API via app.inject', () => {
       const badSecret = await api.call('PUT', '/api/v1/tsig-keys/k2', { secret: 'short' });
       assert.equal(badSecret.statusCode, 400);
       assert.equal(json(badSecret).field, 'body.secret');
-      const peers = await api.cirrus.store.getPeers();
+      const peers = await api.cirrus.repos.xfr.getPeers();
       assert.deepEqual(
         peers?.secondaries.map((s) => s.name),
         ['ns2'],
@@ -601,7 +601,7 @@ describe('admin API via app.inject', () => {
     it('deletes the secondary, then its key; 404 for unknown ones', async () => {
       assert.equal((await api.call('DELETE', '/api/v1/secondaries/ns2')).statusCode, 204);
       assert.equal((await api.call('DELETE', '/api/v1/tsig-keys/xfr-key')).statusCode, 204);
-      assert.deepEqual(await api.cirrus.store.getPeers(), { keys: [], secondaries: [] });
+      assert.deepEqual(await api.cirrus.repos.xfr.getPeers(), { keys: [], secondaries: [] });
       assert.equal((await api.call('DELETE', '/api/v1/secondaries/ns2')).statusCode, 404);
       assert.equal((await api.call('DELETE', '/api/v1/tsig-keys/xfr-key')).statusCode, 404);
     });
@@ -616,7 +616,7 @@ describe('admin API via app.inject', () => {
       account = json(res);
       assert.equal(account.fulldomain, `${account.subdomain}.acme.${ZONE}`);
       assert.deepEqual(json(res).allowfrom, []);
-      const stored = await api.cirrus.store.getAcmeDnsAccount(account.username);
+      const stored = await api.cirrus.repos.acme.getDnsAccount(account.username);
       assert.equal(stored?.subdomain, account.subdomain);
       assert.ok(!JSON.stringify(stored).includes(account.password), 'only a hash is kept');
     });
@@ -651,7 +651,7 @@ describe('admin API via app.inject', () => {
       const res = await update(creds, { subdomain: account.subdomain, txt: value });
       assert.equal(res.statusCode, 200, res.body);
       assert.deepEqual(json(res), { txt: value });
-      const stored = await api.cirrus.store.listAcmeTxt(Date.now());
+      const stored = await api.cirrus.repos.acme.listTxt(Date.now());
       assert.ok(stored.some((t) => t.name === account.subdomain && t.value === value));
       assert.match(api.cirrus.snapshots.current.zone.name, /cdn\.example\.net/);
       const zone = (await api.call('GET', '/api/v1/zone')).body;
@@ -671,7 +671,7 @@ describe('admin API via app.inject', () => {
       const badTxt = await update(creds, { subdomain: account.subdomain, txt: 'a"b' });
       assert.equal(badTxt.statusCode, 400);
       assert.equal(json(badTxt).error, 'bad_txt');
-      const values = (await api.cirrus.store.listAcmeTxt(Date.now())).filter(
+      const values = (await api.cirrus.repos.acme.listTxt(Date.now())).filter(
         (t) => t.name === account.subdomain,
       );
       assert.equal(values.length, 1, 'nothing was added');
@@ -682,7 +682,7 @@ describe('admin API via app.inject', () => {
       const res = await update(creds, { subdomain: account.subdomain }, 'DELETE');
       assert.equal(res.statusCode, 200);
       assert.deepEqual(json(res), { removed: 1 });
-      const values = (await api.cirrus.store.listAcmeTxt(Date.now())).filter(
+      const values = (await api.cirrus.repos.acme.listTxt(Date.now())).filter(
         (t) => t.name === account.subdomain,
       );
       assert.equal(values.length, 0);

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
-import type { Domain, EdgeNode } from '../../src/store/model.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
 import { hash32, rankHead } from '../../src/gslb/rendezvous.js';
 import { FamilyPool, type NodeEntry } from '../../src/gslb/plan.js';
 import { bytesToIPv4, bytesToIPv6 } from '../../src/lib/ip.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import type { Snapshot } from '../../src/snapshot/snapshot.js';
-import type { Domain, EdgeNode } from '../../src/store/model.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
 import { decide, newTrace, type Decision } from '../../src/gslb/decide.js';

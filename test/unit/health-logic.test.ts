@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { finishConfig } from '../../src/config/load.js';
 import type { ProbeSpec } from '../../src/config/schema.js';
-import { NodeInput, type HealthView, type NodeProbe } from '../../src/store/model.js';
+import { NodeInput, type HealthView, type NodeProbe } from '../../src/model/domain.js';
 import { validate } from '../../src/config/validate.js';
 import {
   initialHysteresis,

@@ -13,10 +13,12 @@ import { FamilyPool, OrderMemos, type NodeEntry } from '../../src/gslb/plan.js';
 import { finishConfig } from '../../src/config/load.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { DEFAULT_POLICY } from '../../src/gslb/pools.js';
-import type { StoreState } from '../../src/store/store.js';
+import type { StoreState } from '../../src/snapshot/source.js';
 import { buildFromStore } from '../../src/snapshot/from-store.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import type { EdgeNode } from '../../src/store/model.js';
+import { repos } from '../helpers/repos.js';
+import { snapshotSource } from '../../src/repositories.js';
+import type { EdgeNode } from '../../src/model/domain.js';
 
 function entries(n: number, weights: (i: number) => number, active = (_i: number) => true) {
   return Array.from({ length: n }, (_, i): NodeEntry => ({
@@ -245,20 +247,23 @@ describe('zone text and content hash carried across builds', () => {
   it('hands the content hash continuation on to the next build from the store', async () => {
     const store = new EmbeddedStore();
     await store.start();
-    await store.putDomain({
+    const r = repos(store);
+    await r.domains.put({
       domain: 'www.example.com',
       label: 'www-example-com',
       origins: [{ address: '203.0.113.1', protocol: 'http', weight: 1, backup: false }],
       createdAt: '2026-01-01T00:00:00Z',
       updatedAt: '2026-01-01T00:00:00Z',
     });
-    await store.putNode(node('n1', 'a'));
-    const first = (await buildFromStore(config, store, { generation: 1, now: 0 })).snapshot;
+    await r.nodes.put(node('n1', 'a'));
+    const first = (await buildFromStore(config, snapshotSource(r), { generation: 1, now: 0 }))
+      .snapshot;
     assert.ok(first.hashCarry);
     // A node change: the same domain objects, so the digest continues from the carry.
-    await store.putNode(node('n1', 'a', 50));
-    const next = (await buildFromStore(config, store, { generation: 2, previous: first, now: 0 }))
-      .snapshot;
+    await r.nodes.put(node('n1', 'a', 50));
+    const next = (
+      await buildFromStore(config, snapshotSource(r), { generation: 2, previous: first, now: 0 })
+    ).snapshot;
     assert.equal(next.hashCarry, first.hashCarry);
     assert.notEqual(next.contentHash, first.contentHash);
     await store.stop();

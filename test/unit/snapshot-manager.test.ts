@@ -1,4 +1,6 @@
 import { describe, it } from 'node:test';
+import { repos } from '../helpers/repos.js';
+import { snapshotSource } from '../../src/repositories.js';
 import assert from 'node:assert/strict';
 import { finishConfig } from '../../src/config/load.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
@@ -7,7 +9,7 @@ import { snapshotMetrics } from '../../src/snapshot/metrics.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { nextSerial, serialGt } from '../../src/snapshot/serial.js';
-import type { Domain } from '../../src/store/model.js';
+import type { Domain } from '../../src/model/domain.js';
 
 const config = finishConfig({ snapshot: { debounceMs: 5, maxDelayMs: 20 } });
 
@@ -27,7 +29,7 @@ async function setup(now = () => 1_800_000_000_000) {
   const registry = createRegistry(false);
   const manager = new SnapshotManager({
     config,
-    store,
+    store: snapshotSource(repos(store)),
     logger: silentLogger(),
     metrics: snapshotMetrics(registry),
     now,
@@ -47,7 +49,7 @@ describe('snapshot manager', () => {
   it('rebuilds on a store change and publishes a new serial', async () => {
     const { store, manager } = await setup();
     const first = manager.current;
-    await store.putDomain(domain('www.example.com'));
+    await repos(store).domains.put(domain('www.example.com'));
     await wait(80);
     const second = manager.current;
     assert.notEqual(second, first);
@@ -59,7 +61,7 @@ describe('snapshot manager', () => {
   it('coalesces a burst of changes into few builds', async () => {
     const { store, manager } = await setup();
     const gen = manager.current.generation;
-    for (let i = 0; i < 50; i++) await store.putDomain(domain(`d${i}.example.com`));
+    for (let i = 0; i < 50; i++) await repos(store).domains.put(domain(`d${i}.example.com`));
     await wait(100);
     assert.equal(manager.current.domains.size, 50);
     assert.ok(
@@ -71,15 +73,15 @@ describe('snapshot manager', () => {
 
   it('keeps the previous snapshot serving when a build fails, and counts the failure', async () => {
     const { store, manager, metric } = await setup();
-    await store.putZoneText(config.zone.name, 'www A 192.0.2.1');
+    await repos(store).zoneText.put(config.zone.name, 'www A 192.0.2.1');
     await manager.flush();
     const good = manager.current;
-    await store.putZoneText(config.zone.name, 'www A 192.0.2.300');
+    await repos(store).zoneText.put(config.zone.name, 'www A 192.0.2.300');
     await manager.flush();
     assert.equal(manager.current, good, 'old snapshot still live');
     assert.match(manager.lastBuildError ?? '', /not an IPv4 address/);
     assert.match(await metric('cirrus_snapshot_builds_total'), /result="failed"} 1/);
-    await store.putZoneText(config.zone.name, 'www A 192.0.2.3');
+    await repos(store).zoneText.put(config.zone.name, 'www A 192.0.2.3');
     await manager.flush();
     assert.notEqual(manager.current, good);
     assert.equal(manager.lastBuildError, undefined);
@@ -88,10 +90,10 @@ describe('snapshot manager', () => {
 
   it('keeps the serial when the content did not change', async () => {
     const { store, manager } = await setup();
-    await store.putDomain(domain('a.example.com'));
+    await repos(store).domains.put(domain('a.example.com'));
     await manager.flush();
     const s = manager.current.serial;
-    await store.putDomain(domain('a.example.com'));
+    await repos(store).domains.put(domain('a.example.com'));
     await manager.flush();
     assert.equal(manager.current.serial, s);
     await manager.stop();
@@ -100,10 +102,10 @@ describe('snapshot manager', () => {
   it('fails start-up when the first build fails', async () => {
     const store = new EmbeddedStore();
     await store.start();
-    await store.putZoneText(config.zone.name, 'x BOGUS 1');
+    await repos(store).zoneText.put(config.zone.name, 'x BOGUS 1');
     const manager = new SnapshotManager({
       config,
-      store,
+      store: snapshotSource(repos(store)),
       logger: silentLogger(),
       metrics: snapshotMetrics(createRegistry(false)),
     });
@@ -113,26 +115,26 @@ describe('snapshot manager', () => {
 
   it('keeps the live snapshot (and its warm caches) when a change leaves the content as it was', async () => {
     const { store, manager, metric } = await setup();
-    await store.putDomain(domain('www.example.com'));
+    await repos(store).domains.put(domain('www.example.com'));
     await manager.flush();
     const live = manager.current;
     // A token, an identical domain write and a peers write: no answer changes.
-    await store.putToken(
+    await repos(store).tokens.put(
       { id: 't1', name: 'x', createdAt: '2026-01-01T00:00:00Z' },
       'h'.repeat(64),
     );
-    await store.putDomain(domain('www.example.com'));
+    await repos(store).domains.put(domain('www.example.com'));
     await manager.flush();
     assert.equal(manager.current, live);
     assert.match(await metric('cirrus_snapshot_builds_total'), /result="unchanged"} [1-9]/);
     // A challenge value is content: a new snapshot; a later expiry for the same value
     // keeps the serial but is a new snapshot too (its expiry timer moves).
-    await store.putAcmeTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_600_000 });
+    await repos(store).acme.putTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_600_000 });
     await manager.flush();
     const withTxt = manager.current;
     assert.notEqual(withTxt, live);
     assert.equal(withTxt.nextExpiry, 1_800_000_600_000);
-    await store.putAcmeTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_900_000 });
+    await repos(store).acme.putTxt({ name: 'abc', value: 'v', expiresAt: 1_800_000_900_000 });
     await manager.flush();
     assert.notEqual(manager.current, withTxt);
     assert.equal(manager.current.serial, withTxt.serial);

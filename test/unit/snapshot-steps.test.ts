@@ -2,6 +2,8 @@
 // the same JSON as before (so serials do not move on upgrade), and a build from the store
 // hands the event loop back between chunks, so queries are answered while it runs.
 import { describe, it } from 'node:test';
+import { snapshotSource } from '../../src/repositories.js';
+import { repos } from '../helpers/repos.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { finishConfig } from '../../src/config/load.js';
@@ -11,8 +13,8 @@ import { BUILD_CHUNK, runSteps } from '../../src/snapshot/steps.js';
 import { snapshotFromStore } from '../../src/snapshot/from-store.js';
 import { drive } from '../../src/lib/cooperative.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import type { Domain, EdgeNode } from '../../src/store/model.js';
-import type { StoreState } from '../../src/store/store.js';
+import type { Domain, EdgeNode } from '../../src/model/domain.js';
+import type { StoreState } from '../../src/snapshot/source.js';
 
 const config = finishConfig({ seed: { dir: null }, store: { file: null } });
 
@@ -115,8 +117,8 @@ describe('cooperative snapshot build', () => {
   it('lets other callbacks run between chunks of a large build', async () => {
     const store = new EmbeddedStore();
     await store.start();
-    for (const d of domains(BUILD_CHUNK * 5)) await store.putDomain(d);
-    const state = await store.loadState(config.zone.name);
+    for (const d of domains(BUILD_CHUNK * 5)) await repos(store).domains.put(d);
+    const state = await snapshotSource(repos(store)).loadState(config.zone.name);
     let ticks = 0;
     let building = true;
     const tick = () => {
@@ -134,7 +136,7 @@ describe('cooperative snapshot build', () => {
     assert.equal(snap.domains.size, BUILD_CHUNK * 5);
     assert.ok(ticks >= 9, `${ticks} turns of the event loop during the build`);
     // The default slice is time-based; the result is the same snapshot content.
-    const again = await snapshotFromStore(config, store, { generation: 1 });
+    const again = await snapshotFromStore(config, snapshotSource(repos(store)), { generation: 1 });
     assert.equal(again.contentHash, hash);
     assert.equal(again.domains.size, BUILD_CHUNK * 5);
     await store.stop();

@@ -17,7 +17,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import type { StoreChange } from '../../src/store/store.js';
-import { domain, health, node, storeContract } from '../store-contract.js';
+import { storeContract } from '../store-contract.js';
+import { domain, health, node, repositoriesContract } from '../repositories-contract.js';
+import { repos } from '../helpers/repos.js';
+import { snapshotSource } from '../../src/repositories.js';
+import { migrateStateFileV1 } from '../../src/state-file-v1.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cirrus-embedded-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -25,9 +29,10 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 /** A fresh state file in a directory that does not exist yet: start() must create it. */
 const freshFile = () => join(root, `case-${++n}`, 'state.json');
-const open = (file: string) => new EmbeddedStore({ file, watchIntervalMs: 100 });
+const open = (file: string) =>
+  new EmbeddedStore({ migrate: migrateStateFileV1, file, watchIntervalMs: 100 });
 
-storeContract('embedded (JSON file)', async () => {
+const fixture = async () => {
   const file = freshFile();
   const store = open(file);
   await store.start();
@@ -41,16 +46,19 @@ storeContract('embedded (JSON file)', async () => {
       return open(file);
     },
   };
-});
+};
+
+storeContract('embedded (JSON file)', fixture);
+repositoriesContract('embedded (JSON file)', fixture);
 
 describe('EmbeddedStore in memory only', () => {
   it('works without a file and forgets everything on stop', async () => {
     const store = new EmbeddedStore();
     await store.start();
-    await store.putDomain(domain('a.example.com'));
-    assert.equal(await store.advanceSerial('z.', 'h1', 7), 7);
-    assert.equal(await store.advanceSerial('z.', 'h2', 7), 8);
-    assert.deepEqual(await store.listDomains(), [domain('a.example.com')]);
+    await repos(store).domains.put(domain('a.example.com'));
+    assert.equal(await repos(store).serials.advance('z.', 'h1', 7), 7);
+    assert.equal(await repos(store).serials.advance('z.', 'h2', 7), 8);
+    assert.deepEqual(await repos(store).domains.list(), [domain('a.example.com')]);
     await store.stop();
     await store.stop();
   });
@@ -61,15 +69,15 @@ describe('EmbeddedStore with a state file', () => {
     const file = freshFile();
     const first = open(file);
     await first.start();
-    await first.putDomain(domain('a.example.com'));
-    await first.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
-    await first.putZoneText('cdn.example.net.', 'www 30 IN A 198.51.100.1\n');
+    await repos(first).domains.put(domain('a.example.com'));
+    await repos(first).nodes.put(node('edge-1', { ipv4: '203.0.113.1' }));
+    await repos(first).zoneText.put('cdn.example.net.', 'www 30 IN A 198.51.100.1\n');
     await first.stop();
 
     const second = open(file);
     await second.start();
     try {
-      assert.deepEqual(await second.loadState('cdn.example.net.'), {
+      assert.deepEqual(await snapshotSource(repos(second)).loadState('cdn.example.net.'), {
         domains: [domain('a.example.com')],
         nodes: [node('edge-1', { ipv4: '203.0.113.1' })],
         zoneText: 'www 30 IN A 198.51.100.1\n',
@@ -96,9 +104,9 @@ describe('EmbeddedStore with a state file', () => {
           resolve(c);
         });
       });
-      await writer.putDomain(domain('b.example.com'));
+      await repos(writer).domains.put(domain('b.example.com'));
       assert.deepEqual(await change, { kind: 'all', origin: 'remote' });
-      assert.deepEqual(await reader.listDomains(), [domain('b.example.com')]);
+      assert.deepEqual(await repos(reader).domains.list(), [domain('b.example.com')]);
     } finally {
       await writer.stop();
       await reader.stop();
@@ -119,7 +127,7 @@ describe('EmbeddedStore with a state file', () => {
     try {
       const seen: StoreChange[] = [];
       reader.onChange((c) => seen.push(c));
-      await writer.putNode(node('edge-9'));
+      await repos(writer).nodes.put(node('edge-9'));
       const deadline = Date.now() + 1500;
       while (seen.length === 0 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
@@ -149,12 +157,38 @@ describe('EmbeddedStore with a state file', () => {
 });
 
 describe('EmbeddedStore writes behind', () => {
-  const raw = (file: string) =>
-    JSON.parse(readFileSync(file, 'utf8')) as {
-      domains: Record<string, unknown>;
-      tokens: Record<string, unknown>;
-      nodes: Record<string, unknown>;
+  /** The file's domains, tokens and nodes by name, read from the keys that hold them. */
+  const raw = (file: string) => {
+    const f = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
+    const pick = (section: string, prefix: string): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(f[section] ?? {})
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
+    return {
+      domains: pick('json', 'cdn:dom:'),
+      tokens: pick('hashes', 'cdn:token:'),
+      nodes: pick('hashes', 'cdn:node:'),
     };
+  };
+  /** Adds to a parsed state file the token `foreign` as `cirrus token create` writes it. */
+  function withForeignToken(text: string): string {
+    const f = JSON.parse(text) as {
+      strings: Record<string, string>;
+      hashes: Record<string, Record<string, string>>;
+      sets: Record<string, string[]>;
+    };
+    f.hashes['cdn:token:foreign'] = {
+      id: 'foreign',
+      name: 'f',
+      created_at: 'x',
+      hash: 'hash-foreign',
+    };
+    f.sets['cdn:tokens'] = [...(f.sets['cdn:tokens'] ?? []), 'foreign'];
+    f.strings['cdn:token_hash:hash-foreign'] = 'foreign';
+    return JSON.stringify(f);
+  }
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   async function until(what: string, cond: () => boolean, ms = 2000): Promise<void> {
     const deadline = Date.now() + ms;
@@ -167,18 +201,58 @@ describe('EmbeddedStore writes behind', () => {
     readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
   /** A token written the way another process (`cirrus token create`) writes it. */
   async function foreignToken(file: string, id: string): Promise<void> {
-    const other = new EmbeddedStore({ file, writeDelayMs: 0 });
+    const other = new EmbeddedStore({ migrate: migrateStateFileV1, file, writeDelayMs: 0 });
     await other.start();
-    await other.putToken({ id, name: id, createdAt: '2024-01-01T00:00:00.000Z' }, `hash-${id}`);
+    await repos(other).tokens.put(
+      { id, name: id, createdAt: '2024-01-01T00:00:00.000Z' },
+      `hash-${id}`,
+    );
     await other.stop();
   }
 
-  it('a burst of writes reaches the file in one write, all of it', async () => {
+  it('keeps volatile keys (health views and their index) in memory only, through adoptions', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 150, watchIntervalMs: 50 });
+    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 20 });
     await store.start();
     try {
-      for (let i = 0; i < 300; i++) await store.putDomain(domain(`d${i}.example.com`));
+      const view = {
+        instance: 'i1',
+        state: 'up' as const,
+        okStreak: 1,
+        failStreak: 0,
+        lastError: null,
+        lastCheck: '2024-03-01T00:00:05.000Z',
+        latencyMs: 1,
+      };
+      await repos(store).health.putViews(new Map([['edge-1', view]]), 60);
+      await repos(store).domains.put(domain('a.example.com'));
+      await store.flush();
+      const text = readFileSync(file, 'utf8');
+      assert.ok(!text.includes('cdn:health:'), 'no health key in the file');
+      const seen: StoreChange[] = [];
+      store.onChange((c) => seen.push(c));
+      await foreignToken(file, 'foreign');
+      await until('the foreign write adopted', () => seen.some((c) => c.origin === 'remote'));
+      assert.deepEqual(
+        await repos(store).health.loadViews(['edge-1']),
+        new Map([['edge-1', [view]]]),
+      );
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('a burst of writes reaches the file in one write, all of it', async () => {
+    const file = freshFile();
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 150,
+      watchIntervalMs: 50,
+    });
+    await store.start();
+    try {
+      for (let i = 0; i < 300; i++) await repos(store).domains.put(domain(`d${i}.example.com`));
       assert.equal(existsSync(file), false, 'nothing written while the burst runs');
       await until('the burst on disk', () => existsSync(file));
       const first = statSync(file);
@@ -194,13 +268,13 @@ describe('EmbeddedStore writes behind', () => {
 
   it('steady writes do not postpone the file write past the delay', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 100 });
+    const store = new EmbeddedStore({ migrate: migrateStateFileV1, file, writeDelayMs: 100 });
     await store.start();
     try {
       const started = Date.now();
       let i = 0;
       while (!existsSync(file)) {
-        await store.putDomain(domain(`d${i++}.example.com`));
+        await repos(store).domains.put(domain(`d${i++}.example.com`));
         await sleep(20);
       }
       assert.ok(Date.now() - started < 600, `first write after ${Date.now() - started} ms`);
@@ -212,15 +286,15 @@ describe('EmbeddedStore writes behind', () => {
 
   it('after a write that took longer than the delay, the next waits as long as it took', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 10 });
+    const store = new EmbeddedStore({ migrate: migrateStateFileV1, file, writeDelayMs: 10 });
     await store.start();
     try {
-      await store.putDomain(domain('first.example.com'));
+      await repos(store).domains.put(domain('first.example.com'));
       while (!existsSync(file)) await sleep(5);
       await sleep(50);
       // As if that write had taken 400 ms (a large store's).
-      store['lastWriteMs'] = 400;
-      await store.putDomain(domain('second.example.com'));
+      (store['file'] as unknown as { lastWriteMs: number }).lastWriteMs = 400;
+      await repos(store).domains.put(domain('second.example.com'));
       await sleep(200);
       assert.deepEqual(Object.keys(raw(file).domains), ['first.example.com']);
       await sleep(400);
@@ -235,12 +309,12 @@ describe('EmbeddedStore writes behind', () => {
 
   it('stop() writes what is pending; a restart sees every write', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 60_000 });
+    const store = new EmbeddedStore({ migrate: migrateStateFileV1, file, writeDelayMs: 60_000 });
     await store.start();
-    for (let i = 0; i < 200; i++) await store.putDomain(domain(`d${i}.example.com`));
-    await store.putNode(node('edge-1', { ipv4: '203.0.113.1' }));
-    await store.setNodeHealth('edge-1', false, health({ state: 'down' }));
-    await store.deleteDomain('d7.example.com');
+    for (let i = 0; i < 200; i++) await repos(store).domains.put(domain(`d${i}.example.com`));
+    await repos(store).nodes.put(node('edge-1', { ipv4: '203.0.113.1' }));
+    await repos(store).nodes.setHealth('edge-1', false, health({ state: 'down' }));
+    await repos(store).domains.delete('d7.example.com');
     assert.equal(existsSync(file), false, 'nothing written before stop');
     await store.stop();
 
@@ -248,10 +322,10 @@ describe('EmbeddedStore writes behind', () => {
     const again = open(file);
     await again.start();
     try {
-      assert.equal((await again.listDomains()).length, 199);
-      assert.equal(await again.getDomain('d7.example.com'), undefined);
+      assert.equal((await repos(again).domains.list()).length, 199);
+      assert.equal(await repos(again).domains.get('d7.example.com'), undefined);
       assert.deepEqual(
-        await again.getNode('edge-1'),
+        await repos(again).nodes.get('edge-1'),
         node('edge-1', { ipv4: '203.0.113.1', active: false, health: health({ state: 'down' }) }),
       );
     } finally {
@@ -274,7 +348,7 @@ describe('EmbeddedStore writes behind', () => {
     writeFileSync(file, JSON.stringify(old));
     const store = open(file);
     await store.start();
-    await store.putDomain(domain('b.example.com'));
+    await repos(store).domains.put(domain('b.example.com'));
     await store.stop();
     assert.deepEqual(raw(file).domains, {
       'a.example.com': domain('a.example.com'),
@@ -284,17 +358,25 @@ describe('EmbeddedStore writes behind', () => {
 
   it('a foreign write while local changes are pending keeps both, announced as remote', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 400, watchIntervalMs: 50 });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 400,
+      watchIntervalMs: 50,
+    });
     await store.start();
     try {
       const seen: StoreChange[] = [];
       store.onChange((c) => seen.push(c));
-      await store.putDomain(domain('local.example.com'));
+      await repos(store).domains.put(domain('local.example.com'));
       await foreignToken(file, 'foreign');
       assert.deepEqual(Object.keys(raw(file).domains), [], 'ours is still pending');
       await until('the foreign write adopted', () => seen.some((c) => c.origin === 'remote'));
-      assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
-      assert.deepEqual(await store.getDomain('local.example.com'), domain('local.example.com'));
+      assert.equal(await repos(store).tokens.idByHash('hash-foreign'), 'foreign');
+      assert.deepEqual(
+        await repos(store).domains.get('local.example.com'),
+        domain('local.example.com'),
+      );
       await until('ours written', () => 'local.example.com' in raw(file).domains);
       assert.ok('foreign' in raw(file).tokens, 'the foreign token survived our write');
     } finally {
@@ -304,9 +386,14 @@ describe('EmbeddedStore writes behind', () => {
 
   /** A store holding 20,000 domains on disk, so that its next write takes a while. */
   async function bigStore(file: string, watchIntervalMs: number): Promise<EmbeddedStore> {
-    const store = new EmbeddedStore({ file, writeDelayMs: 60_000, watchIntervalMs });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 60_000,
+      watchIntervalMs,
+    });
     await store.start();
-    for (let i = 0; i < 20_000; i++) await store.putDomain(domain(`d${i}.example.com`));
+    for (let i = 0; i < 20_000; i++) await repos(store).domains.put(domain(`d${i}.example.com`));
     await store.flush();
     return store;
   }
@@ -315,20 +402,26 @@ describe('EmbeddedStore writes behind', () => {
   it('a token written by another process is accepted at once, before the next poll', async () => {
     const file = freshFile();
     // The poll is far away: only the lookup itself can find the new token.
-    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 60_000 });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 10,
+      watchIntervalMs: 60_000,
+    });
     await store.start();
+    const r = repos(store);
     try {
-      await store.putDomain(domain('kept.example.com'));
+      await r.domains.put(domain('kept.example.com'));
       await store.flush();
-      assert.equal(await store.tokenIdByHash('hash-nobody'), undefined);
+      assert.equal(await r.tokens.idByHash('hash-nobody'), undefined);
       await foreignToken(file, 'cli');
-      assert.equal(await store.tokenIdByHash('hash-cli'), 'cli');
+      assert.equal(await r.tokens.idByHash('hash-cli'), 'cli');
       assert.deepEqual(
-        (await store.listDomains()).map((d) => d.domain),
+        (await r.domains.list()).map((d) => d.domain),
         ['kept.example.com'],
         'adopting the file keeps what this instance wrote',
       );
-      assert.equal(await store.tokenIdByHash('hash-nobody'), undefined);
+      assert.equal(await r.tokens.idByHash('hash-nobody'), undefined);
     } finally {
       await store.stop();
     }
@@ -339,13 +432,11 @@ describe('EmbeddedStore writes behind', () => {
     const store = await bigStore(file, 60_000); // no polling: only the rename's check finds it
     try {
       const before = readFileSync(file, 'utf8');
-      await store.putDomain(domain('local.example.com'));
+      await repos(store).domains.put(domain('local.example.com'));
       const flushed = store.flush();
       await until('our write under way', () => tmpFiles(file).length > 0);
       // Another process read the file before our write and lands its own now.
-      const theirs = JSON.parse(before) as { tokens: Record<string, unknown> };
-      theirs.tokens.foreign = foreignTokenRecord;
-      writeFileSync(`${file}.other`, JSON.stringify(theirs));
+      writeFileSync(`${file}.other`, withForeignToken(before));
       renameSync(`${file}.other`, file);
       await flushed;
 
@@ -367,7 +458,7 @@ describe('EmbeddedStore writes behind', () => {
       store.onChange((c) => {
         if (c.origin === 'remote') adoptedMidWrite ??= tmpFiles(file).length > 0;
       });
-      await store.putDomain(domain('local.example.com'));
+      await repos(store).domains.put(domain('local.example.com'));
       const flushed = store.flush();
       await until('our write under way', () => tmpFiles(file).length > 0);
       // A small foreign state (no domains at all), adopted long before our write ends.
@@ -391,8 +482,8 @@ describe('EmbeddedStore writes behind', () => {
       const after = raw(file);
       assert.deepEqual(Object.keys(after.tokens), ['foreign']);
       assert.deepEqual(Object.keys(after.domains), ['local.example.com'], 'theirs, then ours');
-      assert.equal(await store.tokenIdByHash('hash-foreign'), 'foreign');
-      assert.equal((await store.listDomains()).length, 1);
+      assert.equal(await repos(store).tokens.idByHash('hash-foreign'), 'foreign');
+      assert.equal((await repos(store).domains.list()).length, 1);
     } finally {
       await store.stop();
     }
@@ -400,13 +491,18 @@ describe('EmbeddedStore writes behind', () => {
 
   it('does not take its own write for a foreign one', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 10, watchIntervalMs: 10 });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 10,
+      watchIntervalMs: 10,
+    });
     await store.start();
     try {
       const seen: StoreChange[] = [];
       store.onChange((c) => seen.push(c));
       for (let i = 0; i < 10; i++) {
-        await store.putDomain(domain(`d${i}.example.com`));
+        await repos(store).domains.put(domain(`d${i}.example.com`));
         await sleep(30);
       }
       await store.flush();
@@ -422,18 +518,23 @@ describe('EmbeddedStore writes behind', () => {
 
   it('a garbage foreign file breaks nothing: kept until replaced, then merged', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 50, watchIntervalMs: 50 });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 50,
+      watchIntervalMs: 50,
+    });
     await store.start();
     try {
-      await store.putDomain(domain('a.example.com'));
+      await repos(store).domains.put(domain('a.example.com'));
       await store.flush();
       const good = readFileSync(file, 'utf8');
       const garbage = good.slice(0, good.length >> 1);
       writeFileSync(file, garbage);
 
-      assert.deepEqual(await store.getDomain('a.example.com'), domain('a.example.com'));
-      await store.putDomain(domain('b.example.com'));
-      assert.equal((await store.listDomains()).length, 2);
+      assert.deepEqual(await repos(store).domains.get('a.example.com'), domain('a.example.com'));
+      await repos(store).domains.put(domain('b.example.com'));
+      assert.equal((await repos(store).domains.list()).length, 2);
       await sleep(300);
       assert.equal(
         readFileSync(file, 'utf8'),
@@ -442,9 +543,7 @@ describe('EmbeddedStore writes behind', () => {
       );
 
       // The other writer finishes: its file holds a token; ours is merged over it.
-      const theirs = JSON.parse(good) as { tokens: Record<string, unknown> };
-      theirs.tokens.foreign = { id: 'foreign', name: 'f', createdAt: 'x', hash: 'hash-foreign' };
-      writeFileSync(file, JSON.stringify(theirs));
+      writeFileSync(file, withForeignToken(good));
       await until('merged on disk', () => {
         try {
           return 'b.example.com' in raw(file).domains;
@@ -461,12 +560,17 @@ describe('EmbeddedStore writes behind', () => {
 
   it('a file left unreadable is set aside after the grace time, and at stop', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 50, unreadableGraceMs: 300 });
+    const store = new EmbeddedStore({
+      migrate: migrateStateFileV1,
+      file,
+      writeDelayMs: 50,
+      unreadableGraceMs: 300,
+    });
     await store.start();
-    await store.putDomain(domain('a.example.com'));
+    await repos(store).domains.put(domain('a.example.com'));
     await store.flush();
     writeFileSync(file, '{"version": 1, "domains": {');
-    await store.putDomain(domain('b.example.com'));
+    await repos(store).domains.put(domain('b.example.com'));
     await until('written after the grace time', () => {
       try {
         return 'b.example.com' in raw(file).domains;
@@ -482,7 +586,7 @@ describe('EmbeddedStore writes behind', () => {
     );
 
     writeFileSync(file, 'garbage');
-    await store.putDomain(domain('c.example.com'));
+    await repos(store).domains.put(domain('c.example.com'));
     await store.stop();
     assert.equal(Object.keys(raw(file).domains).length, 3);
     assert.equal(readdirSync(dirname(file)).filter((f) => f.includes('.unreadable-')).length, 2);
@@ -490,9 +594,9 @@ describe('EmbeddedStore writes behind', () => {
 
   it('a write that fails keeps the changes: stop() says so, a later flush writes them', async () => {
     const file = freshFile();
-    const store = new EmbeddedStore({ file, writeDelayMs: 60_000 });
+    const store = new EmbeddedStore({ migrate: migrateStateFileV1, file, writeDelayMs: 60_000 });
     await store.start();
-    await store.putDomain(domain('a.example.com'));
+    await repos(store).domains.put(domain('a.example.com'));
     // The state file's directory becomes a file: every write fails with ENOTDIR.
     rmSync(dirname(file), { recursive: true });
     writeFileSync(dirname(file), 'not a directory');
@@ -501,7 +605,7 @@ describe('EmbeddedStore writes behind', () => {
       assert.match(err.message, /1 changes not written/);
       return true;
     });
-    assert.deepEqual(await store.getDomain('a.example.com'), domain('a.example.com'));
+    assert.deepEqual(await repos(store).domains.get('a.example.com'), domain('a.example.com'));
     rmSync(dirname(file));
     mkdirSync(dirname(file));
     await store.flush();

@@ -1,13 +1,14 @@
 // Seeding an empty store from a folder: what is read, that a bad file writes nothing, and
 // that the policy document counts as content.
 import { after, describe, it } from 'node:test';
+import { repos } from '../helpers/repos.js';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finishConfig } from '../../src/config/load.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import { seedStore } from '../../src/store/seed.js';
+import { isEmpty, seedStore } from '../../src/domains/seed.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
 
@@ -42,9 +43,9 @@ describe('seedStore and policy.json', () => {
       'nodes.json': [{ id: 'edge-1', ipv4: '192.0.2.1', pool: 'fra' }],
     });
     await withStore(async (store) => {
-      const result = await seedStore(config, store, dir);
+      const result = await seedStore(config, repos(store), dir);
       assert.deepEqual(result, { seeded: true, domains: 0, nodes: 1, records: 0, policy: true });
-      const policy = await store.getPolicy();
+      const policy = await repos(store).policy.get();
       assert.equal(policy?.defaultPool, 'fra');
       assert.deepEqual(policy?.pools.fra, {
         continents: ['EU'],
@@ -62,23 +63,23 @@ describe('seedStore and policy.json', () => {
       'nodes.json': [{ id: 'edge-1', ipv4: '192.0.2.1' }],
     });
     await withStore(async (store) => {
-      await assert.rejects(seedStore(config, store, dir), (err: Error) => {
+      await assert.rejects(seedStore(config, repos(store), dir), (err: Error) => {
         assert.ok(err.message.includes(join(dir, 'policy.json')), err.message);
         assert.match(err.message, /chain\[1\]/);
         return true;
       });
-      assert.equal(await store.isEmpty(config.zone.name), true);
-      assert.equal(await store.getPolicy(), null);
+      assert.equal(await isEmpty(repos(store), config.zone.name), true);
+      assert.equal(await repos(store).policy.get(), null);
     });
   });
 
   it('leaves a store that already holds a policy alone', async () => {
     const dir = seedDir({ 'nodes.json': [{ id: 'edge-1', ipv4: '192.0.2.1' }] });
     await withStore(async (store) => {
-      await store.putPolicy(validate(GslbPolicy, {}, 'policy'));
-      const result = await seedStore(config, store, dir);
+      await repos(store).policy.put(validate(GslbPolicy, {}, 'policy'));
+      const result = await seedStore(config, repos(store), dir);
       assert.equal(result.seeded, false, 'a stored policy is content');
-      assert.deepEqual(await store.listNodes(), []);
+      assert.deepEqual(await repos(store).nodes.list(), []);
     });
   });
 });

@@ -115,7 +115,7 @@ export const acmeDnsRoutes =
      */
     const authorized = async (req: FastifyRequest, reply: FastifyReply) => {
       const account = await authenticateAccount(
-        deps.store,
+        deps.repos,
         req.headers['x-api-user'] as string | undefined,
         req.headers['x-api-key'] as string | undefined,
         req.ip,
@@ -152,7 +152,7 @@ export const acmeDnsRoutes =
       },
       async (req, reply) => {
         if (deps.config.acme.dnsApi.register === 'token') {
-          if (!(await authenticate(deps.store, req.headers.authorization)))
+          if (!(await authenticate(deps.repos, req.headers.authorization)))
             return fail(reply, 401, 'forbidden', 'registration needs an admin API bearer token');
         }
         const body = readBody(rawBody(req) ?? {}, ['allowfrom'], true);
@@ -166,7 +166,7 @@ export const acmeDnsRoutes =
         } catch (err) {
           return fail(reply, 400, 'invalid_allowfrom_cidr', `allowfrom: ${(err as Error).message}`);
         }
-        const { account, password } = await registerAccount(deps.store, allowfrom);
+        const { account, password } = await registerAccount(deps.repos, allowfrom);
         return reply.status(201).send({
           username: account.username,
           password,

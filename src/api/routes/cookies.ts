@@ -25,7 +25,7 @@ export const cookieRoutes =
       async () => {
         const rotated = deps.rotateCookies
           ? await deps.rotateCookies()
-          : await rotateStoredSecrets(deps.store);
+          : await rotateStoredSecrets(deps.repos.cookies);
         return { rotatedAt: new Date(rotated.rotatedAt).toISOString() };
       },
     );

@@ -4,8 +4,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../store/model.js';
-import { DomainCache, OriginBreaker } from '../../edge/model.js';
+import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../model/domain.js';
+import { DomainCache, OriginBreaker } from '../../model/edge.js';
 import { createDomain, updateDomain } from '../../domains/service.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
@@ -97,7 +97,7 @@ function checkPools(pools: readonly string[] | undefined, snapshot: Snapshot): v
 export const domainRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { config, store } = deps;
+    const { config, repos } = deps;
     const view = (d: Domain) => domainView(d, config, deps.snapshot());
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
@@ -107,7 +107,7 @@ export const domainRoutes =
         schema: { tags: ['domains'], response: { 200: Type.Array(DomainView), 401: ErrorSchema } },
       },
       async () =>
-        (await store.listDomains()).sort((a, b) => a.domain.localeCompare(b.domain)).map(view),
+        (await repos.domains.list()).sort((a, b) => a.domain.localeCompare(b.domain)).map(view),
     );
 
     app.post(
@@ -117,7 +117,7 @@ export const domainRoutes =
       },
       async (req, reply) => {
         checkPools(req.body.pools, deps.snapshot());
-        const d = await createDomain(config, store, req.body);
+        const d = await createDomain(config, repos, req.body);
         await deps.flush();
         return reply.status(201).send(view(d));
       },
@@ -127,7 +127,7 @@ export const domainRoutes =
       '/domains/:domain',
       { schema: { tags: ['domains'], params: Params, response: { 200: DomainView, ...errors } } },
       async (req) => {
-        const d = await store.getDomain(normalizeName(req.params.domain));
+        const d = await repos.domains.get(normalizeName(req.params.domain));
         if (!d) throw new NotFoundError(`domain ${req.params.domain} does not exist`);
         return view(d);
       },
@@ -145,7 +145,7 @@ export const domainRoutes =
       },
       async (req) => {
         checkPools(req.body.pools, deps.snapshot());
-        const d = await updateDomain(store, req.params.domain, req.body, true);
+        const d = await updateDomain(repos, req.params.domain, req.body, true);
         await deps.flush();
         return view(d);
       },
@@ -163,7 +163,7 @@ export const domainRoutes =
       },
       async (req) => {
         checkPools(req.body.pools, deps.snapshot());
-        const d = await updateDomain(store, req.params.domain, req.body, false);
+        const d = await updateDomain(repos, req.params.domain, req.body, false);
         await deps.flush();
         return view(d);
       },
@@ -173,7 +173,7 @@ export const domainRoutes =
       '/domains/:domain',
       { schema: { tags: ['domains'], params: Params, response: { 204: Type.Null(), ...errors } } },
       async (req, reply) => {
-        if (!(await store.deleteDomain(normalizeName(req.params.domain)))) {
+        if (!(await repos.domains.delete(normalizeName(req.params.domain)))) {
           throw new NotFoundError(`domain ${req.params.domain} does not exist`);
         }
         await deps.flush();

@@ -5,9 +5,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { EdgeOverride, PurgeRequest } from '../../edge/model.js';
+import { EdgeOverride, PurgeRequest } from '../../model/edge.js';
 import { EdgeBus } from '../../edge/bus.js';
-import { NODE_ID_PATTERN } from '../../store/model.js';
+import { NODE_ID_PATTERN } from '../../model/domain.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
 
@@ -16,14 +16,14 @@ const Params = Type.Object({ id: Type.String({ pattern: NODE_ID_PATTERN }) });
 export const edgeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store, config } = deps;
+    const { repos, config } = deps;
     const bus = new EdgeBus(config.store.redisUrl);
     app.addHook('onClose', () => bus.stop());
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
     const managed = async (name: string, field: string): Promise<string> => {
       const domain = normalizeName(name);
-      if (!(await store.getDomain(domain)))
+      if (!(await repos.domains.get(domain)))
         throw new ValidationError(`${field}: ${domain} is not a managed domain`, field);
       return domain;
     };
@@ -78,7 +78,7 @@ export const edgeRoutes =
     );
 
     const nodeMustExist = async (id: string) => {
-      if (!(await store.getNode(id))) throw new NotFoundError(`node ${id} does not exist`);
+      if (!(await repos.nodes.get(id))) throw new NotFoundError(`node ${id} does not exist`);
     };
 
     app.get(

@@ -2,6 +2,7 @@
 // replaced whole; a replacement is compiled against the current state before it is stored.
 // /api/v1/health: the health checker's status on this instance.
 // /api/v1/explain: the whole decision for a name and a client, as `dig TXT _explain.…` shows.
+import { snapshotSource } from '../../repositories.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
@@ -58,14 +59,17 @@ export const gslbRoutes =
     app.get(
       '/policy',
       { schema: { tags: ['gslb'], response: { 200: GslbPolicy, 401: ErrorSchema } } },
-      async () => (await deps.store.getPolicy()) ?? DEFAULT_POLICY,
+      async () => (await deps.repos.policy.get()) ?? DEFAULT_POLICY,
     );
 
     app.put(
       '/policy',
       { schema: { tags: ['gslb'], body: GslbPolicy, response: { 200: GslbPolicy, ...errors } } },
       async (req) => {
-        const state = { ...(await deps.store.loadState(deps.config.zone.name)), policy: req.body };
+        const state = {
+          ...(await snapshotSource(deps.repos).loadState(deps.config.zone.name)),
+          policy: req.body,
+        };
         let warnings: readonly string[];
         try {
           warnings = buildSnapshot({
@@ -82,7 +86,7 @@ export const gslbRoutes =
           );
         }
         for (const w of warnings) req.log.warn({ warning: w }, 'policy stored with a warning');
-        await deps.store.putPolicy(req.body);
+        await deps.repos.policy.put(req.body);
         await deps.flush();
         return req.body;
       },

@@ -25,6 +25,7 @@ export const healthRoutes =
                 Type.Array(
                   Type.Object({
                     index: Type.Integer(),
+                    udp: Type.Union([Type.Literal('reuseport'), Type.Literal('shared')]),
                     pid: Type.Optional(Type.Integer()),
                     ready: Type.Boolean(),
                     generation: Type.Integer(),
@@ -48,7 +49,7 @@ export const healthRoutes =
           domains: s.domains.size,
           nodes: s.nodes.length,
           snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
-          store: deps.store.kind,
+          store: deps.repos.store.kind,
           ...(err ? { lastBuildError: err } : {}),
           ...(workers ? { dnsWorkers: workers } : {}),
         };

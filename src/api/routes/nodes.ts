@@ -13,7 +13,7 @@ import {
   NodeProbe,
   NodeUpdate,
   type EdgeNode,
-} from '../../store/model.js';
+} from '../../model/domain.js';
 import type { Config } from '../../config/schema.js';
 import { toEdgeNode, toEdgeNodes, withOwnedActive } from '../../domains/service.js';
 import { probesOwnActive } from '../../health/probe-spec.js';
@@ -64,11 +64,11 @@ function view(config: Config, n: EdgeNode) {
 export const nodeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const { store, config } = deps;
+    const { repos, config } = deps;
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema };
-    const list = async () => (await store.listNodes()).sort(byId).map((n) => view(config, n));
+    const list = async () => (await repos.nodes.list()).sort(byId).map((n) => view(config, n));
     /** The node as stored after a write, health record included. */
-    const stored = async (node: EdgeNode) => view(config, (await store.getNode(node.id)) ?? node);
+    const stored = async (node: EdgeNode) => view(config, (await repos.nodes.get(node.id)) ?? node);
 
     app.get(
       '/nodes',
@@ -86,11 +86,11 @@ export const nodeRoutes =
         },
       },
       async (req) => {
-        const current = new Map((await store.listNodes()).map((n) => [n.id, n]));
+        const current = new Map((await repos.nodes.list()).map((n) => [n.id, n]));
         const nodes = toEdgeNodes(req.body).map((n) =>
           withOwnedActive(config, n, current.get(n.id)),
         );
-        await store.replaceNodes(nodes);
+        await repos.nodes.replace(nodes);
         await deps.flush();
         return list();
       },
@@ -100,7 +100,7 @@ export const nodeRoutes =
       '/nodes/:id',
       { schema: { tags: ['nodes'], params: Params, response: { 200: NodeView, ...errors } } },
       async (req) => {
-        const n = await store.getNode(req.params.id);
+        const n = await repos.nodes.get(req.params.id);
         if (!n) throw new NotFoundError(`node ${req.params.id} does not exist`);
         return view(config, n);
       },
@@ -117,13 +117,13 @@ export const nodeRoutes =
         },
       },
       async (req, reply) => {
-        const existed = await store.getNode(req.params.id);
+        const existed = await repos.nodes.get(req.params.id);
         const node = withOwnedActive(
           config,
           toEdgeNode({ ...req.body, id: req.params.id }),
           existed,
         );
-        await store.putNode(node);
+        await repos.nodes.put(node);
         await deps.flush();
         return reply.status(existed ? 200 : 201).send(await stored(node));
       },
@@ -140,14 +140,14 @@ export const nodeRoutes =
         },
       },
       async (req) => {
-        const cur = await store.getNode(req.params.id);
+        const cur = await repos.nodes.get(req.params.id);
         if (!cur) throw new NotFoundError(`node ${req.params.id} does not exist`);
         const node = withOwnedActive(
           config,
           toEdgeNode({ ...cur, mode: cur.mode ?? 'auto', ...req.body, id: cur.id }),
           cur,
         );
-        await store.putNode(node);
+        await repos.nodes.put(node);
         await deps.flush();
         return stored(node);
       },
@@ -157,7 +157,7 @@ export const nodeRoutes =
       '/nodes/:id',
       { schema: { tags: ['nodes'], params: Params, response: { 204: Type.Null(), ...errors } } },
       async (req, reply) => {
-        if (!(await store.deleteNode(req.params.id)))
+        if (!(await repos.nodes.delete(req.params.id)))
           throw new NotFoundError(`node ${req.params.id} does not exist`);
         await deps.flush();
         return reply.status(204).send(null);

@@ -8,7 +8,8 @@ import { ErrorSchema } from '../errors.js';
 import { SecondaryConfig, TsigKeyConfig } from '../../config/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
-import { peersProblem, type PeersDocument } from '../../xfr/peers.js';
+import type { PeersDocument } from '../../xfr/peers.js';
+import { peersProblem } from '../../config/peers-check.js';
 
 const { name: _secondaryName, ...SecondaryBody } = SecondaryConfig.properties;
 const { name: _keyName, ...KeyBody } = TsigKeyConfig.properties;
@@ -62,7 +63,7 @@ export const secondaryRoutes =
   async (app) => {
     const xfr = deps.config.xfr;
     const load = async (): Promise<PeersDocument> =>
-      (await deps.store.getPeers()) ?? { keys: [], secondaries: [] };
+      (await deps.repos.xfr.getPeers()) ?? { keys: [], secondaries: [] };
     /** Checks the document together with the config's entries, then stores it. */
     const save = async (doc: PeersDocument, field: (p: string) => string): Promise<void> => {
       const problem = peersProblem(
@@ -76,7 +77,7 @@ export const secondaryRoutes =
           `${field(problem.field)}: ${problem.message}`,
           field(problem.field),
         );
-      await deps.store.putPeers(doc);
+      await deps.repos.xfr.putPeers(doc);
     };
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
@@ -143,7 +144,7 @@ export const secondaryRoutes =
         const doc = await load();
         if (!doc.secondaries.some((s) => s.name === name))
           throw new NotFoundError(`secondary ${name} does not exist`);
-        await deps.store.putPeers({
+        await deps.repos.xfr.putPeers({
           ...doc,
           secondaries: doc.secondaries.filter((s) => s.name !== name),
         });
@@ -213,7 +214,7 @@ export const secondaryRoutes =
           throw new NotFoundError(`TSIG key ${name} does not exist`);
         const user = doc.secondaries.find((s) => s.key !== null && normalizeName(s.key) === name);
         if (user) throw new ConflictError(`TSIG key ${name} is used by secondary ${user.name}`);
-        await deps.store.putPeers({
+        await deps.repos.xfr.putPeers({
           ...doc,
           keys: doc.keys.filter((k) => normalizeName(k.name) !== name),
         });

@@ -15,7 +15,7 @@ export const tokenRoutes =
       '/tokens',
       { schema: { tags: ['tokens'], response: { 200: Type.Array(TokenView), 401: ErrorSchema } } },
       async () =>
-        (await deps.store.listTokens()).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+        (await deps.repos.tokens.list()).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
     );
 
     app.post(
@@ -38,7 +38,7 @@ export const tokenRoutes =
         },
       },
       async (req, reply) => {
-        const { token, record } = await createToken(deps.store, req.body.name);
+        const { token, record } = await createToken(deps.repos, req.body.name);
         return reply.status(201).send({ ...record, token });
       },
     );
@@ -53,7 +53,7 @@ export const tokenRoutes =
         },
       },
       async (req, reply) => {
-        if (!(await deps.store.deleteToken(req.params.id)))
+        if (!(await deps.repos.tokens.delete(req.params.id)))
           throw new NotFoundError(`token ${req.params.id} does not exist`);
         return reply.status(204).send(null);
       },

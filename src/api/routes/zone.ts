@@ -1,11 +1,12 @@
 // /api/v1/zone: the zone as text (what `cirrus zone export` prints) and the static
 // records, read and replaced as RFC 1035 text. A replacement is compiled against the
 // current state before it is stored, so a bad one is refused and never reaches the store.
+import { snapshotSource } from '../../repositories.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { exportZone } from '../../zone/export.js';
+import { exportZone } from '../../snapshot/export.js';
 import { buildSnapshot } from '../../snapshot/build.js';
 import { ValidationError, errorMessage } from '../../lib/errors.js';
 
@@ -25,7 +26,7 @@ export const zoneRoutes =
       '/zone/records',
       { schema: { tags: ['zone'], produces: ['text/dns'] } },
       async (_req, reply) =>
-        reply.type('text/dns; charset=utf-8').send((await deps.store.getZoneText(zoneName)) ?? ''),
+        reply.type('text/dns; charset=utf-8').send((await deps.repos.zoneText.get(zoneName)) ?? ''),
     );
 
     app.put(
@@ -43,7 +44,10 @@ export const zoneRoutes =
         },
       },
       async (req) => {
-        const state = { ...(await deps.store.loadState(zoneName)), zoneText: req.body };
+        const state = {
+          ...(await snapshotSource(deps.repos).loadState(zoneName)),
+          zoneText: req.body,
+        };
         let records: number;
         try {
           const trial = buildSnapshot({
@@ -58,7 +62,7 @@ export const zoneRoutes =
         } catch (err) {
           throw new ValidationError(`body: ${errorMessage(err)}`, 'body');
         }
-        await deps.store.putZoneText(zoneName, req.body);
+        await deps.repos.zoneText.put(zoneName, req.body);
         await deps.flush();
         return { records, serial: deps.snapshot().serial };
       },

@@ -3,7 +3,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { HOSTNAME_PATTERN, IPv4, IPv6, ProbeFields } from '../config/schema.js';
 import { ChainStep, LastResort, PoolName, POOL_PATTERN } from '../gslb/policy-model.js';
-import { DomainCache, OriginBreaker } from '../edge/model.js';
+import { DomainCache, OriginBreaker } from './edge.js';
 
 export const Origin = Type.Object(
   {

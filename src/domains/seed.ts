@@ -6,16 +6,45 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../config/schema.js';
-import type { Store } from './store.js';
-import { DomainCreate, NodeInput } from './model.js';
+import type { Store } from '../store/store.js';
+import { DomainCreate, NodeInput } from '../model/domain.js';
 import { GslbPolicy } from '../gslb/policy-model.js';
+import type { PolicyRepository } from '../gslb/policy-repository.js';
 import { validate } from '../config/validate.js';
-import { createDomain, labelsInUse, toEdgeNodes, withOwnedActive } from '../domains/service.js';
+import type { NodeRepository } from './repository.js';
+import {
+  createDomain,
+  labelsInUse,
+  toEdgeNodes,
+  withOwnedActive,
+  type DomainStores,
+} from './service.js';
 import { parseZoneText } from '../zone/parse.js';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 
-/** Meta key recording that the seed step ran for this store. */
-export const SEEDED = 'seeded';
+/** Records that the seed step ran for this store (and from where, or why it was skipped). */
+export const SEEDED_KEY = 'cdn:meta:seeded';
+
+/** What seeding writes to. */
+export interface SeedStores extends DomainStores {
+  store: Store;
+  nodes: NodeRepository;
+  policy: PolicyRepository;
+}
+
+/** True when the store holds no domain, node, policy or text of `zone`: the seed may fill it. */
+export async function isEmpty(r: SeedStores, zone: string): Promise<boolean> {
+  const [domains, nodes, text, policy] = await Promise.all([
+    r.domains.count(),
+    r.nodes.count(),
+    r.zoneText.get(zone),
+    r.policy.exists(),
+  ]);
+  return domains === 0 && nodes === 0 && text === null && !policy;
+}
+
+const setSeeded = (r: SeedStores, value: string) =>
+  r.store.write([{ op: 'set', key: SEEDED_KEY, value }]);
 
 export interface SeedResult {
   seeded: boolean;
@@ -34,12 +63,16 @@ function readJson(file: string): unknown {
   }
 }
 
-export async function seedStore(config: Config, store: Store, dir: string): Promise<SeedResult> {
+export async function seedStore(
+  config: Config,
+  store: SeedStores,
+  dir: string,
+): Promise<SeedResult> {
   const none = { seeded: false, domains: 0, nodes: 0, records: 0, policy: false };
   // Seed once per deployment: an operator who later deletes everything keeps an empty store.
-  if (!existsSync(dir) || (await store.getMeta(SEEDED)) !== undefined) return none;
-  if (!(await store.isEmpty(config.zone.name))) {
-    await store.setMeta(SEEDED, `skipped: store not empty at ${new Date().toISOString()}`);
+  if (!existsSync(dir) || (await store.store.exists(SEEDED_KEY))) return none;
+  if (!(await isEmpty(store, config.zone.name))) {
+    await setSeeded(store, `skipped: store not empty at ${new Date().toISOString()}`);
     return none;
   }
   const recordsFile = join(dir, 'records.zone');
@@ -74,12 +107,12 @@ export async function seedStore(config: Config, store: Store, dir: string): Prom
     ? validate(GslbPolicy, readJson(policyFile), `seed file ${policyFile}`)
     : undefined;
   // The policy first: domains and nodes name its pools.
-  if (policy) await store.putPolicy(policy);
-  if (text !== undefined) await store.putZoneText(config.zone.name, text);
-  if (nodes.length) await store.replaceNodes(nodes);
+  if (policy) await store.policy.put(policy);
+  if (text !== undefined) await store.zoneText.put(config.zone.name, text);
+  if (nodes.length) await store.nodes.replace(nodes);
   const batch = await labelsInUse(config, store);
   for (const d of domains) await createDomain(config, store, d, new Date(), batch);
-  await store.setMeta(SEEDED, `${dir} at ${new Date().toISOString()}`);
+  await setSeeded(store, `${dir} at ${new Date().toISOString()}`);
   return {
     seeded: true,
     domains: domains.length,

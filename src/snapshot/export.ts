@@ -4,10 +4,10 @@
 import { RRType } from '../wire/constants.js';
 import { fqdn } from '../lib/dnsname.js';
 import { answerBaseName, locationFree } from '../gslb/answer.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Snapshot } from './snapshot.js';
 import type { DomainPlan } from '../gslb/plan.js';
 import { formatRecord, type ResourceRecord } from '../wire/record.js';
-import { canonicalSort } from './zone-data.js';
+import { canonicalSort } from '../zone/zone-data.js';
 
 /** Snapshots are immutable: their export is computed once (the journal, then each transfer). */
 const exported = new WeakMap<Snapshot, readonly ResourceRecord[]>();
