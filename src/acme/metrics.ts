@@ -15,6 +15,8 @@ export function acmeMetrics(registry: Registry): AcmeMetrics {
     labelNames: ['result'],
     registers: [registry],
   });
+  // Both results exist from the start, so dashboards and alerts read 0 before any order.
+  for (const result of ['valid', 'failed']) orders.inc({ result }, 0);
   new Gauge({
     name: 'cirrus_cert_expiry_seconds',
     help: 'Seconds until each stored certificate expires (negative once expired)',

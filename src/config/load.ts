@@ -3,6 +3,7 @@
 // then cross-field rules are checked. Any failure names the field it is about.
 import { peersProblem } from './peers-check.js';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import { Config } from './schema.js';
 import { validate } from './validate.js';
@@ -11,6 +12,29 @@ import { isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 import { parseCidr } from '../lib/cidr.js';
 
 type Raw = Record<string, unknown>;
+
+/**
+ * The GeoIP data used when `geo.databases` is not given: ip-location-db's country
+ * database (CC0, IPv4 and IPv6 in one tree), a runtime dependency, so GeoDNS works on a
+ * fresh install. An explicit list, even an empty one, replaces it.
+ */
+export function bundledGeoDatabases(): string[] {
+  const file = '@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb';
+  try {
+    return [createRequire(import.meta.url).resolve(file)];
+  } catch (err) {
+    throw new ConfigError(
+      `the bundled GeoIP database ${file} is not installed (${errorMessage(err)}); list your own in geo.databases, or [] for none`,
+      'geo.databases',
+    );
+  }
+}
+
+function hasGeoDatabases(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const geo = (raw as Raw).geo;
+  return typeof geo === 'object' && geo !== null && (geo as Raw).databases !== undefined;
+}
 
 /** Environment variables and the config field each one sets. */
 export const ENV_OVERRIDES: ReadonlyArray<{
@@ -132,6 +156,7 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
     if (err instanceof ValidationError) throw new ConfigError(err.message, err.field);
     throw err;
   }
+  if (!hasGeoDatabases(raw)) cfg.geo.databases = bundledGeoDatabases();
   const zone = normalizeName(cfg.zone.name);
   cfg.zone.name = zone;
   if (cfg.zone.ns.length === 0)
@@ -161,6 +186,7 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   for (const [field, list] of [
     ['debug.allow', cfg.debug.allow],
     ['dns.rrl.allow', cfg.dns.rrl.allow],
+    ['dns.proxyProtocol.allow', cfg.dns.proxyProtocol.allow],
   ] as const)
     list.forEach((c, i) => {
       try {

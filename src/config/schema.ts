@@ -93,6 +93,16 @@ export const DnsConfig = Type.Object(
       default: 0,
       description: '0 = unlimited',
     }),
+    proxyProtocol: Type.Object(
+      {
+        allow: Type.Array(Type.String({ minLength: 2, maxLength: 43 }), {
+          default: [],
+          description:
+            'source CIDRs (load balancers, dnsdist) whose PROXY v2 headers are accepted on UDP and TCP; a header from elsewhere is dropped',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     nsid: Type.String({
       maxLength: 128,
       default: '',
@@ -330,7 +340,7 @@ export const GeoConfig = Type.Object(
     databases: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
       description:
-        '.mmdb files (GeoIP2/GeoLite2 Country, City, ASN or country_code style); earlier files win per field',
+        '.mmdb files (GeoIP2/GeoLite2 Country, City, ASN or country_code style); earlier files win per field. Not given: the bundled ip-location-db country database; [] turns GeoIP off',
     }),
     watchIntervalMs: Type.Integer({
       minimum: 100,

@@ -2,7 +2,7 @@
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
 // (dns/workers.ts) the main process opens only TCP and each worker only UDP.
 import { hostname } from 'node:os';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
@@ -17,6 +17,7 @@ import { dnsMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
+import { acceptProxyUdp, proxyAllowed, proxyRefusedCounter } from './proxy.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
@@ -72,12 +73,14 @@ export class DnsServer {
   readonly handle: QueryHandler;
   /** Present when dns.shed.maxLagMs > 0 and this process answers UDP. */
   private readonly shedder: LoadShedder | undefined;
+  private readonly proxyRefused: Counter<'transport'>;
 
   constructor(private readonly deps: DnsServerDeps) {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
     this.shedder =
       dns.shed.maxLagMs > 0 && (deps.udp ?? true) ? new LoadShedder(dns.shed) : undefined;
+    this.proxyRefused = proxyRefusedCounter(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {
@@ -109,6 +112,10 @@ export class DnsServer {
   async start(ports?: readonly number[]): Promise<void> {
     const { config, logger } = this.deps;
     const dns = config.dns;
+    const allowed = proxyAllowed(dns.proxyProtocol.allow);
+    const udpHandler = acceptProxyUdp(this.handle, allowed, () =>
+      this.proxyRefused.inc({ transport: 'udp' }),
+    );
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
     this.shedder?.start();
@@ -119,13 +126,17 @@ export class DnsServer {
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
       maxConnectionsPerPrefix: dns.tcpMaxConnectionsPerPrefix,
       maxOutstanding: dns.tcpMaxOutstanding,
+      proxyAllowed: allowed,
+      proxyRefused: () => this.proxyRefused.inc({ transport: 'tcp' }),
     };
     for (const [i, text] of dns.listen.entries()) {
       const listen = parseListen(text);
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn ? new UdpListener(host, handler, logger, this.deps.reusePort) : undefined;
+        const udp = udpOn
+          ? new UdpListener(host, udpHandler, logger, this.deps.reusePort)
+          : undefined;
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
         const pair = [udp, tcp].filter((l) => l !== undefined);
         // Held before they open, so stop() closes them after a start that failed half-way.

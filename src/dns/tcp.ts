@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
 import { clientAddressBytes } from '../lib/client-address.js';
+import { parseProxyV2 } from '../wire/proxy-v2.js';
 
 export interface TcpOptions {
   idleTimeoutMs: number;
@@ -18,6 +19,10 @@ export interface TcpOptions {
   maxConnectionsPerPrefix: number;
   /** Answers owed on one connection before it is read further; 0 = unlimited. */
   maxOutstanding: number;
+  /** Who may open a connection with a PROXY v2 header (see dns/proxy.ts); default nobody. */
+  proxyAllowed?: (address: string) => boolean;
+  /** Called for each connection closed for its PROXY header. */
+  proxyRefused?: () => void;
 }
 
 const prefixScratch = Buffer.alloc(16);
@@ -58,8 +63,10 @@ export class TcpListener {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
-    const address = socket.remoteAddress ?? '';
-    const port = socket.remotePort ?? 0;
+    let address = socket.remoteAddress ?? '';
+    let port = socket.remotePort ?? 0;
+    // A PROXY v2 header can only open the stream: until its first bytes are seen.
+    let opening = true;
     let pending: Buffer = Buffer.alloc(0);
     let served = 0;
     // Replies still owed, in request order; while one is pending, later ones queue behind it.
@@ -105,6 +112,20 @@ export class TcpListener {
     };
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      if (opening) {
+        const p = parseProxyV2(pending);
+        if (p.kind === 'incomplete') return;
+        opening = false;
+        if (p.kind !== 'none') {
+          if (p.kind === 'invalid' || !this.opts.proxyAllowed?.(address)) {
+            this.opts.proxyRefused?.();
+            socket.destroy();
+            return;
+          }
+          if (p.source) ({ address, port } = p.source);
+          pending = pending.subarray(p.length);
+        }
+      }
       // Answers to the queries pipelined in one chunk leave together (one writev).
       socket.cork();
       try {

@@ -54,6 +54,8 @@ export function healthMetrics(registry: Registry) {
         registers,
       }),
   );
+  // Both series exist from the start, so a rate over them reads 0 before the first flip.
+  for (const to of ['up', 'down']) transitions.inc({ to }, 0);
   return { probeDuration, probes, nodeUp, transitions };
 }
 export type HealthMetrics = ReturnType<typeof healthMetrics>;

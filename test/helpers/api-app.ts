@@ -34,6 +34,8 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       log: { level: 'silent' },
       snapshot: { debounceMs: 0, maxDelayMs: 10 },
       health: { probe: { type: 'none' } },
+      // GeoIP off unless a test gives databases: answers do not move with the bundled data.
+      geo: { databases: [] },
       ...overrides,
     },
     'test config',

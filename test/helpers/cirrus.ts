@@ -30,6 +30,8 @@ export async function startCirrus(
     snapshot: { debounceMs: 5, maxDelayMs: 50 },
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
+    // GeoIP off unless a test gives databases: answers do not move with the bundled data.
+    geo: { databases: [] },
     ...overrides,
     // Response rate limiting off: tests send many queries from 127.0.0.1 and are not about
     // it; the RRL tests (dns-rrl.test.ts) turn it on with `dns: { rrl: { rate } }`. Load
