@@ -17,6 +17,7 @@ import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
+import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -25,6 +26,8 @@ Usage:
   cirrus token create [--name NAME] [--config FILE]
                                                create an API token (printed once)
   cirrus zone export [--config FILE]           print the zone as RFC 1035 text
+  cirrus snapshot release [--config FILE]      publish the change the publish gate holds,
+                                               on every instance sharing the store
   cirrus geo build --country CSV… [--asn CSV…] --out FILE.mmdb [--type NAME]
                                                compile CSV ranges (first,last,country_code;
                                                first,last,asn,org; or network,… rows) into a
@@ -134,6 +137,14 @@ async function main(argv: string[]): Promise<number> {
       return exportZone(await snapshotFromStore(config, snapshotSource(repos), { generation: 0 }));
     });
     process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'snapshot' && sub === 'release') {
+    await withStore(values.config, (_c, repos) => requestRelease(repos.releases));
+    console.error(
+      `release requested: each instance publishes what it holds within snapshot.gate.recheckMs ` +
+        `(a change held within the next ${RELEASE_WINDOW_MS / 1000} s is released too)`,
+    );
     return 0;
   }
   if (cmd === 'nsd-config') {

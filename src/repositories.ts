@@ -12,6 +12,8 @@ import { HealthRepository } from './health/repository.js';
 import { AcmeRepository } from './acme/repository.js';
 import { XfrRepository } from './xfr/repository.js';
 import { CookieSecretRepository } from './protect/cookie-repository.js';
+import { ReleaseRepository } from './snapshot/release-record.js';
+import { InstanceRepository } from './snapshot/instance-record.js';
 import type { SnapshotSource } from './snapshot/source.js';
 
 export interface Repositories {
@@ -26,6 +28,8 @@ export interface Repositories {
   acme: AcmeRepository;
   xfr: XfrRepository;
   cookies: CookieSecretRepository;
+  releases: ReleaseRepository;
+  instances: InstanceRepository;
 }
 
 export function repositories(store: Store, logger?: Logger): Repositories {
@@ -41,6 +45,8 @@ export function repositories(store: Store, logger?: Logger): Repositories {
     acme: new AcmeRepository(store, logger),
     xfr: new XfrRepository(store),
     cookies: new CookieSecretRepository(store),
+    releases: new ReleaseRepository(store),
+    instances: new InstanceRepository(store),
   };
 }
 
@@ -58,5 +64,6 @@ export function snapshotSource(r: Repositories): SnapshotSource {
     },
     listAcmeTxt: (now) => r.acme.listTxt(now),
     advanceSerial: (zone, hash, floor) => r.serials.advance(zone, hash, floor),
+    releases: r.releases,
   };
 }

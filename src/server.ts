@@ -24,6 +24,16 @@ import { HiddenMaster } from './xfr/master.js';
 import { DnsWorkers } from './dns/workers.js';
 import { CookieSecretKeeper } from './protect/cookie-secrets.js';
 import type { Snapshot } from './snapshot/snapshot.js';
+import {
+  LastKnownGoodWriter,
+  readLastKnownGood,
+  type LastKnownGood,
+} from './snapshot/last-known-good.js';
+import { errorMessage } from './lib/errors.js';
+import { InstanceTracker } from './snapshot/instances.js';
+
+/** How often a start without the store tries to reach it again. */
+const STORE_RETRY_MS = 1000;
 
 export interface CirrusOptions {
   config: Config;
@@ -51,6 +61,14 @@ export class Cirrus {
   readonly cookies: CookieSecretKeeper;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
+  /** The live snapshot on disk; with the Redis store only (the embedded store is local). */
+  private readonly lkg: LastKnownGoodWriter | undefined;
+  /** Why the last-known-good file was not used (set aside as corrupt), if it was not. */
+  private lkgProblem: string | undefined;
+  private storeUp = true;
+  private storeRetry: NodeJS.Timeout | undefined;
+  private stopping = false;
+  readonly instances: InstanceTracker;
 
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
@@ -64,7 +82,17 @@ export class Cirrus {
       pollSeconds: this.config.dns.cookies.pollSeconds,
       instance: healthInstanceId(this.config),
     });
+    const lkgFile = this.config.snapshot.lkgFile;
+    this.lkg =
+      lkgFile && this.repos.store.kind === 'redis'
+        ? new LastKnownGoodWriter(
+            lkgFile,
+            this.config.zone.name,
+            this.logger.child({ component: 'last-known-good' }),
+          )
+        : undefined;
     this.snapshots = new SnapshotManager({
+      lastKnownGood: this.lkg,
       config: this.config,
       store: snapshotSource(this.repos),
       logger: this.logger.child({ component: 'snapshot' }),
@@ -142,6 +170,15 @@ export class Cirrus {
         : undefined;
     this.snapshots.onPublish(() => this.workers?.published());
     this.cookies.onChange((secrets) => this.workers?.cookies(secrets));
+    this.instances = new InstanceTracker({
+      config: this.config,
+      instances: this.repos.instances,
+      logger: this.logger.child({ component: 'instances' }),
+      registry: this.registry,
+      id: healthInstanceId(this.config),
+      snapshot: () => this.snapshots.current,
+      source: () => this.snapshots.source,
+    });
   }
 
   /** Resolves once a snapshot built after the call is what every process answers from. */
@@ -160,28 +197,42 @@ export class Cirrus {
 
   async start(): Promise<void> {
     try {
+      this.stopping = false;
       await this.geo.start();
-      await this.repos.store.start();
-      if (this.config.seed.dir) {
-        const seeded = await seedStore(this.config, this.repos, this.config.seed.dir);
-        if (seeded.seeded)
-          this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
+      const from = await this.readLastKnownGood();
+      try {
+        await this.repos.store.start();
+      } catch (err) {
+        // Without the store, the last-known-good serves; nothing else can start yet.
+        if (!from) throw err;
+        this.storeUp = false;
+        this.logger.error(
+          { err: errorMessage(err), retryMs: STORE_RETRY_MS },
+          'store unreachable: serving the last-known-good snapshot, retrying the store',
+        );
       }
-      await this.snapshots.start();
+      if (this.storeUp) await this.seed();
+      await this.snapshots.start({ from, storeUp: this.storeUp });
       const s = this.snapshots.current;
       this.logger.info(
-        { zone: s.zone.name, serial: s.serial, domains: s.domains.size, nodes: s.nodes.length },
+        {
+          zone: s.zone.name,
+          serial: s.serial,
+          domains: s.domains.size,
+          nodes: s.nodes.length,
+          source: this.snapshots.source,
+        },
         'snapshot ready',
       );
-      if (this.config.dns.cookies.enabled) await this.cookies.start();
+      // Without the store there are no shared secrets: cookies are ignored until it returns.
+      if (this.storeUp && this.config.dns.cookies.enabled) await this.cookies.start();
       // Probes start after the first snapshot: answers already serve the stored health
       // (warm start) while the first rounds settle.
-      await this.health.start();
+      if (this.storeUp) await this.health.start();
       // Workers bind UDP first: with port 0 their shared socket picks the port TCP takes.
       await this.dns.start(this.workers ? await this.workers.start() : undefined);
-      await this.certificates?.start();
-      // After DNS: a NOTIFY is answered by a transfer request at once.
-      await this.master.start();
+      if (this.storeUp) await this.startStoreUsers();
+      else this.retryStore();
       const workers = this.workers;
       this.api = await buildApi({
         config: this.config,
@@ -201,6 +252,13 @@ export class Cirrus {
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
         rotateCookies: () => this.cookies.rotate(),
+        gate: this.snapshots,
+        instances: () => this.instances.beat(),
+        snapshotSource: () => ({
+          source: this.snapshots.source,
+          storeReachable: this.storeUp,
+          ...(this.lkgProblem ? { lastKnownGoodProblem: this.lkgProblem } : {}),
+        }),
       });
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
@@ -213,16 +271,83 @@ export class Cirrus {
     }
   }
 
+  private async seed(): Promise<void> {
+    if (!this.config.seed.dir) return;
+    const seeded = await seedStore(this.config, this.repos, this.config.seed.dir);
+    if (seeded.seeded)
+      this.logger.info({ dir: this.config.seed.dir, ...seeded }, 'empty store seeded');
+  }
+
+  /** What needs the store from its start, after DNS: certificates, the hidden master. */
+  private async startStoreUsers(): Promise<void> {
+    this.instances.start();
+    await this.certificates?.start();
+    // After DNS: a NOTIFY is answered by a transfer request at once.
+    await this.master.start();
+  }
+
+  /** The last-known-good file, when there is one to trust; a corrupt one is set aside. */
+  private async readLastKnownGood(): Promise<LastKnownGood | undefined> {
+    if (!this.lkg) return undefined;
+    try {
+      const read = await readLastKnownGood(this.lkg.file, this.config.zone.name);
+      if (read.found) return read.lkg;
+      if (read.corrupt) {
+        this.lkgProblem = `${read.corrupt.reason}; set aside as ${read.corrupt.setAside}`;
+        this.logger.error(
+          { file: this.lkg.file, ...read.corrupt },
+          'last-known-good file is corrupt: set aside, not used',
+        );
+      }
+    } catch (err) {
+      this.lkgProblem = errorMessage(err);
+      this.logger.error({ err, file: this.lkg.file }, 'last-known-good file unreadable');
+    }
+    return undefined;
+  }
+
+  /** Tries the store every STORE_RETRY_MS; once up, catches up and starts its users. */
+  private retryStore(): void {
+    this.storeRetry = setTimeout(() => {
+      this.storeRetry = undefined;
+      this.repos.store.start().then(
+        async () => {
+          // A stop during the attempt: the connection it opened is closed here.
+          if (this.stopping) return void (await this.repos.store.stop());
+          this.storeUp = true;
+          this.logger.info('store reachable again: catching up');
+          try {
+            await this.seed();
+            await this.snapshots.storeReturned();
+            await this.health.start();
+            if (this.config.dns.cookies.enabled) await this.cookies.start();
+            await this.startStoreUsers();
+          } catch (err) {
+            this.logger.error({ err }, 'catching up with the store failed');
+          }
+        },
+        () => {
+          if (!this.stopping) this.retryStore();
+        },
+      );
+    }, STORE_RETRY_MS);
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.storeRetry);
+    this.storeRetry = undefined;
     const steps: Array<() => Promise<unknown>> = [
       async () => this.api?.close(),
       async () => this.certificates?.stop(),
+      async () => this.instances.stop(),
       () => this.master.stop(),
       () => this.dns.stop(),
       async () => this.workers?.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),
       async () => this.cookies.stop(),
+      async () => this.lkg?.stop(),
       () => this.repos.store.stop(),
       () => this.geo.stop(),
     ];

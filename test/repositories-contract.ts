@@ -325,6 +325,48 @@ export function repositoriesContract(name: string, make: () => Promise<StoreFixt
       });
     });
 
+    describe('instance reports', () => {
+      it('keeps each instance’s report until it expires; a newer one replaces it', async () => {
+        await repos.instances.put('a', '{"serial":1}', 60);
+        await repos.instances.put('b', '{"serial":2}', 1);
+        assert.deepEqual(
+          await repos.instances.list(),
+          new Map([
+            ['a', '{"serial":1}'],
+            ['b', '{"serial":2}'],
+          ]),
+        );
+        await repos.instances.put('a', '{"serial":3}', 60);
+        await sleep(1300);
+        assert.deepEqual(await repos.instances.list(), new Map([['a', '{"serial":3}']]));
+      });
+
+      it('are not content: nothing is announced', async () => {
+        const seen: StoreChange[] = [];
+        const off = repos.store.onChange((c) => seen.push(c));
+        await repos.instances.put('a', '{"serial":1}', 60);
+        off();
+        assert.deepEqual(seen, []);
+      });
+    });
+
+    describe('publish gate release marker', () => {
+      it('is undefined until written, then the last marker; it survives a restart', async () => {
+        assert.equal(await repos.releases.get(), undefined);
+        await repos.releases.put('1-a');
+        await repos.releases.put('2-b');
+        assert.equal(await repos.releases.get(), '2-b');
+        assert.equal(
+          await isEmpty(repos, ZONE),
+          true,
+          'the marker does not make the store non-empty',
+        );
+        await repos.store.stop();
+        const again = await reopen();
+        assert.equal(await again.releases.get(), '2-b');
+      });
+    });
+
     describe('locks', () => {
       it('one owner at a time; renewals by the owner; release only by the owner', async () => {
         assert.equal(await repos.health.acquireLock('health', 'a', 5000), true);

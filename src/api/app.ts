@@ -31,6 +31,8 @@ function txtServiceOf(deps: ApiDeps): TxtService {
 }
 import { edgeRoutes } from './routes/edge.js';
 import { secondaryRoutes } from './routes/secondaries.js';
+import { snapshotRoutes } from './routes/snapshot.js';
+import { instanceRoutes } from './routes/instances.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -81,6 +83,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(edgeRoutes(deps));
       await v1.register(secondaryRoutes(deps));
       await v1.register(cookieRoutes(deps));
+      await v1.register(snapshotRoutes(deps));
+      await v1.register(instanceRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

@@ -10,6 +10,19 @@ import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
 import type { WorkerStatus } from '../dns/workers.js';
+import type { HeldChange, SnapshotSource } from '../snapshot/manager.js';
+import type { Breach } from '../snapshot/publish-gate.js';
+import type { StoreState } from '../snapshot/source.js';
+import type { InstanceStatus } from '../snapshot/instances.js';
+
+/** The publish gate of the snapshot manager (snapshot/publish-gate.ts). */
+export interface PublishGate {
+  readonly heldChange: HeldChange | undefined;
+  /** Publishes what is held, on every instance sharing the store. */
+  release(): Promise<void>;
+  /** The bounds `change` alone would cross against the live content. */
+  checkWrite(change: (state: StoreState) => StoreState): Breach[];
+}
 
 export interface ApiDeps {
   config: Config;
@@ -41,4 +54,16 @@ export interface ApiDeps {
   awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
   /** Rotates the DNS cookie secrets and adopts them here at once; absent: through the store only. */
   rotateCookies?: (() => Promise<{ rotatedAt: number }>) | undefined;
+  /** Where the live snapshot came from, for /healthz. */
+  snapshotSource?:
+    | (() => {
+        source: SnapshotSource;
+        storeReachable: boolean;
+        lastKnownGoodProblem?: string;
+      })
+    | undefined;
+  /** This instance's report written, then every instance's (snapshot/instances.ts). */
+  instances?: (() => Promise<InstanceStatus[]>) | undefined;
+  /** Holds changes beyond bounds; without it writes are not checked. */
+  gate?: PublishGate | undefined;
 }

@@ -380,6 +380,67 @@ export const SnapshotConfig = Type.Object(
       default: 250,
       description: 'rebuild at the latest this long after the first change',
     }),
+    lkgFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+      default: 'data/last-known-good.lkg',
+      description:
+        'with the Redis store: the live snapshot kept on disk, served at start when Redis is unreachable or emptied; null disables',
+    }),
+    instances: Type.Object(
+      {
+        intervalMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 5000,
+          description:
+            'how often each instance writes its serial and content hash (cdn:instance:{id})',
+        }),
+        ttlSec: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 15,
+          description: 'an instance not heard of for this long leaves GET /api/v1/instances',
+        }),
+        disagreeAfterSec: Type.Integer({
+          minimum: 0,
+          maximum: 86400,
+          default: 30,
+          description: 'cirrus_instances_disagreeing counts instances off the majority for longer',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    gate: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'hold a new snapshot that changes more than the bounds below',
+        }),
+        maxLostNamesShare: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.1,
+          description: 'hold when more than this share of served base names disappears',
+        }),
+        maxLostNames: Type.Integer({
+          minimum: 0,
+          default: 100,
+          description: 'hold when more than this many served base names disappear',
+        }),
+        maxLostNodesShare: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.5,
+          description: 'hold when more than this share of all nodes disappears at once',
+        }),
+        recheckMs: Type.Integer({
+          minimum: 100,
+          maximum: 60000,
+          default: 2000,
+          description: 'while a change is held, look this often for a release',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );

@@ -16,14 +16,8 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { CookieSecrets } from '../wire/cookie.js';
 import { DnsServer } from './server.js';
 import type { Forward } from '../pipeline/handler.js';
-import {
-  asBuffer,
-  decodeRecipe,
-  PendingReplies,
-  type EncodedRecipe,
-  type FromWorker,
-  type ToWorker,
-} from './worker-protocol.js';
+import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
+import { asBuffer, decodeRecipe, type EncodedRecipe } from '../snapshot/recipe-codec.js';
 
 /** A forwarded request the main process has not answered by then is dropped (as UDP may). */
 const FORWARD_TIMEOUT_MS = 10_000;

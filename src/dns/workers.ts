@@ -18,14 +18,8 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
 import { reusePortWorks } from './udp.js';
-import {
-  asBuffer,
-  encodeRecipe,
-  PendingReplies,
-  type EncodedRecipe,
-  type FromWorker,
-  type ToWorker,
-} from './worker-protocol.js';
+import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
+import { asBuffer, encodeRecipe, type EncodedRecipe } from '../snapshot/recipe-codec.js';
 
 export interface DnsWorkersDeps {
   config: Config;

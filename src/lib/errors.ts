@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'STORE'
   | 'ZONE_INVALID'
-  | 'SNAPSHOT_BUILD';
+  | 'SNAPSHOT_BUILD'
+  | 'BLAST_RADIUS';
 
 export class CirrusError extends Error {
   readonly code: ErrorCode;

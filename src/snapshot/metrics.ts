@@ -5,7 +5,7 @@ export function snapshotMetrics(registry: Registry) {
   return {
     builds: new Counter({
       name: 'cirrus_snapshot_builds_total',
-      help: 'Snapshot builds by result (ok; unchanged: same content, the live snapshot kept; failed)',
+      help: 'Snapshot builds by result (ok; unchanged: same content, the live snapshot kept; held: by the publish gate; failed)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
@@ -28,6 +28,17 @@ export function snapshotMetrics(registry: Registry) {
     nodes: new Gauge({
       name: 'cirrus_snapshot_nodes',
       help: 'Edge nodes in the live snapshot',
+      registers: [registry],
+    }),
+    held: new Gauge({
+      name: 'cirrus_snapshot_held',
+      help: 'A new snapshot is held by the publish gate (1) for this reason; the live one keeps serving',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    fromLastKnownGood: new Gauge({
+      name: 'cirrus_snapshot_from_last_known_good',
+      help: 'The live snapshot is the last-known-good file (1) until the store content is published',
       registers: [registry],
     }),
     lastSuccess: new Gauge({

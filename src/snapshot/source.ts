@@ -17,6 +17,12 @@ export interface StoreState {
   acmeTxt?: AcmeTxt[];
 }
 
+/** The publish gate's release marker, shared by every instance (release-record.ts). */
+export interface ReleaseMarkers {
+  get(): Promise<string | undefined>;
+  put(marker: string): Promise<void>;
+}
+
 export interface SnapshotSource {
   onChange(listener: (change: StoreChange) => void): () => void;
   loadState(zone: string): Promise<StoreState>;
@@ -27,4 +33,5 @@ export interface SnapshotSource {
    * next in RFC 1982 arithmetic, at least `floor`; one serial per content for every instance.
    */
   advanceSerial(zone: string, contentHash: string, floor: number): Promise<number>;
+  releases: ReleaseMarkers;
 }

@@ -32,11 +32,17 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       seed: { dir: null },
       store: { file: null },
       log: { level: 'silent' },
-      snapshot: { debounceMs: 0, maxDelayMs: 10 },
       health: { probe: { type: 'none' } },
       // GeoIP off unless a test gives databases: answers do not move with the bundled data.
       geo: { databases: [] },
       ...overrides,
+      // No last-known-good file unless a test asks: one test's file must not feed the next.
+      snapshot: {
+        debounceMs: 0,
+        maxDelayMs: 10,
+        lkgFile: null,
+        ...(overrides.snapshot as object | undefined),
+      },
     },
     'test config',
   );
@@ -63,6 +69,8 @@ export async function buildApiApp(overrides: Record<string, unknown> = {}): Prom
       certificates: cirrus.certificates,
       secondaries: () => cirrus.master.status(),
       awaitSerial: (serial, timeoutMs) => cirrus.master.awaitSerial(serial, timeoutMs),
+      gate: cirrus.snapshots,
+      instances: () => cirrus.instances.beat(),
     });
     await app.ready();
   } catch (err) {

@@ -27,12 +27,13 @@ export async function startCirrus(
     seed: { dir: null },
     store: { file: null },
     log: { level: 'silent' },
-    snapshot: { debounceMs: 5, maxDelayMs: 50 },
     // Test nodes sit on documentation addresses nobody serves: their `active` is the API's.
     health: { probe: { type: 'none' } },
     // GeoIP off unless a test gives databases: answers do not move with the bundled data.
     geo: { databases: [] },
     ...overrides,
+    // No last-known-good file unless a test asks: one test's file must not feed the next.
+    snapshot: { debounceMs: 5, maxDelayMs: 50, lkgFile: null, ...(overrides.snapshot as object) },
     // Response rate limiting off: tests send many queries from 127.0.0.1 and are not about
     // it; the RRL tests (dns-rrl.test.ts) turn it on with `dns: { rrl: { rate } }`. Load
     // shedding off too: on a busy test machine a GC pause or a snapshot build could shed a

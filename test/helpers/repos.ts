@@ -11,6 +11,8 @@ import { healthKeys } from '../../src/health/repository.js';
 import { acmeKeys } from '../../src/acme/repository.js';
 import { xfrKeys } from '../../src/xfr/repository.js';
 import { cookieKeys } from '../../src/protect/cookie-repository.js';
+import { instanceKeys } from '../../src/snapshot/instance-record.js';
+import { releaseKeys } from '../../src/snapshot/release-record.js';
 
 const bundles = new WeakMap<Store, Repositories>();
 
@@ -31,5 +33,7 @@ export const keys = {
   ...xfrKeys,
   cookieSecrets: cookieKeys.secrets,
   cookieRotationLock: cookieKeys.rotationLock,
+  ...instanceKeys,
+  ...releaseKeys,
   meta: (name: string) => `cdn:meta:${name}`,
 } as const;

@@ -317,12 +317,16 @@ describe('admin API via app.inject', () => {
       assert.equal(patch.statusCode, 404);
     });
 
-    it('PUT /nodes replaces the whole list', async () => {
-      const res = await api.call('PUT', '/api/v1/nodes', [
-        ...NODES,
-        { id: 'x-1', ipv4: '192.0.2.77' },
-      ]);
-      assert.equal(res.statusCode, 200);
+    it('PUT /nodes replaces the whole list; one that drains a pool needs force=true', async () => {
+      const list = [...NODES, { id: 'x-1', ipv4: '192.0.2.77' }];
+      const refused = await api.call('PUT', '/api/v1/nodes', list);
+      assert.equal(refused.statusCode, 409, refused.body);
+      assert.equal(json(refused).error, 'BLAST_RADIUS');
+      assert.match(json(refused).message, /pool-drained: every node of pool hkg/);
+      assert.equal(await api.cirrus.repos.nodes.get('x-1'), undefined, 'nothing written');
+      const res = await api.call('PUT', '/api/v1/nodes?force=true', list);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(api.cirrus.snapshots.heldChange, undefined, 'the forced write is published');
       assert.deepEqual(
         json(res).map((n: { id: string }) => n.id),
         ['fra-1', 'iad-1', 'x-1'],

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
+import { ForceQuery, guardWrite } from './snapshot.js';
 import { ErrorSchema } from '../errors.js';
 import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../model/domain.js';
 import { DomainCache, OriginBreaker } from '../../model/edge.js';
@@ -171,9 +172,21 @@ export const domainRoutes =
 
     app.delete(
       '/domains/:domain',
-      { schema: { tags: ['domains'], params: Params, response: { 204: Type.Null(), ...errors } } },
+      {
+        schema: {
+          tags: ['domains'],
+          params: Params,
+          querystring: ForceQuery,
+          response: { 204: Type.Null(), ...errors },
+        },
+      },
       async (req, reply) => {
-        if (!(await repos.domains.delete(normalizeName(req.params.domain)))) {
+        const name = normalizeName(req.params.domain);
+        await guardWrite(deps, req.query.force, (s) => ({
+          ...s,
+          domains: s.domains.filter((d) => d.domain !== name),
+        }));
+        if (!(await repos.domains.delete(name))) {
           throw new NotFoundError(`domain ${req.params.domain} does not exist`);
         }
         await deps.flush();

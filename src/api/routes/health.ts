@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
+import { describeBreaches } from '../../snapshot/publish-gate.js';
 
 export const healthRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
@@ -21,6 +22,17 @@ export const healthRoutes =
               snapshotAgeSeconds: Type.Number(),
               store: Type.String(),
               lastBuildError: Type.Optional(Type.String()),
+              source: Type.String(),
+              storeReachable: Type.Boolean(),
+              lastKnownGoodProblem: Type.Optional(Type.String()),
+              held: Type.Optional(
+                Type.Object({
+                  serial: Type.Integer(),
+                  reasons: Type.Array(Type.String()),
+                  message: Type.String(),
+                  since: Type.String(),
+                }),
+              ),
               dnsWorkers: Type.Optional(
                 Type.Array(
                   Type.Object({
@@ -42,8 +54,12 @@ export const healthRoutes =
         const err = deps.lastBuildError();
         const workers = deps.dnsWorkers?.();
         const workerDown = workers?.some((w) => !w.ready) ?? false;
+        const held = deps.gate?.heldChange;
+        const from = deps.snapshotSource?.() ?? { source: 'store', storeReachable: true };
+        const fallback = from.source !== 'store' || !from.storeReachable;
         return {
-          status: err || workerDown ? 'degraded' : 'ok',
+          status: err || workerDown || held || fallback ? 'degraded' : 'ok',
+          ...from,
           serial: s.serial,
           zone: s.zone.name,
           domains: s.domains.size,
@@ -51,6 +67,16 @@ export const healthRoutes =
           snapshotAgeSeconds: (Date.now() - s.builtAt) / 1000,
           store: deps.repos.store.kind,
           ...(err ? { lastBuildError: err } : {}),
+          ...(held
+            ? {
+                held: {
+                  serial: held.serial,
+                  reasons: held.breaches.map((b) => b.reason),
+                  message: describeBreaches(held.breaches),
+                  since: new Date(held.since).toISOString(),
+                },
+              }
+            : {}),
           ...(workers ? { dnsWorkers: workers } : {}),
         };
       },

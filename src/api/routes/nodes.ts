@@ -18,6 +18,7 @@ import type { Config } from '../../config/schema.js';
 import { toEdgeNode, toEdgeNodes, withOwnedActive } from '../../domains/service.js';
 import { probesOwnActive } from '../../health/probe-spec.js';
 import { NotFoundError } from '../../lib/errors.js';
+import { ForceQuery, guardWrite } from './snapshot.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
@@ -65,7 +66,7 @@ export const nodeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { repos, config } = deps;
-    const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema };
+    const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
     const list = async () => (await repos.nodes.list()).sort(byId).map((n) => view(config, n));
     /** The node as stored after a write, health record included. */
     const stored = async (node: EdgeNode) => view(config, (await repos.nodes.get(node.id)) ?? node);
@@ -81,6 +82,7 @@ export const nodeRoutes =
       {
         schema: {
           tags: ['nodes'],
+          querystring: ForceQuery,
           body: Type.Array(NodeInput, { maxItems: 10000 }),
           response: { 200: Type.Array(NodeView), ...errors },
         },
@@ -90,6 +92,7 @@ export const nodeRoutes =
         const nodes = toEdgeNodes(req.body).map((n) =>
           withOwnedActive(config, n, current.get(n.id)),
         );
+        await guardWrite(deps, req.query.force, (s) => ({ ...s, nodes }));
         await repos.nodes.replace(nodes);
         await deps.flush();
         return list();
@@ -155,9 +158,21 @@ export const nodeRoutes =
 
     app.delete(
       '/nodes/:id',
-      { schema: { tags: ['nodes'], params: Params, response: { 204: Type.Null(), ...errors } } },
+      {
+        schema: {
+          tags: ['nodes'],
+          params: Params,
+          querystring: ForceQuery,
+          response: { 204: Type.Null(), ...errors },
+        },
+      },
       async (req, reply) => {
-        if (!(await repos.nodes.delete(req.params.id)))
+        const id = req.params.id;
+        await guardWrite(deps, req.query.force, (s) => ({
+          ...s,
+          nodes: s.nodes.filter((n) => n.id !== id),
+        }));
+        if (!(await repos.nodes.delete(id)))
           throw new NotFoundError(`node ${req.params.id} does not exist`);
         await deps.flush();
         return reply.status(204).send(null);
