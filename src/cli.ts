@@ -16,6 +16,7 @@ import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
+import { rotateStoredSecrets } from './protect/cookie-secrets.js';
 import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
@@ -37,6 +38,9 @@ Usage:
   cirrus nsd-config [--secondary NAME] [--master ADDR[@PORT]] [--notify-from ADDR]
                                                print the NSD configuration of a secondary
                                                (key, request-xfr, allow-notify, zone)
+  cirrus cookies rotate [--config FILE]        rotate the DNS cookie secrets in the store;
+                                               running instances follow within
+                                               dns.cookies.pollSeconds
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -114,6 +118,13 @@ async function main(argv: string[]): Promise<number> {
     );
     console.error(`token ${record.id} (${record.name}) created; it is shown only this once:`);
     console.log(token);
+    return 0;
+  }
+  if (cmd === 'cookies' && sub === 'rotate') {
+    const rotated = await withStore(values.config, (_c, repos) =>
+      rotateStoredSecrets(repos.cookies),
+    );
+    console.log(`dns cookie secrets rotated at ${new Date(rotated.rotatedAt).toISOString()}`);
     return 0;
   }
   if (cmd === 'zone' && sub === 'export') {

@@ -11,6 +11,7 @@ import { TokenRepository } from './auth/token-repository.js';
 import { HealthRepository } from './health/repository.js';
 import { AcmeRepository } from './acme/repository.js';
 import { XfrRepository } from './xfr/repository.js';
+import { CookieSecretRepository } from './protect/cookie-repository.js';
 import { ReleaseRepository } from './snapshot/release-record.js';
 import { InstanceRepository } from './snapshot/instance-record.js';
 import type { SnapshotSource } from './snapshot/source.js';
@@ -26,6 +27,7 @@ export interface Repositories {
   health: HealthRepository;
   acme: AcmeRepository;
   xfr: XfrRepository;
+  cookies: CookieSecretRepository;
   releases: ReleaseRepository;
   instances: InstanceRepository;
 }
@@ -42,6 +44,7 @@ export function repositories(store: Store, logger?: Logger): Repositories {
     health: new HealthRepository(store),
     acme: new AcmeRepository(store, logger),
     xfr: new XfrRepository(store),
+    cookies: new CookieSecretRepository(store),
     releases: new ReleaseRepository(store),
     instances: new InstanceRepository(store),
   };

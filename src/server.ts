@@ -22,6 +22,7 @@ import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
 import { HiddenMaster } from './xfr/master.js';
 import { DnsWorkers } from './dns/workers.js';
+import { CookieSecretKeeper } from './protect/cookie-secrets.js';
 import type { Snapshot } from './snapshot/snapshot.js';
 import {
   LastKnownGoodWriter,
@@ -56,6 +57,8 @@ export class Cirrus {
   readonly txt: TxtService;
   readonly certificates: CertificateService | undefined;
   readonly master: HiddenMaster;
+  /** The DNS cookie secrets this instance shares with the others on its store. */
+  readonly cookies: CookieSecretKeeper;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
   /** The live snapshot on disk; with the Redis store only (the embedded store is local). */
@@ -72,6 +75,13 @@ export class Cirrus {
     this.logger = opts.logger;
     const storeLogger = opts.logger.child({ component: 'store' });
     this.repos = repositories(opts.store ?? openStore(opts.config, storeLogger), storeLogger);
+    this.cookies = new CookieSecretKeeper({
+      store: this.repos.cookies,
+      logger: this.logger.child({ component: 'cookies' }),
+      rotateHours: this.config.dns.cookies.rotateHours,
+      pollSeconds: this.config.dns.cookies.pollSeconds,
+      instance: healthInstanceId(this.config),
+    });
     const lkgFile = this.config.snapshot.lkgFile;
     this.lkg =
       lkgFile && this.repos.store.kind === 'redis'
@@ -144,6 +154,7 @@ export class Cirrus {
         }),
       ],
       keyring: () => this.master.keyring,
+      cookieSecrets: this.cookies.secrets,
       udp: this.config.dns.workers === 0,
     });
     this.workers =
@@ -158,6 +169,7 @@ export class Cirrus {
           })
         : undefined;
     this.snapshots.onPublish(() => this.workers?.published());
+    this.cookies.onChange((secrets) => this.workers?.cookies(secrets));
     this.instances = new InstanceTracker({
       config: this.config,
       instances: this.repos.instances,
@@ -212,6 +224,8 @@ export class Cirrus {
         },
         'snapshot ready',
       );
+      // Without the store there are no shared secrets: cookies are ignored until it returns.
+      if (this.storeUp && this.config.dns.cookies.enabled) await this.cookies.start();
       // Probes start after the first snapshot: answers already serve the stored health
       // (warm start) while the first rounds settle.
       if (this.storeUp) await this.health.start();
@@ -237,6 +251,7 @@ export class Cirrus {
         certificates: this.certificates,
         secondaries: () => this.master.status(),
         awaitSerial: (serial, timeoutMs) => this.master.awaitSerial(serial, timeoutMs),
+        rotateCookies: () => this.cookies.rotate(),
         gate: this.snapshots,
         instances: () => this.instances.beat(),
         snapshotSource: () => ({
@@ -305,6 +320,7 @@ export class Cirrus {
             await this.seed();
             await this.snapshots.storeReturned();
             await this.health.start();
+            if (this.config.dns.cookies.enabled) await this.cookies.start();
             await this.startStoreUsers();
           } catch (err) {
             this.logger.error({ err }, 'catching up with the store failed');
@@ -330,6 +346,7 @@ export class Cirrus {
       async () => this.workers?.stop(),
       () => this.health.stop(),
       () => this.snapshots.stop(),
+      async () => this.cookies.stop(),
       async () => this.lkg?.stop(),
       () => this.repos.store.stop(),
       () => this.geo.stop(),

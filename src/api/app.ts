@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ApiDeps } from './deps.js';
+import { cookieRoutes } from './routes/cookies.js';
 import { errorHandler } from './errors.js';
 import { authenticate } from '../auth/tokens.js';
 import { UnauthorizedError } from '../lib/errors.js';
@@ -81,6 +82,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(certificateRoutes(deps));
       await v1.register(edgeRoutes(deps));
       await v1.register(secondaryRoutes(deps));
+      await v1.register(cookieRoutes(deps));
       await v1.register(snapshotRoutes(deps));
       await v1.register(instanceRoutes(deps));
     },

@@ -52,6 +52,8 @@ export interface ApiDeps {
   secondaries: () => SecondaryStatus[];
   /** Resolves when every secondary serves `serial` or newer, or at the timeout. */
   awaitSerial: (serial: number, timeoutMs: number) => Promise<PropagationStatus>;
+  /** Rotates the DNS cookie secrets and adopts them here at once; absent: through the store only. */
+  rotateCookies?: (() => Promise<{ rotatedAt: number }>) | undefined;
   /** Where the live snapshot came from, for /healthz. */
   snapshotSource?:
     | (() => {

@@ -57,6 +57,16 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'API_LISTEN', path: ['api', 'listen'], parse: (v) => v },
   { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
   { env: 'DNS_WORKERS', path: ['dns', 'workers'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  {
+    env: 'DNS_COOKIES',
+    path: ['dns', 'cookies', 'enabled'],
+    parse: (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  },
+  {
+    env: 'DNS_RRL_RATE',
+    path: ['dns', 'rrl', 'rate'],
+    parse: (v) => (/^\d+$/.test(v) ? Number(v) : v),
+  },
   { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
   { env: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
   { env: 'ACME_DIRECTORY', path: ['acme', 'issuer', 'directory'], parse: (v) => v },
@@ -173,26 +183,18 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   }
   for (const [i, r] of cfg.acme.issuer.resolvers.entries())
     checkListen(r, `acme.issuer.resolvers[${i}]`, what);
-  cfg.dns.proxyProtocol.allow.forEach((c, i) => {
-    try {
-      parseCidr(c);
-    } catch (err) {
-      throw new ConfigError(
-        `${what}: dns.proxyProtocol.allow[${i}]: ${errorMessage(err)}`,
-        `dns.proxyProtocol.allow[${i}]`,
-      );
-    }
-  });
-  cfg.debug.allow.forEach((c, i) => {
-    try {
-      parseCidr(c);
-    } catch (err) {
-      throw new ConfigError(
-        `${what}: debug.allow[${i}]: ${errorMessage(err)}`,
-        `debug.allow[${i}]`,
-      );
-    }
-  });
+  for (const [field, list] of [
+    ['debug.allow', cfg.debug.allow],
+    ['dns.rrl.allow', cfg.dns.rrl.allow],
+    ['dns.proxyProtocol.allow', cfg.dns.proxyProtocol.allow],
+  ] as const)
+    list.forEach((c, i) => {
+      try {
+        parseCidr(c);
+      } catch (err) {
+        throw new ConfigError(`${what}: ${field}[${i}]: ${errorMessage(err)}`, `${field}[${i}]`);
+      }
+    });
   const peers = peersProblem(cfg.xfr.keys, cfg.xfr.secondaries, cfg.xfr.allow, 'xfr.');
   if (peers) throw new ConfigError(`${what}: ${peers.field}: ${peers.message}`, peers.field);
   return cfg;

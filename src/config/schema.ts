@@ -77,6 +77,17 @@ export const DnsConfig = Type.Object(
       description: 'RFC 7766 §6.2.3 idle timeout',
     }),
     tcpMaxConnections: Type.Integer({ minimum: 1, default: 1000 }),
+    tcpMaxConnectionsPerPrefix: Type.Integer({
+      minimum: 0,
+      default: 100,
+      description: 'TCP connections one client /24 (IPv4) or /56 (IPv6) may hold; 0 = unlimited',
+    }),
+    tcpMaxOutstanding: Type.Integer({
+      minimum: 0,
+      default: 64,
+      description:
+        'answers owed on one TCP connection (transfers, UPDATE) before it is read further; 0 = unlimited',
+    }),
     tcpMaxQueriesPerConnection: Type.Integer({
       minimum: 0,
       default: 0,
@@ -104,6 +115,83 @@ export const DnsConfig = Type.Object(
       description:
         'DNS_WORKERS: processes answering UDP on a shared socket; 0 = the main process answers',
     }),
+    cookies: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'DNS_COOKIES: RFC 7873 cookies, server cookies per RFC 9018 (secrets shared through the store)',
+        }),
+        rotateHours: Type.Integer({
+          minimum: 2,
+          maximum: 8760,
+          default: 24,
+          description:
+            'hours between secret rotations (above the hour a cookie lives, RFC 9018 §5)',
+        }),
+        pollSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'how often an instance reads the shared secrets to follow a rotation',
+        }),
+        demand: Type.Boolean({
+          default: false,
+          description:
+            'BADCOOKIE to UDP requests with a client cookie but no valid server cookie (RFC 7873 §5.2.3, for times of attack)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    rrl: Type.Object(
+      {
+        rate: Type.Integer({
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 200,
+          description:
+            "DNS_RRL_RATE: UDP responses a second per (client prefix, class, name), NSD's default; 0 turns rate limiting off",
+        }),
+        slip: Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          default: 2,
+          description:
+            'every slip-th limited response goes out with TC=1 (a resolver retries over TCP); 0 drops all',
+        }),
+        ipv4Prefix: Type.Integer({ minimum: 8, maximum: 32, default: 24 }),
+        ipv6Prefix: Type.Integer({ minimum: 16, maximum: 128, default: 56 }),
+        allow: Type.Array(Type.String(), {
+          default: [],
+          description: 'client networks (CIDR) never limited, e.g. your own resolvers',
+        }),
+        slots: Type.Integer({
+          minimum: 1024,
+          maximum: 16_777_216,
+          default: 131_072,
+          description: 'buckets in the table: its memory bound (about 24 bytes each)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    shed: Type.Object(
+      {
+        maxLagMs: Type.Integer({
+          minimum: 0,
+          maximum: 10_000,
+          default: 150,
+          description:
+            'UDP queries are dropped unanswered while the event loop lags more than this (ms; under the 376 ms Unbound waits); 0 = never',
+        }),
+        sampleMs: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 20,
+          description: 'period of the lag timer (ms)',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     chaos: Type.Object(
       {
         version: Type.Union([Type.String(), Type.Null()], {

@@ -8,7 +8,9 @@ import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { drive } from '../lib/cooperative.js';
-import { createHandler } from '../pipeline/order.js';
+import { createHandler, type RrlSettings } from '../pipeline/order.js';
+import { ResponseRateLimiter } from '../lib/rrl.js';
+import { LoadShedder } from '../lib/load-shed.js';
 import type { Forward, QueryHandler } from '../pipeline/handler.js';
 import { txtRdata } from '../wire/rdata.js';
 import { dnsMetrics } from '../pipeline/metrics.js';
@@ -20,6 +22,7 @@ import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
 import type { TsigKeyring } from '../wire/tsig.js';
+import type { CookieSecrets } from '../wire/cookie.js';
 
 export interface BoundAddress {
   host: string;
@@ -45,6 +48,8 @@ export interface DnsServerDeps {
   readonly reusePort?: boolean;
   /** In a DNS worker: where requests needing the main process go (see pipeline/handler.ts). */
   readonly forward?: Forward;
+  /** The shared DNS cookie secrets (protect/cookie-secrets.ts); absent, cookies are ignored. */
+  readonly cookieSecrets?: () => CookieSecrets | undefined;
 }
 
 function debugAccess(config: Config): ((address: string) => boolean) | null {
@@ -53,16 +58,28 @@ function debugAccess(config: Config): ((address: string) => boolean) | null {
   return (address) => allow.has(address);
 }
 
+function rrlSettings(rrl: Config['dns']['rrl']): RrlSettings {
+  const allow = rrl.allow.length > 0 ? new CidrSet(rrl.allow) : undefined;
+  return {
+    limiter: new ResponseRateLimiter(rrl),
+    allowed: allow && ((address) => allow.has(address)),
+  };
+}
+
 export class DnsServer {
   private readonly listeners: Array<UdpListener | TcpListener> = [];
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
+  /** Present when dns.shed.maxLagMs > 0 and this process answers UDP. */
+  private readonly shedder: LoadShedder | undefined;
   private readonly proxyRefused: Counter<'transport'>;
 
   constructor(private readonly deps: DnsServerDeps) {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
+    this.shedder =
+      dns.shed.maxLagMs > 0 && (deps.udp ?? true) ? new LoadShedder(dns.shed) : undefined;
     this.proxyRefused = proxyRefusedCounter(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,
@@ -80,6 +97,11 @@ export class DnsServer {
       exchanges: deps.exchanges ?? [],
       ...(keyring ? { keyring } : {}),
       ...(forward ? { forward } : {}),
+      ...(dns.rrl.rate > 0 ? { rrl: rrlSettings(dns.rrl) } : {}),
+      ...(this.shedder ? { shedder: this.shedder } : {}),
+      ...(deps.cookieSecrets && dns.cookies.enabled
+        ? { cookies: { secrets: deps.cookieSecrets, demand: dns.cookies.demand } }
+        : {}),
     });
   }
 
@@ -96,11 +118,14 @@ export class DnsServer {
     );
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
+    this.shedder?.start();
     const tcpOn = this.deps.tcp ?? true;
     const tcpOpts = {
       idleTimeoutMs: dns.tcpIdleTimeoutMs,
       maxConnections: dns.tcpMaxConnections,
       maxQueriesPerConnection: dns.tcpMaxQueriesPerConnection,
+      maxConnectionsPerPrefix: dns.tcpMaxConnectionsPerPrefix,
+      maxOutstanding: dns.tcpMaxOutstanding,
       proxyAllowed: allowed,
       proxyRefused: () => this.proxyRefused.inc({ transport: 'tcp' }),
     };
@@ -140,6 +165,7 @@ export class DnsServer {
   }
 
   async stop(): Promise<void> {
+    this.shedder?.stop();
     await Promise.all(this.listeners.splice(0).map((l) => l.stop()));
     this.addresses.length = 0;
   }

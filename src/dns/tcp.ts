@@ -1,10 +1,13 @@
 // TCP listener per RFC 7766: two-octet length framing, any number of pipelined queries
-// per connection answered in order, an idle timeout, a connection cap, and backpressure
-// (stop reading while the client is not reading our answers). Replies of exchange
+// per connection answered in order, an idle timeout, a connection cap in total and per
+// client prefix (/24 IPv4, /56 IPv6: one network cannot take every slot), and backpressure
+// (stop reading while the client is not reading our answers, or while it has
+// `maxOutstanding` answers still being worked on). Replies of exchange
 // handlers (transfers: many messages) are written in request order behind one another.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
+import { clientAddressBytes } from '../lib/client-address.js';
 import { parseProxyV2 } from '../wire/proxy-v2.js';
 
 export interface TcpOptions {
@@ -12,15 +15,29 @@ export interface TcpOptions {
   maxConnections: number;
   /** 0 = unlimited. */
   maxQueriesPerConnection: number;
+  /** Connections one client prefix may hold at once; 0 = unlimited. */
+  maxConnectionsPerPrefix: number;
+  /** Answers owed on one connection before it is read further; 0 = unlimited. */
+  maxOutstanding: number;
   /** Who may open a connection with a PROXY v2 header (see dns/proxy.ts); default nobody. */
   proxyAllowed?: (address: string) => boolean;
   /** Called for each connection closed for its PROXY header. */
   proxyRefused?: () => void;
 }
 
+const prefixScratch = Buffer.alloc(16);
+
+/** The client's /24 (IPv4, IPv4-mapped) or /56 (IPv6), as a map key. */
+export function clientPrefix(address: string): string {
+  const n = clientAddressBytes(address, prefixScratch);
+  return n === 0 ? address : prefixScratch.toString('hex', 0, n === 4 ? 3 : 7);
+}
+
 export class TcpListener {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Open connections per client prefix. */
+  private readonly perPrefix = new Map<string, number>();
 
   constructor(
     private readonly host: string,
@@ -30,6 +47,19 @@ export class TcpListener {
   ) {}
 
   private serve(socket: Socket): void {
+    const prefix = clientPrefix(socket.remoteAddress ?? '');
+    const held = this.perPrefix.get(prefix) ?? 0;
+    const perPrefix = this.opts.maxConnectionsPerPrefix;
+    if (perPrefix > 0 && held >= perPrefix) {
+      socket.destroy();
+      return;
+    }
+    this.perPrefix.set(prefix, held + 1);
+    socket.once('close', () => {
+      const left = (this.perPrefix.get(prefix) ?? 1) - 1;
+      if (left > 0) this.perPrefix.set(prefix, left);
+      else this.perPrefix.delete(prefix);
+    });
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
@@ -58,8 +88,9 @@ export class TcpListener {
         socket.on('drain', done);
         socket.on('close', done);
       });
+    const maxOutstanding = this.opts.maxOutstanding;
     const enqueue = (reply: Reply) => {
-      queued++;
+      if (++queued === maxOutstanding) socket.pause();
       const prev = queue ?? Promise.resolve();
       const next = prev.then(async () => {
         const messages = Buffer.isBuffer(reply) ? [reply] : reply ? await reply : [];
@@ -75,7 +106,8 @@ export class TcpListener {
           socket.destroy();
         })
         .finally(() => {
-          if (--queued === 0) queue = undefined;
+          if (queued-- === maxOutstanding && !socket.destroyed) socket.resume();
+          if (queued === 0) queue = undefined;
         });
     };
     socket.on('data', (chunk: Buffer) => {

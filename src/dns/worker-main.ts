@@ -13,6 +13,7 @@ import { GeoIp } from '../geo/geoip.js';
 import { buildSteps } from '../snapshot/build.js';
 import { drive } from '../lib/cooperative.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { CookieSecrets } from '../wire/cookie.js';
 import { DnsServer } from './server.js';
 import type { Forward } from '../pipeline/handler.js';
 import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
@@ -39,6 +40,8 @@ class Worker {
   private building = false;
   private listening = false;
   private geoReady: Promise<void> = Promise.resolve();
+  /** The main process's DNS cookie secrets; until they arrive, replies carry no cookie. */
+  private cookies: CookieSecrets | undefined;
 
   constructor(
     private readonly config: Config,
@@ -76,6 +79,7 @@ class Worker {
       geo: this.geo,
       tcp: false,
       forward,
+      cookieSecrets: () => this.cookies,
       reusePort: udp.reusePort,
     });
   }
@@ -101,6 +105,12 @@ class Worker {
         return;
       case 'stop':
         void this.stop().then(() => process.exit(0));
+        return;
+      case 'cookies':
+        this.cookies = {
+          current: asBuffer(m.current),
+          previous: m.previous && asBuffer(m.previous),
+        };
         return;
       case 'init':
         return;

@@ -18,6 +18,8 @@ export type ToWorker =
   /** The snapshot's BuildRecipe (see encodeRecipe): encoded once, sent to every worker. */
   | { t: 'snapshot'; generation: number; recipe: EncodedRecipe }
   | { t: 'replies'; id: number; messages: Uint8Array[] }
+  /** The DNS cookie secrets the main process uses, sent at start and on every change. */
+  | { t: 'cookies'; current: Uint8Array; previous: Uint8Array | undefined }
   | { t: 'metrics'; id: number }
   | { t: 'stop' };
 

@@ -15,6 +15,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/logger.js';
 import type { BuildRecipe } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
+import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
 import { reusePortWorks } from './udp.js';
 import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
@@ -213,6 +214,14 @@ export class DnsWorkers {
     return min;
   }
 
+  private cookieSecrets: { current: Uint8Array; previous: Uint8Array | undefined } | undefined;
+
+  /** Hands the DNS cookie secrets to every worker, and to each one started later. */
+  cookies(secrets: CookieSecrets): void {
+    this.cookieSecrets = { current: secrets.current, previous: secrets.previous };
+    for (const slot of this.slots) this.send(slot, { t: 'cookies', ...this.cookieSecrets });
+  }
+
   private send(slot: Slot, message: ToWorker): void {
     const w = slot.worker;
     if (w?.isConnected()) w.send(message);
@@ -290,6 +299,8 @@ export class DnsWorkers {
           config: this.deps.config,
           udp: { reusePort: this.mode === 'reuseport', ports: this.ports },
         });
+        const secrets = this.cookieSecrets;
+        if (secrets) this.send(slot, { t: 'cookies', ...secrets });
         const { generation, recipe } = this.currentRecipe();
         recipe.then(
           (r) => this.send(slot, { t: 'snapshot', generation, recipe: r }),

@@ -34,6 +34,8 @@ export class QueryContext implements GslbRequest {
    * whose answer says more than those bytes (the client's port) clears it.
    */
   cacheable = true;
+  /** A GSLB decision found no address to give (no healthy node, fail-closed). */
+  noHealthy = false;
   private withEcs: Location | undefined;
   private withoutEcs: Location | undefined;
 
@@ -62,6 +64,7 @@ export class QueryContext implements GslbRequest {
 
   decided(decision: Decision): void {
     if (decision.scope > this.ecsScope) this.ecsScope = decision.scope;
+    if (decision.source === 'none') this.noHealthy = true;
     this.settings.onDecision(decision);
   }
 

@@ -13,7 +13,7 @@ import {
   locationLine,
   subnetText,
 } from '../gslb/explain.js';
-import { CONTINUE, REFUSED, type Outcome } from './outcome.js';
+import { CONTINUE, PROHIBITED, type Outcome } from './outcome.js';
 import type { QueryContext } from './context.js';
 
 const EXPLAIN = '_explain.';
@@ -49,7 +49,7 @@ export function debugNames(ctx: QueryContext): Outcome {
   // an operator's one-off question, not worth a slot hot answers could use.
   ctx.cacheable = false;
   const allow = ctx.settings.debug;
-  if (!allow || !allow(q.clientAddress)) return REFUSED;
+  if (!allow || !allow(q.clientAddress)) return PROHIBITED;
   const ecs = q.edns?.clientSubnet;
   if (plan) {
     const report = explain(ctx.snapshot, ctx.settings.geo, plan, [4, 6], q.clientAddress, ecs);

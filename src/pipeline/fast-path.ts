@@ -1,14 +1,17 @@
 // The fast path for the common query: a plain QUERY for an ordinary name that this client
 // already asked, answered from the snapshot's answer cache without decoding the message
 // or running the pipeline. It reads only the header and the question name; everything
-// after the question (OPT, ECS, NSID, cookies) is part of the key byte for byte, so a hit
-// is exactly a query the slow path already answered, and its response is that answer's
-// bytes with this query's ID and question case. Anything unusual is a miss: the slow
+// after the question (OPT, ECS, NSID) but the COOKIE option is part of the key byte for
+// byte, so a hit is exactly a query the slow path already answered, and its response is
+// that answer's bytes with this query's ID and question case. The COOKIE option changes
+// per client and over time: it is left out of the key (only its place and length count),
+// and the caller checks it and writes the reply's cookie per query (order.ts). Anything unusual is a miss: the slow
 // path decides it (and may fill the cache when the answer depends only on the key).
 // No allocation until the reply: the key is a hash, checked against the stored bytes.
 import { RRClass, RRType } from '../wire/constants.js';
 import type { Transport } from '../wire/decode.js';
 import type { CachedAnswer } from '../snapshot/answer-cache.js';
+import { cookieOptionSpan } from '../wire/cookie.js';
 
 const HEADER = 12;
 
@@ -16,6 +19,9 @@ const HEADER = 12;
 export interface FastKey {
   hash: number;
   questionEnd: number;
+  /** The COOKIE option's bytes, its header included: [cookieStart, cookieEnd); 0, 0 if none. */
+  cookieStart: number;
+  cookieEnd: number;
 }
 
 /**
@@ -84,9 +90,16 @@ export function fastKey(msg: Buffer, transport: Transport, address: string, out:
   // (RFC 8945) makes a signed request, which belongs to the exchanges.
   if (msg[11] === 1 && (msg[pos + 5] !== 0 || msg[pos + 6] !== 0 || msg[pos + 7] !== RRType.OPT))
     return false;
-  for (let i = pos + 1; i < msg.length; i++) h = fnv(h, msg[i] as number);
+  const span = msg[11] === 1 ? cookieOptionSpan(msg, pos + 5) : undefined;
+  const skipFrom = span ? span.start : msg.length;
+  const skipTo = span ? span.end : msg.length;
+  for (let i = pos + 1; i < skipFrom; i++) h = fnv(h, msg[i] as number);
+  h = fnv(h, skipTo - skipFrom);
+  for (let i = skipTo; i < msg.length; i++) h = fnv(h, msg[i] as number);
   out.hash = h >>> 0;
   out.questionEnd = pos + 5;
+  out.cookieStart = span ? span.start : 0;
+  out.cookieEnd = span ? span.end : 0;
   return true;
 }
 
@@ -97,19 +110,27 @@ export function keyBytes(msg: Buffer, questionEnd: number): Buffer {
   return key;
 }
 
-/** Whether `msg` from this client is the query `cached` was answered for (up to ID and case). */
+/**
+ * Whether `msg` from this client, with key `at`, is the query `cached` was answered for,
+ * up to ID, case and the COOKIE option's content.
+ */
 export function sameQuery(
   cached: CachedAnswer,
   msg: Buffer,
   transport: Transport,
   address: string,
+  at: FastKey,
 ): boolean {
   const key = cached.key;
   if (cached.transport !== transport || cached.address !== address) return false;
   if (key.length !== msg.length - 2) return false;
+  if (cached.cookieStart !== at.cookieStart || cached.cookieEnd !== at.cookieEnd) return false;
   const nameStart = HEADER - 2;
   const nameEnd = cached.questionEnd - 6;
+  const skipFrom = at.cookieStart - 2;
+  const skipTo = at.cookieEnd - 2;
   for (let i = 0; i < key.length; i++) {
+    if (i >= skipFrom && i < skipTo) continue;
     const c = msg[i + 2] as number;
     if (key[i] !== (i >= nameStart && i < nameEnd ? fold(c) : c)) return false;
   }

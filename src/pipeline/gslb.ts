@@ -3,6 +3,10 @@
 // names go through the static stage, which calls the same code.
 import { answerBaseName } from '../gslb/answer.js';
 import { CONTINUE, type Outcome } from './outcome.js';
+import { Ede, type ExtendedError } from '../wire/encode.js';
+
+/** RFC 8914 code 0 (Other): the name exists, nothing healthy answers for it (fail-closed). */
+const NO_HEALTHY: ExtendedError = { code: Ede.OTHER, text: 'no healthy node' };
 import type { QueryContext } from './context.js';
 
 export function gslb(ctx: QueryContext): Outcome {
@@ -11,7 +15,9 @@ export function gslb(ctx: QueryContext): Outcome {
   const minimalAny = ctx.query.transport === 'udp';
   const result = answerBaseName(ctx, plan, ctx.query.qtype, minimalAny);
   if (result === undefined || result === 'nodata')
-    return { kind: 'nodata', zone: ctx.zone, chain: [] };
+    return ctx.noHealthy
+      ? { kind: 'nodata', zone: ctx.zone, chain: [], ede: NO_HEALTHY }
+      : { kind: 'nodata', zone: ctx.zone, chain: [] };
   return {
     kind: 'answer',
     response: {

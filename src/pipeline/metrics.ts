@@ -3,6 +3,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { rcodeName, typeName, RRType } from '../wire/constants.js';
 import { tallyCounter, type Tally } from '../metrics/tally.js';
+import { RRL_CLASS_NAMES } from '../lib/rrl.js';
 
 const COMMON_TYPES = new Set<number>([
   RRType.A,
@@ -42,9 +43,27 @@ export function dnsMetrics(registry: Registry) {
     help: 'UDP answers sent with TC because they did not fit',
     registers: [registry],
   });
+  const rrlTotal = new Counter({
+    name: 'cirrus_dns_rrl_total',
+    help: 'UDP responses held back by response rate limiting, by action (slipped: sent with TC and nothing else; dropped) and response class',
+    labelNames: ['action', 'class'] as const,
+    registers: [registry],
+  });
+  // Bound children, [action][class]: the limited path counts without a label lookup.
+  const rrl = (['slipped', 'dropped'] as const).map((action) =>
+    RRL_CLASS_NAMES.map((cls) => rrlTotal.labels({ action, class: cls })),
+  );
+  const shed = new Counter({
+    name: 'cirrus_dns_shed_total',
+    help: 'UDP queries dropped unanswered because the process was behind (load shedding)',
+    registers: [registry],
+  });
   // One tally per label set, found by a string key (see metrics/tally.ts).
   const children = new Map<string, Tally>();
   return {
+    /** rrl[0][class]: slipped, rrl[1][class]: dropped (class: lib/rrl.ts RrlClass). */
+    rrl,
+    shed,
     dropped,
     errors,
     truncated,

@@ -3,19 +3,28 @@
 // the query ends the phase it is in.
 //
 // begin — before the question is looked at:
+//   0. shedding      UDP only: a query older than a resolver waits (event-loop lag, see
+//                    lib/load-shed.ts) is dropped unread and counted, so those behind it are
+//                    answered in time. First, because everything after it costs CPU.
 //   1. answer cache  A plain query repeating one already answered gets that answer's bytes
 //                    with its own ID and question case (fast-path.ts). First, because a hit
-//                    skips every later step but the count.
-//   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, or
-//                    nothing when it is not a query at all.
+//                    skips every later step but the count. The COOKIE option is not part
+//                    of the key: a hit's cookie is checked as in step 6 (a verdict that is
+//                    not `answer` makes it a miss) and the reply's cookie written per query.
+//   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, an
+//                    unknown opcode without a question NOTIMP, and what is not a query at
+//                    all nothing.
 //   3. forward       In a DNS worker, requests that need the main process's keys, journal
 //                    or store go there (exchange.ts, needsExchange).
 //   4. TSIG verify   RFC 8945 §5.2: a signed request is verified before anything reads it;
 //                    a bad signature is answered here, for queries and exchanges alike.
 //   5. exchanges     AXFR/IXFR, UPDATE, NOTIFY may await I/O, so they leave the synchronous
 //                    path here with their replies (exchange.ts).
-//                    DNS cookies and response rate limiting go after this step: they need
-//                    the decoded query and must not delay exchanges.
+//   6. cookies       RFC 7873 §5.2 (wire/cookie.ts): the verdict on the request's COOKIE
+//                    option and the reply's cookie. After the exchanges, which answer
+//                    without one, and before the stages, since BADCOOKIE settles the query
+//                    without a lookup. A malformed option is FORMERR at decode.
+//                    Response rate limiting goes at the end: it needs the outcome.
 // answer — the stages, one file each, in STAGES order:
 //   1. guard         Malformed-by-policy queries (EDNS version, opcode, class, meta types)
 //                    are settled before any lookup, so later stages see only real questions.
@@ -33,19 +42,29 @@
 //                    /0 source. DNSSEC signing and Extended DNS Errors go before encode.
 //   2. size          TCP 65535; UDP the client's EDNS size capped by ours, 512 without EDNS;
 //                    less the room a TSIG record takes.
-//   3. encode        Header, question, sections, OPT with ECS and NSID, TC when the answer
-//                    does not fit (wire/encode.ts).
+//   3. encode        Header, question, sections, OPT with ECS, NSID and the cookie last, TC
+//                    when the answer does not fit (wire/encode.ts).
 //   4. cache fill    What no stage marked uncacheable, unsigned and not failed, keyed as the
 //                    answer cache looks it up.
 //   5. TSIG sign     RFC 8945 §5.3; after the cache fill, since signed replies are never cached.
-//   6. count         Metrics once, on the outcome, by count(): a cache hit counts exactly what
-//                    the answer it reuses counted. The prewarm answers without this step.
+//   6. rate limit    UDP replies, cached or computed, from a client without a valid server
+//                    cookie and outside the allow-list spend a token of their (prefix,
+//                    class, name) bucket (lib/rrl.ts); a limited one is dropped, or every
+//                    `slip`-th sent as header and question with TC=1. Last, because the
+//                    class needs the outcome and only what is sent can amplify.
+//   7. count         Metrics once, on the outcome, by count(): a cache hit counts exactly what
+//                    the answer it reuses counted; a limited reply counts as slipped or
+//                    dropped instead. The prewarm answers without this step.
 import { MAX_MESSAGE, MAX_UDP_NO_EDNS, Rcode } from '../wire/constants.js';
 import { decodeQuery, type Query, type Transport } from '../wire/decode.js';
 import { encodeError, encodeResponse, type Response } from '../wire/encode.js';
 import { signReply, tsigErrorReply, verifyRequest, type TsigKeyring } from '../wire/tsig.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
-import { answerCacheFor, existingAnswerCache } from '../snapshot/answer-cache.js';
+import {
+  answerCacheFor,
+  existingAnswerCache,
+  type CachedAnswer,
+} from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
 import type { Logger } from '../lib/logger.js';
 import type { Stage } from './context.js';
@@ -61,6 +80,23 @@ import { authority } from './authority.js';
 import { debugNames } from './debug.js';
 import { gslb } from './gslb.js';
 import { staticRecords } from './static.js';
+import {
+  checkCookie,
+  cookieAction,
+  RESPONSE_COOKIE_OPTION_BYTES,
+  responseCookie,
+  writeResponseCookie,
+  type CookieSecrets,
+} from '../wire/cookie.js';
+import { clientAddressBytes } from '../lib/client-address.js';
+import type { LoadShedder } from '../lib/load-shed.js';
+import {
+  LogGate,
+  RRL_CLASS_NAMES,
+  rrlClassOf,
+  rrlNameHash,
+  type ResponseRateLimiter,
+} from '../lib/rrl.js';
 
 export const STAGES: readonly Stage[] = [guard, chaos, authority, debugNames, gslb, staticRecords];
 
@@ -82,9 +118,28 @@ export interface HandlerDeps {
   keyring?: () => TsigKeyring;
   /** Set in a DNS worker: requests that need the main process are answered there. */
   forward?: Forward;
+  /** DNS cookies (RFC 7873); absent, a COOKIE option is ignored. */
+  cookies?: CookieSettings;
+  /** Response rate limiting for UDP; absent, every reply is sent. */
+  rrl?: RrlSettings;
+  /** Load shedding for UDP (its lifecycle is the caller's); absent, every query is read. */
+  shedder?: LoadShedder;
 }
 
-/** Answers queued before a swap at most: the most recent ones, about 15 µs each. */
+export interface RrlSettings {
+  readonly limiter: ResponseRateLimiter;
+  /** Clients never limited (dns.rrl.allow); absent when the list is empty. */
+  readonly allowed?: ((address: string) => boolean) | undefined;
+}
+
+export interface CookieSettings {
+  /** The shared secrets; undefined until known (requests are answered without a cookie). */
+  readonly secrets: () => CookieSecrets | undefined;
+  /** BADCOOKIE to UDP requests without a valid server cookie (RFC 7873 §5.2.3 option 2). */
+  readonly demand: boolean;
+}
+
+/** Answers queued before a swap at most: the hottest ones, about 15 µs each. */
 export const PREWARM_MAX = 20_000;
 
 /** Room kept for the TSIG record a signed reply gains after encoding. */
@@ -101,6 +156,61 @@ interface Counted {
 }
 
 const NO_DECISIONS: readonly Decision[] = [];
+
+const NO_RECORDS: Response['answer'] = [];
+const BADCOOKIE_RESPONSE: Response = {
+  rcode: Rcode.BADCOOKIE,
+  authoritative: false,
+  answer: NO_RECORDS,
+  authority: NO_RECORDS,
+  additional: NO_RECORDS,
+};
+
+// The client address as octets for the cookie hash; one scratch buffer, used synchronously.
+const addressScratch = Buffer.alloc(16);
+
+/** `address` as 4 or 16 octets (a view of the scratch buffer), or undefined if not an IP. */
+function addressOctets(address: string): Buffer | undefined {
+  const n = clientAddressBytes(address, addressScratch);
+  return n === 0 ? undefined : addressScratch.subarray(0, n);
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// Where the question of the reply last read by questionName ends.
+let questionEnd = 0;
+
+/**
+ * FNV-1a of the question name in `wire` (ASCII case folded; the question is never
+ * compressed), and sets `questionEnd`; undefined when the name runs past the message.
+ */
+function questionName(wire: Buffer): number | undefined {
+  let h = 0x811c9dc5;
+  let pos = 12;
+  for (;;) {
+    const len = wire[pos];
+    if (len === undefined || len > 63) return undefined;
+    h = Math.imul(h ^ len, 0x01000193);
+    if (len === 0) break;
+    const end = pos + 1 + len;
+    if (end > wire.length) return undefined;
+    for (let i = pos + 1; i < end; i++) {
+      const c = wire[i] as number;
+      h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), 0x01000193);
+    }
+    pos = end;
+  }
+  questionEnd = pos + 5;
+  return questionEnd <= wire.length ? h >>> 0 : undefined;
+}
+
+/** A slip: the reply's header and question with TC=1 and no records, OPT or EDE. */
+function slipReply(wire: Buffer, end: number): Buffer {
+  const out = Buffer.from(wire.subarray(0, end));
+  out[2] = (out[2] as number) | 0x02;
+  out.fill(0, 6, 12);
+  return out;
+}
 
 /** End step 2: the largest reply the client takes. */
 function sizeLimit(
@@ -128,7 +238,15 @@ function ecsScopeOf(query: Query, response: Response, decided: number): number |
 export function createHandler(deps: HandlerDeps): QueryHandler {
   const { metrics } = deps;
   const useCache = deps.answerCache !== false;
-  const key: FastKey = { hash: 0, questionEnd: 0 };
+  const key: FastKey = { hash: 0, questionEnd: 0, cookieStart: 0, cookieEnd: 0 };
+  const cookieSecrets = deps.cookies?.secrets;
+  const demandCookie = deps.cookies?.demand ?? false;
+  // The query being answered came with a valid server cookie (RFC 7873 §5.2.5).
+  let cookieValid = false;
+  const rrl = deps.rrl?.limiter.enabled ? deps.rrl : undefined;
+  const rrlLog = new LogGate(1);
+  let zoneName = '';
+  let zoneHash = 0;
   // The decisions of the query being answered: counted at the end, kept with its cache entry.
   const decisions: Decision[] = [];
   const settings: PipelineSettings = {
@@ -146,6 +264,46 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     c.counter.inc();
   }
 
+  /**
+   * Begin 1 for a hit: this query's reply from `hit`, or undefined when the slow path must
+   * answer it (its cookie gets something other than the answer, or the cached wire has no
+   * cookie where this reply needs one).
+   */
+  function replyFromCache(hit: CachedAnswer, msg: Buffer, transport: Transport, address: string) {
+    const secrets = cookieSecrets?.();
+    const hasOption = key.cookieEnd > 0;
+    if (!hit.cookie) {
+      if (hasOption && secrets) return undefined;
+      return patchReply(hit, msg, key.questionEnd);
+    }
+    const octets = secrets && addressOctets(address);
+    if (!octets || !secrets) return undefined;
+    const now = nowSeconds();
+    const check = checkCookie(
+      msg.subarray(key.cookieStart + 4, key.cookieEnd),
+      octets,
+      secrets,
+      now,
+    );
+    const action = cookieAction(check.verdict, {
+      tcp: transport === 'tcp',
+      noQuestion: false,
+      demandCookie,
+    });
+    if (action !== 'answer') return undefined;
+    cookieValid = check.verdict === 'valid';
+    const reply = patchReply(hit, msg, key.questionEnd);
+    writeResponseCookie(
+      check,
+      octets,
+      secrets,
+      now,
+      reply,
+      reply.length - RESPONSE_COOKIE_OPTION_BYTES,
+    );
+    return reply;
+  }
+
   /** Every step but the count, against `snapshot`. */
   function answer(
     msg: Buffer,
@@ -159,9 +317,12 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
     if (cache) {
       const hit = cache.get(key.hash);
-      if (hit && sameQuery(hit, msg, transport, address)) {
-        counted = hit;
-        return patchReply(hit, msg, key.questionEnd);
+      if (hit && sameQuery(hit, msg, transport, address, key)) {
+        const reply = replyFromCache(hit, msg, transport, address);
+        if (reply) {
+          counted = hit;
+          return reply;
+        }
       }
     }
     // begin 2: decode.
@@ -176,7 +337,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         return undefined;
       }
       counted = {
-        counter: metrics.queryCounter(transport, -1, Rcode.FORMERR),
+        counter: metrics.queryCounter(transport, -1, decoded.rcode),
         truncated: false,
         decisions: NO_DECISIONS,
       };
@@ -184,7 +345,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         decoded.id,
         decoded.opcode,
         decoded.flags,
-        Rcode.FORMERR,
+        decoded.rcode,
         decoded.question,
       );
     }
@@ -216,6 +377,36 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         if (replies) return replies;
       }
     }
+    // begin 6: cookies.
+    let cookie: Buffer | undefined;
+    const secrets = cookieSecrets?.();
+    const option = query.edns?.cookie;
+    const octets = secrets && option ? addressOctets(query.clientAddress) : undefined;
+    if (secrets && option && octets) {
+      const now = nowSeconds();
+      const check = checkCookie(option, octets, secrets, now);
+      cookie = responseCookie(check, octets, secrets, now);
+      cookieValid = check.verdict === 'valid';
+      const action = cookieAction(check.verdict, {
+        tcp: transport === 'tcp',
+        noQuestion: false,
+        demandCookie,
+      });
+      if (action === 'badcookie') {
+        counted = {
+          counter: metrics.queryCounter(transport, query.qtype, Rcode.BADCOOKIE),
+          truncated: false,
+          decisions: NO_DECISIONS,
+        };
+        const wire = encodeResponse(query, BADCOOKIE_RESPONSE, {
+          maxSize: sizeLimit(query, transport, deps.udpSize, signing !== undefined),
+          ourUdpSize: deps.udpSize,
+          nsid: deps.nsid,
+          cookie,
+        });
+        return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
+      }
+    }
     // answer: the stages.
     decisions.length = 0;
     let response: Response;
@@ -241,6 +432,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         maxSize: sizeLimit(query, transport, deps.udpSize, signing !== undefined),
         ourUdpSize: deps.udpSize,
         nsid: deps.nsid,
+        cookie,
       },
     );
     const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
@@ -252,6 +444,9 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         transport,
         address,
         questionEnd: key.questionEnd,
+        cookieStart: key.cookieStart,
+        cookieEnd: key.cookieEnd,
+        cookie: cookie !== undefined,
         counter,
         wire,
         truncated,
@@ -266,10 +461,76 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     return signing ? signReply(wire, { key: signing.key, requestMac: signing.mac }) : wire;
   }
 
+  /** End step 6 for a UDP reply: the reply, a slip, or undefined (dropped). */
+  function rateLimit(
+    limiter: ResponseRateLimiter,
+    reply: Buffer,
+    address: string,
+    snapshot: Snapshot,
+  ): Buffer | undefined {
+    const rcode = (reply[3] as number) & 0x0f;
+    const cls = rrlClassOf(rcode, reply.readUInt16BE(6));
+    const owner = questionName(reply);
+    if (owner === undefined) return reply;
+    let name = 0;
+    if (cls === 2) {
+      // NXDOMAIN is limited per zone: a random-subdomain flood spends one bucket.
+      if (snapshot.zone.name !== zoneName) {
+        zoneName = snapshot.zone.name;
+        zoneHash = rrlNameHash(zoneName);
+      }
+      name = zoneHash;
+    } else if (cls !== 3) name = owner;
+    const now = Date.now();
+    const verdict = limiter.checkAddress(address, cls, name, now);
+    if (verdict === 'pass') return reply;
+    const slipped = verdict === 'slip';
+    counted = {
+      counter: metrics.rrl[slipped ? 0 : 1]?.[cls] as { inc(): void },
+      truncated: false,
+      decisions: NO_DECISIONS,
+    };
+    const gate = rrlLog.allow(now);
+    if (gate)
+      deps.logger.info(
+        {
+          client: address,
+          class: RRL_CLASS_NAMES[cls],
+          action: slipped ? 'slipped' : 'dropped',
+          suppressed: gate.suppressed,
+        },
+        'response rate limited',
+      );
+    return slipped ? slipReply(reply, questionEnd) : undefined;
+  }
+
+  const shedder = deps.shedder;
+  const shedCount: Counted = {
+    counter: metrics.shed,
+    truncated: false,
+    decisions: NO_DECISIONS,
+  };
+
   const handle = (msg: Buffer, transport: Transport, address: string, port: number): Reply => {
+    // begin 0: shedding.
+    if (shedder && transport === 'udp' && !shedder.admit()) {
+      count(shedCount);
+      return undefined;
+    }
     counted = undefined;
-    const reply = answer(msg, transport, address, port, deps.snapshot());
-    // end 6: count.
+    cookieValid = false;
+    const snapshot = deps.snapshot();
+    let reply = answer(msg, transport, address, port, snapshot);
+    // end 6: rate limit.
+    if (
+      rrl &&
+      transport === 'udp' &&
+      Buffer.isBuffer(reply) &&
+      !cookieValid &&
+      !rrl.allowed?.(address)
+    )
+      reply = rateLimit(rrl.limiter, reply, address, snapshot);
+    // end 7: count.
     if (counted) count(counted);
     return reply;
   };
@@ -289,10 +550,11 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const from = useCache && previous ? existingAnswerCache(previous) : undefined;
     if (!from) return 0;
     if (from.geoVersion !== deps.settings.geo.version?.()) return 0;
-    const entries = [...from.values()];
+    // Taken whole first: live hits reorder the cache's lists between the steps below.
+    const entries: CachedAnswer[] = [];
+    for (const e of from.hottestFirst()) if (entries.push(e) >= PREWARM_MAX) break;
     let done = 0;
-    for (let i = entries.length - 1; i >= 0 && done < PREWARM_MAX; i--) {
-      const e = entries[i] as (typeof entries)[number];
+    for (const e of entries) {
       // The cached key is the query from octet 2 on, its name case-folded: a query again.
       const msg = Buffer.allocUnsafe(e.key.length + 2);
       msg[0] = 0;

@@ -25,14 +25,17 @@ export function toResponse(outcome: Outcome): Response {
         answer: outcome.chain,
         authority: [negative],
         additional: [],
+        ...(outcome.ede ? { ede: outcome.ede } : {}),
       };
     }
     case 'refused':
-      return bare(Rcode.REFUSED);
+      return outcome.ede ? { ...bare(Rcode.REFUSED), ede: outcome.ede } : bare(Rcode.REFUSED);
     case 'formerr':
       return bare(Rcode.FORMERR);
     case 'notimp':
       return bare(Rcode.NOTIMP);
+    case 'notauth':
+      return bare(Rcode.NOTAUTH);
     case 'badvers':
       return bare(Rcode.BADVERS);
     case 'servfail':

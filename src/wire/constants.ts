@@ -36,9 +36,11 @@ export const Rcode = {
   NOTAUTH: 9,
   /** Extended RCODE (RFC 6891 §6.1.3): needs an OPT record to carry its high bits. */
   BADVERS: 16,
+  /** RFC 7873 §8: 7 in the header, 1 in the OPT's extended RCODE bits. */
+  BADCOOKIE: 23,
 } as const;
 
-export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10 } as const;
+export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10, EDE: 15 } as const;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 const RCODE_NAMES = new Map<number, string>(Object.entries(Rcode).map(([k, v]) => [v, k]));

@@ -2,6 +2,7 @@
 // RFC 1035/6891/7871 say a message is malformed, so the caller can answer FORMERR; no
 // later stage parses the packet again.
 import { EdnsOption, RRType } from './constants.js';
+import { COOKIE_OPTION, cookieLengthAllowed } from './cookie.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -20,6 +21,8 @@ export interface Edns {
   readonly dnssecOk: boolean;
   readonly nsidRequested: boolean;
   readonly clientSubnet: ClientSubnet | undefined;
+  /** The COOKIE option's data (RFC 7873 §4): a client cookie and maybe a server cookie. */
+  readonly cookie: Buffer | undefined;
 }
 
 export interface Query {
@@ -52,6 +55,8 @@ export type DecodeResult =
       readonly flags: number;
       readonly question: Buffer | undefined;
       readonly reason: string;
+      /** FORMERR, or NOTIMP for an opcode this server does not implement. */
+      readonly rcode: 1 | 4;
     };
 
 const HEADER = 12;
@@ -135,6 +140,7 @@ function parseOpt(
 ): Edns {
   let nsid = false;
   let ecs: ClientSubnet | undefined;
+  let cookie: Buffer | undefined;
   const end = rdataStart + rdlength;
   for (let p = rdataStart; p < end;) {
     if (p + 4 > end) throw new Malformed('truncated EDNS option header');
@@ -146,6 +152,11 @@ function parseOpt(
     else if (code === EdnsOption.ECS) {
       if (ecs) throw new Malformed('more than one ECS option');
       ecs = parseClientSubnet(data);
+    } else if (code === COOKIE_OPTION) {
+      // RFC 7873 §5.2.2: a length §4 does not allow is FORMERR; so are two COOKIE options.
+      if (cookie) throw new Malformed('more than one COOKIE option');
+      if (!cookieLengthAllowed(len)) throw new Malformed(`COOKIE option of ${len} octets`);
+      cookie = data;
     }
     p += 4 + len;
   }
@@ -156,6 +167,7 @@ function parseOpt(
     dnssecOk: (ttl & 0x8000) !== 0,
     nsidRequested: nsid,
     clientSubnet: ecs,
+    cookie,
   };
 }
 
@@ -165,7 +177,12 @@ export function decodeQuery(
   clientAddress: string,
   clientPort: number,
 ): DecodeResult {
-  const fail = (respond: boolean, reason: string, question?: Buffer): DecodeResult => ({
+  const fail = (
+    respond: boolean,
+    reason: string,
+    question?: Buffer,
+    rcode: 1 | 4 = 1,
+  ): DecodeResult => ({
     ok: false,
     respond,
     id: msg.length >= 2 ? msg.readUInt16BE(0) : 0,
@@ -173,11 +190,17 @@ export function decodeQuery(
     flags: msg.length >= 4 ? msg.readUInt16BE(2) : 0,
     question,
     reason,
+    rcode,
   });
   if (msg.length < HEADER) return fail(false, 'shorter than a DNS header');
   const flags = msg.readUInt16BE(2);
   if (flags & 0x8000) return fail(false, 'QR is set: a response, not a query');
   const qdcount = msg.readUInt16BE(4);
+  const opcode = (flags >> 11) & 0x0f;
+  // RFC 1035 §4.1.1: the opcode alone says a request is not implemented, with or without a
+  // question (QUERY, NOTIFY and UPDATE are; NOTIFY and UPDATE need their zone's question).
+  if (qdcount !== 1 && opcode !== 0 && opcode !== 4 && opcode !== 5)
+    return fail(true, `opcode ${opcode} is not implemented`, undefined, 4);
   if (qdcount !== 1) return fail(true, `QDCOUNT is ${qdcount}, expected 1`);
 
   let question: Buffer | undefined;

@@ -1,6 +1,9 @@
 // Encodes a response for a decoded Query: header, the question echoed verbatim, the
 // three record sections with owner-name compression (RFC 1035 §4.1.4), and the OPT record
-// (RFC 6891) with NSID (RFC 5001) and ECS (RFC 7871) when asked. Enforces the size limit:
+// (RFC 6891) with NSID (RFC 5001), ECS (RFC 7871), an Extended DNS Error (RFC 8914) and
+// COOKIE (RFC 7873) when there is one; the
+// COOKIE option is always the last bytes of the message, so a cached reply's cookie can
+// be rewritten in place. Enforces the size limit:
 // additional records are dropped first; if the answer or authority section does not fit,
 // the reply carries TC and no records so the client retries over TCP (RFC 2181 §9).
 import { EdnsOption, MAX_MESSAGE, RRType } from './constants.js';
@@ -15,7 +18,22 @@ export interface Response {
   readonly additional: readonly ResourceRecord[];
   /** ECS scope prefix length for the echoed option; 0 when the answer ignores the subnet. */
   readonly ecsScope?: number;
+  /** Extended DNS Error (RFC 8914), sent when the query had EDNS. */
+  readonly ede?: ExtendedError | undefined;
 }
+
+/** RFC 8914 §4: an INFO-CODE and an optional short UTF-8 text. */
+export interface ExtendedError {
+  readonly code: number;
+  readonly text?: string;
+}
+
+/** RFC 8914 §4 codes Cirrus sends. */
+export const Ede = {
+  OTHER: 0,
+  PROHIBITED: 18,
+  NOT_AUTHORITATIVE: 20,
+} as const;
 
 export interface EncodeLimits {
   /** Largest message the transport can carry for this query. */
@@ -24,6 +42,8 @@ export interface EncodeLimits {
   readonly ourUdpSize: number;
   /** NSID payload (RFC 5001), sent only when the query asks for it. */
   readonly nsid: Buffer | undefined;
+  /** The whole COOKIE option (code, length, data) the response carries, written last. */
+  readonly cookie?: Uint8Array | undefined;
 }
 
 const scratch = Buffer.allocUnsafe(MAX_MESSAGE + 512);
@@ -52,9 +72,9 @@ class Writer {
     scratch.writeUInt32BE(v >>> 0, this.pos);
     this.pos += 4;
   }
-  bytes(b: Buffer): void {
+  bytes(b: Uint8Array): void {
     this.ensure(b.length);
-    b.copy(scratch, this.pos);
+    scratch.set(b, this.pos);
     this.pos += b.length;
   }
   /** Owner names are lower-case LDH text from the snapshot, or the qname (always compressed). */
@@ -106,6 +126,7 @@ function writeOpt(
   rcode: number,
   scope: number | undefined,
   limits: EncodeLimits,
+  ede: ExtendedError | undefined,
 ): void {
   w.u8(0);
   w.u16(RRType.OPT);
@@ -129,14 +150,29 @@ function writeOpt(
     w.u8(scope);
     w.bytes(ecs.address.subarray(0, addrLen));
   }
+  if (ede) {
+    const text = ede.text ? Buffer.from(ede.text, 'utf8') : undefined;
+    w.u16(EdnsOption.EDE);
+    w.u16(2 + (text?.length ?? 0));
+    w.u16(ede.code);
+    if (text) w.bytes(text);
+  }
+  if (limits.cookie) w.bytes(limits.cookie);
   scratch.writeUInt16BE(w.pos - lenAt - 2, lenAt);
 }
 
-function optSize(edns: Edns | undefined, limits: EncodeLimits, withEcs: boolean): number {
+function optSize(
+  edns: Edns | undefined,
+  limits: EncodeLimits,
+  withEcs: boolean,
+  ede: ExtendedError | undefined,
+): number {
   if (!edns) return 0;
   let n = 11;
   if (edns.nsidRequested && limits.nsid) n += 4 + limits.nsid.length;
   if (edns.clientSubnet && withEcs) n += 8 + Math.ceil(edns.clientSubnet.sourcePrefix / 8);
+  if (limits.cookie) n += limits.cookie.length;
+  if (ede) n += 6 + (ede.text ? Buffer.byteLength(ede.text, 'utf8') : 0);
   return n;
 }
 
@@ -144,7 +180,8 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
   const edns = query.edns;
   const scope = res.ecsScope;
   // RFC 6891 §7: an extended RCODE needs an OPT; without EDNS only the low 4 bits exist.
-  const limit = Math.min(limits.maxSize, MAX_MESSAGE) - optSize(edns, limits, scope !== undefined);
+  const limit =
+    Math.min(limits.maxSize, MAX_MESSAGE) - optSize(edns, limits, scope !== undefined, res.ede);
   const w = new Writer(limit);
   w.pos = 12;
   w.bytes(query.question);
@@ -196,7 +233,7 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
   // The OPT record always fits: its size was reserved out of `limit`.
   w.limit = MAX_MESSAGE;
   if (edns) {
-    writeOpt(w, edns, res.rcode, scope, limits);
+    writeOpt(w, edns, res.rcode, scope, limits, res.ede);
     counts[2]++;
   }
   const rcode = edns ? res.rcode & 0x0f : res.rcode > 15 ? 2 : res.rcode;

@@ -34,7 +34,16 @@ export async function startCirrus(
     ...overrides,
     // No last-known-good file unless a test asks: one test's file must not feed the next.
     snapshot: { debounceMs: 5, maxDelayMs: 50, lkgFile: null, ...(overrides.snapshot as object) },
-    dns: { listen: ['127.0.0.1:0'], ...(overrides.dns as object) },
+    // Response rate limiting off: tests send many queries from 127.0.0.1 and are not about
+    // it; the RRL tests (dns-rrl.test.ts) turn it on with `dns: { rrl: { rate } }`. Load
+    // shedding off too: on a busy test machine a GC pause or a snapshot build could shed a
+    // query a test waits for; dns-shed.test.ts turns it on with `dns: { shed: {...} }`.
+    dns: {
+      listen: ['127.0.0.1:0'],
+      rrl: { rate: 0 },
+      shed: { maxLagMs: 0 },
+      ...(overrides.dns as object),
+    },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
   };
   const config = finishConfig(raw, 'test config');

@@ -10,6 +10,7 @@ import { policyKeys } from '../../src/gslb/policy-repository.js';
 import { healthKeys } from '../../src/health/repository.js';
 import { acmeKeys } from '../../src/acme/repository.js';
 import { xfrKeys } from '../../src/xfr/repository.js';
+import { cookieKeys } from '../../src/protect/cookie-repository.js';
 import { instanceKeys } from '../../src/snapshot/instance-record.js';
 import { releaseKeys } from '../../src/snapshot/release-record.js';
 
@@ -30,6 +31,8 @@ export const keys = {
   ...healthKeys,
   ...acmeKeys,
   ...xfrKeys,
+  cookieSecrets: cookieKeys.secrets,
+  cookieRotationLock: cookieKeys.rotationLock,
   ...instanceKeys,
   ...releaseKeys,
   meta: (name: string) => `cdn:meta:${name}`,

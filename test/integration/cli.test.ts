@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   const ours =
-    /^(CIRRUS_CONFIG|CNAME_BASE_DOMAIN|REDIS_URL|STATE_FILE|DNS_LISTEN|API_LISTEN|DNS_NSID|SEED_DIR|LOG_LEVEL|GSLB_TTL)$/;
+    /^(CIRRUS_CONFIG|CNAME_BASE_DOMAIN|REDIS_URL|STATE_FILE|DNS_LISTEN|API_LISTEN|DNS_NSID|SEED_DIR|LOG_LEVEL|GSLB_TTL|DNS_COOKIES)$/;
   for (const [k, v] of Object.entries(process.env)) if (!ours.test(k)) env[k] = v;
   return { ...env, LOG_LEVEL: 'warn', ...extra };
 }
@@ -96,6 +96,29 @@ describe('cirrus --help', () => {
     const r = await runCli(['frobnicate']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /unknown command: frobnicate/);
+  });
+
+  it('`cookies rotate` stores a new secret and keeps the last one as previous', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cirrus-cli-cookies-'));
+    try {
+      const file = join(dir, 'state.json');
+      const secrets = () =>
+        JSON.parse(JSON.parse(readFileSync(file, 'utf8')).strings['cdn:meta:cookie-secrets']) as {
+          current: string;
+          previous?: string;
+        };
+      const first = await runCli(['cookies', 'rotate'], { STATE_FILE: file });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /dns cookie secrets rotated at \d{4}-/);
+      const one = secrets();
+      assert.match(one.current, /^[0-9a-f]{32}$/);
+      assert.equal((await runCli(['cookies', 'rotate'], { STATE_FILE: file })).code, 0);
+      const two = secrets();
+      assert.equal(two.previous, one.current);
+      assert.notEqual(two.current, one.current);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -12,7 +12,8 @@ import type { Snapshot } from '../../src/snapshot/snapshot.js';
 import type { Domain, EdgeNode } from '../../src/model/domain.js';
 import { GslbPolicy } from '../../src/gslb/policy-model.js';
 import { validate } from '../../src/config/validate.js';
-import { createHandler } from '../../src/pipeline/order.js';
+import { createHandler, type CookieSettings } from '../../src/pipeline/order.js';
+import { checkCookie, serverCookie, type CookieSecrets } from '../../src/wire/cookie.js';
 import type { QueryHandler } from '../../src/pipeline/handler.js';
 import { drive } from '../../src/lib/cooperative.js';
 import { existingAnswerCache } from '../../src/snapshot/answer-cache.js';
@@ -21,7 +22,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import type { Decision } from '../../src/gslb/decide.js';
 import type { GeoLookup } from '../../src/geo/geo-record.js';
 import { tableGeo } from '../helpers/table-geo.js';
-import { buildQuery, ecsOption, type QueryBits } from '../helpers/wire.js';
+import { buildQuery, ecsOption, parseReply, type QueryBits } from '../helpers/wire.js';
 
 const config = finishConfig({});
 const ZONE = config.zone.name;
@@ -109,6 +110,7 @@ function handler(
   snap: Snapshot | (() => Snapshot),
   answerCache: boolean,
   geo: GeoLookup = GEO,
+  cookies?: CookieSettings,
 ): Counted {
   const registry = new Registry();
   const decisions: Decision[] = [];
@@ -127,6 +129,7 @@ function handler(
     metrics: dnsMetrics(registry),
     logger: silentLogger(),
     answerCache,
+    ...(cookies ? { cookies } : {}),
     exchanges: [
       // Claims UPDATE, NOTIFY and transfers; looks at (and passes on) everything else.
       (q, msg) => {
@@ -361,5 +364,94 @@ describe('answer cache fast path', () => {
     assert.equal(existingAnswerCache(next)?.size, asks.length);
     // Another client's queries were not asked before: not prewarmed.
     assert.equal(await drive(h.prewarm(snapshot(), undefined)), 0);
+  });
+
+  describe('with DNS cookies', () => {
+    const secrets: CookieSecrets = { current: Buffer.alloc(16, 7), previous: Buffer.alloc(16, 9) };
+    const CLIENT = '198.51.100.7';
+    const octets = Buffer.from([198, 51, 100, 7]);
+    const name = `www-example-com.${ZONE}`;
+    const cookieQuery = (id: number, cookie: Buffer, qname = name) =>
+      buildQuery({ id, name: qname, opt: { udp: 1232, options: [{ code: 10, data: cookie }] } });
+    const clientCookie = (fill: number) => Buffer.alloc(8, fill);
+    const now = () => Math.floor(Date.now() / 1000);
+    /** The cache's only entry for this snapshot: the same object after a hit. */
+    const entry = (snap: Snapshot) => {
+      const all = [...(existingAnswerCache(snap)?.values() ?? [])];
+      assert.equal(all.length, 1);
+      return all[0];
+    };
+    /** The COOKIE option the reply ends with (the encoder writes it last). */
+    const replyCookie = (reply: Buffer) => {
+      assert.equal(reply.readUInt16BE(reply.length - 28), 10);
+      assert.equal(reply.readUInt16BE(reply.length - 26), 24);
+      return reply.subarray(reply.length - 24);
+    };
+    const settings = (demand: boolean): CookieSettings => ({ secrets: () => secrets, demand });
+
+    it('answers a repeat with a valid server cookie from the cache, echoing it byte for byte', () => {
+      const snap = snapshot();
+      const fast = handler(snap, true, GEO, settings(false));
+      const slow = handler(snap, false, GEO, settings(false));
+      const client = clientCookie(1);
+      const valid = Buffer.concat([client, serverCookie(client, octets, secrets.current, now())]);
+      const first = fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1) as Buffer;
+      const cached = entry(snap);
+      const again = fast.handler(cookieQuery(2, valid), 'udp', CLIENT, 1) as Buffer;
+      assert.equal(entry(snap), cached, 'the repeat is a hit');
+      assert.deepEqual(again, slow.handler(cookieQuery(2, valid), 'udp', CLIENT, 1));
+      assert.deepEqual(replyCookie(again), valid, 'a fresh valid cookie is echoed');
+      assert.deepEqual(again.subarray(2), first.subarray(2));
+    });
+
+    it('writes each repeat its own cookie: another client cookie of the same length is a hit', () => {
+      const snap = snapshot();
+      const fast = handler(snap, true, GEO, settings(false));
+      const slow = handler(snap, false, GEO, settings(false));
+      fast.handler(cookieQuery(1, clientCookie(1)), 'udp', CLIENT, 1);
+      const cached = entry(snap);
+      for (const fill of [2, 3, 4]) {
+        const q = cookieQuery(fill, clientCookie(fill));
+        const got = fast.handler(q, 'udp', CLIENT, 1) as Buffer;
+        assert.equal(entry(snap), cached, 'a hit');
+        const want = slow.handler(q, 'udp', CLIENT, 1) as Buffer;
+        // Everything but the server cookie's timestamp and hash, which depend on the second.
+        assert.deepEqual(got.subarray(0, got.length - 16), want.subarray(0, want.length - 16));
+        const cookie = replyCookie(got);
+        assert.deepEqual(cookie.subarray(0, 8), clientCookie(fill), 'its own client cookie');
+        const check = checkCookie(cookie, octets, secrets, now());
+        assert.equal(check.verdict, 'valid', 'and a server cookie made for it');
+      }
+      assert.equal(
+        parseReply(fast.handler(cookieQuery(9, clientCookie(9)), 'udp', CLIENT, 1) as Buffer)
+          .answers.length,
+        1,
+      );
+    });
+
+    it('leaves a hit whose cookie earns BADCOOKIE to the slow path', () => {
+      const snap = snapshot();
+      const fast = handler(snap, true, GEO, settings(true));
+      const client = clientCookie(5);
+      const valid = Buffer.concat([client, serverCookie(client, octets, secrets.current, now())]);
+      const answered = fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1) as Buffer;
+      assert.equal(answered[3]! & 0x0f, 0);
+      const cached = entry(snap);
+      // Same length, made with a secret this server does not have.
+      const forged = Buffer.concat([
+        client,
+        serverCookie(client, octets, Buffer.alloc(16, 1), now()),
+      ]);
+      const bad = fast.handler(cookieQuery(2, forged), 'udp', CLIENT, 1) as Buffer;
+      assert.equal(bad[3]! & 0x0f, 7, 'BADCOOKIE: 7 in the header');
+      assert.equal(bad.readUInt16BE(6), 0, 'and no answer');
+      assert.equal(bad[bad.length - 28 - 11 + 5], 1, 'its upper bits in the OPT');
+      assert.equal(checkCookie(replyCookie(bad), octets, secrets, now()).verdict, 'valid');
+      assert.equal(entry(snap), cached, 'BADCOOKIE is not cached');
+      // Over TCP the same cookie is answered (RFC 7873 §5.2.3): the address is proven.
+      const tcp = fast.handler(cookieQuery(3, forged), 'tcp', CLIENT, 1) as Buffer;
+      assert.equal(tcp[3]! & 0x0f, 0);
+      assert.equal(tcp.readUInt16BE(6), 1);
+    });
   });
 });

@@ -1,0 +1,110 @@
+// Load shedding over real UDP: queries read while the event loop is far behind (here a
+// 400 ms stall, as a long GC pause or a CPU-starved process makes) are dropped unanswered
+// and counted in cirrus_dns_shed_total; once the loop keeps up, queries are answered
+// again; TCP is never shed. TCP connections are bounded per client prefix.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { tcpExchange } from '../golden/exchange.js';
+import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
+import { buildQuery } from '../helpers/wire.js';
+import { dig } from '../helpers/dig.js';
+
+const ZONE = 'cdn.example.net';
+
+/** Blocks this process's event loop (the server's too: it runs here) for `ms`. */
+function stall(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+async function shedCount(run: RunningCirrus): Promise<number> {
+  const text = (await api(run, 'GET', '/metrics')).json as string;
+  return Number(/^cirrus_dns_shed_total (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+describe('load shedding', () => {
+  let run: RunningCirrus;
+  before(async () => {
+    run = await startCirrus({ dns: { shed: { maxLagMs: 100, sampleMs: 10 } } });
+  });
+  after(() => run.stop());
+
+  it('drops the queries read during a stall, counts them, then answers again', async () => {
+    assert.equal(await shedCount(run), 0);
+    // Another process sends 40 queries while this one (the server's) is stalled; the
+    // datagrams wait in the server's socket buffer. It prints how many were answered.
+    const query = buildQuery({ id: 7, name: ZONE, type: 6 }).toString('hex');
+    const child = spawn(process.execPath, [
+      '-e',
+      `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+       s.on('message', () => n++);
+       setTimeout(() => { for (let i = 0; i < 40; i++) s.send(Buffer.from('${query}', 'hex'), ${run.dnsPort}, '127.0.0.1'); }, 300);
+       setTimeout(() => { console.log(n); s.close(); }, 1500);`,
+    ]);
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((r) => child.on('exit', r));
+    stall(1000);
+    await exited;
+    const answered = Number(out.trim());
+    const shed = await shedCount(run);
+    assert.ok(shed > 0, 'queries read after the stall were shed');
+    assert.equal(answered + shed, 40, `${answered} answered, ${shed} shed`);
+    // The loop keeps up again: answered.
+    const d = await dig(run.dnsPort, [ZONE, 'SOA']);
+    assert.equal(d.status, 'NOERROR');
+    const tcp = await dig(run.dnsPort, [ZONE, 'SOA', '+tcp']);
+    assert.equal(tcp.status, 'NOERROR');
+  });
+});
+
+describe('TCP bounds per client prefix', () => {
+  let run: RunningCirrus;
+  before(async () => {
+    run = await startCirrus({ dns: { tcpMaxConnectionsPerPrefix: 2 } });
+  });
+  after(() => run.stop());
+
+  /** A connection once it is open, or closed by the server; resolves with which. */
+  const open = (port: number) =>
+    new Promise<{ socket: Socket; closedAtOnce: boolean }>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.on('error', () => undefined);
+      socket.once('connect', () => {
+        // A refused one is closed by the server right after the handshake.
+        const timer = setTimeout(() => resolve({ socket, closedAtOnce: false }), 200);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve({ socket, closedAtOnce: true });
+        });
+      });
+    });
+
+  it('closes a connection beyond the prefix limit and takes one again when a slot frees', async () => {
+    const a = await open(run.dnsPort);
+    const b = await open(run.dnsPort);
+    assert.equal(a.closedAtOnce || b.closedAtOnce, false);
+    const c = await open(run.dnsPort);
+    assert.equal(c.closedAtOnce, true, 'a third connection from 127.0.0.0/24 is closed');
+    const { responses } = await tcpExchangeCaught(run.dnsPort);
+    assert.equal(responses, 0, 'no query is answered beyond the limit');
+    a.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const d = await dig(run.dnsPort, [ZONE, 'SOA', '+tcp']);
+    assert.equal(d.status, 'NOERROR', 'a freed slot takes a new connection');
+    b.socket.destroy();
+  });
+});
+
+/** How many replies a TCP query gets (0 when the server closes the connection). */
+async function tcpExchangeCaught(port: number): Promise<{ responses: number }> {
+  try {
+    return {
+      responses: (await tcpExchange(port, buildQuery({ name: ZONE, type: 6 }))).responses.length,
+    };
+  } catch {
+    return { responses: 0 };
+  }
+}
