@@ -209,7 +209,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const where = err instanceof CirrusError && err.field ? ` (field: ${err.field})` : '';
-    console.error(`cirrus: ${errorMessage(err)}${where}`);
+    const code =
+      err instanceof CirrusError && err.code === 'STORE_UNAVAILABLE' ? `${err.code}: ` : '';
+    console.error(`cirrus: ${code}${errorMessage(err)}${where}`);
     process.exitCode = 1;
   },
 );

@@ -1,7 +1,7 @@
 // The one place errors become HTTP responses: { error, message, field }. Schema failures
 // name the offending field (`body.origins[0].address`), as config errors do.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { CirrusError } from '../lib/errors.js';
+import { CirrusError, StoreUnavailableError } from '../lib/errors.js';
 import { describeError } from '../config/validate.js';
 import type { ErrorObject } from 'ajv';
 
@@ -22,7 +22,10 @@ export function errorHandler(
       message: err.message,
       ...(err.field ? { field: err.field } : {}),
     };
-    if (err.status >= 500) req.log.error({ err }, 'request failed');
+    if (err instanceof StoreUnavailableError) {
+      req.log.warn({ reason: err.message }, 'store unavailable');
+      void reply.header('retry-after', String(err.retryAfterSec));
+    } else if (err.status >= 500) req.log.error({ err }, 'request failed');
     void reply.status(err.status).send(body);
     return;
   }

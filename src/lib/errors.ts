@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'UNAUTHORIZED'
   | 'STORE'
+  | 'STORE_UNAVAILABLE'
   | 'ZONE_INVALID'
   | 'SNAPSHOT_BUILD'
   | 'BLAST_RADIUS';
@@ -68,6 +69,19 @@ export class UnauthorizedError extends CirrusError {
 export class ZoneError extends CirrusError {
   constructor(message: string, cause?: unknown) {
     super('ZONE_INVALID', message, { status: 400, cause });
+  }
+}
+
+/**
+ * The store is unreachable: nothing of the request was applied. HTTP 503 with Retry-After
+ * (`retryAfterSec`); the message is the store's own reason.
+ */
+export class StoreUnavailableError extends CirrusError {
+  readonly retryAfterSec: number;
+
+  constructor(message: string, retryAfterSec: number, cause?: unknown) {
+    super('STORE_UNAVAILABLE', message, { status: 503, cause });
+    this.retryAfterSec = retryAfterSec;
   }
 }
 

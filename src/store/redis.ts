@@ -15,7 +15,7 @@ import {
   type WriteOptions,
 } from './store.js';
 import { channels } from './keys.js';
-import { CirrusError, errorMessage } from '../lib/errors.js';
+import { CirrusError, StoreUnavailableError, errorMessage } from '../lib/errors.js';
 
 /**
  * The atomic write. ARGV[1]: JSON {c: conditions, o: commands}. A condition is
@@ -66,6 +66,11 @@ const CHUNK = 1000;
 const CONNECT_TIMEOUT_MS = 5000;
 const MAX_RETRIES_PER_REQUEST = 3;
 const QUIT_TIMEOUT_MS = 2000;
+/**
+ * Retry-After of a command refused while the connection is down: the reconnect backoff is
+ * capped at 2 s, so a retry after that finds a reconnected client if Redis is back.
+ */
+const UNAVAILABLE_RETRY_AFTER_SEC = 2;
 
 export interface RedisStoreOptions {
   url: string;
@@ -160,15 +165,36 @@ export class RedisStore implements Store {
   private client: Redis | undefined;
   private sub: Redis | undefined;
   private started = false;
+  /** The last connection error of either connection: the reason given while unreachable. */
+  private lastError: Error | undefined;
 
   constructor(opts: RedisStoreOptions) {
     this.url = opts.url;
     this.logger = opts.logger;
   }
 
+  /**
+   * The command connection, or StoreUnavailableError at once while it is not ready: a command
+   * is never queued for a reconnect, so a write is sent whole (one script) or not at all.
+   */
   private get redis(): Redis {
     if (!this.client || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
+    if (this.client.status !== 'ready') throw this.unavailable();
     return this.client;
+  }
+
+  /** "redis HOST:PORT: <the last connection error>", or the connection's state when none. */
+  private unavailable(cause?: unknown): StoreUnavailableError {
+    const c = this.client;
+    const where = c ? `${c.options.host ?? '?'}:${c.options.port ?? '?'}` : redactUrl(this.url);
+    const reason = this.lastError
+      ? errorMessage(this.lastError)
+      : `connection lost (${c?.status ?? 'closed'})`;
+    return new StoreUnavailableError(
+      `redis ${where}: ${reason}`,
+      UNAVAILABLE_RETRY_AFTER_SEC,
+      cause ?? this.lastError,
+    );
   }
 
   private get scripted(): ScriptedCommands {
@@ -178,9 +204,12 @@ export class RedisStore implements Store {
   async start(): Promise<void> {
     if (this.client) throw new CirrusError('STORE', 'Redis store already started');
     const shown = redactUrl(this.url);
-    let lastError: Error | undefined;
+    this.lastError = undefined;
     const options: RedisOptions = {
       lazyConnect: true,
+      // A command while disconnected fails at once (see the `redis` getter) instead of waiting
+      // for a reconnect; the reconnect itself goes on.
+      enableOfflineQueue: false,
       connectTimeout: CONNECT_TIMEOUT_MS,
       maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
       // No retries until start() succeeded: an unreachable Redis at boot is a config error.
@@ -195,14 +224,17 @@ export class RedisStore implements Store {
     // One line per distinct error, not one per reconnect attempt during an outage.
     let lastLogged: string | undefined;
     const onError = (role: string) => (err: Error) => {
-      lastError = err;
+      this.lastError = err;
       if (!this.started || err.message === lastLogged) return;
       lastLogged = err.message;
       this.logger?.warn({ err, role, url: shown }, 'redis connection error');
     };
     client.on('error', onError('commands'));
     sub.on('error', onError('subscriber'));
-    client.on('ready', () => (lastLogged = undefined));
+    client.on('ready', () => {
+      lastLogged = undefined;
+      this.lastError = undefined;
+    });
 
     let subscribedOnce = false;
     sub.on('ready', () => {
@@ -226,9 +258,9 @@ export class RedisStore implements Store {
       this.started = true;
     } catch (err) {
       await this.disconnect();
-      const reason = lastError ? errorMessage(lastError) : errorMessage(err);
+      const reason = this.lastError ? errorMessage(this.lastError) : errorMessage(err);
       throw new CirrusError('STORE', `cannot connect to Redis at ${shown}: ${reason}`, {
-        cause: lastError ?? err,
+        cause: this.lastError ?? err,
       });
     }
   }
@@ -345,7 +377,14 @@ export class RedisStore implements Store {
     for (const p of opts.publish ?? []) o.push(['PUBLISH', p.channel, p.message]);
     const c = (opts.if ?? []).map(condition);
     if (o.length === 0 && c.length === 0) return true;
-    const done = Number(await this.scripted.cirrusApply(JSON.stringify({ c, o }))) === 1;
+    let done: boolean;
+    try {
+      done = Number(await this.scripted.cirrusApply(JSON.stringify({ c, o }))) === 1;
+    } catch (err) {
+      // The connection went away under the script: Redis ran all of it or none of it.
+      if (err instanceof CirrusError || this.client?.status === 'ready') throw err;
+      throw this.unavailable(err);
+    }
     if (done && opts.change) this.emit(opts.change, 'local');
     return done;
   }
