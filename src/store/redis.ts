@@ -259,9 +259,11 @@ export class RedisStore implements Store {
     } catch (err) {
       await this.disconnect();
       const reason = this.lastError ? errorMessage(this.lastError) : errorMessage(err);
-      throw new CirrusError('STORE', `cannot connect to Redis at ${shown}: ${reason}`, {
-        cause: this.lastError ?? err,
-      });
+      throw new StoreUnavailableError(
+        `cannot connect to Redis at ${shown}: ${reason}`,
+        UNAVAILABLE_RETRY_AFTER_SEC,
+        this.lastError ?? err,
+      );
     }
   }
 

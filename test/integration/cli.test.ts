@@ -98,6 +98,19 @@ describe('cirrus --help', () => {
     assert.match(r.stderr, /unknown command: frobnicate/);
   });
 
+  it('prints STORE_UNAVAILABLE and the reason, and exits 1, when Redis is unreachable', async () => {
+    const port = await freePort();
+    const r = await runCli(['snapshot', 'release'], { REDIS_URL: `redis://127.0.0.1:${port}` });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^cirrus: STORE_UNAVAILABLE: cannot connect to Redis at redis://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`,
+        'm',
+      ),
+    );
+  });
+
   it('`cookies rotate` stores a new secret and keeps the last one as previous', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cirrus-cli-cookies-'));
     try {
