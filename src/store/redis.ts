@@ -231,16 +231,24 @@ export class RedisStore implements Store {
     };
     client.on('error', onError('commands'));
     sub.on('error', onError('subscriber'));
+    // Messages published while we were disconnected are lost: assume everything changed,
+    // once both connections are ready (a command is refused until the client is).
+    let subscribedOnce = false;
+    let resyncPending = false;
+    const resync = () => {
+      if (!resyncPending || client.status !== 'ready' || sub.status !== 'ready') return;
+      resyncPending = false;
+      this.emit('all', 'remote');
+    };
     client.on('ready', () => {
       lastLogged = undefined;
       this.lastError = undefined;
+      resync();
     });
-
-    let subscribedOnce = false;
     sub.on('ready', () => {
-      // Messages published while we were disconnected are lost: assume everything changed.
-      if (subscribedOnce) this.emit('all', 'remote');
+      if (subscribedOnce) resyncPending = true;
       subscribedOnce = true;
+      resync();
     });
     sub.on('message', (channel: string, message: string) => {
       if (channel !== channels.dirty) return;
