@@ -212,8 +212,9 @@ export class RedisStore implements Store {
       enableOfflineQueue: false,
       connectTimeout: CONNECT_TIMEOUT_MS,
       maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
-      // No retries until start() succeeded: an unreachable Redis at boot is a config error.
-      // Afterwards reconnect forever with a capped backoff; the subscriber resubscribes itself.
+      // No retries until start() succeeded: start() reports an unreachable Redis at once
+      // (STORE_UNAVAILABLE), and the caller decides (serve last-known-good, or exit). Afterwards
+      // reconnect forever with a capped backoff; the subscriber resubscribes itself.
       retryStrategy: (times) => (this.started ? Math.min(times * 100, 2000) : null),
     };
     const client = new Redis(this.url, options);
