@@ -50,6 +50,13 @@ export interface DnsServerDeps {
   readonly forward?: Forward;
   /** The shared DNS cookie secrets (protect/cookie-secrets.ts); absent, cookies are ignored. */
   readonly cookieSecrets?: () => CookieSecrets | undefined;
+  /**
+   * How many processes answer UDP side by side (dns.workers; default 1). Each keeps its
+   * own rate-limit table, so each limits to its share of `dns.rrl.rate`: the kernel spreads
+   * a client's queries over the processes by source port, so the shares add up to the
+   * configured rate for any client whose ports vary (every resolver's, every spoofer's).
+   */
+  readonly udpProcesses?: number;
 }
 
 function debugAccess(config: Config): ((address: string) => boolean) | null {
@@ -58,10 +65,15 @@ function debugAccess(config: Config): ((address: string) => boolean) | null {
   return (address) => allow.has(address);
 }
 
-function rrlSettings(rrl: Config['dns']['rrl']): RrlSettings {
+/** The rate one of `processes` UDP-answering processes limits to: its share, at least 1. */
+export function rrlShare(rate: number, processes: number): number {
+  return Math.max(1, Math.ceil(rate / Math.max(1, processes)));
+}
+
+function rrlSettings(rrl: Config['dns']['rrl'], processes: number): RrlSettings {
   const allow = rrl.allow.length > 0 ? new CidrSet(rrl.allow) : undefined;
   return {
-    limiter: new ResponseRateLimiter(rrl),
+    limiter: new ResponseRateLimiter({ ...rrl, rate: rrlShare(rrl.rate, processes) }),
     allowed: allow && ((address) => allow.has(address)),
   };
 }
@@ -97,7 +109,7 @@ export class DnsServer {
       exchanges: deps.exchanges ?? [],
       ...(keyring ? { keyring } : {}),
       ...(forward ? { forward } : {}),
-      ...(dns.rrl.rate > 0 ? { rrl: rrlSettings(dns.rrl) } : {}),
+      ...(dns.rrl.rate > 0 ? { rrl: rrlSettings(dns.rrl, deps.udpProcesses ?? 1) } : {}),
       ...(this.shedder ? { shedder: this.shedder } : {}),
       ...(deps.cookieSecrets && dns.cookies.enabled
         ? { cookies: { secrets: deps.cookieSecrets, demand: dns.cookies.demand } }

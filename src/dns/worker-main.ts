@@ -81,6 +81,7 @@ class Worker {
       forward,
       cookieSecrets: () => this.cookies,
       reusePort: udp.reusePort,
+      udpProcesses: config.dns.workers,
     });
   }
 

@@ -123,3 +123,40 @@ describe('response rate limiting off (rate 0, the test default)', () => {
     assert.equal(b.answered, 60);
   });
 });
+
+describe('response rate limiting with two DNS workers', () => {
+  let run: RunningCirrus;
+  const SHARED_RATE = 10;
+  before(async () => {
+    run = await startCirrus({ dns: { workers: 2, rrl: { rate: SHARED_RATE, slip: 0 } } });
+  });
+  after(() => run?.stop());
+
+  it('limits a client spread over both workers to the configured rate, not twice it', async () => {
+    // 40 sockets (40 source ports, so both workers get a share) × 5 queries at once.
+    const sockets = 40;
+    const bursts = await Promise.all(
+      Array.from({ length: sockets }, (_, s) =>
+        burst(run.dnsPort, (id) => soaQuery(s * 5 + id), 5, 900),
+      ),
+    );
+    const answered = bursts.reduce((sum, b) => sum + b.answered, 0);
+    // Each worker limits to 5/s with a burst of 5; a little refill during the burst.
+    assert.ok(
+      answered >= SHARED_RATE / 2 && answered <= SHARED_RATE + 4,
+      `answered ${answered} of ${sockets * 5}`,
+    );
+    const text = (await api(run, 'GET', '/metrics')).json as string;
+    const perWorker = [0, 1].map((i) =>
+      Number(
+        text.match(
+          new RegExp(`^cirrus_dns_worker_queries_total\\{worker="${i}"\\} (\\d+)`, 'm'),
+        )?.[1] ?? 0,
+      ),
+    );
+    assert.ok(
+      perWorker.every((n) => n > 0),
+      `both workers saw queries: ${perWorker.join(', ')}`,
+    );
+  });
+});
