@@ -72,7 +72,12 @@ static struct {
   int timeout_ms;
   char phases[256];
   char cpu_pids[1024];
-} opt = {"127.0.0.1", 0, NULL, NULL, 1, 512, 4, 2048, 40000, 20000, 0.6, 0.5, 1200000, 1000, "", ""};
+  /* Hostile streams (bench/hostile.mjs): sources inside one /24, a type mix, repeats allowed. */
+  uint32_t source_net; /* 127.x.y.0 in host order, or 0: resolvers on 127.1.0.1–127.x.y.1 */
+  double mix_a, mix_aaaa; /* the NX share is the rest */
+  int repeat;
+} opt = {"127.0.0.1", 0, NULL, NULL, 1, 512, 4, 2048, 40000, 20000, 0.6, 0.5, 1200000, 1000, "", "",
+         0, 0.75, 0.20, 0};
 
 static void parse_args(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -93,6 +98,20 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(k, "--timeout-ms")) opt.timeout_ms = atoi(v);
     else if (!strcmp(k, "--phases")) snprintf(opt.phases, sizeof opt.phases, "%s", v);
     else if (!strcmp(k, "--cpu-pids")) snprintf(opt.cpu_pids, sizeof opt.cpu_pids, "%s", v);
+    else if (!strcmp(k, "--source-net")) {
+      struct in_addr in;
+      char text[32];
+      snprintf(text, sizeof text, "%s.0", v);
+      if (inet_pton(AF_INET, text, &in) != 1 || (ntohl(in.s_addr) >> 24) != 127)
+        die("--source-net: the first three octets of a /24 in 127.0.0.0/8, e.g. 127.0.2");
+      opt.source_net = ntohl(in.s_addr);
+    } else if (!strcmp(k, "--mix")) {
+      if (sscanf(v, "%lf,%lf", &opt.mix_a, &opt.mix_aaaa) != 2 || opt.mix_a < 0 || opt.mix_aaaa < 0 ||
+          opt.mix_a + opt.mix_aaaa > 1)
+        die("--mix: A,AAAA shares (the NX share is the rest), e.g. 0.75,0.2");
+    } else if (!strcmp(k, "--repeat")) {
+      opt.repeat = atoi(v);
+    }
     else {
       fprintf(stderr, "realgen: unknown option %s\n", k);
       exit(2);
@@ -102,6 +121,7 @@ static void parse_args(int argc, char **argv) {
     die("usage: realgen --port P --names FILE --nx-zone ZONE --phases name:rate:QPS:SEC,name:max:INFLIGHT:SEC,...");
   if (opt.sockets_n < 1 || opt.sockets_n > MAX_SOCKETS) die("--sockets: 1..64");
   if (opt.addresses < 1 || opt.addresses > 65000) die("--addresses: 1..65000");
+  if (opt.source_net && opt.addresses > 254) die("--addresses: at most 254 inside --source-net");
   if (opt.resolvers < 2 || opt.resolvers > opt.addresses * opt.sockets_n || opt.resolvers > 65535)
     die("--resolvers: at most addresses × sockets and 65535");
   if (opt.subnets4 + opt.subnets6 < 1 || opt.subnets4 + opt.subnets6 > 1000000)
@@ -330,7 +350,7 @@ static void make_stream(void) {
   for (long i = 0; i < L; i++) {
     Query *q = &stream[i];
     double u = rnd01();
-    q->type = u < 0.75 ? 1 : u < 0.95 ? 2 : 3;
+    q->type = u < opt.mix_a ? 1 : u < opt.mix_a + opt.mix_aaaa ? 2 : 3;
     q->ecs = rnd01() < opt.ecs_share && n_ecs_res > 0;
     if (!n_plain_res) q->ecs = 1;
     int name = -1;
@@ -348,7 +368,7 @@ static void make_stream(void) {
           q->resolver = plain_res[rndn(n_plain_res)];
         }
         /* NX names are fresh on every send: no tuple to keep apart. */
-        ok = q->type == 3 ||
+        ok = q->type == 3 || opt.repeat ||
              seen_insert((uint64_t)q->type << 60 | (uint64_t)name << 40 | (uint64_t)q->resolver << 20 | q->subnet);
         if (!ok) gen_stats.redraws++;
       }
@@ -445,6 +465,10 @@ static void open_sockets(void) {
 static struct in_addr resolver_addr(int r) {
   int a = r % opt.addresses;
   struct in_addr in;
+  if (opt.source_net) {
+    in.s_addr = htonl(opt.source_net | (uint32_t)(1 + a));
+    return in;
+  }
   in.s_addr = htonl((127u << 24) | ((uint32_t)(1 + (a >> 8)) << 16) | ((uint32_t)(a & 0xff) << 8) | 1u);
   return in;
 }

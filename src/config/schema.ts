@@ -189,6 +189,13 @@ export const DnsConfig = Type.Object(
           default: 20,
           description: 'period of the lag timer (ms)',
         }),
+        maxBacklogMs: Type.Integer({
+          minimum: 0,
+          maximum: 10_000,
+          default: 10,
+          description:
+            'UDP queries are dropped unanswered, oldest first, once the socket has been backlogged (every loop turn read a full batch) this long (ms), until it is drained; so what is answered waited about this long at most; 0 = never',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -83,7 +83,7 @@ export class DnsServer {
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
-  /** Present when dns.shed.maxLagMs > 0 and this process answers UDP. */
+  /** Present when dns.shed bounds lag or backlog and this process answers UDP. */
   private readonly shedder: LoadShedder | undefined;
   private readonly proxyRefused: Counter<'transport'>;
 
@@ -91,7 +91,9 @@ export class DnsServer {
     const { config, keyring, forward } = deps;
     const dns = config.dns;
     this.shedder =
-      dns.shed.maxLagMs > 0 && (deps.udp ?? true) ? new LoadShedder(dns.shed) : undefined;
+      (dns.shed.maxLagMs > 0 || dns.shed.maxBacklogMs > 0) && (deps.udp ?? true)
+        ? new LoadShedder(dns.shed)
+        : undefined;
     this.proxyRefused = proxyRefusedCounter(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,

@@ -4,8 +4,13 @@
 // `sampleMs`: how late it fired, or how overdue it is while a long turn runs) plus the
 // time it waited in a queue of the process's own since it was read off the socket.
 // The lag catches stalls (long turns, GC pauses); it does not see a socket buffer that
-// fills while the loop stays responsive (libuv reads a bounded batch of datagrams per
-// turn and runs timers in between), which the receive stamp of an in-process queue does.
+// fills while the loop stays responsive: libuv reads at most a batch of datagrams per
+// socket per turn (32, `uv__udp_recvmsg`) and runs timers in between. That is the
+// backlog: every turn reads a full batch while the socket holds more. When turns have been
+// full for `maxBacklogMs` the process is not keeping up, and the queued queries are shed,
+// oldest first (they are read off the head of the socket's queue), until a turn reads
+// less than a batch: the queue is empty and what arrives next is answered at once. So a
+// query that is answered waited at most about `maxBacklogMs` in the socket.
 // What a shed query costs (nothing is sent) and which transports are exempt is the caller's.
 
 export interface LoadShedConfig {
@@ -13,19 +18,29 @@ export interface LoadShedConfig {
   readonly maxLagMs: number;
   /** Period of the lag timer (ms). */
   readonly sampleMs: number;
+  /** Queries are shed once every loop turn has read a full batch for this long (ms). 0: never. */
+  readonly maxBacklogMs: number;
 }
+
+/** Datagrams libuv reads from one socket per loop turn before it runs the rest of the loop. */
+export const FULL_TURN = 32;
+
+/** A gap between two turns that read queries longer than this means the loop went idle. */
+const IDLE_GAP_MS = 1;
 
 /**
  * 150 ms: under the 376 ms Unbound waits for a server it has no round-trip time for yet,
  * so an answer this late is still one a resolver is waiting for.
  */
-export const LOAD_SHED_DEFAULTS: LoadShedConfig = { maxLagMs: 150, sampleMs: 20 };
+export const LOAD_SHED_DEFAULTS: LoadShedConfig = { maxLagMs: 150, sampleMs: 20, maxBacklogMs: 10 };
 
 /** The clock and timer the shedder runs on: the real ones, or a test's fake. */
 export interface ShedClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Runs `fn` once the current loop turn's I/O callbacks are done (the check phase). */
+  setImmediate(fn: () => void): void;
 }
 
 const realClock: ShedClock = {
@@ -36,6 +51,7 @@ const realClock: ShedClock = {
     return t;
   },
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setImmediate: (fn) => void setImmediate(fn),
 };
 
 export interface LoadShedCounters {
@@ -43,6 +59,8 @@ export interface LoadShedCounters {
   shed: number;
   /** Times shedding started. */
   episodes: number;
+  /** Of those, the times a backlog started it (the rest: lag). */
+  backlogEpisodes: number;
 }
 
 /**
@@ -51,7 +69,20 @@ export interface LoadShedCounters {
  */
 export class LoadShedder {
   readonly config: LoadShedConfig;
-  readonly counters: LoadShedCounters = { admitted: 0, shed: 0, episodes: 0 };
+  readonly counters: LoadShedCounters = { admitted: 0, shed: 0, episodes: 0, backlogEpisodes: 0 };
+  /** Queries seen in the current loop turn; the turn's end is armed at the first. */
+  private turnQueries = 0;
+  /** When the current run of full turns began; NaN when the last turn was not full. */
+  private backlogSince = NaN;
+  /** When the last turn that read queries ended. */
+  private lastTurnEnd = -Infinity;
+  private readonly endTurn = (): void => {
+    const full = this.turnQueries >= FULL_TURN;
+    this.turnQueries = 0;
+    this.lastTurnEnd = this.clock.now();
+    if (!full) this.backlogSince = NaN;
+    else if (this.backlogSince !== this.backlogSince) this.backlogSince = this.clock.now();
+  };
   private lastLag = 0;
   /** When the pending lag timer is due; NaN while none is pending. */
   private due = NaN;
@@ -64,9 +95,9 @@ export class LoadShedder {
     private readonly clock: ShedClock = realClock,
   ) {
     this.config = { ...LOAD_SHED_DEFAULTS, ...config };
-    const { maxLagMs, sampleMs } = this.config;
-    if (!(maxLagMs >= 0) || !(sampleMs > 0))
-      throw new RangeError('maxLagMs must be ≥ 0 and sampleMs > 0');
+    const { maxLagMs, sampleMs, maxBacklogMs } = this.config;
+    if (!(maxLagMs >= 0) || !(sampleMs > 0) || !(maxBacklogMs >= 0))
+      throw new RangeError('maxLagMs and maxBacklogMs must be ≥ 0 and sampleMs > 0');
   }
 
   start(): void {
@@ -100,25 +131,43 @@ export class LoadShedder {
     this.lastLag = lagMs > 0 ? lagMs : 0;
   }
 
+  /** Whether the loop turns have been full for longer than `maxBacklogMs` at `nowMs`. */
+  backlogged(nowMs: number = this.clock.now()): boolean {
+    const bound = this.config.maxBacklogMs;
+    return bound > 0 && nowMs - this.backlogSince > bound;
+  }
+
   /**
    * Whether to process a query read at `nowMs` that the process received at
-   * `receivedAtMs` (earlier when it waited in a queue of the process's own). Its age is
-   * that wait plus the current lag. Shedding starts when an age exceeds `maxLagMs` and
-   * stops when one is under half of it (hysteresis: no flapping at the bound); while
-   * shedding, every query is dropped, which drains the socket buffer oldest first.
+   * `receivedAtMs` (earlier when it waited in a queue of the process's own); to be called
+   * once for every query read off a socket, in the I/O callback that read it (it counts
+   * the loop turn's queries). Its age is that wait plus the current lag. Shedding starts
+   * when an age exceeds `maxLagMs` or the socket has been backlogged for `maxBacklogMs`,
+   * and stops once an age is under half of `maxLagMs` and a turn read less than a full
+   * batch (hysteresis: no flapping at the bound); while shedding, every query is dropped,
+   * which drains the socket buffer oldest first.
    */
   admit(nowMs: number = this.clock.now(), receivedAtMs: number = nowMs): boolean {
     const max = this.config.maxLagMs;
-    if (max === 0) {
+    if (max === 0 && this.config.maxBacklogMs === 0) {
       this.counters.admitted++;
       return true;
     }
+    if (this.turnQueries++ === 0) {
+      // A turn that begins well after the last one ended found the socket empty before:
+      // the loop waited for I/O (a backlogged socket is read turn after turn, back to back).
+      if (nowMs - this.lastTurnEnd > IDLE_GAP_MS) this.backlogSince = NaN;
+      this.clock.setImmediate(this.endTurn);
+    }
     const age = this.lag(nowMs) + (nowMs - receivedAtMs);
+    const lagging = max > 0 && age > max;
     if (this.isShedding) {
-      if (age < max / 2) this.isShedding = false;
-    } else if (age > max) {
+      if (!(max > 0 && age >= max / 2) && this.backlogSince !== this.backlogSince)
+        this.isShedding = false;
+    } else if (lagging || this.backlogged(nowMs)) {
       this.isShedding = true;
       this.counters.episodes++;
+      if (!lagging) this.counters.backlogEpisodes++;
     }
     if (this.isShedding) {
       this.counters.shed++;

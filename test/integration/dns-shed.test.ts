@@ -1,7 +1,8 @@
 // Load shedding over real UDP: queries read while the event loop is far behind (here a
 // 400 ms stall, as a long GC pause or a CPU-starved process makes) are dropped unanswered
 // and counted in cirrus_dns_shed_total; once the loop keeps up, queries are answered
-// again; TCP is never shed. TCP connections are bounded per client prefix.
+// again; TCP is never shed. An offered overload's socket backlog is shed and counted.
+// TCP connections are bounded per client prefix.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -76,6 +77,44 @@ describe('load shedding', () => {
     assert.equal(status, 'NOERROR');
     const tcp = await dig(run.dnsPort, [ZONE, 'SOA', '+tcp']);
     assert.equal(tcp.status, 'NOERROR');
+  });
+});
+
+describe('load shedding of a socket backlog', () => {
+  let run: RunningCirrus;
+  before(async () => {
+    // The lag bound off: only the backlog (full loop turns for 10 ms) sheds here.
+    run = await startCirrus({ dns: { shed: { maxLagMs: 0, maxBacklogMs: 10 } } });
+  });
+  after(() => run.stop());
+
+  it('answers what it can, sheds the backlog of an offered overload and counts it', async () => {
+    const before = await shedCount(run);
+    // Another process offers 4,000 queries as fast as it can send them: far more than this
+    // process answers in the time it takes, so the socket holds a backlog. Every query is
+    // either answered or shed (the socket buffer holds them all: nothing else is lost).
+    const n = 4000;
+    const query = buildQuery({ id: 7, name: ZONE, type: 6 }).toString('hex');
+    const child = spawn(process.execPath, [
+      '-e',
+      `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+       const q = Buffer.from('${query}', 'hex');
+       s.on('message', () => n++);
+       s.bind(0, '127.0.0.1', () => {
+         for (let i = 0; i < ${n}; i++) s.send(q, ${run.dnsPort}, '127.0.0.1');
+         setTimeout(() => { console.log(n); s.close(); }, 3000);
+       });`,
+    ]);
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    await new Promise((r) => child.on('exit', r));
+    const answered = Number(out.trim());
+    const shed = (await shedCount(run)) - before;
+    assert.ok(shed > 0, `a backlog was shed (answered ${answered})`);
+    assert.ok(answered > 0, 'what could be answered in time was');
+    assert.equal(answered + shed, n, `${answered} answered + ${shed} shed`);
+    const d = await dig(run.dnsPort, [ZONE, 'SOA']);
+    assert.equal(d.status, 'NOERROR', 'answered again once the backlog is gone');
   });
 });
 

@@ -21,6 +21,16 @@ class FakeLoop implements ShedClock {
   clearTimeout(handle: unknown): void {
     this.timers = this.timers.filter((x) => x.id !== handle);
   }
+  private immediates: (() => void)[] = [];
+  setImmediate(fn: () => void): void {
+    this.immediates.push(fn);
+  }
+  /** Ends the current turn: its I/O callbacks are done, the check phase runs. */
+  endTurn(): void {
+    const run = this.immediates;
+    this.immediates = [];
+    for (const fn of run) fn();
+  }
   get pending(): number {
     return this.timers.length;
   }
@@ -68,7 +78,7 @@ describe('load shedding', () => {
       loop.work(0.05);
       if (i % 100 === 0) loop.idle(5);
     }
-    assert.deepEqual(shed.counters, { admitted: 1000, shed: 0, episodes: 0 });
+    assert.deepEqual(shed.counters, { admitted: 1000, shed: 0, episodes: 0, backlogEpisodes: 0 });
     shed.stop();
   });
 
@@ -88,7 +98,7 @@ describe('load shedding', () => {
       shed.recordLag(lag);
       assert.equal(shed.admit(0), admitted, `lag ${lag}`);
     }
-    assert.deepEqual(shed.counters, { admitted: 4, shed: 4, episodes: 2 });
+    assert.deepEqual(shed.counters, { admitted: 4, shed: 4, episodes: 2, backlogEpisodes: 0 });
   });
 
   it('counts the time a query waited in the process on top of the lag', () => {
@@ -164,9 +174,61 @@ describe('load shedding', () => {
     shed.stop();
   });
 
+  /** One loop turn that reads `n` queries, each taking `perQueryMs`; what was admitted. */
+  function turn(loop: FakeLoop, shed: LoadShedder, n: number, perQueryMs: number): number {
+    let admitted = 0;
+    for (let i = 0; i < n; i++) {
+      if (shed.admit()) {
+        admitted++;
+        loop.work(perQueryMs);
+      } else loop.work(perQueryMs / 20); // a dropped query costs a read, not an answer
+    }
+    loop.endTurn();
+    return admitted;
+  }
+
+  it('sheds a socket backlog oldest first once turns have been full for maxBacklogMs', () => {
+    const loop = new FakeLoop();
+    const shed = new LoadShedder({ maxLagMs: 0, maxBacklogMs: 10 }, loop);
+    // Full turns of 32 answered queries at 0.04 ms: 1.28 ms each, 7 turns = 9 ms: not yet.
+    for (let i = 0; i < 7; i++) assert.equal(turn(loop, shed, 32, 0.04), 32);
+    assert.equal(shed.shedding, false);
+    // The 9th full turn passes the bound: from there the turn's queries are dropped.
+    assert.equal(turn(loop, shed, 32, 0.04), 32);
+    const admitted = turn(loop, shed, 32, 0.04);
+    assert.ok(admitted < 32, `admitted ${admitted} of a full turn past the bound`);
+    assert.equal(shed.shedding, true);
+    assert.equal(shed.counters.backlogEpisodes, 1);
+    // Draining: full turns of dropped queries; then a turn reads less than a batch, the
+    // socket is empty, and the next query is answered.
+    assert.equal(turn(loop, shed, 32, 0.04), 0);
+    assert.equal(turn(loop, shed, 5, 0.04), 0, 'the last of the backlog is dropped too');
+    assert.equal(turn(loop, shed, 3, 0.04), 3, 'answered again once a turn was not full');
+    assert.equal(shed.shedding, false);
+    // A backlog that ends with a full turn: the next query, after the loop idled, is answered.
+    for (let i = 0; i < 12; i++) turn(loop, shed, 32, 0.04);
+    assert.equal(shed.shedding, true);
+    loop.idle(5);
+    assert.equal(turn(loop, shed, 1, 0.04), 1, 'a turn after an idle wait starts afresh');
+  });
+
+  it('does not shed for full turns shorter than maxBacklogMs, nor with it at 0', () => {
+    const loop = new FakeLoop();
+    const shed = new LoadShedder({ maxLagMs: 0, maxBacklogMs: 10 }, loop);
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 5; i++) assert.equal(turn(loop, shed, 32, 0.04), 32);
+      assert.equal(turn(loop, shed, 4, 0.04), 4, 'a short burst ends with a partial turn');
+    }
+    assert.equal(shed.counters.shed, 0);
+    const off = new LoadShedder({ maxLagMs: 0, maxBacklogMs: 0 }, loop);
+    for (let i = 0; i < 100; i++) assert.equal(turn(loop, off, 32, 0.04), 32);
+    assert.equal(off.counters.shed, 0);
+  });
+
   it('stops cleanly without having started, and refuses nonsense', () => {
     new LoadShedder({}, new FakeLoop()).stop();
     assert.throws(() => new LoadShedder({ maxLagMs: -1 }), RangeError);
     assert.throws(() => new LoadShedder({ sampleMs: 0 }), RangeError);
+    assert.throws(() => new LoadShedder({ maxBacklogMs: -1 }), RangeError);
   });
 });
