@@ -46,13 +46,17 @@ export class TcpListener {
     private readonly logger: Logger,
   ) {}
 
-  private serve(socket: Socket): void {
-    const prefix = clientPrefix(socket.remoteAddress ?? '');
+  /**
+   * Counts the connection against `client`'s prefix, or closes it when the prefix holds
+   * its share already; false when closed.
+   */
+  private holdSlot(socket: Socket, client: string): boolean {
+    const prefix = clientPrefix(client);
     const held = this.perPrefix.get(prefix) ?? 0;
     const perPrefix = this.opts.maxConnectionsPerPrefix;
     if (perPrefix > 0 && held >= perPrefix) {
       socket.destroy();
-      return;
+      return false;
     }
     this.perPrefix.set(prefix, held + 1);
     socket.once('close', () => {
@@ -60,6 +64,14 @@ export class TcpListener {
       if (left > 0) this.perPrefix.set(prefix, left);
       else this.perPrefix.delete(prefix);
     });
+    return true;
+  }
+
+  private serve(socket: Socket): void {
+    // A connection from an allowed proxy counts against the client it carries, known once
+    // its PROXY header is read: a load balancer in front is not one client.
+    const fromProxy = this.opts.proxyAllowed?.(socket.remoteAddress ?? '') ?? false;
+    if (!fromProxy && !this.holdSlot(socket, socket.remoteAddress ?? '')) return;
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
@@ -125,6 +137,7 @@ export class TcpListener {
           if (p.source) ({ address, port } = p.source);
           pending = pending.subarray(p.length);
         }
+        if (fromProxy && !this.holdSlot(socket, address)) return;
       }
       // Answers to the queries pipelined in one chunk leave together (one writev).
       socket.cork();

@@ -115,3 +115,59 @@ describe('PROXY protocol v2 (kdig +proxy)', () => {
     assert.match(none, /cirrus_dns_proxy_refused_total\{transport="udp"\} 0/);
   });
 });
+
+describe('PROXY protocol v2: TCP connections count against the client they carry', () => {
+  let run: RunningCirrus;
+  before(async () => {
+    run = await startCirrus({
+      seed: { dir: ZONES },
+      dns: { proxyProtocol: { allow: ['127.0.0.0/8'] }, tcpMaxConnectionsPerPrefix: 2 },
+    });
+  });
+  after(() => run?.stop());
+
+  /** A connection from this (allowed) proxy carrying `client`; whether it is answered. */
+  const proxied = (client: string) =>
+    new Promise<{ answered: boolean; close: () => void }>((resolve) => {
+      const header = buildProxyV2(
+        { address: client, port: 5353 },
+        { address: '127.0.0.1', port: run.dnsPort },
+        'stream',
+      );
+      const query = Buffer.from(
+        '000100000001000000000000' + // ID 1, one question
+          '0363646e076578616d706c65036e657400' + // cdn.example.net
+          '00060001', // SOA IN
+        'hex',
+      );
+      const framed = Buffer.concat([Buffer.from([0, query.length]), query]);
+      const s = connect(run.dnsPort, '127.0.0.1', () => s.write(Buffer.concat([header, framed])));
+      const timer = setTimeout(() => resolve({ answered: false, close: () => s.destroy() }), 2000);
+      s.on('error', () => undefined);
+      s.once('data', () => {
+        clearTimeout(timer);
+        resolve({ answered: true, close: () => s.destroy() });
+      });
+      s.once('close', () => {
+        clearTimeout(timer);
+        resolve({ answered: false, close: () => undefined });
+      });
+    });
+
+  it('lets one proxy hold more connections than one prefix may, and limits each client', async () => {
+    // Five clients in five networks through one proxy address: all answered.
+    const many = await Promise.all(
+      ['192.0.2.1', '198.51.100.1', '203.0.113.1', '193.0.6.139', '81.2.69.142'].map(proxied),
+    );
+    assert.deepEqual(
+      many.map((c) => c.answered),
+      [true, true, true, true, true],
+    );
+    // 203.0.113.0/24 holds one already: a second is answered, a third and fourth closed.
+    const a = await proxied('203.0.113.7');
+    const b = await proxied('203.0.113.8');
+    const c = await proxied('203.0.113.9');
+    assert.deepEqual([a.answered, b.answered, c.answered], [true, false, false]);
+    for (const conn of [...many, a, b, c]) conn.close();
+  });
+});
