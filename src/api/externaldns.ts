@@ -130,7 +130,9 @@ export async function buildExternalDnsApi(deps: ExternalDnsApiDeps): Promise<Fas
     }
   });
 
-  const send = (body: unknown) => JSON.stringify(body);
+  // A Buffer keeps the content-type exactly as set: a string or object would have Fastify
+  // re-serialise it (`version="1"`) and append a charset, which ExternalDNS refuses.
+  const send = (body: unknown) => Buffer.from(JSON.stringify(body), 'utf8');
 
   app.get('/', async (_req, reply) =>
     reply.header('content-type', MEDIA_TYPE).send(send(deps.provider.domainFilter())),
