@@ -286,6 +286,7 @@ export class Cirrus {
       domains: repos.domains,
       loadState: () => snapshotSource(repos).loadState(this.config.zone.name),
       flush: () => this.flush(),
+      checkWrite: (change) => this.snapshots.checkWrite(change),
       logger: this.logger.child({ component: 'externaldns' }),
       registry: this.registry,
     });

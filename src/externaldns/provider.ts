@@ -13,6 +13,7 @@ import { zoneKeys, type ZoneTextRepository } from '../zone/repository.js';
 import { parseZoneText } from '../zone/parse.js';
 import { buildSnapshot } from '../snapshot/build.js';
 import type { StoreState } from '../snapshot/source.js';
+import { BlastRadiusError, type Breach } from '../snapshot/publish-gate.js';
 import { formatRecord, type ResourceRecord } from '../wire/record.js';
 import { fqdn } from '../lib/dnsname.js';
 import { ConflictError, ValidationError, errorMessage } from '../lib/errors.js';
@@ -41,6 +42,8 @@ export interface ExternalDnsDeps {
   loadState: () => Promise<StoreState>;
   /** Resolves when a snapshot with every write made so far is live. */
   flush: () => Promise<void>;
+  /** The publish gate's bounds a change alone would cross; absent: not checked. */
+  checkWrite?: ((change: (state: StoreState) => StoreState) => Breach[]) | undefined;
   logger: Logger;
   registry: Registry;
 }
@@ -238,6 +241,17 @@ export class ExternalDnsProvider {
       const owner = finalBase.get(c.name);
       if (owner !== undefined)
         throw new ConflictError(`${c.name} is the base name of the GSLB domain ${owner}`);
+    }
+
+    // Domain deletions the publish gate would hold are refused before anything is written
+    // (as the admin API does without force=true): ExternalDNS cannot release a held change.
+    if (this.deps.checkWrite && domainPlan.deletes.length) {
+      const gone = new Set(domainPlan.deletes.map((d) => d.domain));
+      const found = this.deps.checkWrite((s) => ({
+        ...s,
+        domains: [...s.domains.filter((d) => !gone.has(d.domain)), ...domainPlan.puts],
+      }));
+      if (found.length) throw new BlastRadiusError(found);
     }
 
     // A new domain's base name must be free of static records (as createDomain's label rule).

@@ -492,6 +492,30 @@ describe('ExternalDNS webhook API', { timeout: 120_000 }, () => {
       assert.equal(gone.status, 'NXDOMAIN');
     });
 
+    it('deleting several GSLB domains at once is refused as the publish gate would hold it', async () => {
+      const ps = (domain: string) => [{ name: 'webhook/cirrus-domain', value: domain }];
+      const eps = ['one', 'two'].map((l) => ({
+        ...A(`${l}.${ZONE}`, '203.0.113.20'),
+        providerSpecific: ps(`${l}.example.com`),
+      }));
+      await client.applyChanges({ create: eps });
+      const r = await call(base, 'POST', '/records', {
+        body: marshalChanges({ delete: eps }),
+        contentType: MEDIA_TYPE,
+      });
+      assert.equal(r.status, 409, r.text);
+      assert.equal(r.json.error, 'BLAST_RADIUS');
+      assert.match(r.json.message, /names/);
+      for (const l of ['one', 'two']) {
+        assert.equal((await api(run, 'GET', `/api/v1/domains/${l}.example.com`)).status, 200);
+      }
+      // One at a time is an ordinary write.
+      for (const ep of eps) await client.applyChanges({ delete: [ep] });
+      for (const l of ['one', 'two']) {
+        assert.equal((await api(run, 'GET', `/api/v1/domains/${l}.example.com`)).status, 404);
+      }
+    });
+
     it('deletes what it created: records and ownership TXT leave, dig gets NXDOMAIN', async () => {
       const owner = { ...labels, owner: 'default' };
       await client.applyChanges(
