@@ -120,7 +120,7 @@ export async function buildExternalDnsApi(deps: ExternalDnsApiDeps): Promise<Fas
   app.addContentTypeParser('application/json', { parseAs: 'string' }, json);
 
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz') return;
+    if (req.url.split('?')[0] === '/healthz') return;
     if (!acceptsWebhookJson(req.headers.accept)) {
       throw httpError(
         406,
