@@ -8,7 +8,6 @@ import type { Logger } from '../lib/logger.js';
 import type { Store } from '../store/store.js';
 import type { Domain, Origin } from '../model/domain.js';
 import type { DomainRepository } from '../domains/repository.js';
-import { labelsInUse } from '../domains/service.js';
 import { zoneKeys, type ZoneTextRepository } from '../zone/repository.js';
 import { parseZoneText } from '../zone/parse.js';
 import { buildSnapshot } from '../snapshot/build.js';
@@ -204,7 +203,10 @@ export class ExternalDnsProvider {
   private async applyChecked(changes: Changes): Promise<void> {
     const domains = await this.deps.domains.list();
     const facts = await this.facts(domains);
-    const lists: Record<ListName, Classified[]> = {
+    // Base names are checked against the zone as it will be after the change (an endpoint
+    // may move from a domain to a plain record, or back, in one update), so not here.
+    const noBaseNames: ZoneFacts = { baseNames: new Map() };
+    const lists: Record<ListName, { c: Classified; at: string }[]> = {
       create: [],
       updateOld: [],
       updateNew: [],
@@ -212,8 +214,9 @@ export class ExternalDnsProvider {
     };
     for (const list of ['create', 'updateOld', 'updateNew', 'delete'] as const) {
       for (const [i, ep] of (changes[list] ?? []).entries()) {
+        const at = `${list}[${i}]`;
         try {
-          lists[list].push(classify(this.deps.config, facts, ep, `${list}[${i}]`));
+          lists[list].push({ c: classify(this.deps.config, noBaseNames, ep, at), at });
         } catch (err) {
           if (!(err instanceof EndpointRefusal)) throw err;
           this.refused.inc({ reason: err.reason });
@@ -221,8 +224,9 @@ export class ExternalDnsProvider {
         }
       }
     }
-    const only = <K extends Classified['kind']>(k: K, l: Classified[]) =>
-      l.filter((c): c is Extract<Classified, { kind: K }> => c.kind === k);
+    type Item = { c: Classified; at: string };
+    const only = <K extends Classified['kind']>(k: K, l: Item[]) =>
+      l.map((x) => x.c).filter((c): c is Extract<Classified, { kind: K }> => c.kind === k);
     const removals = [...lists.delete, ...lists.updateOld];
     const additions = [...lists.updateNew, ...lists.create];
 
@@ -237,10 +241,14 @@ export class ExternalDnsProvider {
     const finalBase = new Map(facts.baseNames);
     for (const d of domainPlan.deletes) finalBase.delete(`${d.label}.${this.zone}`);
     for (const d of domainPlan.puts) finalBase.set(`${d.label}.${this.zone}`, d.domain);
-    for (const c of staticAdditions) {
-      const owner = finalBase.get(c.name);
-      if (owner !== undefined)
-        throw new ConflictError(`${c.name} is the base name of the GSLB domain ${owner}`);
+    for (const { c, at } of additions) {
+      const owner = c.kind === 'static' ? finalBase.get(c.name) : undefined;
+      if (owner === undefined) continue;
+      this.refused.inc({ reason: 'base_name' });
+      throw new ValidationError(
+        `${at}.dnsName ${c.name} is the base name of the GSLB domain ${owner}; it is managed through that domain`,
+        `${at}.dnsName`,
+      );
     }
 
     // Domain deletions the publish gate would hold are refused before anything is written
@@ -254,14 +262,17 @@ export class ExternalDnsProvider {
       if (found.length) throw new BlastRadiusError(found);
     }
 
-    // A new domain's base name must be free of static records (as createDomain's label rule).
+    // A new domain's base name must be free of static records (createDomain's label rule),
+    // as the static records will be after this change.
     const fresh = domainPlan.puts.filter((d) => !domains.some((x) => x.domain === d.domain));
     if (fresh.length) {
-      const { statics } = await labelsInUse(this.deps.config, {
-        domains: this.deps.domains,
-        zoneText: this.deps.zoneText,
-      });
-      for (const c of staticAdditions) statics.add(c.name);
+      const after = this.edit(
+        this.parse(await this.deps.zoneText.get(this.zone)),
+        staticRemovals,
+        staticAdditions,
+      );
+      const statics = new Set(this.parse(after).map((r) => r.name));
+      for (const ns of this.deps.config.zone.ns) statics.add(ns.name);
       for (const d of fresh) {
         if (statics.has(`${d.label}.${this.zone}`)) {
           throw new ConflictError(

@@ -492,6 +492,27 @@ describe('ExternalDNS webhook API', { timeout: 120_000 }, () => {
       assert.equal(gone.status, 'NXDOMAIN');
     });
 
+    it('moves a name from a plain record to a GSLB domain and back in one update each', async () => {
+      const name = `move.${ZONE}`;
+      const plain = A(name, '192.0.2.30');
+      const gslb = {
+        ...A(name, '192.0.2.30'),
+        providerSpecific: [{ name: 'webhook/cirrus-domain', value: 'move.example.com' }],
+      };
+      await client.applyChanges({ create: [plain] });
+      assert.equal((await dig(run.dnsPort, [name, 'A', '+short'])).raw.trim(), '192.0.2.30');
+      // The annotation added: ExternalDNS's plan sees a providerSpecific change, an update.
+      await client.applyChanges({ updateOld: [plain], updateNew: [gslb] });
+      assert.equal((await dig(run.dnsPort, [name, 'A', '+short'])).raw.trim(), '198.51.100.10');
+      assert.equal((await api(run, 'GET', '/api/v1/domains/move.example.com')).json.label, 'move');
+      // And removed again.
+      await client.applyChanges({ updateOld: [gslb], updateNew: [plain] });
+      assert.equal((await dig(run.dnsPort, [name, 'A', '+short'])).raw.trim(), '192.0.2.30');
+      assert.equal((await api(run, 'GET', '/api/v1/domains/move.example.com')).status, 404);
+      await client.applyChanges({ delete: [plain] });
+      assert.equal((await dig(run.dnsPort, [name, 'A', '+norec'])).status, 'NXDOMAIN');
+    });
+
     it('deleting several GSLB domains at once is refused as the publish gate would hold it', async () => {
       const ps = (domain: string) => [{ name: 'webhook/cirrus-domain', value: domain }];
       const eps = ['one', 'two'].map((l) => ({
