@@ -12,7 +12,7 @@ const LAYERS = [
   ['model'],
   ['snapshot'],
   ['pipeline'],
-  ['health', 'xfr', 'acme', 'edge', 'domains', 'auth', 'protect'],
+  ['health', 'xfr', 'acme', 'edge', 'domains', 'auth', 'protect', 'externaldns'],
   ['repositories\\.ts', 'state-file-v1\\.ts', 'open-store\\.ts'],
   ['dns'],
   ['api'],

@@ -14,6 +14,8 @@ import { SnapshotManager } from './snapshot/manager.js';
 import { snapshotMetrics } from './snapshot/metrics.js';
 import { DnsServer, type BoundAddress } from './dns/server.js';
 import { buildApi } from './api/app.js';
+import { buildExternalDnsApi } from './api/externaldns.js';
+import { ExternalDnsProvider } from './externaldns/provider.js';
 import { createRegistry } from './metrics/registry.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
@@ -61,6 +63,9 @@ export class Cirrus {
   readonly cookies: CookieSecretKeeper;
   private api: FastifyInstance | undefined;
   apiAddress: BoundAddress | undefined;
+  /** The ExternalDNS webhook listener, when externalDns.enabled. */
+  private externalDns: FastifyInstance | undefined;
+  externalDnsAddress: BoundAddress | undefined;
   /** The live snapshot on disk; with the Redis store only (the embedded store is local). */
   private readonly lkg: LastKnownGoodWriter | undefined;
   /** Why the last-known-good file was not used (set aside as corrupt), if it was not. */
@@ -265,10 +270,37 @@ export class Cirrus {
       const addr = this.api.server.address();
       this.apiAddress = { host, port: typeof addr === 'object' && addr ? addr.port : port };
       this.logger.info(this.apiAddress, 'admin api listening');
+      if (this.config.externalDns.enabled) await this.startExternalDns();
     } catch (err) {
       await this.stop();
       throw err;
     }
+  }
+
+  private async startExternalDns(): Promise<void> {
+    const repos = this.repos;
+    const provider = new ExternalDnsProvider({
+      config: this.config,
+      store: repos.store,
+      zoneText: repos.zoneText,
+      domains: repos.domains,
+      loadState: () => snapshotSource(repos).loadState(this.config.zone.name),
+      flush: () => this.flush(),
+      checkWrite: (change) => this.snapshots.checkWrite(change),
+      logger: this.logger.child({ component: 'externaldns' }),
+      registry: this.registry,
+    });
+    this.externalDns = await buildExternalDnsApi({
+      provider,
+      logger: this.logger,
+      maxBodyBytes: this.config.externalDns.maxBodyBytes,
+      serial: () => this.snapshots.current.serial,
+    });
+    const { host, port } = parseListen(this.config.externalDns.listen);
+    await this.externalDns.listen({ host, port });
+    const addr = this.externalDns.server.address();
+    this.externalDnsAddress = { host, port: typeof addr === 'object' && addr ? addr.port : port };
+    this.logger.info(this.externalDnsAddress, 'externaldns webhook listening');
   }
 
   private async seed(): Promise<void> {
@@ -338,6 +370,7 @@ export class Cirrus {
     clearTimeout(this.storeRetry);
     this.storeRetry = undefined;
     const steps: Array<() => Promise<unknown>> = [
+      async () => this.externalDns?.close(),
       async () => this.api?.close(),
       async () => this.certificates?.stop(),
       async () => this.instances.stop(),
@@ -359,5 +392,6 @@ export class Cirrus {
       }
     }
     this.api = undefined;
+    this.externalDns = undefined;
   }
 }

@@ -229,6 +229,33 @@ export const ApiConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * ExternalDNS webhook provider (src/externaldns): its own listener, since ExternalDNS's
+ * webhook client sends no Authorization header and expects a sidecar on localhost:8888.
+ */
+export const ExternalDnsConfig = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description: 'serve the ExternalDNS webhook API on externalDns.listen',
+    }),
+    listen: Type.String({
+      pattern: LISTEN_PATTERN,
+      default: '127.0.0.1:8888',
+      description:
+        'where ExternalDNS (--webhook-provider-url) reaches the webhook API; no token is asked, keep it on loopback or a private address',
+    }),
+    maxBodyBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 256 * 1024 * 1024,
+      default: 32 * 1024 * 1024,
+      description: 'request bodies above this get 413 (ExternalDNS caps its bodies at 32 MiB)',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type ExternalDnsConfig = Static<typeof ExternalDnsConfig>;
+
 export const StoreConfig = Type.Object(
   {
     redisUrl: Type.Union([Type.String({ pattern: '^rediss?://' }), Type.Null()], {
@@ -677,6 +704,7 @@ export const Config = Type.Object(
     debug: DebugConfig,
     acme: AcmeConfig,
     xfr: XfrConfig,
+    externalDns: ExternalDnsConfig,
     seed: Type.Object(
       {
         dir: Type.Union([Type.String(), Type.Null()], {
