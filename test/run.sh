@@ -15,6 +15,8 @@ for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-u
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
 [ -d /usr/lib/python3/dist-packages/certbot_dns_rfc2136 ] || need+=(python3-certbot-dns-rfc2136)
+# dnspython: an independent UPDATE client with EDNS (test/integration/zone-update.test.ts).
+[ -d /usr/lib/python3/dist-packages/dns ] || need+=(python3-dnspython)
 # bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
 # without recommends.
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)

@@ -17,7 +17,8 @@ import type { Query } from '../wire/decode.js';
 import type { ZoneTextRepository } from '../zone/repository.js';
 import type { Peers } from './peers.js';
 import type { UpdateScope } from './update-scope.js';
-import { Opcode, RRClass, RRType, Rcode, typeName } from '../wire/constants.js';
+import { MAX_MESSAGE, Opcode, RRClass, RRType, Rcode, typeName } from '../wire/constants.js';
+import { Ede, encodeResponse, type ExtendedError } from '../wire/encode.js';
 import { fqdn, isSubdomainOf, normalizeName } from '../lib/dnsname.js';
 import { errorMessage } from '../lib/errors.js';
 import { signReply } from '../wire/tsig.js';
@@ -66,12 +67,30 @@ class UpdateAnswer extends Error {
   constructor(
     readonly rcode: number,
     readonly why: string,
+    /** A policy refusal: EDE Prohibited (RFC 8914 §4.19) where the reply has EDNS. */
+    readonly prohibited = false,
   ) {
     super(why);
   }
 }
 
-function reply(request: Buffer, query: Query, rcode: number): Buffer {
+/**
+ * The reply: header and zone section; with an OPT record when the request had one (RFC 6891),
+ * which then carries `ede` (RFC 8914), e.g. Prohibited for what the key may not change.
+ */
+function reply(
+  request: Buffer,
+  query: Query,
+  rcode: number,
+  udpSize: number,
+  ede?: ExtendedError,
+): Buffer {
+  if (query.edns)
+    return encodeResponse(
+      query,
+      { rcode, authoritative: false, answer: [], authority: [], additional: [], ede },
+      { maxSize: MAX_MESSAGE, ourUdpSize: udpSize, nsid: undefined },
+    );
   const header = Buffer.alloc(12);
   header.writeUInt16BE(request.readUInt16BE(0), 0);
   header.writeUInt16BE(0x8000 | (Opcode.UPDATE << 11) | (rcode & 0x0f), 2);
@@ -115,7 +134,7 @@ export function zoneUpdateExchange(deps: ZoneUpdateDeps): ExchangeHandler {
       (r) => [r],
       (err: unknown) => {
         deps.logger.error({ err, client: query.clientAddress }, 'dynamic update failed');
-        return [reply(msg, query, Rcode.SERVFAIL)];
+        return [reply(msg, query, Rcode.SERVFAIL, deps.config.dns.udpSize)];
       },
     );
   };
@@ -132,16 +151,16 @@ async function handle(
   const { config, logger } = deps;
   const zone = normalizeName(config.zone.name);
   const keyName = signer?.key.name;
-  const answer = (rcode: number): Buffer => {
-    const r = reply(msg, query, rcode);
+  const answer = (rcode: number, ede?: ExtendedError): Buffer => {
+    const r = reply(msg, query, rcode, config.dns.udpSize, ede);
     return signer ? signReply(r, { key: signer.key, requestMac: signer.mac }) : r;
   };
-  const refuse = (rcode: number, why: string): Buffer => {
+  const refuse = (rcode: number, why: string, prohibited = false): Buffer => {
     logger.info(
       { client: query.clientAddress, key: keyName, rcode, why },
       'dynamic update refused',
     );
-    return answer(rcode);
+    return answer(rcode, prohibited ? { code: Ede.PROHIBITED, text: why } : undefined);
   };
   // RFC 2136 §3.1.1: the zone section first; a zone we do not serve is NOTAUTH.
   if (!parsed) return refuse(Rcode.FORMERR, 'malformed UPDATE');
@@ -149,8 +168,8 @@ async function handle(
   if (parsed.zone !== zone || parsed.zoneClass !== RRClass.IN)
     return refuse(Rcode.NOTAUTH, `zone ${parsed.zone} is not served here`);
   // The handler verified any signature; a bad one never reaches here.
-  if (!signer) return refuse(Rcode.REFUSED, 'unsigned');
-  if (!scope) return refuse(Rcode.REFUSED, 'the key has no UPDATE scope');
+  if (!signer) return refuse(Rcode.REFUSED, 'unsigned', true);
+  if (!scope) return refuse(Rcode.REFUSED, 'the key has no UPDATE scope', true);
 
   for (let attempt = 1; ; attempt++) {
     try {
@@ -166,7 +185,7 @@ async function handle(
       );
       return answer(Rcode.NOERROR);
     } catch (err) {
-      if (err instanceof UpdateAnswer) return refuse(err.rcode, err.why);
+      if (err instanceof UpdateAnswer) return refuse(err.rcode, err.why, err.prohibited);
       throw err;
     }
   }
@@ -257,17 +276,21 @@ async function attemptUpdate(
     prescan(u);
     const what = `${u.name} ${u.type === RRType.ANY ? 'ANY' : typeName(u.type)}`;
     if (u.type === RRType.SOA)
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the SOA is config-owned`);
+      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the SOA is config-owned`, true);
     if (u.name === zone && u.type === RRType.NS)
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the apex NS set is config-owned`);
+      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the apex NS set is config-owned`, true);
     if (baseNames.has(u.name))
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: a GSLB base name is API-owned`);
+      throw new UpdateAnswer(Rcode.REFUSED, `${what}: a GSLB base name is API-owned`, true);
     if (isSubdomainOf(u.name, acmeZone) && acmeZone !== zone)
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the ACME zone takes challenges only`);
+      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the ACME zone takes challenges only`, true);
     if (!scope.coversName(u.name))
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the key may not change ${u.name}`);
+      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the key may not change ${u.name}`, true);
     if (u.type !== RRType.ANY && !scope.coversType(u.type))
-      throw new UpdateAnswer(Rcode.REFUSED, `${what}: the key may not change ${typeName(u.type)}`);
+      throw new UpdateAnswer(
+        Rcode.REFUSED,
+        `${what}: the key may not change ${typeName(u.type)}`,
+        true,
+      );
   }
 
   const statics = text ? parseZoneText(text, { origin: zone, defaultTtl: config.zone.ttl }) : [];

@@ -223,6 +223,38 @@ describe('RFC 2136 UPDATE of the static zone (nsupdate, knsupdate, dig)', () => 
     assert.match(other.output, /update failed: NOTAUTH/);
   });
 
+  it('answers a refusal with EDE Prohibited when the UPDATE has EDNS (dnspython)', async () => {
+    // dnspython builds, signs and checks the messages: an independent codec and TSIG.
+    const script = [
+      'import sys, base64, dns.update, dns.query, dns.tsigkeyring, dns.rcode, dns.edns',
+      'port, secret, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]',
+      "ring = dns.tsigkeyring.from_text({'ext-dns.': ('hmac-sha256', secret)})",
+      "u = dns.update.UpdateMessage('cdn.example.net', keyring=ring, keyname='ext-dns.')",
+      "u.add(name, 60, 'A', '192.0.2.77')",
+      'u.use_edns(0)',
+      "r = dns.query.tcp(u, '127.0.0.1', port=port, timeout=10)",
+      'ede = [o for o in r.options if isinstance(o, dns.edns.EDEOption)]',
+      "print(dns.rcode.to_text(r.rcode()), r.edns, ede[0].code if ede else '-', ede[0].text if ede else '-')",
+    ].join('\n');
+    const py = (name: string) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          // Debian's interpreter, where python3-dnspython installs (not a pyenv python on PATH).
+          '/usr/bin/python3',
+          ['-c', script, String(run.dnsPort), SECRET, name],
+          { timeout: 20000 },
+          (err, out, errOut) =>
+            err ? reject(new Error(errOut || String(err))) : resolve(out.trim()),
+        ),
+      );
+    assert.match(
+      await py(`other.${ZONE}.`),
+      /^REFUSED 0 18 other\.cdn\.example\.net A: the key may not change/,
+    );
+    assert.equal(await py(`edns.${APPS}.`), 'NOERROR 0 - -');
+    assert.deepEqual(await answer(`edns.${APPS}`, 'A'), [`edns.${APPS}. 60 IN A 192.0.2.77`]);
+  });
+
   it('keeps a CNAME alone at its name; a CNAME replaces a CNAME', async () => {
     assert.equal((await send([`update add cn.${APPS} 60 CNAME web.${APPS}.`])).code, 0);
     // Other data at the CNAME is ignored (RFC 2136 §3.4.2.2): NOERROR, nothing added.
