@@ -46,8 +46,12 @@ const META = new Set<number>([
   RRType.MAILB,
 ]);
 
-/** How often a message is tried again when another writer changed the zone text meanwhile. */
-const ATTEMPTS = 5;
+/**
+ * How often a message is checked again when another instance changed the zone text between
+ * its read and its write; a random pause of up to RETRY_PAUSE_MS comes before each retry.
+ */
+const ATTEMPTS = 20;
+const RETRY_PAUSE_MS = 50;
 
 export interface ZoneUpdateDeps {
   config: Config;
@@ -112,6 +116,14 @@ function forAcme(config: Config, keyName: string | undefined, msg: UpdateMessage
 }
 
 export function zoneUpdateExchange(deps: ZoneUpdateDeps): ExchangeHandler {
+  // One message at a time per instance, as a primary serializes a zone's updates: they
+  // contend only with other instances' writes. The wait for the snapshot is outside.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialize = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
   return (query, msg, signer) => {
     if (query.opcode !== Opcode.UPDATE) return undefined;
     const peers = deps.peers();
@@ -130,10 +142,18 @@ export function zoneUpdateExchange(deps: ZoneUpdateDeps): ExchangeHandler {
     // UPDATE at all (it refuses those the same way); else this handler refuses them here.
     const scope = signer ? peers.updateScopes.get(signer.key.name) : undefined;
     if (!scope && acmeOwnsUpdate) return undefined;
-    return handle(deps, query, msg, parsed, signer, scope).then(
+    return handle(deps, serialize, query, msg, parsed, signer, scope).then(
       (r) => [r],
       (err: unknown) => {
         deps.logger.error({ err, client: query.clientAddress }, 'dynamic update failed');
+        // Signed when the request was, so the client sees the SERVFAIL and not a TSIG error.
+        if (signer)
+          return [
+            signReply(reply(msg, query, Rcode.SERVFAIL, deps.config.dns.udpSize), {
+              key: signer.key,
+              requestMac: signer.mac,
+            }),
+          ];
         return [reply(msg, query, Rcode.SERVFAIL, deps.config.dns.udpSize)];
       },
     );
@@ -142,6 +162,7 @@ export function zoneUpdateExchange(deps: ZoneUpdateDeps): ExchangeHandler {
 
 async function handle(
   deps: ZoneUpdateDeps,
+  serialize: <T>(fn: () => Promise<T>) => Promise<T>,
   query: Query,
   msg: Buffer,
   parsed: UpdateMessage | undefined,
@@ -173,9 +194,12 @@ async function handle(
 
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await attemptUpdate(deps, zone, parsed, scope);
+      const result = await serialize(() => attemptUpdate(deps, zone, parsed, scope));
       if (result === 'conflict') {
-        if (attempt < ATTEMPTS) continue;
+        if (attempt < ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, Math.random() * RETRY_PAUSE_MS));
+          continue;
+        }
         throw new Error('the zone text kept changing under the update');
       }
       if (result.changed > 0) await deps.flush();
