@@ -22,6 +22,7 @@ import { HealthChecker, healthInstanceId } from './health/checker.js';
 import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
+import { zoneUpdateExchange } from './xfr/update.js';
 import { HiddenMaster } from './xfr/master.js';
 import { DnsWorkers } from './dns/workers.js';
 import { CookieSecretKeeper } from './protect/cookie-secrets.js';
@@ -151,6 +152,18 @@ export class Cirrus {
       geo: this.geo,
       exchanges: [
         this.master.exchange,
+        // Before the ACME handler: it claims static-zone updates of keys with a scope and
+        // leaves challenge updates of acme.update.keys to it.
+        zoneUpdateExchange({
+          config: this.config,
+          zoneText: this.repos.zoneText,
+          catchUp: () => this.repos.store.catchUp(),
+          listAcmeTxt: (now) => this.repos.acme.listTxt(now),
+          snapshot: () => this.snapshots.current,
+          peers: () => this.master.currentPeers,
+          flush: () => this.flush(),
+          logger: this.logger.child({ component: 'update' }),
+        }),
         updateExchange({
           config: this.config,
           repos: this.repos,

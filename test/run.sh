@@ -10,9 +10,13 @@ need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
-            promtool:prometheus; do
+            promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
+# certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
+[ -d /usr/lib/python3/dist-packages/certbot_dns_rfc2136 ] || need+=(python3-certbot-dns-rfc2136)
+# dnspython: an independent UPDATE client with EDNS (test/integration/zone-update.test.ts).
+[ -d /usr/lib/python3/dist-packages/dns ] || need+=(python3-dnspython)
 # bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
 # without recommends.
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)

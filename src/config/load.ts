@@ -195,7 +195,13 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
         throw new ConfigError(`${what}: ${field}[${i}]: ${errorMessage(err)}`, `${field}[${i}]`);
       }
     });
-  const peers = peersProblem(cfg.xfr.keys, cfg.xfr.secondaries, cfg.xfr.allow, 'xfr.');
+  const peers = peersProblem(
+    cfg.xfr.keys,
+    cfg.xfr.secondaries,
+    cfg.xfr.allow,
+    'xfr.',
+    normalizeName(cfg.zone.name),
+  );
   if (peers) throw new ConfigError(`${what}: ${peers.field}: ${peers.message}`, peers.field);
   return cfg;
 }

@@ -2,10 +2,11 @@
 // keys that exist and are long enough, addresses and CIDRs that parse. The config file and
 // the secondaries API check their documents with the same function.
 import { isIP } from 'node:net';
-import type { SecondaryConfig, TsigKeyConfig, XfrConfig } from './schema.js';
+import type { SecondaryConfig, TsigKeyConfig, UpdateScopeConfig, XfrConfig } from './schema.js';
+import { RRType, typeFromName, typeName } from '../wire/constants.js';
 import { parseCidr } from '../lib/cidr.js';
 import { errorMessage } from '../lib/errors.js';
-import { normalizeName } from '../lib/dnsname.js';
+import { isSubdomainOf, nameProblem, normalizeName } from '../lib/dnsname.js';
 
 export interface PeerProblem {
   field: string;
@@ -18,6 +19,7 @@ export function peersProblem(
   secondaries: readonly SecondaryConfig[],
   allow: XfrConfig['allow'],
   prefix: string,
+  zone: string,
 ): PeerProblem | undefined {
   const keyNames = new Set<string>();
   for (const [i, k] of keys.entries()) {
@@ -27,6 +29,8 @@ export function peersProblem(
     keyNames.add(name);
     if (Buffer.from(k.secret, 'base64').length < 16)
       return { field: `${prefix}keys[${i}].secret`, message: 'secret is shorter than 16 octets' };
+    const scope = k.update && updateScopeProblem(k.update, zone);
+    if (scope) return { field: `${prefix}keys[${i}].update.${scope[0]}`, message: scope[1] };
   }
   const names = new Set<string>();
   for (const [i, s] of secondaries.entries()) {
@@ -46,6 +50,39 @@ export function peersProblem(
     }
     if (a.key !== null && !keyNames.has(normalizeName(a.key)))
       return { field: `${prefix}allow[${i}].key`, message: `no TSIG key named ${a.key}` };
+  }
+  return undefined;
+}
+
+/** Types a scope may never list: meta types, and the SOA (the zone's, from the config). */
+const NOT_UPDATABLE = new Set<number>([
+  RRType.SOA,
+  RRType.OPT,
+  RRType.TSIG,
+  RRType.IXFR,
+  RRType.AXFR,
+  RRType.MAILA,
+  RRType.MAILB,
+  RRType.ANY,
+]);
+
+/** The first problem of a key's UPDATE scope for the zone `zone`: [field in it, message]. */
+export function updateScopeProblem(
+  scope: UpdateScopeConfig,
+  zone: string,
+): [string, string] | undefined {
+  for (const [i, raw] of scope.names.entries()) {
+    const n = normalizeName(raw);
+    const base = n.startsWith('*.') ? n.slice(2) : n;
+    const problem = nameProblem(base);
+    if (problem) return [`names[${i}]`, `"${raw}" ${problem}`];
+    if (!isSubdomainOf(base, zone)) return [`names[${i}]`, `"${raw}" is outside the zone ${zone}`];
+  }
+  for (const [i, t] of scope.types.entries()) {
+    const type = typeFromName(t);
+    if (type === undefined) return [`types[${i}]`, `unknown record type "${t}"`];
+    if (NOT_UPDATABLE.has(type))
+      return [`types[${i}]`, `${typeName(type)} cannot be changed by UPDATE`];
   }
   return undefined;
 }

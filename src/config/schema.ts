@@ -609,6 +609,32 @@ export const AcmeConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type AcmeConfig = Static<typeof AcmeConfig>;
+/**
+ * What a TSIG key may change in the static zone by RFC 2136 UPDATE (src/xfr/update.ts).
+ * Absent: the key updates nothing there (it may still publish ACME challenges through
+ * acme.update.keys, and transfer where xfr.secondaries or xfr.allow say so).
+ */
+export const UpdateScopeConfig = Type.Object(
+  {
+    names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      minItems: 1,
+      description:
+        'owner names inside zone.name the key may change: exact names, or `*.name` for every name strictly below name',
+    }),
+    types: Type.Array(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9]{0,15}$' }), {
+      minItems: 1,
+      description: 'record types the key may add and delete (A, AAAA, CNAME, TXT, MX, SRV, …)',
+    }),
+    transfer: Type.Boolean({
+      default: true,
+      description:
+        'the key may also AXFR/IXFR the zone from any address (ExternalDNS and octoDNS read the zone back)',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type UpdateScopeConfig = Static<typeof UpdateScopeConfig>;
+
 export const TsigKeyConfig = Type.Object(
   {
     name: Type.String({ pattern: HOSTNAME_PATTERN, description: 'key name, as in the secondary' }),
@@ -620,6 +646,7 @@ export const TsigKeyConfig = Type.Object(
       pattern: '^[A-Za-z0-9+/]{16,}={0,2}$',
       description: 'base64 secret (tsig-keygen, openssl rand -base64 32)',
     }),
+    update: Type.Optional(UpdateScopeConfig),
   },
   { additionalProperties: false },
 );

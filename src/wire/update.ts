@@ -1,6 +1,10 @@
 // Reads an RFC 2136 UPDATE message: the zone section, then the prerequisite and update
-// sections as plain records (owner, type, class, TTL, rdata). Meaning is left to acme/update.ts.
-import { readName as readWireName } from './name.js';
+// sections as plain records (owner, type, class, TTL, rdata). Names inside the rdata of the
+// RFC 1035 types that may compress them (NS, CNAME, PTR, MX, SOA; SRV too, which some
+// clients compress against RFC 2782) are expanded, so rdata compares with the zone's bytes.
+// Meaning is left to acme/update.ts and xfr/update.ts.
+import { encodeName, readName as readWireName } from './name.js';
+import { RRType } from './constants.js';
 
 export interface UpdateRecord {
   /** Lower-case, no trailing dot. */
@@ -8,6 +12,7 @@ export interface UpdateRecord {
   type: number;
   class: number;
   ttl: number;
+  /** Uncompressed: names inside it are written out in full, in lower case. */
   rdata: Buffer;
 }
 
@@ -30,19 +35,51 @@ function readName(msg: Buffer, offset: number): { name: string; end: number } {
   }
 }
 
+/** Where names sit in the rdata of the types that may compress them: fixed octets before, after. */
+const NAMED_RDATA = new Map<number, { before: number; names: number; after: number }>([
+  [RRType.NS, { before: 0, names: 1, after: 0 }],
+  [RRType.CNAME, { before: 0, names: 1, after: 0 }],
+  [RRType.PTR, { before: 0, names: 1, after: 0 }],
+  [RRType.MX, { before: 2, names: 1, after: 0 }],
+  [RRType.SRV, { before: 6, names: 1, after: 0 }],
+  [RRType.SOA, { before: 0, names: 2, after: 20 }],
+]);
+
+function expandRdata(msg: Buffer, type: number, start: number, length: number): Buffer {
+  const raw = msg.subarray(start, start + length);
+  const layout = NAMED_RDATA.get(type);
+  // An empty rdata is a deletion or a prerequisite (RFC 2136 §2.4, §2.5): nothing to expand.
+  if (!layout || length === 0) return raw;
+  if (length < layout.before + layout.names + layout.after)
+    throw new MalformedUpdate(`rdata of type ${type} is too short`);
+  const parts: Buffer[] = [raw.subarray(0, layout.before)];
+  let pos = start + layout.before;
+  for (let i = 0; i < layout.names; i++) {
+    const { name, end } = readName(msg, pos);
+    if (end > start + length) throw new MalformedUpdate('a name runs past its rdata');
+    parts.push(encodeName(name));
+    pos = end;
+  }
+  if (pos + layout.after !== start + length)
+    throw new MalformedUpdate(`rdata of type ${type} has the wrong length`);
+  parts.push(msg.subarray(pos, pos + layout.after));
+  return Buffer.concat(parts);
+}
+
 function readRecord(msg: Buffer, offset: number): { rr: UpdateRecord; end: number } {
   const { name, end } = readName(msg, offset);
   if (end + 10 > msg.length) throw new MalformedUpdate('record header runs past the end');
   const rdlength = msg.readUInt16BE(end + 8);
   const start = end + 10;
   if (start + rdlength > msg.length) throw new MalformedUpdate('rdata runs past the end');
+  const type = msg.readUInt16BE(end);
   return {
     rr: {
       name,
-      type: msg.readUInt16BE(end),
+      type,
       class: msg.readUInt16BE(end + 2),
       ttl: msg.readUInt32BE(end + 4),
-      rdata: msg.subarray(start, start + rdlength),
+      rdata: expandRdata(msg, type, start, rdlength),
     },
     end: start + rdlength,
   };

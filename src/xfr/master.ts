@@ -111,6 +111,11 @@ export class HiddenMaster {
     });
   }
 
+  /** Keys, secondaries, transfer ACL and UPDATE scopes in force. */
+  get currentPeers(): Peers {
+    return this.peers;
+  }
+
   get secondaries(): readonly Secondary[] {
     return this.peers.secondaries;
   }
@@ -211,12 +216,13 @@ export class HiddenMaster {
 
   /**
    * Records the snapshot's zone version and its difference from the stored one. Skipped
-   * while nobody may transfer (no secondary, no allow entry): the journal's only readers
+   * while nobody may transfer (no secondary, no allow entry, no key whose UPDATE scope
+   * allows transfers): the journal's only readers
    * are transfers, and a large zone's version is not free to compute and store.
    */
   private async commit(snapshot: Snapshot): Promise<void> {
     const { repos, config } = this.deps;
-    if (this.peers.secondaries.length === 0 && config.xfr.allow.length === 0) return;
+    if (!this.peers.anyTransfer) return;
     const zone = snapshot.zone.name;
     const next = zoneVersion(snapshot.serial, exportRecords(snapshot));
     for (let attempt = 0; attempt < 3; attempt++) {

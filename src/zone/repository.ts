@@ -18,4 +18,16 @@ export class ZoneTextRepository {
       change: 'zone',
     });
   }
+
+  /**
+   * Stores `text` only if the stored text is still `expected` (null: none stored), in one
+   * atomic step: false when another writer came first and nothing was written.
+   */
+  async replace(zone: string, expected: string | null, text: string): Promise<boolean> {
+    const key = zoneKeys.zoneText(zone);
+    return this.store.write([{ op: 'set', key, value: text }], {
+      if: [{ key, equals: expected ?? undefined }],
+      change: 'zone',
+    });
+  }
 }

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { SecondaryConfig, TsigKeyConfig } from '../../config/schema.js';
+import { SecondaryConfig, TsigKeyConfig, UpdateScopeConfig } from '../../config/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
 import type { PeersDocument } from '../../xfr/peers.js';
@@ -18,6 +18,7 @@ const KeyView = Type.Object({
   name: Type.String(),
   algorithm: Type.String(),
   source: Type.String({ description: 'config (read-only) or api' }),
+  update: Type.Optional(UpdateScopeConfig),
 });
 
 const Nullable = <T extends ReturnType<typeof Type.Object>>(t: T) => Type.Union([t, Type.Null()]);
@@ -71,6 +72,7 @@ export const secondaryRoutes =
         [...xfr.secondaries, ...doc.secondaries],
         xfr.allow,
         '',
+        normalizeName(deps.config.zone.name),
       );
       if (problem)
         throw new ValidationError(
@@ -164,11 +166,13 @@ export const secondaryRoutes =
             name: normalizeName(k.name),
             algorithm: k.algorithm,
             source: 'config',
+            ...(k.update ? { update: k.update } : {}),
           })),
           ...doc.keys.map((k) => ({
             name: normalizeName(k.name),
             algorithm: k.algorithm,
             source: 'api',
+            ...(k.update ? { update: k.update } : {}),
           })),
         ];
       },
@@ -192,7 +196,12 @@ export const secondaryRoutes =
         const keys = doc.keys.filter((k) => normalizeName(k.name) !== name);
         keys.push({ name, ...req.body });
         await save({ ...doc, keys }, (f) => f.replace(/^keys\[\d+\]/, 'body'));
-        return { name, algorithm: req.body.algorithm, source: 'api' };
+        return {
+          name,
+          algorithm: req.body.algorithm,
+          source: 'api',
+          ...(req.body.update ? { update: req.body.update } : {}),
+        };
       },
     );
 
