@@ -328,12 +328,14 @@ export function decide(
   }
 
   const mode = plan.lastResort;
-  if (trace) trace.lastResort = mode;
   const origin = mode === 'backup' ? (family === 4 ? plan.fallbackA : plan.fallbackAAAA) : [];
   if (mode === 'fail-open') {
     const pool = firstMatched ?? defaultPool;
     const fp = familyPool(pool, family);
-    if (fp.nodes.some((n) => !n.drained)) return chosen('fallback', pool, fp, true);
+    if (fp.nodes.some((n) => !n.drained)) {
+      if (trace) trace.lastResort = mode;
+      return chosen('fallback', pool, fp, true);
+    }
   }
   if (mode !== 'fail-closed' && origin.length === 0) {
     // Nothing of the family where this client's chain led: the nearest pool that has it.
@@ -344,9 +346,13 @@ export function decide(
         (_p, fp) => fp.nodes.some((n) => !n.drained),
         `nearest pool with IPv${family}, health ignored`,
       );
-      if (any) return chosen('fallback', any, familyPool(any, family), true);
+      if (any) {
+        if (trace) trace.lastResort = mode;
+        return chosen('fallback', any, familyPool(any, family), true);
+      }
     }
   }
+  if (trace) trace.lastResort = mode;
   const t = ttlOf(true);
   return {
     family,
