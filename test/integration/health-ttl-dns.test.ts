@@ -189,3 +189,55 @@ describe('health-aware TTLs over DNS', () => {
     assert.match(ex.answer.join('\n'), /ttl \d+ \(unknown health of ttl-3\)/);
   });
 });
+
+describe('health-aware TTLs from DNS workers', () => {
+  let run: RunningCirrus;
+  let resolver: UdpResolver;
+  let edge: Edge;
+  let name = '';
+
+  before(async () => {
+    edge = await new Edge('127.0.0.34').start();
+    run = await startCirrus({
+      dns: { workers: 1 },
+      gslb: { ttl: DOMAIN_TTL, healthTtlFloor: FLOOR_S, unknownTtl: UNKNOWN_S },
+      health: {
+        probe: { type: 'http', path: '/healthz', intervalSec: INTERVAL_S, rise: RISE, fall: FALL },
+        recheckMs: RECHECK_MS,
+      },
+    });
+    resolver = new UdpResolver(run.dnsPort);
+    const node = { ipv4: edge.ip, probe: { port: edge.port } };
+    assert.equal((await api(run, 'PUT', '/api/v1/nodes/w-1', node)).status, 201);
+    const r = await api(run, 'POST', '/api/v1/domains', {
+      domain: 'ttlw.example.org',
+      origins: [{ address: '203.0.113.1' }],
+    });
+    assert.equal(r.status, 201);
+    name = r.json.cname;
+    await until(
+      'the edge up with a known state',
+      async () => (await api(run, 'GET', '/api/v1/nodes/w-1')).json.health?.state === 'up',
+      4 * INTERVAL_S * 1000,
+    );
+  });
+  after(async () => {
+    await resolver?.close();
+    await run?.stop();
+    await edge?.stop();
+  });
+
+  it('a worker answering UDP cuts the TTL like the main process over TCP', async () => {
+    // The bounds reach the worker after the round that made the state known: wait for them.
+    await until('a health-bounded TTL over UDP', async () => {
+      const r = await resolver.query(name);
+      const ttl = r.answers[0]?.ttl ?? DOMAIN_TTL;
+      return ttl <= 2 * INTERVAL_S && ttl !== UNKNOWN_S;
+    });
+    const udp = await resolver.query(name);
+    const tcp = await dig(run.dnsPort, ['+tcp', '+norec', name, 'A']);
+    const tcpTtl = Number(tcp.answer[0]?.split(' ')[1]);
+    for (const ttl of [udp.answers[0]?.ttl as number, tcpTtl])
+      assert.ok(ttl >= FLOOR_S && ttl <= 2 * INTERVAL_S, `ttl ${ttl}`);
+  });
+});

@@ -36,6 +36,7 @@ import { ipv4ToBytes } from '../../src/lib/ip.js';
 import { maskBytes } from '../../src/lib/cidr.js';
 import { tableGeo } from '../helpers/table-geo.js';
 import { buildQuery, ecsOption } from '../helpers/wire.js';
+import type { ClientSubnet } from '../../src/wire/decode.js';
 
 const T: ProbeTiming = { intervalSec: 10, rise: 2, fall: 3, recheckMs: 500 };
 // A probe that completed 200 ms after the tick at 1000 s.
@@ -202,7 +203,7 @@ function snap(nodes: EdgeNode[], d: Domain = domain(), policy: unknown = POLICY)
   });
 }
 
-const ecs = (cidr: string) => {
+const ecs = (cidr: string): ClientSubnet => {
   const [a, len] = cidr.split('/') as [string, string];
   return {
     family: 1,
