@@ -118,7 +118,9 @@ class Worker {
       case 'health':
         this.health = new HealthBounds(
           m.settings,
-          new Map(m.nodes.map(([id, at, unknown]) => [id, { at, unknown }])),
+          new Map(
+            m.nodes.map(([id, at, unknown, up]) => [id, { at, unknown, up: up ?? undefined }]),
+          ),
         );
         return;
       case 'init':

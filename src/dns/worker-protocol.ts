@@ -22,7 +22,12 @@ export type ToWorker =
   /** The DNS cookie secrets the main process uses, sent at start and on every change. */
   | { t: 'cookies'; current: Uint8Array; previous: Uint8Array | undefined }
   /** The health checker's node bounds (gslb/health-bound.ts), sent at start and on every change. */
-  | { t: 'health'; settings: HealthTtlSettings; nodes: Array<[string, number, boolean]> }
+  | {
+      t: 'health';
+      settings: HealthTtlSettings;
+      /** id, at, unknown, up (null: no verdict). */
+      nodes: Array<[string, number, boolean, boolean | null]>;
+    }
   | { t: 'metrics'; id: number }
   | { t: 'stop' };
 

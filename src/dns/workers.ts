@@ -227,8 +227,8 @@ export class DnsWorkers {
 
   /** Hands the health checker's node bounds to every worker, and to each one started later. */
   healthBounds(bounds: HealthBounds): void {
-    const nodes: Array<[string, number, boolean]> = [];
-    for (const [id, b] of bounds.nodes) nodes.push([id, b.at, b.unknown]);
+    const nodes: Array<[string, number, boolean, boolean | null]> = [];
+    for (const [id, b] of bounds.nodes) nodes.push([id, b.at, b.unknown, b.up ?? null]);
     this.health = { t: 'health', settings: bounds.settings, nodes };
     for (const slot of this.slots) this.send(slot, this.health);
   }

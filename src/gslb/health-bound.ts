@@ -15,6 +15,11 @@ export interface NodeBound {
   readonly at: number;
   /** The node's state is unknown (no quorum yet): any probe may settle it. */
   readonly unknown: boolean;
+  /**
+   * The quorum's verdict the bound starts from, when it has one. A snapshot whose node
+   * says otherwise has not caught up with a flip yet: its answers are due to change now.
+   */
+  readonly up?: boolean | undefined;
 }
 
 export interface HealthTtlSettings {
@@ -51,7 +56,8 @@ export class HealthBounds {
 
   /**
    * The earliest bound among the nodes that can matter in `fp`: every node with weight > 0
-   * that is not drained (a drained node is never eligible, whatever its health).
+   * that is not drained (a drained node is never eligible, whatever its health). A node
+   * whose quorum verdict differs from its `healthy` in this snapshot is flipping now.
    */
   poolBound(fp: FamilyPool): PoolBound {
     let b = this.pools.get(fp);
@@ -66,8 +72,9 @@ export class HealthBounds {
         unknownNode ??= n.id;
         continue;
       }
-      if (nb.at < at) {
-        at = nb.at;
+      const due = nb.up !== undefined && nb.up !== n.healthy ? -Infinity : nb.at;
+      if (due < at) {
+        at = due;
         node = n.id;
       }
     }

@@ -96,5 +96,5 @@ export function nodeBound(
       if (v.state === 'down') flips.push(Math.min(viewFlipAt(v, t), expiry(v)));
     at = kth(flips, q.down - q.needed + 1);
   }
-  return { at: Number.isNaN(at) ? -Infinity : at, unknown: false };
+  return { at: Number.isNaN(at) ? -Infinity : at, unknown: false, up: q.state === 'up' };
 }

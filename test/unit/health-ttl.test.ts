@@ -88,7 +88,11 @@ describe('when a node could flip, over the instances’ views (quorum)', () => {
   });
 
   it('up with one view: that view going down', () => {
-    assert.equal(nodeBound([view('a', 'up', 5, 1)], T, 'majority', 60).at, 1_010_000);
+    assert.deepEqual(nodeBound([view('a', 'up', 5, 1)], T, 'majority', 60), {
+      at: 1_010_000,
+      unknown: false,
+      up: true,
+    });
   });
 
   it('up, majority of three with one down already: the earlier of the other two', () => {
@@ -254,6 +258,16 @@ describe('a decision’s TTL follows the pools it consulted', () => {
     ]);
     const d = decideFor(s, '203.0.113.0/24', 4, { bounds: b, now });
     assert.deepEqual([d.pool, d.ttl], ['hkg', 8]);
+  });
+
+  it('a snapshot that has not caught up with a verdict gets the floor: the answer changes now', () => {
+    // The quorum says fra-1 is down; this snapshot still has it healthy.
+    const b = table([
+      ['fra-1', { at: now + 50_000, unknown: false, up: false }],
+      ['hkg-1', { at: now + 50_000, unknown: false, up: true }],
+    ]);
+    const d = decideFor(s, '198.51.100.0/24', 4, { bounds: b, now });
+    assert.deepEqual([d.ttl, d.ttlBy, d.ttlNode], [5, 'floor', 'fra-1']);
   });
 
   it('a node the table does not know is unknown health', () => {
