@@ -42,6 +42,8 @@ export class QueryContext implements GslbRequest {
   cacheable = true;
   /** A GSLB decision found no address to give (no healthy node, fail-closed). */
   noHealthy = false;
+  /** The shortest TTL among the GSLB decisions of this response (Infinity: none made). */
+  gslbTtl = Infinity;
   private withEcs: Location | undefined;
   private withoutEcs: Location | undefined;
   private healthClock: HealthClock | null | undefined;
@@ -81,6 +83,7 @@ export class QueryContext implements GslbRequest {
   decided(decision: Decision): void {
     if (decision.scope > this.ecsScope) this.ecsScope = decision.scope;
     if (decision.source === 'none') this.noHealthy = true;
+    if (decision.ttl < this.gslbTtl) this.gslbTtl = decision.ttl;
     this.settings.onDecision(decision);
   }
 

@@ -159,25 +159,29 @@ function skipName(wire: Buffer, pos: number): number {
 }
 
 /**
- * Offsets of the TTL fields of the A and AAAA records in the answer section of an encoded
- * response (one question): the TTLs a health bound counts down (answer-cache.ts).
+ * Offsets of the TTL fields a health bound counts down in an encoded response (one
+ * question, answer-cache.ts): the A and AAAA records of the answer section, and, in a
+ * negative answer (no answer record), the authority section's SOA, whose TTL is the
+ * negative TTL (RFC 2308 §3).
  */
 export function answerTtlOffsets(wire: Buffer): number[] {
   const out: number[] = [];
   if (wire.length < HEADER) return out;
   const qd = wire.readUInt16BE(4);
   const an = wire.readUInt16BE(6);
+  const ns = an === 0 ? wire.readUInt16BE(8) : 0;
   let pos = HEADER;
   for (let i = 0; i < qd; i++) {
     pos = skipName(wire, pos);
     if (pos < 0) return [];
     pos += 4;
   }
-  for (let i = 0; i < an; i++) {
+  for (let i = 0; i < an + ns; i++) {
     pos = skipName(wire, pos);
     if (pos < 0 || pos + 10 > wire.length) return out;
     const type = wire.readUInt16BE(pos);
-    if (type === RRType.A || type === RRType.AAAA) out.push(pos + 4);
+    const counted = i < an ? type === RRType.A || type === RRType.AAAA : type === RRType.SOA;
+    if (counted) out.push(pos + 4);
     pos += 10 + wire.readUInt16BE(pos + 8);
   }
   return out;

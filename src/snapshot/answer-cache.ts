@@ -32,9 +32,10 @@ export interface CachedAnswer {
    */
   readonly validUntil: number;
   /**
-   * Where the TTLs of its A and AAAA answer records sit in `wire`: before `validUntil`
-   * each is served as min(its TTL, seconds left, at least `ttlFloor`), so no resolver
-   * keeps it past the bound. Empty when `validUntil` is Infinity.
+   * Where the TTLs of its A and AAAA answer records (or, in a negative answer, of its SOA)
+   * sit in `wire`: before `validUntil` each is served as min(its TTL, seconds left, at
+   * least `ttlFloor`), so no resolver keeps it past the bound. Empty when `validUntil` is
+   * Infinity.
    */
   readonly ttlOffsets: readonly number[];
   readonly ttlFloor: number;

@@ -390,4 +390,44 @@ describe('cached answers count their TTL down to the health bound', () => {
     assert.equal(ttlOf(h(q, 'udp', '127.0.0.1', 5300)), 49);
     assert.equal(decisions.length, 4, 'each query counts its decision, hit or not');
   });
+
+  it('counts a NODATA’s negative TTL (its SOA) down the same way', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 9_000_000 });
+    // fail-closed and its only node down: NODATA until the node could come back.
+    const s = snap(
+      [node('fra-1', 'fra', 11, true, { active: false })],
+      domain({ lastResort: 'fail-closed' }),
+    );
+    const bounds = new HealthBounds(
+      SETTINGS,
+      new Map([['fra-1', { at: 9_000_000 + 30_500, unknown: false, up: false }]]),
+    );
+    const h = createHandler({
+      snapshot: () => s,
+      settings: {
+        version: null,
+        identity: null,
+        geo: GEO,
+        debug: null,
+        onDecision: () => undefined,
+        health: () => bounds,
+      },
+      udpSize: 1232,
+      nsid: undefined,
+      metrics: dnsMetrics(new Registry()),
+      logger: silentLogger(),
+    });
+    const q = buildQuery({ name: 'www-example-com.cdn.example.net', type: 1, opt: {} });
+    const soaTtl = (reply: unknown) => {
+      const buf = reply as Buffer;
+      assert.equal(buf.readUInt16BE(6), 0, 'no answer record');
+      const offsets = answerTtlOffsets(buf);
+      assert.equal(offsets.length, 1, 'the SOA');
+      return buf.readUInt32BE(offsets[0] as number);
+    };
+    // The failover TTL (20) is below the zone's negative TTL (60) and the bound (30).
+    assert.equal(soaTtl(h(q, 'udp', '127.0.0.1', 5300)), 20);
+    t.mock.timers.tick(12_000);
+    assert.equal(soaTtl(h(q, 'udp', '127.0.0.1', 5300)), 18);
+  });
 });
