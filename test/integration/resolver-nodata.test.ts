@@ -1,4 +1,4 @@
-// No client-dependent NODATA, through a real resolver that shares negative answers:
+// No client-dependent NODATA (issue 18), through a real resolver that shares negative answers:
 // PowerDNS Recursor 4.8 caches a NODATA once for every client whatever its ECS scope
 // (/work/shared/recipes/resolver-ecs.md). With the seeded example and no GeoIP, a client
 // outside the CIDR map lands in the default pool iad, which has no IPv6 node, while
