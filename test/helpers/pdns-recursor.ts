@@ -1,8 +1,9 @@
 // A real, throwaway PowerDNS Recursor (Debian `pdns-recursor`) forwarding one zone to an
-// authoritative on loopback with the client's ECS passed on (use-incoming-edns-subnet),
-// set up as /work/shared/recipes/resolver-ecs.md found it must be: `dont-query=` empty
-// (the default list holds 127.0.0.0/8), no DNSSEC validation for the unsigned test zone,
-// no root priming or security polling. stop() ends exactly the child it started.
+// authoritative on loopback with the client's ECS passed on (use-incoming-edns-subnet).
+// What it needs on loopback: `dont-query=` empty (the default list holds 127.0.0.0/8),
+// `dnssec=off` (dig sets AD, and the unsigned test zone cannot be proven insecure without
+// the root: every answer would be SERVFAIL), no root priming or security polling.
+// stop() ends exactly the child it started.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
