@@ -1,10 +1,9 @@
 // No client-dependent NODATA (issue 18), through a real resolver that shares negative answers:
 // PowerDNS Recursor 4.8 caches a NODATA once for every client whatever its ECS scope, and
 // serves it to other subnets and to clients without ECS. With the seeded example and no
-// GeoIP, a client
-// outside the CIDR map lands in the default pool iad, which has no IPv6 node, while
-// 10.0.0.0/8 is mapped to fra, which has. Both subnets asking AAAA through the recursor get
-// an AAAA, in either order, and so does a client without ECS.
+// GeoIP, a client outside the CIDR map lands in the default pool iad, which has no IPv6
+// node, while 10.0.0.0/8 is mapped to fra, which has. Both subnets asking AAAA through the
+// recursor get an AAAA, the IPv4-only pool's client first, and so does a client without ECS.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
