@@ -49,6 +49,9 @@ function answer(key: number, negative: boolean): CachedAnswer {
     wire: Buffer.alloc(negative ? 90 : 110),
     truncated: false,
     decisions: [],
+    validUntil: Infinity,
+    ttlOffsets: [],
+    ttlFloor: 0,
   };
 }
 

@@ -19,6 +19,7 @@ import { ExternalDnsProvider } from './externaldns/provider.js';
 import { createRegistry } from './metrics/registry.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
+import type { HealthBounds } from './gslb/health-bound.js';
 import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
@@ -75,6 +76,8 @@ export class Cirrus {
   private storeRetry: NodeJS.Timeout | undefined;
   private stopping = false;
   readonly instances: InstanceTracker;
+  /** The health checker's latest node bounds (answers' TTLs); undefined while it has none. */
+  private healthBounds: HealthBounds | undefined;
 
   constructor(opts: CirrusOptions) {
     this.config = opts.config;
@@ -117,6 +120,10 @@ export class Cirrus {
       logger: this.logger.child({ component: 'health' }),
       registry: this.registry,
       instanceId: healthInstanceId(this.config),
+      onBounds: (bounds) => {
+        this.healthBounds = bounds;
+        this.workers?.healthBounds(bounds);
+      },
     });
     this.txt = new TxtService({
       config: this.config,
@@ -173,6 +180,7 @@ export class Cirrus {
       ],
       keyring: () => this.master.keyring,
       cookieSecrets: this.cookies.secrets,
+      health: () => this.healthBounds,
       udp: this.config.dns.workers === 0,
     });
     this.workers =
@@ -265,6 +273,7 @@ export class Cirrus {
         logger: this.logger,
         geo: this.geo,
         health: () => this.health.status(),
+        healthBounds: () => this.healthBounds,
         txt: this.txt,
         certificates: this.certificates,
         secondaries: () => this.master.status(),

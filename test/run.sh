@@ -10,7 +10,8 @@ need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
-            promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot; do
+            promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \
+            pdns_recursor:pdns-recursor; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).

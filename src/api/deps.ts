@@ -6,6 +6,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { HealthStatus } from '../health/checker.js';
+import type { HealthBounds } from '../gslb/health-bound.js';
 import type { TxtService } from '../acme/txt-service.js';
 import type { CertificateService } from '../acme/certificates.js';
 import type { PropagationStatus, SecondaryStatus } from '../xfr/master.js';
@@ -44,6 +45,8 @@ export interface ApiDeps {
   geo: GeoLookup;
   /** This instance's health checker: its view of every node, and whether it leads. */
   health: () => HealthStatus;
+  /** The node bounds answers' TTLs are cut to, for explain; absent: plain TTLs. */
+  healthBounds?: (() => HealthBounds | undefined) | undefined;
   /** Publishes challenge values; built from the fields above when absent. */
   txt?: TxtService | undefined;
   /** Certificate issuance and renewal; absent when acme.issuer.enabled is false. */

@@ -281,6 +281,16 @@ export const GslbConfig = Type.Object(
   {
     ttl: Seconds(60, 'default TTL of base-name answers', 86400),
     failoverTtl: Seconds(20, 'TTL while answering with origin (backup) addresses', 86400),
+    healthTtlFloor: Seconds(
+      5,
+      'no health bound cuts a TTL below this (an answer whose health could flip sooner still gets it)',
+      3600,
+    ),
+    unknownTtl: Seconds(
+      10,
+      'TTL while a node the decision consulted has no known health (start-up, a new node)',
+      86400,
+    ),
     answers: Type.Integer({
       minimum: 1,
       maximum: 16,

@@ -23,6 +23,7 @@ import { UdpListener } from './udp.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
 import type { TsigKeyring } from '../wire/tsig.js';
 import type { CookieSecrets } from '../wire/cookie.js';
+import type { HealthBounds } from '../gslb/health-bound.js';
 
 export interface BoundAddress {
   host: string;
@@ -57,6 +58,8 @@ export interface DnsServerDeps {
    * configured rate for any client whose ports vary (every resolver's, every spoofer's).
    */
   readonly udpProcesses?: number;
+  /** The health checker's node bounds, which cut answers' TTLs; absent: plain TTLs. */
+  readonly health?: () => HealthBounds | undefined;
 }
 
 function debugAccess(config: Config): ((address: string) => boolean) | null {
@@ -103,6 +106,7 @@ export class DnsServer {
         geo: deps.geo,
         debug: debugAccess(config),
         onDecision: gslbMetrics(deps.registry),
+        health: deps.health,
       },
       udpSize: dns.udpSize,
       nsid: dns.nsid ? Buffer.from(dns.nsid, 'utf8') : undefined,

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { createRegistry } from '../metrics/registry.js';
+import { HealthBounds } from '../gslb/health-bound.js';
 import { GeoIp } from '../geo/geoip.js';
 import { buildSteps } from '../snapshot/build.js';
 import { drive } from '../lib/cooperative.js';
@@ -42,6 +43,7 @@ class Worker {
   private geoReady: Promise<void> = Promise.resolve();
   /** The main process's DNS cookie secrets; until they arrive, replies carry no cookie. */
   private cookies: CookieSecrets | undefined;
+  private health: HealthBounds | undefined;
 
   constructor(
     private readonly config: Config,
@@ -80,6 +82,7 @@ class Worker {
       tcp: false,
       forward,
       cookieSecrets: () => this.cookies,
+      health: () => this.health,
       reusePort: udp.reusePort,
       udpProcesses: config.dns.workers,
     });
@@ -112,6 +115,14 @@ class Worker {
           current: asBuffer(m.current),
           previous: m.previous && asBuffer(m.previous),
         };
+        return;
+      case 'health':
+        this.health = new HealthBounds(
+          m.settings,
+          new Map(
+            m.nodes.map(([id, at, unknown, up]) => [id, { at, unknown, up: up ?? undefined }]),
+          ),
+        );
         return;
       case 'init':
         return;

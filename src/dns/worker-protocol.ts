@@ -3,6 +3,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { EncodedRecipe } from '../snapshot/recipe-codec.js';
+import type { HealthTtlSettings } from '../gslb/health-bound.js';
 
 export type ToWorker =
   /**
@@ -20,6 +21,13 @@ export type ToWorker =
   | { t: 'replies'; id: number; messages: Uint8Array[] }
   /** The DNS cookie secrets the main process uses, sent at start and on every change. */
   | { t: 'cookies'; current: Uint8Array; previous: Uint8Array | undefined }
+  /** The health checker's node bounds (gslb/health-bound.ts), sent at start and on every change. */
+  | {
+      t: 'health';
+      settings: HealthTtlSettings;
+      /** id, at, unknown, up (null: no verdict). */
+      nodes: Array<[string, number, boolean, boolean | null]>;
+    }
   | { t: 'metrics'; id: number }
   | { t: 'stop' };
 

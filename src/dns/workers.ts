@@ -19,6 +19,7 @@ import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
 import { reusePortWorks } from './udp.js';
 import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
+import type { HealthBounds } from '../gslb/health-bound.js';
 import { asBuffer, encodeRecipe, type EncodedRecipe } from '../snapshot/recipe-codec.js';
 
 export interface DnsWorkersDeps {
@@ -222,6 +223,16 @@ export class DnsWorkers {
     for (const slot of this.slots) this.send(slot, { t: 'cookies', ...this.cookieSecrets });
   }
 
+  private health: Extract<ToWorker, { t: 'health' }> | undefined;
+
+  /** Hands the health checker's node bounds to every worker, and to each one started later. */
+  healthBounds(bounds: HealthBounds): void {
+    const nodes: Array<[string, number, boolean, boolean | null]> = [];
+    for (const [id, b] of bounds.nodes) nodes.push([id, b.at, b.unknown, b.up ?? null]);
+    this.health = { t: 'health', settings: bounds.settings, nodes };
+    for (const slot of this.slots) this.send(slot, this.health);
+  }
+
   private send(slot: Slot, message: ToWorker): void {
     const w = slot.worker;
     if (w?.isConnected()) w.send(message);
@@ -301,6 +312,7 @@ export class DnsWorkers {
         });
         const secrets = this.cookieSecrets;
         if (secrets) this.send(slot, { t: 'cookies', ...secrets });
+        if (this.health) this.send(slot, this.health);
         const { generation, recipe } = this.currentRecipe();
         recipe.then(
           (r) => this.send(slot, { t: 'snapshot', generation, recipe: r }),

@@ -11,6 +11,7 @@ import type { DomainPlan } from './plan.js';
 import type { GslbView } from './pools.js';
 import { decide, type Decision } from './decide.js';
 import type { Location } from './location.js';
+import type { HealthClock } from './health-bound.js';
 
 /** What answering needs from the query: the snapshot, the client's location, and a sink for decisions. */
 export interface GslbRequest {
@@ -20,6 +21,8 @@ export interface GslbRequest {
    * undefined for the location-free view (zone export, secondaries).
    */
   locate(useEcs: boolean): Location | undefined;
+  /** Health bounds and the query's time; undefined: the plans' TTLs as they are. */
+  clock(): HealthClock | undefined;
   /** Called once per decision: metrics and the response's ECS scope. */
   decided(decision: Decision): void;
 }
@@ -38,8 +41,9 @@ export function answerBaseName(
   const host = plan.lastResort === 'backup' ? plan.fallbackHost : undefined;
   const index = req.snapshot.gslb;
   const loc = req.locate(plan.ecs);
+  const clock = req.clock();
   const run = (family: 4 | 6) => {
-    const d = decide(index, plan, family, loc);
+    const d = decide(index, plan, family, loc, undefined, clock);
     req.decided(d);
     return d;
   };
@@ -81,5 +85,10 @@ export function dynamicResolver(req: GslbRequest, minimalAny: boolean) {
 
 /** The view of a client with no location: the default pool's picks (zone export, API). */
 export function locationFree(snapshot: GslbView): GslbRequest {
-  return { snapshot, locate: () => undefined, decided: () => undefined };
+  return {
+    snapshot,
+    locate: () => undefined,
+    clock: () => undefined,
+    decided: () => undefined,
+  };
 }

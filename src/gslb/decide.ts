@@ -6,16 +6,32 @@
 //      family wins, and its first N nodes in the domain's rendezvous order are the picks.
 //   3. The last resort: origin (backup) addresses, fail-open (picks with health ignored,
 //      from the first pool the location matched), or fail-closed (nothing: NODATA).
+//   4. Before a last resort that would give nothing of the family (no origin address of
+//      it, fail-open without nodes of it), the family step: the nearest pool, of those
+//      the domain may use, with enough eligible nodes of the family. A NODATA therefore
+//      goes out only when every client would get it, or when the domain is fail-closed;
+//      resolvers cache negative answers for everyone (PowerDNS Recursor ignores their
+//      ECS scope), so a NODATA always carries scope /0.
 // The ECS scope is the longest prefix among the facts the steps actually consulted, so
 // it is exactly as wide as the data allows and /0 when no step looked at the client.
+// The TTL is the plan's, bounded by the health of every node in every pool consulted
+// (health-bound.ts) when a HealthClock is given.
 import { maskBytes } from '../lib/cidr.js';
 import { distanceKm, type Location } from './location.js';
+import {
+  boundTtl,
+  foldPool,
+  newBoundAcc,
+  type BoundedTtl,
+  type HealthClock,
+  type TtlBy,
+} from './health-bound.js';
 import type { GslbIndex } from './pools.js';
 import type { ChainStep } from './policy-model.js';
 import { fmix32, hashBytes, score } from './rendezvous.js';
 import type { CompiledPool, DomainPlan, Family, FamilyPool, NodeEntry } from './plan.js';
 
-export type DecisionKind = 'map' | ChainStep | 'fallback';
+export type DecisionKind = 'map' | ChainStep | 'family' | 'fallback';
 
 export interface Decision {
   readonly family: Family;
@@ -28,12 +44,21 @@ export interface Decision {
   readonly pool: string | undefined;
   /** RFC 7871 scope prefix: how far around the client's subnet this decision holds. */
   readonly scope: number;
+  /** What set `ttl`: the plan's TTL or failover TTL, or a health bound (health-bound.ts). */
+  readonly ttlBy: TtlBy;
+  /** The node whose health bound set `ttl`, if one did. */
+  readonly ttlNode: string | undefined;
+  /**
+   * Epoch ms until which the answer may be reused with its TTL counted down; Infinity when
+   * no health bound applies.
+   */
+  readonly validUntil: number;
 }
 
 /** What explain collects; decide() fills it only when one is passed. */
 export interface DecisionTrace {
   steps: {
-    step: 'map' | ChainStep;
+    step: 'map' | ChainStep | 'family';
     looked: string;
     pools: { pool: string; verdict: 'chosen' | 'skipped'; reason: string }[];
   }[];
@@ -119,12 +144,16 @@ function rdataOf(nodes: readonly NodeEntry[], family: Family): Buffer[] {
 
 const ECS_OFF = 0;
 
+/** Whether `p` has enough eligible nodes of `fp`'s family to answer (its minimum, at least one). */
+const serves = (p: CompiledPool, fp: FamilyPool) => fp.eligible >= Math.max(1, p.minHealthy);
+
 export function decide(
   index: GslbIndex,
   plan: DomainPlan,
   family: Family,
   loc: Location | undefined,
   trace?: DecisionTrace,
+  clock?: HealthClock,
 ): Decision {
   let scope = 0;
   let failedOver = false;
@@ -134,6 +163,44 @@ export function decide(
   const defaultPool = fleet ?? index.defaultPool;
   const ecsScope = (extra: number) =>
     loc?.source === 'ecs' ? Math.min(Math.max(scope, extra), loc.family === 4 ? 32 : 128) : ECS_OFF;
+  // The health bound over every pool consulted, folded as the steps look at them.
+  const acc = clock ? newBoundAcc() : undefined;
+  const consult = (fp: FamilyPool) => {
+    if (acc && clock) foldPool(acc, clock.bounds.poolBound(fp));
+  };
+
+  /** The TTL, and what set it: the plan's, bounded by the consulted pools' health. */
+  const ttlOf = (failover: boolean): BoundedTtl => {
+    const base = failover ? plan.failoverTtl : plan.ttl;
+    const by = failover ? 'failover' : 'domain';
+    return acc && clock
+      ? boundTtl(base, by, acc, clock)
+      : { ttl: base, by, node: undefined, validUntil: Infinity };
+  };
+
+  /** The picks of `p`; with health ignored (fail-open) they are the last resort's. */
+  const chosen = (
+    step: DecisionKind,
+    p: CompiledPool,
+    fp: FamilyPool,
+    ignoreHealth: boolean,
+  ): Decision => {
+    const picked = pickIn(plan, fp, loc, ignoreHealth, trace);
+    const t = ttlOf(failedOver || ignoreHealth);
+    return {
+      family,
+      rdata: rdataOf(picked.nodes, family),
+      nodes: picked.nodes.map((n) => n.id),
+      ttl: t.ttl,
+      source: picked.nodes.length ? 'edges' : 'none',
+      decision: step,
+      pool: p.name,
+      scope: picked.nodes.length ? ecsScope(picked.scope) : ECS_OFF,
+      ttlBy: t.by,
+      ttlNode: t.node,
+      validUntil: t.validUntil,
+    };
+  };
 
   const tryPools = (
     step: 'map' | ChainStep,
@@ -149,6 +216,7 @@ export function decide(
       }
       firstMatched ??= p;
       const fp = familyPool(p, family);
+      consult(fp);
       if (fp.eligible < p.minHealthy) {
         failedOver = true;
         t?.pools.push({
@@ -158,18 +226,49 @@ export function decide(
         });
         continue;
       }
-      const picked = pickIn(plan, fp, loc, false, trace);
       t?.pools.push({ pool: p.name, verdict: 'chosen', reason: `${fp.eligible} eligible` });
-      return {
-        family,
-        rdata: rdataOf(picked.nodes, family),
-        nodes: picked.nodes.map((n) => n.id),
-        ttl: failedOver ? plan.failoverTtl : plan.ttl,
-        source: 'edges',
-        decision: step,
+      return chosen(step, p, fp, false);
+    }
+    return undefined;
+  };
+
+  /**
+   * The family step: every pool the domain may use, nearest first when the client and
+   * the pools have coordinates (then the answer depends on the coordinates' prefix too),
+   * the others in policy order, the default pool last. The first that `ok` accepts.
+   */
+  const familyStep = (
+    ok: (p: CompiledPool, fp: FamilyPool) => boolean,
+    looked: string,
+  ): CompiledPool | undefined => {
+    const t = trace
+      ? { step: 'family' as const, looked, pools: [] as DecisionTrace['steps'][0]['pools'] }
+      : undefined;
+    if (t) trace?.steps.push(t);
+    let pools: CompiledPool[] = [];
+    const lat = loc?.lat;
+    const lon = loc?.lon;
+    const located = index.located.filter(allowed);
+    if (lat !== undefined && lon !== undefined && located.length > 0) {
+      const dist = (p: CompiledPool) => distanceKm(lat, lon, p.lat as number, p.lon as number);
+      pools = located.sort((a, b) => dist(a) - dist(b));
+    }
+    for (const p of index.pools.values()) if (allowed(p) && !pools.includes(p)) pools.push(p);
+    if (!pools.includes(defaultPool)) pools.push(defaultPool);
+    for (const p of pools) {
+      const fp = familyPool(p, family);
+      consult(fp);
+      if (ok(p, fp)) {
+        if (lat !== undefined && lon !== undefined && located.includes(p))
+          scope = Math.max(scope, loc?.coordPrefix ?? 0);
+        t?.pools.push({ pool: p.name, verdict: 'chosen', reason: `${fp.eligible} eligible` });
+        return p;
+      }
+      t?.pools.push({
         pool: p.name,
-        scope: ecsScope(picked.scope),
-      };
+        verdict: 'skipped',
+        reason: `${fp.eligible} eligible IPv${family} node(s) of ${fp.nodes.length}`,
+      });
     }
     return undefined;
   };
@@ -229,30 +328,44 @@ export function decide(
   }
 
   const mode = plan.lastResort;
-  if (trace) trace.lastResort = mode;
+  const origin = mode === 'backup' ? (family === 4 ? plan.fallbackA : plan.fallbackAAAA) : [];
   if (mode === 'fail-open') {
     const pool = firstMatched ?? defaultPool;
-    const picked = pickIn(plan, familyPool(pool, family), loc, true, trace);
-    return {
-      family,
-      rdata: rdataOf(picked.nodes, family),
-      nodes: picked.nodes.map((n) => n.id),
-      ttl: plan.failoverTtl,
-      source: picked.nodes.length ? 'edges' : 'none',
-      decision: 'fallback',
-      pool: pool.name,
-      scope: ecsScope(picked.scope),
-    };
+    const fp = familyPool(pool, family);
+    if (fp.nodes.some((n) => !n.drained)) {
+      if (trace) trace.lastResort = mode;
+      return chosen('fallback', pool, fp, true);
+    }
   }
-  const origin = mode === 'backup' ? (family === 4 ? plan.fallbackA : plan.fallbackAAAA) : [];
+  if (mode !== 'fail-closed' && origin.length === 0) {
+    // Nothing of the family where this client's chain led: the nearest pool that has it.
+    const p = familyStep(serves, `nearest pool with IPv${family}`);
+    if (p) return chosen('family', p, familyPool(p, family), false);
+    if (mode === 'fail-open') {
+      const any = familyStep(
+        (_p, fp) => fp.nodes.some((n) => !n.drained),
+        `nearest pool with IPv${family}, health ignored`,
+      );
+      if (any) {
+        if (trace) trace.lastResort = mode;
+        return chosen('fallback', any, familyPool(any, family), true);
+      }
+    }
+  }
+  if (trace) trace.lastResort = mode;
+  const t = ttlOf(true);
   return {
     family,
     rdata: origin,
     nodes: [],
-    ttl: plan.failoverTtl,
+    ttl: t.ttl,
     source: origin.length ? 'origin' : 'none',
     decision: 'fallback',
     pool: undefined,
-    scope: ecsScope(0),
+    // A NODATA holds for every client (see the module comment).
+    scope: origin.length ? ecsScope(0) : ECS_OFF,
+    ttlBy: t.by,
+    ttlNode: t.node,
+    validUntil: t.validUntil,
   };
 }

@@ -8,6 +8,7 @@ import { decide, newTrace, type Decision, type DecisionTrace } from './decide.js
 import { locate, type Location } from './location.js';
 import type { DomainPlan, Family } from './plan.js';
 import type { GslbView } from './pools.js';
+import type { HealthClock, TtlBy } from './health-bound.js';
 
 export interface ExplainFamily {
   family: Family;
@@ -17,6 +18,10 @@ export interface ExplainFamily {
   answers: string[];
   nodes: readonly string[];
   ttl: number;
+  /** What set the TTL: the plan's TTL or failover TTL, a health bound, unknown health, the floor. */
+  ttlBy: TtlBy;
+  /** The node whose health set the TTL, if one did. */
+  ttlNode: string | null;
   scope: number;
   steps: DecisionTrace['steps'];
   candidates: DecisionTrace['candidates'];
@@ -92,11 +97,12 @@ export function explain(
   families: readonly Family[],
   clientAddress: string,
   ecs: ClientSubnet | undefined,
+  clock?: HealthClock,
 ): ExplainReport {
   const loc = locate({ clientAddress, ecs, useEcs: plan.ecs }, snapshot.gslb.nets, geo);
   const out: ExplainFamily[] = families.map((family) => {
     const trace = newTrace();
-    const d = decide(snapshot.gslb, plan, family, loc, trace);
+    const d = decide(snapshot.gslb, plan, family, loc, trace, clock);
     return {
       family,
       decision: d.decision,
@@ -105,6 +111,8 @@ export function explain(
       answers: d.rdata.map((b) => (family === 4 ? bytesToIPv4(b) : bytesToIPv6(b))),
       nodes: d.nodes,
       ttl: d.ttl,
+      ttlBy: d.ttlBy,
+      ttlNode: d.ttlNode ?? null,
       scope: d.scope,
       steps: trace.steps,
       candidates: trace.candidates,
@@ -140,6 +148,23 @@ export function locationLine(l: ExplainLocation): string {
   return parts.join('; ');
 }
 
+/** Why the TTL is what it is, in a few words. */
+export function ttlReason(f: Pick<ExplainFamily, 'ttlBy' | 'ttlNode'>): string {
+  const node = f.ttlNode ?? '?';
+  switch (f.ttlBy) {
+    case 'domain':
+      return 'domain ttl';
+    case 'failover':
+      return 'failover ttl';
+    case 'health':
+      return `health: ${node} could flip then`;
+    case 'unknown':
+      return `unknown health of ${node}`;
+    case 'floor':
+      return `floor: ${node} could flip sooner`;
+  }
+}
+
 /** The report as dig-readable lines (one TXT record each). */
 export function explainLines(r: ExplainReport): string[] {
   const lines = [
@@ -169,7 +194,7 @@ export function explainLines(r: ExplainReport): string[] {
       );
     }
     lines.push(
-      `${v} answer ${f.answers.join(' ') || 'none'} (${f.source}); decision ${f.decision}${f.pool ? ` pool ${f.pool}` : ''}; ttl ${f.ttl}; scope /${f.scope}`,
+      `${v} answer ${f.answers.join(' ') || 'none'} (${f.source}); decision ${f.decision}${f.pool ? ` pool ${f.pool}` : ''}; ttl ${f.ttl} (${ttlReason(f)}); scope /${f.scope}`,
     );
   }
   return lines;

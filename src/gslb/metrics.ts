@@ -11,13 +11,14 @@ const KINDS: readonly DecisionKind[] = [
   'continent',
   'nearest',
   'default',
+  'family',
   'fallback',
 ];
 
 export function gslbMetrics(registry: Registry): (d: Decision) => void {
   const counter = tallyCounter({
     name: 'cirrus_gslb_decisions_total',
-    help: 'GSLB decisions by the chain step that settled them (fallback = last resort) and address family',
+    help: 'GSLB decisions by the chain step that settled them (family = nearest pool with the family, fallback = last resort) and address family',
     labelNames: ['decision', 'family'],
     registers: [registry],
   });

@@ -23,6 +23,8 @@ import {
 import { HealthLeader, type HealthStorage } from './leader.js';
 import { scheduleFor, tickDue } from './schedule.js';
 import { healthMetrics, type HealthMetrics } from './metrics.js';
+import { HealthBounds, type NodeBound } from '../gslb/health-bound.js';
+import { nodeBound } from './ttl-bound.js';
 
 /** This instance in `cdn:health:{node}:{instance}`: `health.instanceId`, else host name and pid. */
 export function healthInstanceId(config: Config): string {
@@ -81,7 +83,15 @@ export interface HealthCheckerDeps {
   registry: Registry;
   /** This instance in `cdn:health:{node}:{instance}` (see healthInstanceId). */
   instanceId: string;
+  /**
+   * Takes each new table of node bounds (gslb/health-bound.ts): at start (probed nodes
+   * unknown), after every round, and when the node list changes.
+   */
+  onBounds?: (bounds: HealthBounds) => void;
 }
+
+/** A node no probe can flip: its `active` is the API's (probe 'none', paused, no address). */
+const STABLE: NodeBound = { at: Infinity, unknown: false };
 
 export class HealthChecker {
   private readonly config: Config;
@@ -102,8 +112,12 @@ export class HealthChecker {
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private lastFailure: string | undefined;
+  /** Each node's bound as last computed; a probed node without one is unknown. */
+  private readonly bounds = new Map<string, NodeBound>();
+  private readonly onBounds: ((bounds: HealthBounds) => void) | undefined;
 
   constructor(deps: HealthCheckerDeps) {
+    this.onBounds = deps.onBounds;
     this.config = deps.config;
     this.repos = deps.repos;
     this.instanceId = deps.instanceId;
@@ -288,14 +302,57 @@ export class HealthChecker {
         });
       }
       this.metrics.nodeUp.set({ node: node.id, pool: node.pool }, node.active ? 1 : 0);
+      const t = this.nodes.get(node.id) as Tracked;
+      if (!this.isProbed(t)) this.bounds.set(node.id, STABLE);
+      else if (this.bounds.get(node.id) === STABLE) this.bounds.delete(node.id);
     }
     for (const [id, t] of this.nodes) {
       if (seen.has(id)) continue;
       clearTimeout(t.recheck);
       this.metrics.nodeUp.remove(id, t.node.pool);
       this.nodes.delete(id);
+      this.bounds.delete(id);
     }
-    if (this.running) this.syncTasks();
+    if (this.running) {
+      this.syncTasks();
+      this.publishBounds();
+    }
+  }
+
+  /** Hands a copy of the bounds on (queries read it while the next round fills this one). */
+  private publishBounds(): void {
+    this.onBounds?.(
+      new HealthBounds(
+        {
+          floorSec: this.config.gslb.healthTtlFloor,
+          unknownSec: this.config.gslb.unknownTtl,
+        },
+        new Map(this.bounds),
+      ),
+    );
+  }
+
+  /**
+   * The bounds of the nodes just probed, from every instance's views (this instance's own
+   * when the others' could not be read: a bound from fewer views is still a lower bound
+   * of what this instance's probes allow).
+   */
+  private updateBounds(
+    probed: readonly Tracked[],
+    all: ReadonlyMap<string, HealthView[]> | undefined,
+  ): void {
+    const health = this.config.health;
+    for (const t of probed) {
+      const views = all?.get(t.node.id) ?? (t.view ? [t.view] : []);
+      const timing = {
+        intervalSec: t.spec.intervalSec,
+        rise: t.spec.rise,
+        fall: t.spec.fall,
+        recheckMs: health.recheckMs,
+      };
+      this.bounds.set(t.node.id, nodeBound(views, timing, health.quorum, health.viewTtlSec));
+    }
+    this.publishBounds();
   }
 
   /** One cron task per distinct interval among the probed nodes; others are destroyed. */
@@ -345,9 +402,15 @@ export class HealthChecker {
     if (!this.running || probed.length === 0) return;
     const views = new Map<string, HealthView>();
     for (const t of probed) if (t.view) views.set(t.node.id, t.view);
-    await this.repos.health.putViews(views, this.config.health.viewTtlSec);
-    if (this.leader.isLeader && this.running)
-      await this.leader.aggregate(probed.map((t) => t.node.id));
+    const ids = probed.map((t) => t.node.id);
+    let all: Map<string, HealthView[]> | undefined;
+    try {
+      await this.repos.health.putViews(views, this.config.health.viewTtlSec);
+      all = await this.repos.health.loadViews(ids);
+    } finally {
+      if (this.running) this.updateBounds(probed, all);
+    }
+    if (this.leader.isLeader && this.running) await this.leader.aggregate(ids, all);
   }
 
   /** One probe of one node; false when it was not probed (paused, none, busy, stopping). */

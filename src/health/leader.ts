@@ -4,7 +4,7 @@
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/store.js';
 import type { HealthRepository } from './repository.js';
-import type { EdgeNode, NodeHealth } from '../model/domain.js';
+import type { EdgeNode, HealthView, NodeHealth } from '../model/domain.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { decideQuorum } from './quorum.js';
@@ -91,11 +91,11 @@ export class HealthLeader {
    * Every instance's unexpired view of `ids` → quorum → the node's record. Counters are
    * written every round; `active` changes only when the quorum state is up or down and
    * differs, which is what publishes `cdn:cname:dirty`. An unknown quorum keeps `active`.
-   * Does nothing once stopped.
+   * Does nothing once stopped. `views`: every view of `ids` when the caller just read them.
    */
-  aggregate(ids: string[]): Promise<void> {
+  aggregate(ids: string[], views?: ReadonlyMap<string, HealthView[]>): Promise<void> {
     if (!this.running) return Promise.resolve();
-    const p = this.aggregateNow(ids);
+    const p = this.aggregateNow(ids, views);
     const settled = p.then(
       () => undefined,
       () => undefined,
@@ -105,9 +105,12 @@ export class HealthLeader {
     return p;
   }
 
-  private async aggregateNow(ids: string[]): Promise<void> {
+  private async aggregateNow(
+    ids: string[],
+    views: ReadonlyMap<string, HealthView[]> | undefined,
+  ): Promise<void> {
     const { config, metrics, log } = this.deps;
-    const all = await this.deps.repos.health.loadViews(ids);
+    const all = views ?? (await this.deps.repos.health.loadViews(ids));
     const now = new Date().toISOString();
     await Promise.all(
       ids.map(async (id) => {

@@ -8,6 +8,7 @@ import type { ZoneData } from '../zone/zone-data.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import type { GslbRequest } from '../gslb/answer.js';
 import type { Decision } from '../gslb/decide.js';
+import type { HealthBounds, HealthClock } from '../gslb/health-bound.js';
 import { locate, type Location } from '../gslb/location.js';
 import type { Outcome } from './outcome.js';
 
@@ -22,6 +23,11 @@ export interface PipelineSettings {
   readonly debug: ((address: string) => boolean) | null;
   /** Takes each GSLB decision the answer rests on (counted once the answer is out). */
   readonly onDecision: (decision: Decision) => void;
+  /**
+   * The health checker's latest node bounds (gslb/health-bound.ts); absent or undefined,
+   * answers carry their plan's TTL.
+   */
+  readonly health?: (() => HealthBounds | undefined) | undefined;
 }
 
 export class QueryContext implements GslbRequest {
@@ -36,8 +42,11 @@ export class QueryContext implements GslbRequest {
   cacheable = true;
   /** A GSLB decision found no address to give (no healthy node, fail-closed). */
   noHealthy = false;
+  /** The shortest TTL among the GSLB decisions of this response (Infinity: none made). */
+  gslbTtl = Infinity;
   private withEcs: Location | undefined;
   private withoutEcs: Location | undefined;
+  private healthClock: HealthClock | null | undefined;
 
   constructor(
     readonly query: Query,
@@ -62,9 +71,19 @@ export class QueryContext implements GslbRequest {
     return loc;
   }
 
+  /** The bounds and the time, read once per query: every decision of it sees the same. */
+  clock(): HealthClock | undefined {
+    if (this.healthClock === undefined) {
+      const bounds = this.settings.health?.();
+      this.healthClock = bounds ? { bounds, now: Date.now() } : null;
+    }
+    return this.healthClock ?? undefined;
+  }
+
   decided(decision: Decision): void {
     if (decision.scope > this.ecsScope) this.ecsScope = decision.scope;
     if (decision.source === 'none') this.noHealthy = true;
+    if (decision.ttl < this.gslbTtl) this.gslbTtl = decision.ttl;
     this.settings.onDecision(decision);
   }
 

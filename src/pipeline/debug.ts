@@ -52,7 +52,15 @@ export function debugNames(ctx: QueryContext): Outcome {
   if (!allow || !allow(q.clientAddress)) return PROHIBITED;
   const ecs = q.edns?.clientSubnet;
   if (plan) {
-    const report = explain(ctx.snapshot, ctx.settings.geo, plan, [4, 6], q.clientAddress, ecs);
+    const report = explain(
+      ctx.snapshot,
+      ctx.settings.geo,
+      plan,
+      [4, 6],
+      q.clientAddress,
+      ecs,
+      ctx.clock(),
+    );
     if (report.location.source === 'ecs') ctx.widenScope(report.location.sourcePrefix);
     return txtAnswer(ctx, explainLines(report));
   }

@@ -146,3 +146,55 @@ export function patchReply(cached: CachedAnswer, msg: Buffer, questionEnd: numbe
   msg.copy(out, HEADER, HEADER, questionEnd);
   return out;
 }
+
+/** Skips the (possibly compressed) name at `pos`; -1 when it runs past the message. */
+function skipName(wire: Buffer, pos: number): number {
+  for (;;) {
+    const len = wire[pos];
+    if (len === undefined) return -1;
+    if (len >= 0xc0) return pos + 2;
+    if (len === 0) return pos + 1;
+    pos += 1 + len;
+  }
+}
+
+/**
+ * Offsets of the TTL fields a health bound counts down in an encoded response (one
+ * question, answer-cache.ts): the A and AAAA records of the answer section, and, in a
+ * negative answer (no answer record), the authority section's SOA, whose TTL is the
+ * negative TTL (RFC 2308 §3).
+ */
+export function answerTtlOffsets(wire: Buffer): number[] {
+  const out: number[] = [];
+  if (wire.length < HEADER) return out;
+  const qd = wire.readUInt16BE(4);
+  const an = wire.readUInt16BE(6);
+  const ns = an === 0 ? wire.readUInt16BE(8) : 0;
+  let pos = HEADER;
+  for (let i = 0; i < qd; i++) {
+    pos = skipName(wire, pos);
+    if (pos < 0) return [];
+    pos += 4;
+  }
+  for (let i = 0; i < an + ns; i++) {
+    pos = skipName(wire, pos);
+    if (pos < 0 || pos + 10 > wire.length) return out;
+    const type = wire.readUInt16BE(pos);
+    const counted = i < an ? type === RRType.A || type === RRType.AAAA : type === RRType.SOA;
+    if (counted) out.push(pos + 4);
+    pos += 10 + wire.readUInt16BE(pos + 8);
+  }
+  return out;
+}
+
+/**
+ * Counts the TTLs of a reply made from `cached` down to what is left before its bound at
+ * `now` (never below its floor, never above what was encoded). The caller has checked
+ * `now` is before `cached.validUntil`.
+ */
+export function countDownTtls(cached: CachedAnswer, reply: Buffer, now: number): void {
+  if (cached.validUntil === Infinity) return;
+  const left = Math.max(Math.floor((cached.validUntil - now) / 1000), cached.ttlFloor);
+  for (const at of cached.ttlOffsets)
+    if (reply.readUInt32BE(at) > left) reply.writeUInt32BE(left, at);
+}

@@ -14,10 +14,13 @@ export function gslb(ctx: QueryContext): Outcome {
   if (!plan || !ctx.zone) return CONTINUE;
   const minimalAny = ctx.query.transport === 'udp';
   const result = answerBaseName(ctx, plan, ctx.query.qtype, minimalAny);
-  if (result === undefined || result === 'nodata')
+  if (result === undefined || result === 'nodata') {
+    // An empty answer from a decision holds only as long as the decision (its TTL).
+    const negativeTtl = ctx.gslbTtl === Infinity ? {} : { negativeTtl: ctx.gslbTtl };
     return ctx.noHealthy
-      ? { kind: 'nodata', zone: ctx.zone, chain: [], ede: NO_HEALTHY }
-      : { kind: 'nodata', zone: ctx.zone, chain: [] };
+      ? { kind: 'nodata', zone: ctx.zone, chain: [], ede: NO_HEALTHY, ...negativeTtl }
+      : { kind: 'nodata', zone: ctx.zone, chain: [], ...negativeTtl };
+  }
   return {
     kind: 'answer',
     response: {

@@ -71,7 +71,15 @@ import type { Stage } from './context.js';
 import { QueryContext, type PipelineSettings } from './context.js';
 import { runStages, toResponse } from './runner.js';
 import { needsExchange, type ExchangeHandler, type Signer } from './exchange.js';
-import { fastKey, keyBytes, patchReply, sameQuery, type FastKey } from './fast-path.js';
+import {
+  answerTtlOffsets,
+  countDownTtls,
+  fastKey,
+  keyBytes,
+  patchReply,
+  sameQuery,
+  type FastKey,
+} from './fast-path.js';
 import type { DnsMetrics } from './metrics.js';
 import type { Forward, QueryHandler, Reply } from './handler.js';
 import { guard } from './guard.js';
@@ -156,6 +164,7 @@ interface Counted {
 }
 
 const NO_DECISIONS: readonly Decision[] = [];
+const NO_OFFSETS: readonly number[] = [];
 
 const NO_RECORDS: Response['answer'] = [];
 const BADCOOKIE_RESPONSE: Response = {
@@ -270,11 +279,16 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
    * cookie where this reply needs one).
    */
   function replyFromCache(hit: CachedAnswer, msg: Buffer, transport: Transport, address: string) {
+    // Past its health bound the answer may no longer be what a decision gives: answer afresh.
+    const nowMs = hit.validUntil === Infinity ? 0 : Date.now();
+    if (nowMs >= hit.validUntil) return undefined;
     const secrets = cookieSecrets?.();
     const hasOption = key.cookieEnd > 0;
     if (!hit.cookie) {
       if (hasOption && secrets) return undefined;
-      return patchReply(hit, msg, key.questionEnd);
+      const reply = patchReply(hit, msg, key.questionEnd);
+      countDownTtls(hit, reply, nowMs);
+      return reply;
     }
     const octets = secrets && addressOctets(address);
     if (!octets || !secrets) return undefined;
@@ -293,6 +307,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     if (action !== 'answer') return undefined;
     cookieValid = check.verdict === 'valid';
     const reply = patchReply(hit, msg, key.questionEnd);
+    countDownTtls(hit, reply, nowMs);
     writeResponseCookie(
       check,
       octets,
@@ -439,6 +454,8 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
     // end 4: cache fill.
     if (cache && cacheable && !failed && !signing) {
+      let validUntil = Infinity;
+      for (const d of decisions) if (d.validUntil < validUntil) validUntil = d.validUntil;
       const entry = {
         key: keyBytes(msg, key.questionEnd),
         transport,
@@ -451,6 +468,9 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         wire,
         truncated,
         decisions: decisions.slice(),
+        validUntil,
+        ttlOffsets: validUntil === Infinity ? NO_OFFSETS : answerTtlOffsets(wire),
+        ttlFloor: deps.settings.health?.()?.settings.floorSec ?? 0,
       };
       cache.set(key.hash, entry);
       counted = entry;

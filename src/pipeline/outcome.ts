@@ -15,6 +15,11 @@ export type Outcome =
       readonly chain: readonly ResourceRecord[];
       /** RFC 8914: why the answer is empty when that is not the name's content. */
       readonly ede?: ExtendedError;
+      /**
+       * A shorter negative TTL than the zone's: an empty GSLB answer holds no longer than
+       * the decision behind it (its health bound).
+       */
+      readonly negativeTtl?: number;
     }
   | { readonly kind: 'refused'; readonly ede?: ExtendedError }
   | { readonly kind: 'formerr' | 'notimp' | 'notauth' | 'badvers' | 'servfail' };

@@ -18,7 +18,10 @@ export function toResponse(outcome: Outcome): Response {
     case 'nxdomain':
     case 'nodata': {
       const soa = outcome.zone.soa;
-      const negative: ResourceRecord = { ...soa, ttl: outcome.zone.negativeTtl };
+      const zoneTtl = outcome.zone.negativeTtl;
+      const ttl =
+        outcome.negativeTtl === undefined ? zoneTtl : Math.min(zoneTtl, outcome.negativeTtl);
+      const negative: ResourceRecord = { ...soa, ttl };
       return {
         rcode: outcome.kind === 'nxdomain' ? Rcode.NXDOMAIN : Rcode.NOERROR,
         authoritative: true,

@@ -26,6 +26,19 @@ export interface CachedAnswer {
   readonly truncated: boolean;
   /** The GSLB decisions behind it, counted again on every hit so metrics stay true. */
   readonly decisions: readonly Decision[];
+  /**
+   * Epoch ms after which the answer is not served (the earliest health bound of its
+   * decisions, gslb/health-bound.ts); Infinity when none applies.
+   */
+  readonly validUntil: number;
+  /**
+   * Where the TTLs of its A and AAAA answer records (or, in a negative answer, of its SOA)
+   * sit in `wire`: before `validUntil` each is served as min(its TTL, seconds left, at
+   * least `ttlFloor`), so no resolver keeps it past the bound. Empty when `validUntil` is
+   * Infinity.
+   */
+  readonly ttlOffsets: readonly number[];
+  readonly ttlFloor: number;
 }
 
 /**

@@ -115,7 +115,7 @@ describe('GSLB over DNS with ECS and CIDR maps', () => {
     assert.match(text, /v4 candidates fra-1\* up w100/);
     assert.match(
       text,
-      /v4 answer 192\.0\.2\.11 \(edges\); decision map pool fra; ttl 60; scope \/24/,
+      /v4 answer 192\.0\.2\.11 \(edges\); decision map pool fra; ttl 60 \(domain ttl\); scope \/24/,
     );
     assert.match(text, /v6 answer 2001:db8:1::11/);
   });

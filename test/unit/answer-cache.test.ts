@@ -26,6 +26,9 @@ function entry(id: number, rcode: number, answers: number): CachedAnswer {
     wire,
     truncated: false,
     decisions: [],
+    validUntil: Infinity,
+    ttlOffsets: [],
+    ttlFloor: 0,
   };
 }
 

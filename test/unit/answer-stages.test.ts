@@ -240,6 +240,8 @@ const SOA =
 /** The negative answer's SOA: the TTL is min(SOA TTL, minimum) (RFC 2308 §3). */
 const NEG =
   'cdn.example.net. 60 IN SOA ns1.cdn.example.net. hostmaster.cdn.example.net. 2026120301 3600 600 1209600 60';
+/** A GSLB decision's empty answer: negative TTL no longer than the decision's (failover 20). */
+const NEG_GSLB = NEG.replace(' 60 IN SOA', ' 20 IN SOA');
 
 const DE = '198.51.100.7';
 const HK = '203.0.113.9';
@@ -355,7 +357,7 @@ const CASES: Case[] = [
     client: DE,
     rcode: 'NOERROR',
     answer: [],
-    authority: [NEG],
+    authority: [NEG_GSLB],
   },
   {
     name: 'GSLB last resort with a host-name origin: a CNAME to it',

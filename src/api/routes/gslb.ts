@@ -10,6 +10,7 @@ import { ErrorSchema } from '../errors.js';
 import { GslbPolicy } from '../../gslb/policy-model.js';
 import { DEFAULT_POLICY } from '../../gslb/pools.js';
 import { explain } from '../../gslb/explain.js';
+import type { HealthBounds, HealthClock } from '../../gslb/health-bound.js';
 import { buildSnapshot } from '../../snapshot/build.js';
 import { NotFoundError, ValidationError, errorMessage } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
@@ -17,6 +18,9 @@ import { ipFamily } from '../../lib/ip.js';
 import { parseCidr } from '../../lib/cidr.js';
 import type { ClientSubnet } from '../../wire/decode.js';
 import type { Family } from '../../gslb/plan.js';
+
+const healthClock = (bounds: HealthBounds | undefined): HealthClock | undefined =>
+  bounds && { bounds, now: Date.now() };
 
 const ExplainQuery = Type.Object(
   {
@@ -134,6 +138,7 @@ export const gslbRoutes =
           families,
           client,
           q.ecs === undefined ? undefined : parseEcs(q.ecs),
+          healthClock(deps.healthBounds?.()),
         );
       },
     );
