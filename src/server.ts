@@ -17,6 +17,7 @@ import { buildApi } from './api/app.js';
 import { createRegistry } from './metrics/registry.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
+import { HealthEvents } from './health/events.js';
 import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
@@ -111,6 +112,12 @@ export class Cirrus {
       logger: this.logger.child({ component: 'health' }),
       registry: this.registry,
       instanceId: healthInstanceId(this.config),
+      events: new HealthEvents({
+        config: this.config,
+        store: this.repos.store,
+        logger: this.logger,
+        registry: this.registry,
+      }),
     });
     this.txt = new TxtService({
       config: this.config,
@@ -156,6 +163,7 @@ export class Cirrus {
       keyring: () => this.master.keyring,
       cookieSecrets: this.cookies.secrets,
       udp: this.config.dns.workers === 0,
+      ...(this.config.health.enabled ? { healthBoard: this.health.board() } : {}),
     });
     this.workers =
       this.config.dns.workers > 0

@@ -9,6 +9,8 @@ import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { decideQuorum } from './quorum.js';
 import type { HealthMetrics } from './metrics.js';
+import type { HealthEventInput } from './events.js';
+import type { HealthView } from '../model/domain.js';
 
 /** The lock (`cdn:lock:health`) whose holder writes node state. */
 export const HEALTH_LOCK = 'health';
@@ -42,6 +44,8 @@ export interface HealthLeaderDeps {
   probedNode: (id: string) => LeaderNode | undefined;
   /** Runs when this instance takes the lock, before it writes: re-reads the stored nodes. */
   onLeadership: () => Promise<void>;
+  /** Takes each state transition once it is written (events.ts): only the leader has them. */
+  onTransition?: ((event: HealthEventInput) => void) | undefined;
 }
 
 export class HealthLeader {
@@ -93,9 +97,9 @@ export class HealthLeader {
    * differs, which is what publishes `cdn:cname:dirty`. An unknown quorum keeps `active`.
    * Does nothing once stopped.
    */
-  aggregate(ids: string[]): Promise<void> {
+  aggregate(ids: string[], views?: ReadonlyMap<string, HealthView[]>): Promise<void> {
     if (!this.running) return Promise.resolve();
-    const p = this.aggregateNow(ids);
+    const p = this.aggregateNow(ids, views);
     const settled = p.then(
       () => undefined,
       () => undefined,
@@ -105,9 +109,12 @@ export class HealthLeader {
     return p;
   }
 
-  private async aggregateNow(ids: string[]): Promise<void> {
+  private async aggregateNow(
+    ids: string[],
+    views: ReadonlyMap<string, HealthView[]> | undefined,
+  ): Promise<void> {
     const { config, metrics, log } = this.deps;
-    const all = await this.deps.repos.health.loadViews(ids);
+    const all = views ?? (await this.deps.repos.health.loadViews(ids));
     const now = new Date().toISOString();
     await Promise.all(
       ids.map(async (id) => {
@@ -137,6 +144,21 @@ export class HealthLeader {
             active ? 'node up' : 'node down',
           );
         }
+        if (changed)
+          this.deps.onTransition?.({
+            node: id,
+            pool: t.node.pool,
+            previous: prev?.state ?? 'unknown',
+            state: d.state,
+            active,
+            reason:
+              d.state === 'down'
+                ? (health.lastError ?? 'probes failed')
+                : `${d.up} of ${d.up + d.down + d.unknown} vantage(s) up`,
+            time: now,
+            instance: this.deps.instanceId,
+            votes: { up: d.up, down: d.down, unknown: d.unknown, needed: d.needed },
+          });
         t.node = { ...t.node, active, health };
         metrics.nodeUp.set({ node: id, pool: t.node.pool }, active ? 1 : 0);
       }),
