@@ -302,6 +302,7 @@ export const ProbeFields = {
     {
       default: {},
       maxProperties: 32,
+      additionalProperties: false,
       description: "extra request headers (Host is `host`); a node's map replaces the default one",
     },
   ),
