@@ -107,7 +107,13 @@ const HealthEventView = Type.Object({
   }),
 });
 const EventsQuery = Type.Object(
-  { count: Type.Integer({ minimum: 1, maximum: 10000, default: 100 }) },
+  {
+    count: Type.String({
+      pattern: '^([1-9][0-9]{0,3}|10000)$',
+      default: '100',
+      description: 'how many of the newest events, 1 to 10000',
+    }),
+  },
   { additionalProperties: false },
 );
 
@@ -191,7 +197,7 @@ export const gslbRoutes =
         },
       },
       async (req) =>
-        (await deps.repos.store.xrange(HEALTH_EVENTS_KEY, req.query.count)).map((e) => {
+        (await deps.repos.store.xrange(HEALTH_EVENTS_KEY, Number(req.query.count))).map((e) => {
           let votes = { up: 0, down: 0, unknown: 0, needed: 0 };
           try {
             votes = JSON.parse(e.fields.votes ?? '') as typeof votes;
