@@ -20,7 +20,8 @@ export const HEALTH_LOCK = 'health';
 export interface HealthNodes {
   list(): Promise<EdgeNode[]>;
   /** False when the node is gone. */
-  setHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean>;
+  /** `active` undefined keeps the stored value. */
+  setHealth(id: string, active: boolean | undefined, health: NodeHealth): Promise<boolean>;
 }
 
 export interface HealthStorage {
@@ -124,7 +125,9 @@ export class HealthLeader {
         const prev = t.node.health;
         const f = d.freshest;
         const newCheck = f !== undefined && f.lastCheck !== prev?.lastCheck;
-        const active = d.state === 'up' ? true : d.state === 'down' ? false : t.node.active;
+        // An unknown quorum leaves `active` as stored (this copy may be older than the store).
+        const decided = d.state === 'up' ? true : d.state === 'down' ? false : undefined;
+        const active = decided ?? t.node.active;
         const changed = d.state !== 'unknown' && d.state !== (prev?.state ?? 'unknown');
         const health: NodeHealth = {
           state: d.state,
@@ -136,7 +139,7 @@ export class HealthLeader {
           lastChange: changed ? now : (prev?.lastChange ?? null),
           lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
         };
-        if (!(await this.deps.repos.nodes.setHealth(id, active, health))) return;
+        if (!(await this.deps.repos.nodes.setHealth(id, decided, health))) return;
         if (active !== t.node.active) {
           metrics.transitions.inc({ to: active ? 'up' : 'down' });
           log.info(
