@@ -253,7 +253,8 @@ export class HealthChecker {
       },
       entry: (id: string): HealthBoardEntry | undefined => {
         const t = this.nodes.get(id);
-        if (!t) return undefined;
+        // Probe type 'none': the API's `active` is the verdict, which the snapshot holds.
+        if (!t || t.spec.type === 'none') return undefined;
         const h = t.node.health;
         return {
           state: h?.state ?? 'unknown',
