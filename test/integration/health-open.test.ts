@@ -164,6 +164,22 @@ describe('health in the open: _health, /api/v1/health, events stream and webhook
       r.answer.every((l) => / 0 IN TXT /.test(l)),
       'TTL 0',
     );
+    // Leader or not, each instance's board holds the same state and since when.
+    const boards = await Promise.all(
+      [a, b].map(async (r) => (await api(r, 'GET', '/api/v1/health')).json),
+    );
+    assert.equal(boards.filter((h) => h.leader).length, 1, 'one leader');
+    await until('the other instance read the records', async () => {
+      const [ha, hb] = await Promise.all(
+        [a, b].map(async (r) => (await api(r, 'GET', '/api/v1/health')).json),
+      );
+      const since = (h: { nodes: { id: string; state: string; lastChange: string | null }[] }) =>
+        h.nodes.map((n) => `${n.id} ${n.state} ${n.lastChange}`).join(',');
+      return (
+        since(ha) === since(hb) &&
+        ha.nodes.every((n: { lastChange: string | null }) => n.lastChange)
+      );
+    });
     const refused = await dig(b.dnsPort, [`_health.${base}`, 'TXT']);
     assert.equal(refused.status, 'REFUSED', 'outside the debug access list');
     const nodata = await dig(a.dnsPort, [`_health.${base}`, 'A']);
