@@ -254,7 +254,7 @@ export class NodeRepository {
 
   /**
    * Writes the health checker's fields of `cdn:node:{id}` (never its config fields). A change
-   * of `active` or of the state is announced (kind 'health', to every instance); counters
+   * of `active` is a content change (kind 'health', announced to every instance); counters
    * alone are not, and the embedded engine persists them with its next write. `active`
    * undefined keeps the stored value. Returns false when the node does not exist (nothing is
    * written).
@@ -275,7 +275,6 @@ export class NodeRepository {
       ]);
       if (!present) return false;
       const flipped = active !== undefined && parseActive(h.active) !== active;
-      const stateChanged = h[HEALTH_FIELDS.state] !== health.state;
       const ops = [
         {
           op: 'hset' as const,
@@ -289,10 +288,8 @@ export class NodeRepository {
           { key: domainKeys.nodes, member: id, present: true },
           { key, field: 'active', equals: h.active },
         ],
-        // A new state is announced too (not only a flip of `active`), so every instance's
-        // health board shows it; counters alone are not.
-        ...(flipped || stateChanged ? { change: 'health' as const } : {}),
-        lazy: !flipped && !stateChanged,
+        ...(flipped ? { change: 'health' as const } : {}),
+        lazy: !flipped && h[HEALTH_FIELDS.state] === health.state,
       });
       if (done) return true;
       if (attempt >= RETRIES) throw new Error(`node ${id} kept changing during a health write`);

@@ -26,6 +26,7 @@ import {
   type Hysteresis,
 } from './hysteresis.js';
 import { HealthLeader, type HealthStorage } from './leader.js';
+import { decideQuorum } from './quorum.js';
 import type { HealthEvents } from './events.js';
 import type { HealthBoard, HealthBoardEntry } from '../pipeline/context.js';
 import { scheduleFor, tickDue } from './schedule.js';
@@ -432,6 +433,22 @@ export class HealthChecker {
       this.votes.set(id, v);
     }
     if (this.leader.isLeader && this.running) await this.leader.aggregate(ids, all);
+    else if (this.running && this.staleRecords(ids)) this.track(this.reload());
+  }
+
+  /**
+   * Whether the votes decide a state the node record here does not have yet: the leader
+   * wrote a transition this instance has not read (a state change alone is not announced),
+   * so the board would show the old one. Reloading then costs one read around transitions.
+   */
+  private staleRecords(ids: readonly string[]): boolean {
+    return ids.some((id) => {
+      const t = this.nodes.get(id);
+      const d = decideQuorum(this.votes.get(id) ?? [], this.config.health.quorum);
+      return (
+        t !== undefined && d.state !== 'unknown' && d.state !== (t.node.health?.state ?? 'unknown')
+      );
+    });
   }
 
   /** Runs `fn` within the target's budget (health.perTarget), then the global one. */
