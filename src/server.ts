@@ -20,6 +20,7 @@ import { createRegistry } from './metrics/registry.js';
 import { GeoIp } from './geo/geoip.js';
 import { HealthChecker, healthInstanceId } from './health/checker.js';
 import type { HealthBounds } from './gslb/health-bound.js';
+import { HealthEvents } from './health/events.js';
 import { TxtService } from './acme/txt-service.js';
 import { CertificateService } from './acme/certificates.js';
 import { updateExchange } from './acme/update.js';
@@ -124,6 +125,12 @@ export class Cirrus {
         this.healthBounds = bounds;
         this.workers?.healthBounds(bounds);
       },
+      events: new HealthEvents({
+        config: this.config,
+        store: this.repos.store,
+        logger: this.logger,
+        registry: this.registry,
+      }),
     });
     this.txt = new TxtService({
       config: this.config,
@@ -182,6 +189,7 @@ export class Cirrus {
       cookieSecrets: this.cookies.secrets,
       health: () => this.healthBounds,
       udp: this.config.dns.workers === 0,
+      ...(this.config.health.enabled ? { healthBoard: this.health.board() } : {}),
     });
     this.workers =
       this.config.dns.workers > 0

@@ -115,6 +115,33 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       assert.deepEqual(await store.lrange('l:none'), []);
     });
 
+    it('streams: increasing ids, fields kept, about the last maxLen kept, newest by count', async () => {
+      for (let i = 0; i < 5; i++)
+        await store.write([
+          { op: 'xadd', key: 'x:a', fields: { n: String(i), who: 'e' }, maxLen: 3 },
+        ]);
+      const all = await store.xrange('x:a');
+      // MAXLEN ~ may keep more than 3 (Redis trims whole nodes), never fewer.
+      assert.ok(all.length >= 3 && all.length <= 5, `${all.length} entries`);
+      assert.deepEqual(
+        all.slice(-3).map((e) => e.fields),
+        [2, 3, 4].map((n) => ({ n: String(n), who: 'e' })),
+      );
+      const ids = all.map((e) => e.id.split('-').map(Number) as [number, number]);
+      for (let i = 1; i < ids.length; i++) {
+        const [a, b] = [ids[i - 1]!, ids[i]!];
+        assert.ok(
+          b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]),
+          `${all[i]!.id} after ${all[i - 1]!.id}`,
+        );
+      }
+      assert.deepEqual(
+        (await store.xrange('x:a', 2)).map((e) => e.fields.n),
+        ['3', '4'],
+      );
+      assert.deepEqual(await store.xrange('x:none'), []);
+    });
+
     it('a write with conditions is all or nothing', async () => {
       await store.write([
         { op: 'set', key: 'c:s', value: 'v1' },

@@ -1,6 +1,7 @@
 // Builds the effective configuration: defaults ← config file (JSON or YAML) ← environment.
 // Everything passes one schema; derived defaults (NS set, SOA names) are filled after it,
 // then cross-field rules are checked. Any failure names the field it is about.
+import { checkProbe } from './probe-check.js';
 import { peersProblem } from './peers-check.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -172,6 +173,13 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
   });
   cfg.zone.soa.mname = normalizeName(cfg.zone.soa.mname ?? (cfg.zone.ns[0]?.name as string));
   cfg.zone.soa.rname = normalizeName(cfg.zone.soa.rname ?? `hostmaster.${zone}`);
+  try {
+    checkProbe(cfg.health.probe, 'health.probe');
+  } catch (err) {
+    if (err instanceof ValidationError)
+      throw new ConfigError(`${what}: ${err.message}`, err.field, err);
+    throw err;
+  }
   for (const [i, l] of cfg.dns.listen.entries()) checkListen(l, `dns.listen[${i}]`, what);
   checkListen(cfg.api.listen, 'api.listen', what);
   cfg.acme.zone = normalizeName(cfg.acme.zone ?? `acme.${zone}`);

@@ -336,9 +336,100 @@ export const ProbeFields = {
     default: false,
     description: 'verify the https probe certificate against `host`',
   }),
+  method: Type.Union(
+    ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'].map((m) => Type.Literal(m)),
+    { default: 'GET', description: 'HTTP(S) request method' },
+  ),
+  headers: Type.Record(
+    Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$" }),
+    Type.String({ maxLength: 1024, pattern: '^[^\\r\\n]*$' }),
+    {
+      default: {},
+      maxProperties: 32,
+      additionalProperties: false,
+      description: "extra request headers (Host is `host`); a node's map replaces the default one",
+    },
+  ),
+  bodyRegex: Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
+    default: null,
+    description: 'JavaScript regular expression the body (first 64 KiB) must match; null = none',
+  }),
+  json: Type.Union(
+    [
+      Type.Object(
+        {
+          path: Type.String({
+            minLength: 1,
+            maxLength: 256,
+            description: 'JSON path subset: $, .name, ["name"], [index]',
+          }),
+          equals: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ],
+    {
+      default: null,
+      description: 'the body is JSON and the value at `path` equals `equals`; null = no check',
+    },
+  ),
+  certExpiryDays: Type.Union([Type.Integer({ minimum: 0, maximum: 3650 }), Type.Null()], {
+    default: null,
+    description: 'https: act when the certificate expires within this many days; null = never',
+  }),
+  certExpiry: Type.Union([Type.Literal('down'), Type.Literal('warn')], {
+    default: 'down',
+    description:
+      'what a certificate inside certExpiryDays does: the probe fails, or passes with a warning',
+  }),
 };
 export const ProbeSpec = Type.Object(ProbeFields, { additionalProperties: false, default: {} });
 export type ProbeSpec = Static<typeof ProbeSpec>;
+
+export const WebhookConfig = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 }),
+    secret: Type.String({
+      minLength: 16,
+      maxLength: 256,
+      description: 'HMAC-SHA256 key of X-Cirrus-Signature',
+    }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 }),
+  },
+  { additionalProperties: false },
+);
+
+export const HealthEventsConfig = Type.Object(
+  {
+    streamMaxLen: Type.Integer({
+      minimum: 0,
+      maximum: 1000000,
+      default: 10000,
+      description: 'about this many transitions kept in cdn:health:events; 0 = no stream',
+    }),
+    webhooks: Type.Array(WebhookConfig, { maxItems: 16, default: [] }),
+    queue: Type.Integer({
+      minimum: 1,
+      maximum: 100000,
+      default: 1000,
+      description: 'deliveries waiting per webhook; the oldest is dropped beyond it',
+    }),
+    attempts: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      default: 6,
+      description: 'tries per delivery',
+    }),
+    backoffMs: Type.Integer({
+      minimum: 10,
+      maximum: 600000,
+      default: 1000,
+      description: 'wait before the second try; doubled after each failure (capped at 5 min)',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
 
 export const HealthConfig = Type.Object(
   {
@@ -375,6 +466,13 @@ export const HealthConfig = Type.Object(
       default: 15000,
       description: 'leader lock for the shared schedules',
     }),
+    perTarget: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description: 'probes in flight at once to one target address',
+    }),
+    events: HealthEventsConfig,
   },
   { additionalProperties: false, default: {} },
 );

@@ -1,6 +1,7 @@
 // The DNS server: UDP and TCP listeners on every configured address, sharing one
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
 // (dns/workers.ts) the main process opens only TCP and each worker only UDP.
+import type { HealthBoard } from '../pipeline/context.js';
 import { hostname } from 'node:os';
 import type { Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -60,6 +61,8 @@ export interface DnsServerDeps {
   readonly udpProcesses?: number;
   /** The health checker's node bounds, which cut answers' TTLs; absent: plain TTLs. */
   readonly health?: () => HealthBounds | undefined;
+  /** The health checker's in-memory board, for `_health`; absent in a DNS worker. */
+  readonly healthBoard?: HealthBoard | undefined;
 }
 
 function debugAccess(config: Config): ((address: string) => boolean) | null {
@@ -105,6 +108,7 @@ export class DnsServer {
         identity: txtRdata(dns.chaos.identity ?? hostname()),
         geo: deps.geo,
         debug: debugAccess(config),
+        healthBoard: deps.healthBoard,
         onDecision: gslbMetrics(deps.registry),
         health: deps.health,
       },

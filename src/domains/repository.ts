@@ -255,10 +255,11 @@ export class NodeRepository {
   /**
    * Writes the health checker's fields of `cdn:node:{id}` (never its config fields). A change
    * of `active` is a content change (kind 'health', announced to every instance); counters
-   * alone are not, and the embedded engine persists them with its next write. Returns false
-   * when the node does not exist (nothing is written).
+   * alone are not, and the embedded engine persists them with its next write. `active`
+   * undefined keeps the stored value. Returns false when the node does not exist (nothing is
+   * written).
    */
-  async setHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean> {
+  async setHealth(id: string, active: boolean | undefined, health: NodeHealth): Promise<boolean> {
     const key = domainKeys.node(id);
     const set: Record<string, string> = {};
     const del: string[] = [];
@@ -273,7 +274,7 @@ export class NodeRepository {
         this.store.hgetall([key]),
       ]);
       if (!present) return false;
-      const flipped = parseActive(h.active) !== active;
+      const flipped = active !== undefined && parseActive(h.active) !== active;
       const ops = [
         {
           op: 'hset' as const,

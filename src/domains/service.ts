@@ -1,5 +1,6 @@
 // Domain and node writes shared by the API and the seed: validation beyond the schema,
 // base-label assignment, and the write itself. Reads go straight to the store.
+import { checkProbe } from '../config/probe-check.js';
 import type { Config } from '../config/schema.js';
 import type { DomainRepository } from './repository.js';
 import type { ZoneTextRepository } from '../zone/repository.js';
@@ -147,6 +148,7 @@ export function toEdgeNode(input: NodeInput, field = ''): EdgeNode {
     throw new ValidationError(`${at('ipv4')} is not IPv4`, at('ipv4'));
   if (input.ipv6 && ipFamily(input.ipv6) !== 6)
     throw new ValidationError(`${at('ipv6')} is not IPv6`, at('ipv6'));
+  if (input.probe) checkProbe(input.probe, at('probe'));
   return {
     id: input.id,
     ...(input.ipv4 ? { ipv4: canonicalIp(input.ipv4) as string } : {}),

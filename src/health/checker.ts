@@ -1,7 +1,12 @@
 // The health checker, one per instance: probes every edge node on its schedule and keeps
 // this instance's view of each (rise/fall hysteresis) in the store; the leader (leader.ts)
-// turns all instances' views into each node's state. What a state means for answers
-// (drained nodes excluded, pools skipped) is decided by the GSLB engine from the snapshot.
+// turns all instances' views into each node's state and emits the transitions (events.ts).
+// Nodes whose probes are identical (same address and probe spec, rise/fall aside) share one
+// probe per round; at most `health.perTarget` probes are in flight to one address and
+// `health.concurrency` in all; a node new to the list is probed at once. After each round
+// the instance reads every vantage's views of the nodes it probed: its health board, which
+// `_health` and /api/v1/health show. What a state means for answers (drained nodes excluded,
+// pools skipped) is decided by the GSLB engine from the snapshot.
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import nodeCron, { type ScheduledTask, type TaskContext } from 'node-cron';
@@ -12,8 +17,8 @@ import type { StoreChange } from '../store/store.js';
 import type { EdgeNode, HealthView, NodeHealth, NodeMode } from '../model/domain.js';
 import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
-import { effectiveProbe, probeAddress } from './probe-spec.js';
-import { runProbe } from './probe.js';
+import { effectiveProbe, probeAddress, probeKey } from './probe-spec.js';
+import { runProbe, type ProbeResult } from './probe.js';
 import {
   initialHysteresis,
   stepHysteresis,
@@ -21,6 +26,9 @@ import {
   type Hysteresis,
 } from './hysteresis.js';
 import { HealthLeader, type HealthStorage } from './leader.js';
+import { decideQuorum } from './quorum.js';
+import type { HealthEvents } from './events.js';
+import type { HealthBoard, HealthBoardEntry } from '../pipeline/context.js';
 import { scheduleFor, tickDue } from './schedule.js';
 import { healthMetrics, type HealthMetrics } from './metrics.js';
 import { HealthBounds, type NodeBound } from '../gslb/health-bound.js';
@@ -52,6 +60,12 @@ export interface NodeHealthStatus extends NodeHealth {
   latencyMs: number | null;
   /** This instance's own view, null before its first probe. */
   view: HealthView | null;
+  /** The addresses the node answers with; the probe goes to `address`. */
+  families: { ipv4: string | null; ipv6: string | null };
+  /** The probed address (IPv4 when the node has one), null when it has none. */
+  address: string | null;
+  /** Every vantage's unexpired view, as read after this instance's last round. */
+  votes: HealthView[];
 }
 
 export interface HealthStatus {
@@ -88,6 +102,8 @@ export interface HealthCheckerDeps {
    * unknown), after every round, and when the node list changes.
    */
   onBounds?: (bounds: HealthBounds) => void;
+  /** Where the leader's transitions go; none: they are logged and counted only. */
+  events?: HealthEvents | undefined;
 }
 
 /** A node no probe can flip: its `active` is the API's (probe 'none', paused, no address). */
@@ -101,7 +117,14 @@ export class HealthChecker {
   private readonly limit: LimitFunction;
   private readonly log: Logger;
   private readonly leader: HealthLeader;
+  private readonly events: HealthEvents | undefined;
   private readonly nodes = new Map<string, Tracked>();
+  /** Every vantage's views of each node, as read after this instance's last round of it. */
+  private readonly votes = new Map<string, HealthView[]>();
+  /** One limiter per probed address while probes to it are in flight (health.perTarget). */
+  private readonly targets = new Map<string, LimitFunction>();
+  /** Set once start() has launched the first round: from then on a new node is probed at once. */
+  private probingNew = false;
   /** One cron task per distinct probe interval (seconds). */
   private readonly tasks = new Map<number, ScheduledTask>();
   /** Rounds, rechecks and reloads in flight; stop() waits for them. */
@@ -121,6 +144,7 @@ export class HealthChecker {
     this.config = deps.config;
     this.repos = deps.repos;
     this.instanceId = deps.instanceId;
+    this.events = deps.events;
     this.metrics = healthMetrics(deps.registry);
     this.limit = pLimit(deps.config.health.concurrency);
     this.log = deps.logger.child({ component: 'health', instance: deps.instanceId });
@@ -135,6 +159,7 @@ export class HealthChecker {
         return t && this.isProbed(t) ? t : undefined;
       },
       onLeadership: () => this.reload(),
+      onTransition: deps.events && ((e) => void deps.events?.emit(e)),
     });
   }
 
@@ -154,10 +179,12 @@ export class HealthChecker {
     // Every probe in flight listens on this one signal; up to `concurrency` at once is expected.
     setMaxListeners(0, this.abort.signal);
     try {
+      this.events?.start();
       this.unsubscribe = this.repos.store.onChange((c) => this.onStoreChange(c));
       await this.reload();
       await this.leader.start();
       this.syncTasks();
+      this.probingNew = true;
       this.track(this.probeAndRecord([...this.nodes.values()]));
       this.log.info(
         {
@@ -176,6 +203,7 @@ export class HealthChecker {
   /** Safe after a failed start and twice. Aborts probes in flight; the leader releases the lock. */
   async stop(): Promise<void> {
     this.running = false;
+    this.probingNew = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     // Stops renewing at once; releases the lock once its own work in flight is done.
@@ -186,6 +214,7 @@ export class HealthChecker {
     this.abort.abort();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     await leaderStopped;
+    await this.events?.stop();
   }
 
   status(): HealthStatus {
@@ -210,6 +239,9 @@ export class HealthChecker {
           lastCheck: h?.lastCheck ?? null,
           latencyMs: t.view?.latencyMs ?? null,
           view: t.view && { ...t.view },
+          families: { ipv4: t.node.ipv4 ?? null, ipv6: t.node.ipv6 ?? null },
+          address: t.address ?? null,
+          votes: (this.votes.get(t.node.id) ?? []).map((v) => ({ ...v })),
         };
       })
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -219,6 +251,33 @@ export class HealthChecker {
       instance: this.instanceId,
       leader: this.leader.isLeader,
       nodes,
+    };
+  }
+
+  /**
+   * The health board `_health` reads: synchronous, from memory. The state and `since` are
+   * the node's record as this instance last read or wrote it; the votes are the views read
+   * after its last round.
+   */
+  board(): HealthBoard {
+    const leader = this.leader;
+    return {
+      instance: this.instanceId,
+      get leader() {
+        return leader.isLeader;
+      },
+      entry: (id: string): HealthBoardEntry | undefined => {
+        const t = this.nodes.get(id);
+        // Probe type 'none': the API's `active` is the verdict, which the snapshot holds.
+        if (!t || t.spec.type === 'none') return undefined;
+        const h = t.node.health;
+        return {
+          state: h?.state ?? 'unknown',
+          since: h?.lastChange ?? null,
+          lastError: h?.state === 'down' ? (h.lastError ?? null) : null,
+          votes: this.votes.get(id) ?? [],
+        };
+      },
     };
   }
 
@@ -281,6 +340,7 @@ export class HealthChecker {
 
   private apply(list: EdgeNode[]): void {
     const seen = new Set<string>();
+    const added: Tracked[] = [];
     for (const node of list) {
       seen.add(node.id);
       const spec = effectiveProbe(this.config.health.probe, node.probe);
@@ -291,7 +351,7 @@ export class HealthChecker {
         cur.spec = spec;
         cur.address = probeAddress(node);
       } else {
-        this.nodes.set(node.id, {
+        const t: Tracked = {
           node,
           spec,
           address: probeAddress(node),
@@ -299,7 +359,9 @@ export class HealthChecker {
           view: null,
           inFlight: false,
           recheck: undefined,
-        });
+        };
+        this.nodes.set(node.id, t);
+        added.push(t);
       }
       this.metrics.nodeUp.set({ node: node.id, pool: node.pool }, node.active ? 1 : 0);
       const t = this.nodes.get(node.id) as Tracked;
@@ -312,11 +374,14 @@ export class HealthChecker {
       this.metrics.nodeUp.remove(id, t.node.pool);
       this.nodes.delete(id);
       this.bounds.delete(id);
+      this.votes.delete(id);
     }
     if (this.running) {
       this.syncTasks();
       this.publishBounds();
     }
+    // A new node gets its first probe now, not at its interval's next tick.
+    if (this.running && this.probingNew && added.length > 0) this.track(this.probeAndRecord(added));
   }
 
   /** Hands a copy of the bounds on (queries read it while the next round fills this one). */
@@ -395,10 +460,22 @@ export class HealthChecker {
     return this.probeAndRecord(due);
   }
 
-  /** Probes (bounded by health.concurrency), writes this instance's views, and aggregates if leader. */
+  /**
+   * Probes `list` (one probe per identical check, bounded per target and in all), writes
+   * this instance's views, reads every vantage's views of them (the board), and aggregates
+   * when leader.
+   */
   private async probeAndRecord(list: Tracked[]): Promise<void> {
-    const done = await Promise.all(list.map((t) => this.limit(() => this.probeOne(t))));
-    const probed = list.filter((_, i) => done[i]);
+    const groups = new Map<string, Tracked[]>();
+    for (const t of list) {
+      if (!this.running || t.inFlight || !this.isProbed(t) || !this.nodes.has(t.node.id)) continue;
+      const key = probeKey(t.address as string, t.spec);
+      const g = groups.get(key);
+      if (g) g.push(t);
+      else groups.set(key, [t]);
+    }
+    const done = await Promise.all([...groups.values()].map((g) => this.probeGroup(g)));
+    const probed = done.flat();
     if (!this.running || probed.length === 0) return;
     const views = new Map<string, HealthView>();
     for (const t of probed) if (t.view) views.set(t.node.id, t.view);
@@ -410,26 +487,82 @@ export class HealthChecker {
     } finally {
       if (this.running) this.updateBounds(probed, all);
     }
+    for (const id of ids) {
+      if (!this.nodes.has(id)) continue;
+      const v = (all.get(id) ?? []).sort((a, b) =>
+        a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0,
+      );
+      this.votes.set(id, v);
+    }
     if (this.leader.isLeader && this.running) await this.leader.aggregate(ids, all);
+    else if (this.running && this.staleRecords(ids)) this.track(this.reload());
   }
 
-  /** One probe of one node; false when it was not probed (paused, none, busy, stopping). */
-  private async probeOne(t: Tracked): Promise<boolean> {
-    if (!this.running || t.inFlight || !this.isProbed(t) || !this.nodes.has(t.node.id))
-      return false;
-    t.inFlight = true;
-    const spec = t.spec;
-    let res;
-    try {
-      res = await runProbe(t.address as string, spec, this.abort.signal);
-    } finally {
-      t.inFlight = false;
+  /**
+   * Whether the votes decide a state the node record here does not have yet: the leader
+   * wrote a transition this instance has not read (a state change alone is not announced),
+   * so the board would show the old one. Reloading then costs one read around transitions.
+   */
+  private staleRecords(ids: readonly string[]): boolean {
+    return ids.some((id) => {
+      const t = this.nodes.get(id);
+      const d = decideQuorum(this.votes.get(id) ?? [], this.config.health.quorum);
+      return (
+        t !== undefined && d.state !== 'unknown' && d.state !== (t.node.health?.state ?? 'unknown')
+      );
+    });
+  }
+
+  /** Runs `fn` within the target's budget (health.perTarget), then the global one. */
+  private withinBudget<T>(address: string, fn: () => Promise<T>): Promise<T> {
+    let target = this.targets.get(address);
+    if (!target) {
+      target = pLimit(this.config.health.perTarget);
+      this.targets.set(address, target);
     }
-    if (!this.running) return false;
+    const limit = target;
+    return limit(() => this.limit(fn)).finally(() => {
+      if (limit.activeCount === 0 && limit.pendingCount === 0) this.targets.delete(address);
+    });
+  }
+
+  /**
+   * One probe for nodes with the same check; its result steps each node's hysteresis.
+   * Returns the nodes it recorded (none when stopping).
+   */
+  private async probeGroup(group: Tracked[]): Promise<Tracked[]> {
+    const first = group[0] as Tracked;
+    const spec = first.spec;
+    for (const t of group) t.inFlight = true;
+    let res: ProbeResult;
+    try {
+      res = await this.withinBudget(first.address as string, () =>
+        this.running
+          ? runProbe(first.address as string, spec, this.abort.signal)
+          : Promise.resolve({ ok: false, latencyMs: 0, error: 'probe aborted', warning: null }),
+      );
+    } finally {
+      for (const t of group) t.inFlight = false;
+    }
+    if (!this.running) return [];
     const result = res.ok ? 'ok' : 'fail';
     this.metrics.probes.inc({ result });
     this.metrics.probeDuration.observe({ type: spec.type, result }, res.latencyMs / 1000);
+    if (group.length > 1) this.metrics.shared.inc(group.length - 1);
+    const recorded: Tracked[] = [];
+    for (const t of group) {
+      if (this.nodes.get(t.node.id) !== t) continue;
+      this.record(t, res);
+      recorded.push(t);
+    }
+    return recorded;
+  }
+
+  /** One probe result for one node: its hysteresis, its view, and a quick recheck. */
+  private record(t: Tracked, res: ProbeResult): void {
+    const spec = t.spec;
     const before = t.h;
+    const warnedBefore = (t.view?.warning ?? null) !== null;
     t.h = stepHysteresis(before, res.ok, spec.rise, spec.fall);
     t.view = {
       instance: this.instanceId,
@@ -439,12 +572,15 @@ export class HealthChecker {
       lastError: res.error,
       lastCheck: new Date().toISOString(),
       latencyMs: Math.round(res.latencyMs * 1000) / 1000,
+      ...(res.warning === null ? {} : { warning: res.warning }),
     };
     if (t.h.state !== before.state)
       this.log.info(
         { node: t.node.id, from: before.state, to: t.h.state, error: res.error },
         'node view changed',
       );
+    if (res.warning !== null && !warnedBefore)
+      this.log.warn({ node: t.node.id, warning: res.warning }, 'probe warning');
     // A first failure is checked again soon, so a dead node is caught well before fall × interval.
     const recheckMs = this.config.health.recheckMs;
     if (!res.ok && t.h.failStreak === 1 && t.h.state !== 'down' && recheckMs > 0) {
@@ -454,6 +590,5 @@ export class HealthChecker {
         if (this.running && this.nodes.get(t.node.id) === t) this.track(this.probeAndRecord([t]));
       }, recheckMs);
     }
-    return true;
   }
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { decideQuorum } from './quorum.js';
 import type { HealthMetrics } from './metrics.js';
+import type { HealthEventInput } from './events.js';
 
 /** The lock (`cdn:lock:health`) whose holder writes node state. */
 export const HEALTH_LOCK = 'health';
@@ -18,7 +19,8 @@ export const HEALTH_LOCK = 'health';
 export interface HealthNodes {
   list(): Promise<EdgeNode[]>;
   /** False when the node is gone. */
-  setHealth(id: string, active: boolean, health: NodeHealth): Promise<boolean>;
+  /** `active` undefined keeps the stored value. */
+  setHealth(id: string, active: boolean | undefined, health: NodeHealth): Promise<boolean>;
 }
 
 export interface HealthStorage {
@@ -42,6 +44,8 @@ export interface HealthLeaderDeps {
   probedNode: (id: string) => LeaderNode | undefined;
   /** Runs when this instance takes the lock, before it writes: re-reads the stored nodes. */
   onLeadership: () => Promise<void>;
+  /** Takes each state transition once it is written (events.ts): only the leader has them. */
+  onTransition?: ((event: HealthEventInput) => void) | undefined;
 }
 
 export class HealthLeader {
@@ -120,7 +124,9 @@ export class HealthLeader {
         const prev = t.node.health;
         const f = d.freshest;
         const newCheck = f !== undefined && f.lastCheck !== prev?.lastCheck;
-        const active = d.state === 'up' ? true : d.state === 'down' ? false : t.node.active;
+        // An unknown quorum leaves `active` as stored (this copy may be older than the store).
+        const decided = d.state === 'up' ? true : d.state === 'down' ? false : undefined;
+        const active = decided ?? t.node.active;
         const changed = d.state !== 'unknown' && d.state !== (prev?.state ?? 'unknown');
         const health: NodeHealth = {
           state: d.state,
@@ -132,7 +138,7 @@ export class HealthLeader {
           lastChange: changed ? now : (prev?.lastChange ?? null),
           lastCheck: f?.lastCheck ?? prev?.lastCheck ?? null,
         };
-        if (!(await this.deps.repos.nodes.setHealth(id, active, health))) return;
+        if (!(await this.deps.repos.nodes.setHealth(id, decided, health))) return;
         if (active !== t.node.active) {
           metrics.transitions.inc({ to: active ? 'up' : 'down' });
           log.info(
@@ -140,6 +146,21 @@ export class HealthLeader {
             active ? 'node up' : 'node down',
           );
         }
+        if (changed)
+          this.deps.onTransition?.({
+            node: id,
+            pool: t.node.pool,
+            previous: prev?.state ?? 'unknown',
+            state: d.state,
+            active,
+            reason:
+              d.state === 'down'
+                ? (health.lastError ?? 'probes failed')
+                : `${d.up} of ${d.up + d.down + d.unknown} vantage(s) up`,
+            time: now,
+            instance: this.deps.instanceId,
+            votes: { up: d.up, down: d.down, unknown: d.unknown, needed: d.needed },
+          });
         t.node = { ...t.node, active, health };
         metrics.nodeUp.set({ node: id, pool: t.node.pool }, active ? 1 : 0);
       }),

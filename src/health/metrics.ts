@@ -32,6 +32,16 @@ export function healthMetrics(registry: Registry) {
         registers,
       }),
   );
+  const shared = once(
+    registry,
+    'cirrus_probes_shared_total',
+    () =>
+      new Counter({
+        name: 'cirrus_probes_shared_total',
+        help: 'Node checks answered by a probe another node with the same check made in the same round',
+        registers,
+      }),
+  );
   const nodeUp = once(
     registry,
     'cirrus_node_up',
@@ -56,6 +66,6 @@ export function healthMetrics(registry: Registry) {
   );
   // Both series exist from the start, so a rate over them reads 0 before the first flip.
   for (const to of ['up', 'down']) transitions.inc({ to }, 0);
-  return { probeDuration, probes, nodeUp, transitions };
+  return { probeDuration, probes, shared, nodeUp, transitions };
 }
 export type HealthMetrics = ReturnType<typeof healthMetrics>;

@@ -6,7 +6,11 @@ import type { EdgeNode, NodeProbe } from '../model/domain.js';
 
 /** The node's overrides over the defaults; a field the node leaves out (or undefined) keeps the default. */
 export function effectiveProbe(defaults: ProbeSpec, override: NodeProbe | undefined): ProbeSpec {
-  const spec: ProbeSpec = { ...defaults, expect: [...defaults.expect] };
+  const spec: ProbeSpec = {
+    ...defaults,
+    expect: [...defaults.expect],
+    headers: { ...defaults.headers },
+  };
   if (!override) return spec;
   for (const [k, v] of Object.entries(override) as [keyof ProbeSpec, unknown][]) {
     if (v !== undefined) (spec as Record<keyof ProbeSpec, unknown>)[k] = v;
@@ -30,4 +34,17 @@ export function probeAddress(node: Pick<EdgeNode, 'ipv4' | 'ipv6'>): string | un
  */
 export function probesOwnActive(config: Config, node: Pick<EdgeNode, 'probe'>): boolean {
   return config.health.enabled && effectiveProbe(config.health.probe, node.probe).type !== 'none';
+}
+
+/**
+ * What makes two probes the same check: the address and every field that shapes the
+ * request or judges the answer. rise and fall are each node's own (its hysteresis), so
+ * nodes differing only there share one probe per round.
+ */
+export function probeKey(address: string, spec: ProbeSpec): string {
+  const { rise: _rise, fall: _fall, ...check } = spec;
+  const headers = Object.entries(check.headers)
+    .map(([k, v]) => [k.toLowerCase(), v])
+    .sort();
+  return JSON.stringify([address, { ...check, headers, expect: [...check.expect].sort() }]);
 }

@@ -220,6 +220,8 @@ export interface HealthView {
   lastError: string | null;
   lastCheck: string;
   latencyMs: number | null;
+  /** What the last probe, passing, warned about (a certificate expiring soon). */
+  warning?: string | null;
 }
 
 export interface TokenRecord {

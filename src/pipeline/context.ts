@@ -12,6 +12,29 @@ import type { HealthBounds, HealthClock } from '../gslb/health-bound.js';
 import { locate, type Location } from '../gslb/location.js';
 import type { Outcome } from './outcome.js';
 
+/** One vantage's (instance's) latest verdict on a node, as `_health` shows it. */
+export interface HealthVote {
+  readonly instance: string;
+  readonly state: 'unknown' | 'up' | 'down';
+  readonly lastCheck: string;
+}
+
+/** What `_health` shows of a node beyond the snapshot: its health record and the votes. */
+export interface HealthBoardEntry {
+  readonly state: 'unknown' | 'up' | 'down';
+  /** ISO time of the last up/down transition, null when none is recorded. */
+  readonly since: string | null;
+  readonly lastError: string | null;
+  readonly votes: readonly HealthVote[];
+}
+
+/** This process's in-memory health view, read synchronously by `_health` (no I/O). */
+export interface HealthBoard {
+  readonly instance: string;
+  readonly leader: boolean;
+  entry(nodeId: string): HealthBoardEntry | undefined;
+}
+
 export interface PipelineSettings {
   /** version.bind answer as TXT rdata, encoded once at start-up; null refuses it. */
   readonly version: Buffer | null;
@@ -21,6 +44,8 @@ export interface PipelineSettings {
   readonly geo: GeoLookup;
   /** Who may ask the debug names (whoami, _explain); null when they are off. */
   readonly debug: ((address: string) => boolean) | null;
+  /** The health board `_health` reads; absent: the snapshot's verdicts only. */
+  readonly healthBoard?: HealthBoard | undefined;
   /** Takes each GSLB decision the answer rests on (counted once the answer is out). */
   readonly onDecision: (decision: Decision) => void;
   /**

@@ -33,6 +33,8 @@ export function needsExchange(query: Query): boolean {
     query.opcode !== 0 ||
     query.qtype === 251 || // IXFR
     query.qtype === 252 || // AXFR
-    query.tsigOffset !== undefined
+    query.tsigOffset !== undefined ||
+    // `_health` reads the health board, which lives in the main process only.
+    query.qname.startsWith('_health.')
   );
 }

@@ -14,8 +14,8 @@
 //   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, an
 //                    unknown opcode without a question NOTIMP, and what is not a query at
 //                    all nothing.
-//   3. forward       In a DNS worker, requests that need the main process's keys, journal
-//                    or store go there (exchange.ts, needsExchange).
+//   3. forward       In a DNS worker, requests that need the main process's keys, journal,
+//                    store or health board go there (exchange.ts, needsExchange).
 //   4. TSIG verify   RFC 8945 §5.2: a signed request is verified before anything reads it;
 //                    a bad signature is answered here, for queries and exchanges alike.
 //   5. exchanges     AXFR/IXFR, UPDATE, NOTIFY may await I/O, so they leave the synchronous

@@ -3,8 +3,15 @@
 // they are about this one process, and expire like their Redis keys.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../lib/logger.js';
-import type { ChangeKind, Store, StoreChange, WriteOp, WriteOptions } from './store.js';
-import { Keyspace, SLICED_MEMBERS, type KeyspaceFile } from './keyspace.js';
+import type {
+  ChangeKind,
+  Store,
+  StoreChange,
+  StreamEntry,
+  WriteOp,
+  WriteOptions,
+} from './store.js';
+import { Keyspace, SLICED_MEMBERS, parseStreamEntry, type KeyspaceFile } from './keyspace.js';
 import { StateFile } from './state-file.js';
 
 /**
@@ -161,6 +168,11 @@ export class EmbeddedStore implements Store {
 
   async lrange(key: string): Promise<string[]> {
     return [...(this.keyspace.list(key) ?? [])];
+  }
+
+  async xrange(key: string, count?: number): Promise<StreamEntry[]> {
+    const l = this.keyspace.list(key) ?? [];
+    return (count === undefined ? l : l.slice(Math.max(0, l.length - count))).map(parseStreamEntry);
   }
 
   /**

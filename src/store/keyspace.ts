@@ -15,6 +15,30 @@ export interface KeyspaceFile {
   lists: Record<string, string[]>;
 }
 
+/**
+ * The id after `last` (a stream entry's JSON) at `now`: `<ms>-<seq>`, strictly increasing
+ * as Redis's are, also when the clock stands still or steps back.
+ */
+function nextStreamId(last: string | undefined, now: number): string {
+  let ms = -1;
+  let seq = 0;
+  if (last !== undefined) {
+    try {
+      const m = /^(\d+)-(\d+)$/.exec((JSON.parse(last) as { id?: string }).id ?? '');
+      if (m) [ms, seq] = [Number(m[1]), Number(m[2])];
+    } catch {
+      // Not an entry: the stream starts afresh.
+    }
+  }
+  return now > ms ? `${now}-0` : `${ms}-${seq + 1}`;
+}
+
+/** A stream entry as the embedded engine keeps it in a list (see WriteOp 'xadd'). */
+export function parseStreamEntry(raw: string): { id: string; fields: Record<string, string> } {
+  const e = JSON.parse(raw) as { id: string; fields: Record<string, string> };
+  return { id: e.id, fields: e.fields };
+}
+
 export const SLICED_MEMBERS: ReadonlySet<string> = new Set(['json']);
 
 const entries = <T>(m: Record<string, T> | Map<string, T> | undefined): Iterable<[string, T]> =>
@@ -268,6 +292,13 @@ export class Keyspace {
         case 'rpush': {
           const l = [...(this.lists.get(o.key) ?? []), ...o.values];
           this.lists.set(o.key, o.keep === undefined ? l : l.slice(Math.max(0, l.length - o.keep)));
+          break;
+        }
+        case 'xadd': {
+          const prev = this.lists.get(o.key) ?? [];
+          const entry = { id: nextStreamId(prev.at(-1), now), fields: { ...o.fields } };
+          const l = [...prev, JSON.stringify(entry)];
+          this.lists.set(o.key, l.slice(Math.max(0, l.length - Math.max(1, o.maxLen))));
           break;
         }
       }

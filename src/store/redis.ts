@@ -11,6 +11,7 @@ import {
   type Condition,
   type Store,
   type StoreChange,
+  type StreamEntry,
   type WriteOp,
   type WriteOptions,
 } from './store.js';
@@ -145,6 +146,10 @@ function commands(o: WriteOp): string[][] {
       if (o.keep !== undefined) out.push(['LTRIM', o.key, String(-o.keep), '-1']);
       return out;
     }
+    case 'xadd':
+      return [
+        ['XADD', o.key, 'MAXLEN', '~', String(o.maxLen), '*', ...Object.entries(o.fields).flat()],
+      ];
   }
 }
 
@@ -375,6 +380,19 @@ export class RedisStore implements Store {
 
   async lrange(key: string): Promise<string[]> {
     return this.redis.lrange(key, 0, -1);
+  }
+
+  async xrange(key: string, count?: number): Promise<StreamEntry[]> {
+    const raw =
+      count === undefined
+        ? await this.redis.xrange(key, '-', '+')
+        : (await this.redis.xrevrange(key, '+', '-', 'COUNT', count)).reverse();
+    return raw.map(([id, flat]) => {
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        fields[flat[i] as string] = flat[i + 1] as string;
+      return { id, fields };
+    });
   }
 
   async write(ops: readonly WriteOp[], opts: WriteOptions = {}): Promise<boolean> {

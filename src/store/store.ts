@@ -41,7 +41,19 @@ export type WriteOp =
   /** Removes the members scored at most `max`. */
   | { op: 'zremMax'; key: string; max: number }
   /** Appends to a list, then keeps its last `keep` items when given. */
-  | { op: 'rpush'; key: string; values: string[]; keep?: number };
+  | { op: 'rpush'; key: string; values: string[]; keep?: number }
+  /**
+   * Appends an entry with a new id (`<ms>-<seq>`, increasing) to a stream, keeping about its
+   * last `maxLen` entries (Redis: `XADD key MAXLEN ~ maxLen * field value …`, which may keep
+   * a few more; the embedded engine keeps exactly `maxLen`, as a list of JSON entries).
+   */
+  | { op: 'xadd'; key: string; fields: Record<string, string>; maxLen: number };
+
+/** One stream entry as `xrange` returns it. */
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
 
 /** What must hold for a write to happen, checked in the same atomic step. */
 export type Condition =
@@ -112,6 +124,8 @@ export interface Store {
   /** Members with their scores, lowest score first. */
   zrange(key: string): Promise<{ member: string; score: number }[]>;
   lrange(key: string): Promise<string[]>;
+  /** A stream's entries, oldest first; with `count`, the newest `count` of them. */
+  xrange(key: string, count?: number): Promise<StreamEntry[]>;
 
   /** Applies every op or none; false when a condition did not hold. */
   write(ops: readonly WriteOp[], opts?: WriteOptions): Promise<boolean>;

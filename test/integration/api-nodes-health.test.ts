@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
+import { until } from '../helpers/edge-server.js';
 import type { NodeHealth } from '../../src/model/domain.js';
 
 const down: NodeHealth = {
@@ -17,8 +18,10 @@ const down: NodeHealth = {
   lastCheck: '2024-03-01T00:00:10.000Z',
 };
 
-// Probes on (the defaults), at an interval no test waits for: `active` belongs to the probes.
-const probed = { health: { probe: { intervalSec: 3600 } } };
+// Probes on (the defaults), at an interval no test waits for and without the quick recheck:
+// `active` belongs to the probes, and a new node's one immediate probe (which fails: nobody
+// serves 192.0.2.0/24) is its only one during the tests.
+const probed = { health: { recheckMs: 0, probe: { intervalSec: 3600 } } };
 
 describe('nodes API with health checks on', () => {
   let run: RunningCirrus;
@@ -42,6 +45,12 @@ describe('nodes API with health checks on', () => {
   });
 
   it('keeps the stored active on PATCH and PUT, and shows the checker’s record', async () => {
+    // The immediate probe of the new node is recorded first; it keeps `active` (state unknown).
+    await until(
+      'the first probe of n1 recorded',
+      async () => (await run.cirrus.repos.nodes.get('n1'))?.health?.checks === 1,
+    );
+    assert.equal((await run.cirrus.repos.nodes.get('n1'))?.active, true);
     assert.equal(await run.cirrus.repos.nodes.setHealth('n1', false, down), true);
     const patched = await api(run, 'PATCH', '/api/v1/nodes/n1', { active: true, mode: 'drain' });
     assert.equal(patched.status, 200);

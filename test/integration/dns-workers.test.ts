@@ -186,6 +186,27 @@ describe(`DNS workers: UDP answered by two processes (${MODE} sockets)`, () => {
     for (const u of udp) assert.equal(u.raw.trim(), '"over-udp"');
   });
 
+  it('forwards _health to the main process, which holds the health board', async () => {
+    const base = `w0-example-com.${ZONE}`;
+    // Over UDP (a worker) and TCP (the main process): the same lines. Probe type 'none' here:
+    // the API's verdict, no votes.
+    const udp = await Promise.all(
+      Array.from({ length: 6 }, () => dig(run.dnsPort, ['+norec', `_health.${base}`, 'TXT'])),
+    );
+    const tcp = await dig(run.dnsPort, ['+tcp', `_health.${base}`, 'TXT']);
+    assert.equal(tcp.answer.length, 7, tcp.raw);
+    // A worker has no board: answered there, the header would say "no health checker".
+    assert.match(tcp.answer[0] ?? '', /seen by (?!this instance)/);
+    assert.match(
+      tcp.answer[1] ?? '',
+      /"2 edge-0 pool default v4\+v6; up since -; serving; votes none"/,
+    );
+    for (const u of udp) {
+      assert.equal(u.status, 'NOERROR', u.raw);
+      assert.deepEqual(u.answer, tcp.answer);
+    }
+  });
+
   it('sums the workers’ counters into /metrics', async () => {
     const read = async () =>
       metric(

@@ -170,6 +170,12 @@ describe('probe spec', () => {
       rise: 2,
       fall: 3,
       tlsVerify: false,
+      method: 'GET',
+      headers: {},
+      bodyRegex: null,
+      json: null,
+      certExpiryDays: null,
+      certExpiry: 'down',
     });
   });
 
