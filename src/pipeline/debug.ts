@@ -102,7 +102,8 @@ export function debugNames(ctx: QueryContext): Outcome {
   ctx.cacheable = false;
   const allow = ctx.settings.debug;
   if (!allow || !allow(q.clientAddress)) return PROHIBITED;
-  if (healthPlan) return txtAnswer(ctx, healthLines(ctx.snapshot, healthPlan, ctx.settings.healthBoard));
+  if (healthPlan)
+    return txtAnswer(ctx, healthLines(ctx.snapshot, healthPlan, ctx.settings.healthBoard));
   const ecs = q.edns?.clientSubnet;
   if (plan) {
     const report = explain(
