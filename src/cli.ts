@@ -18,6 +18,7 @@ import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
 import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
+import { redisConnection } from './store/redis-connection.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -131,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     const text = await withStore(values.config, async (config, repos) => {
       // A memory-only store starts empty in this process too: export what a server
       // started with the same settings would serve, i.e. the seed.
-      if (!config.store.redisUrl && !config.store.file && config.seed.dir) {
+      if (!redisConnection(config.store) && !config.store.file && config.seed.dir) {
         await seedStore(config, repos, config.seed.dir);
       }
       return exportZone(await snapshotFromStore(config, snapshotSource(repos), { generation: 0 }));

@@ -16,6 +16,7 @@ import {
 } from './store.js';
 import { channels } from './keys.js';
 import { CirrusError, StoreUnavailableError, errorMessage } from '../lib/errors.js';
+import { redisConnectionFromUrl, type RedisConnection } from './redis-connection.js';
 
 /**
  * The atomic write. ARGV[1]: JSON {c: conditions, o: commands}. A condition is
@@ -72,21 +73,10 @@ const QUIT_TIMEOUT_MS = 2000;
  */
 const UNAVAILABLE_RETRY_AFTER_SEC = 2;
 
-export interface RedisStoreOptions {
-  url: string;
+/** A Redis address (`url`) or a full connection (sentinels, credentials, TLS, WAIT). */
+export type RedisStoreOptions = ({ url: string } | { connection: RedisConnection }) & {
   logger?: Logger | undefined;
-}
-
-/** The URL without its password, safe for logs and error messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+};
 
 /** Older writers publish arbitrary payloads (`1`); anything not ours means "everything". */
 function parseDirty(message: string): { kind: ChangeKind; src?: string } {
@@ -158,7 +148,7 @@ function condition(c: Condition): unknown[] {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly events = new EventEmitter();
-  private readonly url: string;
+  private readonly conn: RedisConnection;
   private readonly logger: Logger | undefined;
   /** Tags our publishes so our own echo is not announced again as a remote change. */
   private readonly instanceId = randomUUID();
@@ -167,26 +157,48 @@ export class RedisStore implements Store {
   private started = false;
   /** The last connection error of either connection: the reason given while unreachable. */
   private lastError: Error | undefined;
+  /** Commands waiting for the connection to come back (see `ready`). */
+  private readonly waiters = new Set<() => void>();
 
   constructor(opts: RedisStoreOptions) {
-    this.url = opts.url;
+    this.conn = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
     this.logger = opts.logger;
   }
 
   /**
-   * The command connection, or StoreUnavailableError at once while it is not ready: a command
-   * is never queued for a reconnect, so a write is sent whole (one script) or not at all.
+   * The command connection once it is ready. While it is down (a blip, a Sentinel failover)
+   * a command waits up to `readyWaitMs` for it, then fails with StoreUnavailableError: a
+   * command is never queued inside the client, so a write is sent whole (one script) or not
+   * at all, and a caller learns of an outage within a bounded time.
    */
-  private get redis(): Redis {
-    if (!this.client || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
-    if (this.client.status !== 'ready') throw this.unavailable();
-    return this.client;
+  private async ready(): Promise<Redis> {
+    const c = this.client;
+    if (!c || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
+    if (c.status === 'ready') return c;
+    if (this.conn.readyWaitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.conn.readyWaitMs);
+        this.waiters.add(done);
+      });
+      // `status` changed while we waited: re-read it (the narrowing above no longer holds).
+      if (this.started && c === this.client && isReady(c)) return c;
+    }
+    throw this.unavailable();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** "redis HOST:PORT: <the last connection error>", or the connection's state when none. */
   private unavailable(cause?: unknown): StoreUnavailableError {
     const c = this.client;
-    const where = c ? `${c.options.host ?? '?'}:${c.options.port ?? '?'}` : redactUrl(this.url);
+    const where = this.conn.where;
     const reason = this.lastError
       ? errorMessage(this.lastError)
       : `connection lost (${c?.status ?? 'closed'})`;
@@ -197,15 +209,28 @@ export class RedisStore implements Store {
     );
   }
 
-  private get scripted(): ScriptedCommands {
-    return this.redis as unknown as ScriptedCommands;
+  private async scripted(): Promise<ScriptedCommands & Redis> {
+    return (await this.ready()) as ScriptedCommands & Redis;
+  }
+
+  /**
+   * WAIT for the configured replicas after a write on `client`: the number that confirmed
+   * every write this connection made, which is every write a failover keeps.
+   */
+  private async replicated(client: Redis): Promise<boolean> {
+    const want = this.conn.waitReplicas;
+    if (want === 0) return true;
+    const got = Number(await client.call('WAIT', want, this.conn.waitTimeoutMs));
+    return got >= want;
   }
 
   async start(): Promise<void> {
     if (this.client) throw new CirrusError('STORE', 'Redis store already started');
-    const shown = redactUrl(this.url);
+    const shown = this.conn.where;
     this.lastError = undefined;
+    const retry = (times: number) => (this.started ? Math.min(times * 100, 2000) : null);
     const options: RedisOptions = {
+      ...this.conn.options,
       lazyConnect: true,
       // A command while disconnected fails at once (see the `redis` getter) instead of waiting
       // for a reconnect; the reconnect itself goes on.
@@ -215,9 +240,11 @@ export class RedisStore implements Store {
       // No retries until start() succeeded: start() reports an unreachable Redis at once
       // (STORE_UNAVAILABLE), and the caller decides (serve last-known-good, or exit). Afterwards
       // reconnect forever with a capped backoff; the subscriber resubscribes itself.
-      retryStrategy: (times) => (this.started ? Math.min(times * 100, 2000) : null),
+      retryStrategy: retry,
+      // With Sentinel: the same when every sentinel is unreachable.
+      sentinelRetryStrategy: retry,
     };
-    const client = new Redis(this.url, options);
+    const client = new Redis(options);
     this.client = client;
     const sub = client.duplicate();
     this.sub = sub;
@@ -244,8 +271,11 @@ export class RedisStore implements Store {
     client.on('ready', () => {
       lastLogged = undefined;
       this.lastError = undefined;
+      this.wake();
       resync();
     });
+    if (this.conn.sentinel)
+      client.on('+node', () => this.logger?.info({ master: shown }, 'redis: following the master'));
     sub.on('ready', () => {
       if (subscribedOnce) resyncPending = true;
       subscribedOnce = true;
@@ -269,7 +299,7 @@ export class RedisStore implements Store {
       await this.disconnect();
       const reason = this.lastError ? errorMessage(this.lastError) : errorMessage(err);
       throw new StoreUnavailableError(
-        `cannot connect to Redis at ${shown}: ${reason}`,
+        `cannot connect to Redis (${shown}): ${reason}`,
         UNAVAILABLE_RETRY_AFTER_SEC,
         this.lastError ?? err,
       );
@@ -283,6 +313,7 @@ export class RedisStore implements Store {
 
   private async disconnect(): Promise<void> {
     this.started = false;
+    this.wake();
     const conns = [this.sub, this.client].filter((c): c is Redis => c !== undefined);
     this.sub = undefined;
     this.client = undefined;
@@ -302,7 +333,7 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(key)) ?? undefined;
+    return (await (await this.ready()).get(key)) ?? undefined;
   }
 
   async getJson(keys: readonly string[]): Promise<unknown[]> {
@@ -331,20 +362,20 @@ export class RedisStore implements Store {
 
   async mget(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
-    return (await this.redis.mget(...keys)).map((v) => v ?? undefined);
+    return (await (await this.ready()).mget(...keys)).map((v) => v ?? undefined);
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.redis.exists(key)) === 1;
+    return (await (await this.ready()).exists(key)) === 1;
   }
 
   async hget(key: string, field: string): Promise<string | undefined> {
-    return (await this.redis.hget(key, field)) ?? undefined;
+    return (await (await this.ready()).hget(key, field)) ?? undefined;
   }
 
   async hgetall(keys: readonly string[]): Promise<Record<string, string>[]> {
     if (keys.length === 0) return [];
-    const p = this.redis.pipeline();
+    const p = (await this.ready()).pipeline();
     for (const key of keys) p.hgetall(key);
     return ((await p.exec()) ?? []).map(([err, value]) => {
       if (err)
@@ -354,19 +385,19 @@ export class RedisStore implements Store {
   }
 
   async smembers(key: string): Promise<string[]> {
-    return this.redis.smembers(key);
+    return (await this.ready()).smembers(key);
   }
 
   async sismember(key: string, member: string): Promise<boolean> {
-    return (await this.redis.sismember(key, member)) === 1;
+    return (await (await this.ready()).sismember(key, member)) === 1;
   }
 
   async scard(key: string): Promise<number> {
-    return this.redis.scard(key);
+    return (await this.ready()).scard(key);
   }
 
   async zrange(key: string): Promise<{ member: string; score: number }[]> {
-    const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
+    const flat = await (await this.ready()).zrange(key, 0, -1, 'WITHSCORES');
     const out: { member: string; score: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
       out.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
@@ -374,7 +405,7 @@ export class RedisStore implements Store {
   }
 
   async lrange(key: string): Promise<string[]> {
-    return this.redis.lrange(key, 0, -1);
+    return (await this.ready()).lrange(key, 0, -1);
   }
 
   async write(ops: readonly WriteOp[], opts: WriteOptions = {}): Promise<boolean> {
@@ -388,25 +419,43 @@ export class RedisStore implements Store {
     for (const p of opts.publish ?? []) o.push(['PUBLISH', p.channel, p.message]);
     const c = (opts.if ?? []).map(condition);
     if (o.length === 0 && c.length === 0) return true;
+    const client = await this.scripted();
     let done: boolean;
+    let kept: boolean;
     try {
-      done = Number(await this.scripted.cirrusApply(JSON.stringify({ c, o }))) === 1;
+      done = Number(await client.cirrusApply(JSON.stringify({ c, o }))) === 1;
+      kept = !done || (await this.replicated(client));
     } catch (err) {
       // The connection went away under the script: Redis ran all of it or none of it.
       if (err instanceof CirrusError || this.client?.status === 'ready') throw err;
       throw this.unavailable(err);
     }
     if (done && opts.change) this.emit(opts.change, 'local');
+    if (!kept)
+      throw new StoreUnavailableError(
+        `redis ${this.conn.where}: the write reached the master but fewer than ${this.conn.waitReplicas} replica(s) confirmed it within ${this.conn.waitTimeoutMs} ms; a failover now could lose it`,
+        UNAVAILABLE_RETRY_AFTER_SEC,
+      );
     return done;
   }
 
+  /**
+   * Held only once the lock is on the configured replicas too: a lock lost in a failover
+   * would let a second instance take it while the first still acts on it.
+   */
   async acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.scripted.cirrusAcquireLock(key, owner, ttlMs)) === 1;
+    const client = await this.scripted();
+    if (Number(await client.cirrusAcquireLock(key, owner, ttlMs)) !== 1) return false;
+    return this.replicated(client);
   }
 
   async releaseLock(key: string, owner: string): Promise<void> {
-    await this.scripted.cirrusReleaseLock(key, owner);
+    await (await this.scripted()).cirrusReleaseLock(key, owner);
   }
+}
+
+function isReady(c: Redis): boolean {
+  return c.status === 'ready';
 }
 
 /** QUIT when the connection is up (pending replies flushed), else just tear it down. */
