@@ -16,6 +16,8 @@ export interface RedisConnection {
   options: RedisOptions;
   /** "127.0.0.1:6379" or "master mymaster via 10.0.0.1:26379,…", for messages (no secrets). */
   where: string;
+  /** What start errors name: the URL without its password, or `where`. */
+  label: string;
   sentinel: { addresses: { host: string; port: number }[]; name: string } | undefined;
   /** Replicas a write must reach before it is acknowledged (WAIT); 0 = none. */
   waitReplicas: number;
@@ -50,6 +52,13 @@ function tlsOptions(store: StoreSettings, forceOn: boolean): ConnectionOptions |
   };
 }
 
+/** The URL without its password, safe for logs and error messages. */
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
 /** The connection the store config names, or undefined for the embedded store. */
 export function redisConnection(store: StoreSettings): RedisConnection | undefined {
   const common = {
@@ -78,6 +87,7 @@ export function redisConnection(store: StoreSettings): RedisConnection | undefin
         failoverDetector: true,
       },
       where: `master ${s.name} via ${s.addresses.join(',')}`,
+      label: `master ${s.name} via ${s.addresses.join(',')}`,
       sentinel: { addresses, name: s.name },
       waitReplicas: store.redis.waitReplicas ?? 1,
       ...common,
@@ -107,6 +117,7 @@ export function redisConnection(store: StoreSettings): RedisConnection | undefin
       ...(tls ? { tls } : {}),
     },
     where: `${host}:${port}`,
+    label: redactUrl(store.redisUrl),
     sentinel: undefined,
     waitReplicas: store.redis.waitReplicas ?? 0,
     ...common,

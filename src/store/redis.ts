@@ -72,6 +72,8 @@ const QUIT_TIMEOUT_MS = 2000;
  * capped at 2 s, so a retry after that finds a reconnected client if Redis is back.
  */
 const UNAVAILABLE_RETRY_AFTER_SEC = 2;
+/** Replies of a node in a failover (demoted, loading, cut from its master): try again. */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN)\b/;
 
 /** A Redis address (`url`) or a full connection (sentinels, credentials, TLS, WAIT). */
 export type RedisStoreOptions = ({ url: string } | { connection: RedisConnection }) & {
@@ -191,6 +193,28 @@ export class RedisStore implements Store {
     throw this.unavailable();
   }
 
+  /**
+   * One command on the ready connection. A connection lost under it, or a node that is not
+   * a writable master any more (a failover under way), is STORE_UNAVAILABLE; any other reply
+   * error is the caller's.
+   */
+  private async run<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
+    const r = await this.ready();
+    try {
+      return await fn(r);
+    } catch (err) {
+      throw this.classify(err);
+    }
+  }
+
+  private classify(err: unknown): unknown {
+    if (err instanceof CirrusError) return err;
+    // ioredis types ReplyError as `any`: recognise it by name (redis-errors sets it).
+    const reply = err instanceof Error && err.name === 'ReplyError';
+    if (reply && !TRANSIENT_REPLY.test(err.message)) return err;
+    return this.unavailable(err);
+  }
+
   private wake(): void {
     for (const w of [...this.waiters]) w();
   }
@@ -214,14 +238,25 @@ export class RedisStore implements Store {
   }
 
   /**
-   * WAIT for the configured replicas after a write on `client`: the number that confirmed
-   * every write this connection made, which is every write a failover keeps.
+   * WAIT until the replicas connected now (at most `waitReplicas`) hold every write this
+   * connection made: those are the nodes Sentinel may promote, so a write they confirmed
+   * survives a failover. With no replica connected there is nothing to promote and nothing
+   * to wait for (a failover right after the master lost its replica is the one case left).
+   * ROLE needs `+role` for the ACL user; without it every configured replica is waited for.
    */
   private async replicated(client: Redis): Promise<boolean> {
     const want = this.conn.waitReplicas;
     if (want === 0) return true;
-    const got = Number(await client.call('WAIT', want, this.conn.waitTimeoutMs));
-    return got >= want;
+    let need = want;
+    try {
+      const role = (await client.call('ROLE')) as unknown[];
+      if (role[0] === 'master' && Array.isArray(role[2])) need = Math.min(want, role[2].length);
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'ReplyError')) throw err;
+    }
+    if (need === 0) return true;
+    const got = Number(await client.call('WAIT', need, this.conn.waitTimeoutMs));
+    return got >= need;
   }
 
   async start(): Promise<void> {
@@ -299,7 +334,7 @@ export class RedisStore implements Store {
       await this.disconnect();
       const reason = this.lastError ? errorMessage(this.lastError) : errorMessage(err);
       throw new StoreUnavailableError(
-        `cannot connect to Redis (${shown}): ${reason}`,
+        `cannot connect to Redis at ${this.conn.label}: ${reason}`,
         UNAVAILABLE_RETRY_AFTER_SEC,
         this.lastError ?? err,
       );
@@ -333,7 +368,7 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await (await this.ready()).get(key)) ?? undefined;
+    return (await this.run((r) => r.get(key))) ?? undefined;
   }
 
   async getJson(keys: readonly string[]): Promise<unknown[]> {
@@ -362,22 +397,25 @@ export class RedisStore implements Store {
 
   async mget(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
-    return (await (await this.ready()).mget(...keys)).map((v) => v ?? undefined);
+    return (await this.run((r) => r.mget(...keys))).map((v) => v ?? undefined);
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await (await this.ready()).exists(key)) === 1;
+    return (await this.run((r) => r.exists(key))) === 1;
   }
 
   async hget(key: string, field: string): Promise<string | undefined> {
-    return (await (await this.ready()).hget(key, field)) ?? undefined;
+    return (await this.run((r) => r.hget(key, field))) ?? undefined;
   }
 
   async hgetall(keys: readonly string[]): Promise<Record<string, string>[]> {
     if (keys.length === 0) return [];
-    const p = (await this.ready()).pipeline();
-    for (const key of keys) p.hgetall(key);
-    return ((await p.exec()) ?? []).map(([err, value]) => {
+    const results = await this.run((r) => {
+      const p = r.pipeline();
+      for (const key of keys) p.hgetall(key);
+      return p.exec();
+    });
+    return (results ?? []).map(([err, value]) => {
       if (err)
         throw new CirrusError('STORE', `Redis command failed: ${err.message}`, { cause: err });
       return value as Record<string, string>;
@@ -385,19 +423,19 @@ export class RedisStore implements Store {
   }
 
   async smembers(key: string): Promise<string[]> {
-    return (await this.ready()).smembers(key);
+    return this.run((r) => r.smembers(key));
   }
 
   async sismember(key: string, member: string): Promise<boolean> {
-    return (await (await this.ready()).sismember(key, member)) === 1;
+    return (await this.run((r) => r.sismember(key, member))) === 1;
   }
 
   async scard(key: string): Promise<number> {
-    return (await this.ready()).scard(key);
+    return this.run((r) => r.scard(key));
   }
 
   async zrange(key: string): Promise<{ member: string; score: number }[]> {
-    const flat = await (await this.ready()).zrange(key, 0, -1, 'WITHSCORES');
+    const flat = await this.run((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
     const out: { member: string; score: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
       out.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
@@ -405,7 +443,7 @@ export class RedisStore implements Store {
   }
 
   async lrange(key: string): Promise<string[]> {
-    return (await this.ready()).lrange(key, 0, -1);
+    return this.run((r) => r.lrange(key, 0, -1));
   }
 
   async write(ops: readonly WriteOp[], opts: WriteOptions = {}): Promise<boolean> {
@@ -427,13 +465,12 @@ export class RedisStore implements Store {
       kept = !done || (await this.replicated(client));
     } catch (err) {
       // The connection went away under the script: Redis ran all of it or none of it.
-      if (err instanceof CirrusError || this.client?.status === 'ready') throw err;
-      throw this.unavailable(err);
+      throw this.classify(err);
     }
     if (done && opts.change) this.emit(opts.change, 'local');
     if (!kept)
       throw new StoreUnavailableError(
-        `redis ${this.conn.where}: the write reached the master but fewer than ${this.conn.waitReplicas} replica(s) confirmed it within ${this.conn.waitTimeoutMs} ms; a failover now could lose it`,
+        `redis ${this.conn.where}: the write reached the master but not every connected replica (up to ${this.conn.waitReplicas}) confirmed it within ${this.conn.waitTimeoutMs} ms; a failover now could lose it`,
         UNAVAILABLE_RETRY_AFTER_SEC,
       );
     return done;
@@ -444,13 +481,15 @@ export class RedisStore implements Store {
    * would let a second instance take it while the first still acts on it.
    */
   async acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    const client = await this.scripted();
-    if (Number(await client.cirrusAcquireLock(key, owner, ttlMs)) !== 1) return false;
-    return this.replicated(client);
+    return this.run(async (r) => {
+      const client = r as ScriptedCommands & Redis;
+      if (Number(await client.cirrusAcquireLock(key, owner, ttlMs)) !== 1) return false;
+      return this.replicated(client);
+    });
   }
 
   async releaseLock(key: string, owner: string): Promise<void> {
-    await (await this.scripted()).cirrusReleaseLock(key, owner);
+    await this.run((r) => (r as ScriptedCommands & Redis).cirrusReleaseLock(key, owner));
   }
 }
 
