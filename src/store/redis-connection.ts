@@ -82,9 +82,6 @@ export function redisConnection(store: StoreSettings): RedisConnection | undefin
         ...(s.password !== null ? { sentinelPassword: s.password } : {}),
         ...(tls ? { tls, enableTLSForSentinelMode: true } : {}),
         ...(s.tls ? { sentinelTLS: tls ?? tlsOptions(store, true) } : {}),
-        // Subscribes to +switch-master on the sentinels: a failover is followed as soon as it
-        // is announced rather than at the next reconnect attempt.
-        failoverDetector: true,
       },
       where: `master ${s.name} via ${s.addresses.join(',')}`,
       label: `master ${s.name} via ${s.addresses.join(',')}`,

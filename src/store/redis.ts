@@ -316,6 +316,22 @@ export class RedisStore implements Store {
       subscribedOnce = true;
       resync();
     });
+    // A connection that gives up ('end': e.g. ended by a failover while connecting) is
+    // started again while the store runs; the subscriber subscribes again.
+    const revive = (conn: Redis, role: string, then: () => Promise<unknown>) =>
+      conn.on('end', () => {
+        if (!this.started || this.client !== client) return;
+        this.logger?.warn({ role, url: shown }, 'redis connection ended; reconnecting');
+        setTimeout(() => {
+          if (!this.started || this.client !== client || conn.status !== 'end') return;
+          conn
+            .connect()
+            .then(then)
+            .catch(() => undefined);
+        }, 200).unref();
+      });
+    revive(client, 'commands', async () => undefined);
+    revive(sub, 'subscriber', () => sub.subscribe(channels.dirty));
     sub.on('message', (channel: string, message: string) => {
       if (channel !== channels.dirty) return;
       const { kind, src } = parseDirty(message);
