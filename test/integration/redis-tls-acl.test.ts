@@ -16,6 +16,12 @@ import { finishConfig } from '../../src/config/load.js';
 import { redisConnection } from '../../src/store/redis-connection.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { eventually } from '../helpers/wait.js';
+import { edgeAclRules } from '../../src/edge/enroll.js';
+import { get, startEdge } from '../helpers/nginx-edge.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const EDGE = 'edge-tls-1';
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
@@ -81,6 +87,8 @@ describe('Redis with TLS and ACL users', { timeout: 60_000 }, () => {
         'user default off',
         // Cirrus's keys and channels only, no dangerous commands, INFO for the ready check.
         'user cirrus on >s3cret ~cdn:* &cdn:* +@all -@dangerous +info',
+        // The edge's own read-only user, with the rules `cirrus edge enroll` gives it.
+        `user edge-${EDGE} ${edgeAclRules(EDGE, 'edge-pw').join(' ')}`,
         '',
       ].join('\n'),
     );
@@ -170,5 +178,33 @@ describe('Redis with TLS and ACL users', { timeout: 60_000 }, () => {
       () => redisConnection(finishConfig({ store: store('s3cret', '/nonexistent/ca.pem') }).store),
       (err: Error & { field?: string }) => err.field === 'store.redis.tls.ca',
     );
+  });
+  it('the edge (nginx+Lua) reads over TLS as its ACL user and follows a change', async () => {
+    assert.ok(run, 'the first test started Cirrus');
+    const cirrus = run;
+    const origin = createServer((_req, res) => res.end('tls-origin\n'));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', () => r()));
+    const port_ = (origin.address() as AddressInfo).port;
+    const edge = await startEdge({
+      redisUrl: `rediss://edge-${EDGE}:edge-pw@127.0.0.1:${port}`,
+      node: EDGE,
+      redisCa: ca,
+      env: { REDIS_TLS_SERVERNAME: 'localhost', EDGE_CONFIG_TTL: '30' },
+    });
+    try {
+      const created = await api(cirrus, 'POST', '/api/v1/domains', {
+        domain: 'edge-tls.example.com',
+        origins: [{ address: '127.0.0.1', port: port_ }],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+      await eventually('the edge serves over a TLS Redis', 10_000, async () =>
+        (await get(edge.http, 'edge-tls.example.com', '/x')).body === 'tls-origin\n'
+          ? true
+          : undefined,
+      ).catch((err: Error) => assert.fail(`${err.message}\n${edge.errorLog().slice(-2000)}`));
+    } finally {
+      await edge.stop();
+      origin.close();
+    }
   });
 });

@@ -3,13 +3,16 @@
 -- With REDIS_SENTINELS (host:port,...) and REDIS_SENTINEL_NAME, the address comes from the
 -- sentinels (SENTINEL get-master-addr-by-name) and is asked again after a connection to it
 -- fails, so an edge follows a failover; REDIS_URL then gives the credentials, db and the
--- address used while no sentinel answers.
+-- address used while no sentinel answers. A rediss:// URL means TLS, verified against
+-- lua_ssl_trusted_certificate (setup-prefix.sh: EDGE_REDIS_CA) for REDIS_TLS_SERVERNAME,
+-- else the host.
 local redis = require "resty.redis"
 
 local _M = {}
 
 local function parse_url(url)
     local user, pass, host, port, db
+    local tls = url:match("^rediss://") ~= nil
     local rest = url:match("^rediss?://(.*)$") or url
     local creds, hostpart = rest:match("^(.*)@([^@]*)$")
     if not creds then hostpart = rest end
@@ -27,11 +30,13 @@ local function parse_url(url)
         db = tonumber(db),
         user = user,
         password = pass,
+        tls = tls,
     }
 end
 _M.parse_url = parse_url
 
 local target = parse_url(os.getenv("REDIS_URL") or "redis://127.0.0.1:6379")
+local tls_name = os.getenv("REDIS_TLS_SERVERNAME")
 
 local sentinels = {}
 for addr in (os.getenv("REDIS_SENTINELS") or ""):gmatch("[^,%s]+") do
@@ -75,6 +80,12 @@ function _M.connect(timeout_ms)
         return nil, "connect " .. host .. ":" .. port .. ": " .. tostring(err)
     end
     if red:get_reused_times() == 0 then
+        if target.tls then
+            -- lua-resty-redis 0.27 has no TLS option: hand-shake on its cosocket.
+            local sock = rawget(red, "_sock")
+            local sok, terr = sock:sslhandshake(nil, tls_name or host, true)
+            if not sok then red:close(); return nil, "tls " .. host .. ":" .. port .. ": " .. tostring(terr) end
+        end
         if target.password then
             local res, aerr
             if target.user then
