@@ -45,8 +45,9 @@ Usage:
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
-CNAME_BASE_DOMAIN, REDIS_URL, STATE_FILE, DNS_LISTEN, API_LISTEN, DNS_NSID, SEED_DIR,
-LOG_LEVEL, GSLB_TTL. See README.md.`;
+CNAME_BASE_DOMAIN, REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS, REDIS_TLS_CA,
+REDIS_TLS_CERT, REDIS_TLS_KEY, REDIS_SENTINELS, REDIS_SENTINEL_NAME, STATE_FILE,
+DNS_LISTEN, API_LISTEN, DNS_NSID, SEED_DIR, LOG_LEVEL, GSLB_TTL. See README.md.`;
 
 async function serve(configFile: string | undefined): Promise<void> {
   const config = loadConfig({ file: configFile });
