@@ -515,6 +515,9 @@ function isReady(c: Redis): boolean {
 
 /** QUIT when the connection is up (pending replies flushed), else just tear it down. */
 async function closeConnection(c: Redis): Promise<void> {
+  // A TLS alert can arrive on a socket being torn down, after the client stopped listening
+  // to it: it must not become an uncaught exception.
+  c.stream?.on('error', () => undefined);
   if (c.status === 'end') return;
   if (c.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;
