@@ -9,6 +9,7 @@
 #   EDGE_DEBIAN_MODULES [auto: 1 when /usr/lib/nginx/modules/ngx_http_lua_module.so exists]
 #   EDGE_ORIGIN_CA [/etc/ssl/certs/ca-certificates.crt]   EDGE_USER [unset: nginx's default]
 #   EDGE_RESOLVER [the nameservers of /etc/resolv.conf] for origins given by host name
+#   EDGE_REDIS_CA [/etc/ssl/certs/ca-certificates.crt] CA of the Redis certificate (rediss://)
 set -eu
 PREFIX=${1:?usage: setup-prefix.sh PREFIX}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +26,9 @@ printf 'server %s;\n' "$listen_origin" > "$PREFIX/conf/origin-hop-upstream.conf"
 printf 'listen %s;\n' "${EDGE_ADMIN_LISTEN:-9145}" > "$PREFIX/conf/listen-admin.conf"
 printf 'proxy_ssl_trusted_certificate %s;\n' "${EDGE_ORIGIN_CA:-/etc/ssl/certs/ca-certificates.crt}" \
   > "$PREFIX/conf/http.d/origin-tls.conf"
+# The Lua Redis client verifies a rediss:// server against this CA bundle.
+printf 'lua_ssl_trusted_certificate %s;\nlua_ssl_verify_depth 4;\n' \
+  "${EDGE_REDIS_CA:-/etc/ssl/certs/ca-certificates.crt}" > "$PREFIX/conf/http.d/redis-tls.conf"
 
 # Origins given by host name are resolved by nginx: the system's name servers by default.
 resolvers=${EDGE_RESOLVER:-$(awk '/^nameserver/ { a = $2; if (a ~ /:/) a = "[" a "]"; printf "%s ", a }' /etc/resolv.conf 2>/dev/null || true)}

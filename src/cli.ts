@@ -18,6 +18,7 @@ import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
 import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
+import { redisConnection } from './store/redis-connection.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -44,8 +45,9 @@ Usage:
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
-CNAME_BASE_DOMAIN, REDIS_URL, STATE_FILE, DNS_LISTEN, API_LISTEN, DNS_NSID, SEED_DIR,
-LOG_LEVEL, GSLB_TTL. See README.md.`;
+CNAME_BASE_DOMAIN, REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS, REDIS_TLS_CA,
+REDIS_TLS_CERT, REDIS_TLS_KEY, REDIS_SENTINELS, REDIS_SENTINEL_NAME, STATE_FILE,
+DNS_LISTEN, API_LISTEN, DNS_NSID, SEED_DIR, LOG_LEVEL, GSLB_TTL. See README.md.`;
 
 async function serve(configFile: string | undefined): Promise<void> {
   const config = loadConfig({ file: configFile });
@@ -131,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
     const text = await withStore(values.config, async (config, repos) => {
       // A memory-only store starts empty in this process too: export what a server
       // started with the same settings would serve, i.e. the seed.
-      if (!config.store.redisUrl && !config.store.file && config.seed.dir) {
+      if (!redisConnection(config.store) && !config.store.file && config.seed.dir) {
         await seedStore(config, repos, config.seed.dir);
       }
       return exportZone(await snapshotFromStore(config, snapshotSource(repos), { generation: 0 }));

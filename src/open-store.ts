@@ -5,14 +5,16 @@ import type { Logger } from './lib/logger.js';
 import type { Store } from './store/store.js';
 import { EmbeddedStore } from './store/embedded.js';
 import { RedisStore } from './store/redis.js';
+import { redisConnection } from './store/redis-connection.js';
 import { migrateStateFileV1 } from './state-file-v1.js';
 
 /**
- * The store the config names: Redis when a URL is given, else the embedded store (memory,
+ * The store the config names: Redis when a URL or sentinels are given, else the embedded store (memory,
  * persisted to `store.file` unless that is null), reading state files of version 1 too.
  */
 export function openStore(config: Config, logger: Logger): Store {
-  if (config.store.redisUrl) return new RedisStore({ url: config.store.redisUrl, logger });
+  const connection = redisConnection(config.store);
+  if (connection) return new RedisStore({ connection, logger });
   return new EmbeddedStore({
     file: config.store.file ?? undefined,
     writeDelayMs: config.store.writeDelayMs,

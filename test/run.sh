@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in redis-server:redis-server redis-cli:redis-tools dig:bind9-dnsutils named-checkzone:bind9-utils \
+for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis-sentinel \
+            dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
             promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \

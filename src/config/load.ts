@@ -37,6 +37,9 @@ function hasGeoDatabases(raw: unknown): boolean {
   return typeof geo === 'object' && geo !== null && (geo as Raw).databases !== undefined;
 }
 
+/** `true`/`false`; anything else is left for the schema to reject, naming the field. */
+const bool = (v: string): unknown => (v === 'true' ? true : v === 'false' ? false : v);
+
 /** Environment variables and the config field each one sets. */
 export const ENV_OVERRIDES: ReadonlyArray<{
   env: string;
@@ -46,6 +49,53 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   { env: 'CNAME_BASE_DOMAIN', path: ['zone', 'name'], parse: (v) => v },
   { env: 'REDIS_URL', path: ['store', 'redisUrl'], parse: (v) => (v === '' ? null : v) },
   { env: 'STATE_FILE', path: ['store', 'file'], parse: (v) => (v === '' ? null : v) },
+  {
+    env: 'REDIS_USERNAME',
+    path: ['store', 'redis', 'username'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  {
+    env: 'REDIS_PASSWORD',
+    path: ['store', 'redis', 'password'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  { env: 'REDIS_TLS', path: ['store', 'redis', 'tls', 'enabled'], parse: (v) => bool(v) },
+  {
+    env: 'REDIS_TLS_CA',
+    path: ['store', 'redis', 'tls', 'ca'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  {
+    env: 'REDIS_TLS_CERT',
+    path: ['store', 'redis', 'tls', 'cert'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  {
+    env: 'REDIS_TLS_KEY',
+    path: ['store', 'redis', 'tls', 'key'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  {
+    env: 'REDIS_SENTINELS',
+    path: ['store', 'sentinel', 'addresses'],
+    parse: (v) =>
+      v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+  },
+  { env: 'REDIS_SENTINEL_NAME', path: ['store', 'sentinel', 'name'], parse: (v) => v },
+  {
+    env: 'REDIS_SENTINEL_USERNAME',
+    path: ['store', 'sentinel', 'username'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  {
+    env: 'REDIS_SENTINEL_PASSWORD',
+    path: ['store', 'sentinel', 'password'],
+    parse: (v) => (v === '' ? null : v),
+  },
+  { env: 'REDIS_SENTINEL_TLS', path: ['store', 'sentinel', 'tls'], parse: (v) => bool(v) },
   {
     env: 'DNS_LISTEN',
     path: ['dns', 'listen'],
@@ -61,7 +111,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   {
     env: 'DNS_COOKIES',
     path: ['dns', 'cookies', 'enabled'],
-    parse: (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    parse: bool,
   },
   {
     env: 'DNS_RRL_RATE',
@@ -181,6 +231,19 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
     throw err;
   }
   for (const [i, l] of cfg.dns.listen.entries()) checkListen(l, `dns.listen[${i}]`, what);
+  for (const [i, l] of cfg.store.sentinel.addresses.entries())
+    checkListen(l, `store.sentinel.addresses[${i}]`, what);
+  if (cfg.store.redisUrl && cfg.store.sentinel.addresses.length > 0)
+    throw new ConfigError(
+      `${what}: store.sentinel.addresses and store.redisUrl exclude each other: with sentinels the master's address comes from them (credentials go in store.redis)`,
+      'store.sentinel.addresses',
+    );
+  const tls = cfg.store.redis.tls;
+  if ((tls.cert === null) !== (tls.key === null))
+    throw new ConfigError(
+      `${what}: store.redis.tls.cert and store.redis.tls.key go together`,
+      tls.cert === null ? 'store.redis.tls.cert' : 'store.redis.tls.key',
+    );
   checkListen(cfg.api.listen, 'api.listen', what);
   cfg.acme.zone = normalizeName(cfg.acme.zone ?? `acme.${zone}`);
   if (!isSubdomainOf(cfg.acme.zone, zone) || cfg.acme.zone === zone) {

@@ -256,11 +256,80 @@ export const ExternalDnsConfig = Type.Object(
 );
 export type ExternalDnsConfig = Static<typeof ExternalDnsConfig>;
 
+const NullableString = (description: string) =>
+  Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description });
+
+/** Credentials, TLS and write guarantees of every Redis connection Cirrus opens. */
+export const RedisConnectionConfig = Type.Object(
+  {
+    username: NullableString('REDIS_USERNAME: ACL user (overrides the one in redisUrl)'),
+    password: NullableString('REDIS_PASSWORD: its password (overrides the one in redisUrl)'),
+    tls: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description: 'REDIS_TLS: TLS to the data nodes (implied by a rediss:// URL)',
+        }),
+        ca: NullableString('REDIS_TLS_CA: PEM file of the CA that signed the server certificates'),
+        cert: NullableString(
+          'REDIS_TLS_CERT: client certificate (PEM) when the server asks for one',
+        ),
+        key: NullableString('REDIS_TLS_KEY: its private key (PEM)'),
+        servername: NullableString('name checked in the server certificate; null = the host'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    readyWaitMs: Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      default: 2000,
+      description:
+        'a command while the connection is down waits this long for it (a blip, a failover) before STORE_UNAVAILABLE',
+    }),
+    waitReplicas: Type.Union([Type.Integer({ minimum: 0, maximum: 16 }), Type.Null()], {
+      default: null,
+      description:
+        'a write is acknowledged once this many replicas hold it (WAIT); null = 1 with sentinels, else 0',
+    }),
+    waitTimeoutMs: Type.Integer({
+      minimum: 1,
+      maximum: 60_000,
+      default: 1000,
+      description: 'how long a write waits for its replicas before STORE_UNAVAILABLE',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/** Redis Sentinel: Cirrus asks the sentinels for the master and follows it on failover. */
+export const SentinelConfig = Type.Object(
+  {
+    addresses: Type.Array(Listen, {
+      default: [],
+      description:
+        'REDIS_SENTINELS (comma-separated): host:port of each sentinel; [] = no Sentinel',
+    }),
+    name: Type.String({
+      pattern: '^[A-Za-z0-9_.-]{1,64}$',
+      default: 'mymaster',
+      description: 'REDIS_SENTINEL_NAME: the master name the sentinels monitor',
+    }),
+    username: NullableString('REDIS_SENTINEL_USERNAME: ACL user on the sentinels'),
+    password: NullableString('REDIS_SENTINEL_PASSWORD: password of the sentinels'),
+    tls: Type.Boolean({
+      default: false,
+      description: 'REDIS_SENTINEL_TLS: TLS to the sentinels too (same CA and client certificate)',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const StoreConfig = Type.Object(
   {
     redisUrl: Type.Union([Type.String({ pattern: '^rediss?://' }), Type.Null()], {
       default: null,
-      description: 'REDIS_URL; null = the embedded store',
+      description:
+        'REDIS_URL; null = the embedded store, unless sentinel.addresses names sentinels',
     }),
     file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
       default: 'data/cirrus-state.json',
@@ -273,6 +342,8 @@ export const StoreConfig = Type.Object(
       description:
         'embedded store: a change reaches the file at most this long after it (a crash loses this window)',
     }),
+    redis: RedisConnectionConfig,
+    sentinel: SentinelConfig,
   },
   { additionalProperties: false, default: {} },
 );

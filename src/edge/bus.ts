@@ -2,6 +2,7 @@
 // edges read nothing else). With the embedded store there are no edges to reach, and every
 // call says so with a 409 instead of pretending.
 import { Redis } from 'ioredis';
+import type { RedisConnection } from '../store/redis-connection.js';
 import { randomUUID } from 'node:crypto';
 import { ConflictError } from '../lib/errors.js';
 import { edgeChannels, edgeKeys } from './keys.js';
@@ -18,14 +19,18 @@ export interface PurgeMessage {
 
 export class EdgeBus {
   private client: Redis | undefined;
-  constructor(private readonly redisUrl: string | null) {}
+  constructor(private readonly connection: RedisConnection | undefined) {}
 
   private redis(what: string): Redis {
-    if (!this.redisUrl)
+    if (!this.connection)
       throw new ConflictError(
-        `${what} needs the Redis store (store.redisUrl / REDIS_URL): edges read their configuration from Redis`,
+        `${what} needs the Redis store (store.redisUrl / REDIS_URL, or store.sentinel): edges read their configuration from Redis`,
       );
-    this.client ??= new Redis(this.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.client ??= new Redis({
+      ...this.connection.options,
+      lazyConnect: false,
+      maxRetriesPerRequest: 2,
+    });
     return this.client;
   }
 

@@ -17,6 +17,7 @@ import {
 } from './store.js';
 import { channels } from './keys.js';
 import { CirrusError, StoreUnavailableError, errorMessage } from '../lib/errors.js';
+import { redisConnectionFromUrl, type RedisConnection } from './redis-connection.js';
 
 /**
  * The atomic write. ARGV[1]: JSON {c: conditions, o: commands}. A condition is
@@ -72,22 +73,13 @@ const QUIT_TIMEOUT_MS = 2000;
  * capped at 2 s, so a retry after that finds a reconnected client if Redis is back.
  */
 const UNAVAILABLE_RETRY_AFTER_SEC = 2;
+/** Replies of a node in a failover (demoted, loading, cut from its master): try again. */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|TRYAGAIN)\b/;
 
-export interface RedisStoreOptions {
-  url: string;
+/** A Redis address (`url`) or a full connection (sentinels, credentials, TLS, WAIT). */
+export type RedisStoreOptions = ({ url: string } | { connection: RedisConnection }) & {
   logger?: Logger | undefined;
-}
-
-/** The URL without its password, safe for logs and error messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+};
 
 /** Older writers publish arbitrary payloads (`1`); anything not ours means "everything". */
 function parseDirty(message: string): { kind: ChangeKind; src?: string } {
@@ -163,7 +155,7 @@ function condition(c: Condition): unknown[] {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly events = new EventEmitter();
-  private readonly url: string;
+  private readonly conn: RedisConnection;
   private readonly logger: Logger | undefined;
   /** Tags our publishes so our own echo is not announced again as a remote change. */
   private readonly instanceId = randomUUID();
@@ -172,26 +164,70 @@ export class RedisStore implements Store {
   private started = false;
   /** The last connection error of either connection: the reason given while unreachable. */
   private lastError: Error | undefined;
+  /** Commands waiting for the connection to come back (see `ready`). */
+  private readonly waiters = new Set<() => void>();
 
   constructor(opts: RedisStoreOptions) {
-    this.url = opts.url;
+    this.conn = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
     this.logger = opts.logger;
   }
 
   /**
-   * The command connection, or StoreUnavailableError at once while it is not ready: a command
-   * is never queued for a reconnect, so a write is sent whole (one script) or not at all.
+   * The command connection once it is ready. While it is down (a blip, a Sentinel failover)
+   * a command waits up to `readyWaitMs` for it, then fails with StoreUnavailableError: a
+   * command is never queued inside the client, so a write is sent whole (one script) or not
+   * at all, and a caller learns of an outage within a bounded time.
    */
-  private get redis(): Redis {
-    if (!this.client || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
-    if (this.client.status !== 'ready') throw this.unavailable();
-    return this.client;
+  private async ready(): Promise<Redis> {
+    const c = this.client;
+    if (!c || !this.started) throw new CirrusError('STORE', 'Redis store is not started');
+    if (c.status === 'ready') return c;
+    if (this.conn.readyWaitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.conn.readyWaitMs);
+        this.waiters.add(done);
+      });
+      // `status` changed while we waited: re-read it (the narrowing above no longer holds).
+      if (this.started && c === this.client && isReady(c)) return c;
+    }
+    throw this.unavailable();
+  }
+
+  /**
+   * One command on the ready connection. A connection lost under it, or a node that is not
+   * a writable master any more (a failover under way), is STORE_UNAVAILABLE; any other reply
+   * error is the caller's.
+   */
+  private async run<T>(fn: (r: Redis) => Promise<T>): Promise<T> {
+    const r = await this.ready();
+    try {
+      return await fn(r);
+    } catch (err) {
+      throw this.classify(err);
+    }
+  }
+
+  private classify(err: unknown): unknown {
+    if (err instanceof CirrusError) return err;
+    // ioredis types ReplyError as `any`: recognise it by name (redis-errors sets it).
+    const reply = err instanceof Error && err.name === 'ReplyError';
+    if (reply && !TRANSIENT_REPLY.test(err.message)) return err;
+    return this.unavailable(err);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** "redis HOST:PORT: <the last connection error>", or the connection's state when none. */
   private unavailable(cause?: unknown): StoreUnavailableError {
     const c = this.client;
-    const where = c ? `${c.options.host ?? '?'}:${c.options.port ?? '?'}` : redactUrl(this.url);
+    const where = this.conn.where;
     const reason = this.lastError
       ? errorMessage(this.lastError)
       : `connection lost (${c?.status ?? 'closed'})`;
@@ -202,15 +238,39 @@ export class RedisStore implements Store {
     );
   }
 
-  private get scripted(): ScriptedCommands {
-    return this.redis as unknown as ScriptedCommands;
+  private async scripted(): Promise<ScriptedCommands & Redis> {
+    return (await this.ready()) as ScriptedCommands & Redis;
+  }
+
+  /**
+   * WAIT until the replicas connected now (at most `waitReplicas`) hold every write this
+   * connection made: those are the nodes Sentinel may promote, so a write they confirmed
+   * survives a failover. With no replica connected there is nothing to promote and nothing
+   * to wait for (a failover right after the master lost its replica is the one case left).
+   * ROLE needs `+role` for the ACL user; without it every configured replica is waited for.
+   */
+  private async replicated(client: Redis): Promise<boolean> {
+    const want = this.conn.waitReplicas;
+    if (want === 0) return true;
+    let need = want;
+    try {
+      const role = (await client.call('ROLE')) as unknown[];
+      if (role[0] === 'master' && Array.isArray(role[2])) need = Math.min(want, role[2].length);
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'ReplyError')) throw err;
+    }
+    if (need === 0) return true;
+    const got = Number(await client.call('WAIT', need, this.conn.waitTimeoutMs));
+    return got >= need;
   }
 
   async start(): Promise<void> {
     if (this.client) throw new CirrusError('STORE', 'Redis store already started');
-    const shown = redactUrl(this.url);
+    const shown = this.conn.where;
     this.lastError = undefined;
+    const retry = (times: number) => (this.started ? Math.min(times * 100, 2000) : null);
     const options: RedisOptions = {
+      ...this.conn.options,
       lazyConnect: true,
       // A command while disconnected fails at once (see the `redis` getter) instead of waiting
       // for a reconnect; the reconnect itself goes on.
@@ -220,9 +280,11 @@ export class RedisStore implements Store {
       // No retries until start() succeeded: start() reports an unreachable Redis at once
       // (STORE_UNAVAILABLE), and the caller decides (serve last-known-good, or exit). Afterwards
       // reconnect forever with a capped backoff; the subscriber resubscribes itself.
-      retryStrategy: (times) => (this.started ? Math.min(times * 100, 2000) : null),
+      retryStrategy: retry,
+      // With Sentinel: the same when every sentinel is unreachable.
+      sentinelRetryStrategy: retry,
     };
-    const client = new Redis(this.url, options);
+    const client = new Redis(options);
     this.client = client;
     const sub = client.duplicate();
     this.sub = sub;
@@ -249,13 +311,32 @@ export class RedisStore implements Store {
     client.on('ready', () => {
       lastLogged = undefined;
       this.lastError = undefined;
+      this.wake();
       resync();
     });
+    if (this.conn.sentinel)
+      client.on('+node', () => this.logger?.info({ master: shown }, 'redis: following the master'));
     sub.on('ready', () => {
       if (subscribedOnce) resyncPending = true;
       subscribedOnce = true;
       resync();
     });
+    // A connection that gives up ('end': e.g. ended by a failover while connecting) is
+    // started again while the store runs; the subscriber subscribes again.
+    const revive = (conn: Redis, role: string, then: () => Promise<unknown>) =>
+      conn.on('end', () => {
+        if (!this.started || this.client !== client) return;
+        this.logger?.warn({ role, url: shown }, 'redis connection ended; reconnecting');
+        setTimeout(() => {
+          if (!this.started || this.client !== client || conn.status !== 'end') return;
+          conn
+            .connect()
+            .then(then)
+            .catch(() => undefined);
+        }, 200).unref();
+      });
+    revive(client, 'commands', async () => undefined);
+    revive(sub, 'subscriber', () => sub.subscribe(channels.dirty));
     sub.on('message', (channel: string, message: string) => {
       if (channel !== channels.dirty) return;
       const { kind, src } = parseDirty(message);
@@ -274,7 +355,7 @@ export class RedisStore implements Store {
       await this.disconnect();
       const reason = this.lastError ? errorMessage(this.lastError) : errorMessage(err);
       throw new StoreUnavailableError(
-        `cannot connect to Redis at ${shown}: ${reason}`,
+        `cannot connect to Redis at ${this.conn.label}: ${reason}`,
         UNAVAILABLE_RETRY_AFTER_SEC,
         this.lastError ?? err,
       );
@@ -288,6 +369,7 @@ export class RedisStore implements Store {
 
   private async disconnect(): Promise<void> {
     this.started = false;
+    this.wake();
     const conns = [this.sub, this.client].filter((c): c is Redis => c !== undefined);
     this.sub = undefined;
     this.client = undefined;
@@ -307,7 +389,7 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(key)) ?? undefined;
+    return (await this.run((r) => r.get(key))) ?? undefined;
   }
 
   async getJson(keys: readonly string[]): Promise<unknown[]> {
@@ -336,22 +418,25 @@ export class RedisStore implements Store {
 
   async mget(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
-    return (await this.redis.mget(...keys)).map((v) => v ?? undefined);
+    return (await this.run((r) => r.mget(...keys))).map((v) => v ?? undefined);
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.redis.exists(key)) === 1;
+    return (await this.run((r) => r.exists(key))) === 1;
   }
 
   async hget(key: string, field: string): Promise<string | undefined> {
-    return (await this.redis.hget(key, field)) ?? undefined;
+    return (await this.run((r) => r.hget(key, field))) ?? undefined;
   }
 
   async hgetall(keys: readonly string[]): Promise<Record<string, string>[]> {
     if (keys.length === 0) return [];
-    const p = this.redis.pipeline();
-    for (const key of keys) p.hgetall(key);
-    return ((await p.exec()) ?? []).map(([err, value]) => {
+    const results = await this.run((r) => {
+      const p = r.pipeline();
+      for (const key of keys) p.hgetall(key);
+      return p.exec();
+    });
+    return (results ?? []).map(([err, value]) => {
       if (err)
         throw new CirrusError('STORE', `Redis command failed: ${err.message}`, { cause: err });
       return value as Record<string, string>;
@@ -359,19 +444,19 @@ export class RedisStore implements Store {
   }
 
   async smembers(key: string): Promise<string[]> {
-    return this.redis.smembers(key);
+    return this.run((r) => r.smembers(key));
   }
 
   async sismember(key: string, member: string): Promise<boolean> {
-    return (await this.redis.sismember(key, member)) === 1;
+    return (await this.run((r) => r.sismember(key, member))) === 1;
   }
 
   async scard(key: string): Promise<number> {
-    return this.redis.scard(key);
+    return this.run((r) => r.scard(key));
   }
 
   async zrange(key: string): Promise<{ member: string; score: number }[]> {
-    const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
+    const flat = await this.run((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
     const out: { member: string; score: number }[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
       out.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
@@ -379,14 +464,14 @@ export class RedisStore implements Store {
   }
 
   async lrange(key: string): Promise<string[]> {
-    return this.redis.lrange(key, 0, -1);
+    return this.run((r) => r.lrange(key, 0, -1));
   }
 
   async xrange(key: string, count?: number): Promise<StreamEntry[]> {
     const raw =
       count === undefined
-        ? await this.redis.xrange(key, '-', '+')
-        : (await this.redis.xrevrange(key, '+', '-', 'COUNT', count)).reverse();
+        ? await this.run((r) => r.xrange(key, '-', '+'))
+        : (await this.run((r) => r.xrevrange(key, '+', '-', 'COUNT', count))).reverse();
     return raw.map(([id, flat]) => {
       const fields: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2)
@@ -406,29 +491,51 @@ export class RedisStore implements Store {
     for (const p of opts.publish ?? []) o.push(['PUBLISH', p.channel, p.message]);
     const c = (opts.if ?? []).map(condition);
     if (o.length === 0 && c.length === 0) return true;
+    const client = await this.scripted();
     let done: boolean;
+    let kept: boolean;
     try {
-      done = Number(await this.scripted.cirrusApply(JSON.stringify({ c, o }))) === 1;
+      done = Number(await client.cirrusApply(JSON.stringify({ c, o }))) === 1;
+      kept = !done || (await this.replicated(client));
     } catch (err) {
       // The connection went away under the script: Redis ran all of it or none of it.
-      if (err instanceof CirrusError || this.client?.status === 'ready') throw err;
-      throw this.unavailable(err);
+      throw this.classify(err);
     }
     if (done && opts.change) this.emit(opts.change, 'local');
+    if (!kept)
+      throw new StoreUnavailableError(
+        `redis ${this.conn.where}: the write reached the master but not every connected replica (up to ${this.conn.waitReplicas}) confirmed it within ${this.conn.waitTimeoutMs} ms; a failover now could lose it`,
+        UNAVAILABLE_RETRY_AFTER_SEC,
+      );
     return done;
   }
 
+  /**
+   * Held only once the lock is on the configured replicas too: a lock lost in a failover
+   * would let a second instance take it while the first still acts on it.
+   */
   async acquireLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.scripted.cirrusAcquireLock(key, owner, ttlMs)) === 1;
+    return this.run(async (r) => {
+      const client = r as ScriptedCommands & Redis;
+      if (Number(await client.cirrusAcquireLock(key, owner, ttlMs)) !== 1) return false;
+      return this.replicated(client);
+    });
   }
 
   async releaseLock(key: string, owner: string): Promise<void> {
-    await this.scripted.cirrusReleaseLock(key, owner);
+    await this.run((r) => (r as ScriptedCommands & Redis).cirrusReleaseLock(key, owner));
   }
+}
+
+function isReady(c: Redis): boolean {
+  return c.status === 'ready';
 }
 
 /** QUIT when the connection is up (pending replies flushed), else just tear it down. */
 async function closeConnection(c: Redis): Promise<void> {
+  // A TLS alert can arrive on a socket being torn down, after the client stopped listening
+  // to it: it must not become an uncaught exception.
+  c.stream?.on('error', () => undefined);
   if (c.status === 'end') return;
   if (c.status === 'ready') {
     let timer: NodeJS.Timeout | undefined;

@@ -28,6 +28,8 @@ export async function startEdge(opts: {
   redisUrl: string;
   node: string;
   originCa?: string;
+  /** CA of the Redis server certificate, for a rediss:// URL. */
+  redisCa?: string;
   /** nginx `resolver` for origins given by host name, e.g. Cirrus's own DNS port. */
   resolver?: string;
   env?: Record<string, string>;
@@ -49,6 +51,7 @@ export async function startEdge(opts: {
       // Workers must read the 0700 temp prefix; a non-root master ignores the line.
       EDGE_USER: 'root',
       ...(opts.originCa ? { EDGE_ORIGIN_CA: opts.originCa } : {}),
+      ...(opts.redisCa ? { EDGE_REDIS_CA: opts.redisCa } : {}),
       ...(opts.resolver ? { EDGE_RESOLVER: opts.resolver } : {}),
     },
   });

@@ -65,6 +65,45 @@ describe('config', () => {
     assert.equal(c.gslb.ttl, 15);
   });
 
+  it('reads Sentinel, ACL and TLS settings from the environment', () => {
+    const c = loadConfig({
+      env: {
+        REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379',
+        REDIS_SENTINEL_NAME: 'cdn',
+        REDIS_USERNAME: 'cirrus',
+        REDIS_PASSWORD: 's3cret',
+        REDIS_TLS: 'true',
+        REDIS_TLS_CA: '/etc/cirrus/ca.pem',
+      },
+    });
+    assert.deepEqual(c.store.sentinel.addresses, ['10.0.0.1:26379', '10.0.0.2:26379']);
+    assert.equal(c.store.sentinel.name, 'cdn');
+    assert.equal(c.store.redis.username, 'cirrus');
+    assert.equal(c.store.redis.password, 's3cret');
+    assert.equal(c.store.redis.tls.enabled, true);
+    assert.equal(c.store.redis.tls.ca, '/etc/cirrus/ca.pem');
+    assert.equal(c.store.redis.waitReplicas, null);
+  });
+
+  it('names the field of a bad Sentinel or TLS setting', () => {
+    fails(
+      () => loadConfig({ env: { REDIS_SENTINELS: 'nope' } }),
+      'store.sentinel.addresses[0]',
+      /store\.sentinel\.addresses\[0\]/,
+    );
+    fails(
+      () => loadConfig({ env: { REDIS_SENTINELS: '10.0.0.1:26379', REDIS_URL: 'redis://x:6379' } }),
+      'store.sentinel.addresses',
+      /exclude each other/,
+    );
+    fails(
+      () => loadConfig({ env: { REDIS_TLS_CERT: '/c.pem' } }),
+      'store.redis.tls.key',
+      /cert and store\.redis\.tls\.key go together/,
+    );
+    fails(() => loadConfig({ env: { REDIS_TLS: 'yes' } }), 'store.redis.tls.enabled', /boolean/);
+  });
+
   it('names the field of a bad value', () => {
     fails(
       () => loadConfig({ env: {}, file: file('c.yaml', 'dns:\n  udpSize: 100\n') }),

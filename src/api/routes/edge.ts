@@ -10,6 +10,7 @@ import { EdgeBus } from '../../edge/bus.js';
 import { NODE_ID_PATTERN } from '../../model/domain.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
+import { redisConnection } from '../../store/redis-connection.js';
 
 const Params = Type.Object({ id: Type.String({ pattern: NODE_ID_PATTERN }) });
 
@@ -17,7 +18,7 @@ export const edgeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
     const { repos, config } = deps;
-    const bus = new EdgeBus(config.store.redisUrl);
+    const bus = new EdgeBus(redisConnection(config.store));
     app.addHook('onClose', () => bus.stop());
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
