@@ -81,6 +81,8 @@ class Worker {
       forward,
       cookieSecrets: () => this.cookies,
       reusePort: udp.reusePort,
+      // On the cluster's shared socket only dgram receives; with reusePort, dns.udpBatch.
+      ownUdpSockets: udp.reusePort,
     });
   }
 
@@ -161,7 +163,11 @@ class Worker {
       this.logger.fatal({ err }, 'dns worker cannot listen');
       process.exit(1);
     }
-    send({ t: 'listening', ports: this.dns.addresses.map((a) => a.port) });
+    send({
+      t: 'listening',
+      ports: this.dns.addresses.map((a) => a.port),
+      udpPath: this.dns.udpPath ?? 'dgram',
+    });
   }
 
   async stop(): Promise<void> {

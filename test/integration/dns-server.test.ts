@@ -13,9 +13,10 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { buildSnapshot } from '../../src/snapshot/build.js';
 import { tableGeo } from '../helpers/table-geo.js';
 import { dig } from '../helpers/dig.js';
+import { testUdpBatch, testUdpPath } from '../helpers/cirrus.js';
 
 function server(listen: string[]): DnsServer {
-  const config = finishConfig({ dns: { listen } }, 'test config');
+  const config = finishConfig({ dns: { listen, udpBatch: testUdpBatch() } }, 'test config');
   const snapshot = buildSnapshot({
     config,
     state: { domains: [], nodes: [], zoneText: null, policy: null },
@@ -53,6 +54,7 @@ describe('DnsServer lifecycle', () => {
     const dns = server(['127.0.0.1:0']);
     await dns.start();
     const port = (dns.addresses[0] as { port: number }).port;
+    assert.equal(dns.udpPath, testUdpPath());
     try {
       const udp = await dig(port, ['cdn.example.net', 'SOA']);
       assert.equal(udp.status, 'NOERROR');
