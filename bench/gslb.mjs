@@ -48,7 +48,10 @@ const P = {
   warmupSeconds: envNum('BENCH_WARMUP_SECONDS', 2),
   ecsShare: 0.3,
   workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
-  servers: (process.env.BENCH_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd,pdns,pdns-lua').split(','),
+  servers: (
+    process.env.BENCH_SERVERS ??
+    'cirrus,cirrus-batched,node-echo,node-echo-batched,nsd,gdnsd,pdns,pdns-lua'
+  ).split(','),
   suites: new Set((process.env.BENCH_SUITES ?? 'gslb,realistic').split(',')),
 };
 // The realistic suite alone starts only the servers it measures.
@@ -173,10 +176,9 @@ async function waitForDns(server, zone, timeoutMs = 60_000) {
         `${server.name} exited during start-up:\n${readFileSync(server.logFile, 'utf8').slice(-3000)}`,
       );
     // node-echo answers without records: any NOERROR reply will do.
-    const ready =
-      server.name === 'node-echo'
-        ? /status: NOERROR/.test(dig(server.port, zone, 'SOA'))
-        : /\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'));
+    const ready = server.name.startsWith('node-echo')
+      ? /status: NOERROR/.test(dig(server.port, zone, 'SOA'))
+      : /\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'));
     if (ready) {
       remember(server.name);
       return;
@@ -509,7 +511,7 @@ async function main() {
   const seed = join(tmp, 'seed');
   writeGslbSeed(seed, P.domains, P.nodes);
   const port = {};
-  for (const s of new Set(['cirrus', ...P.servers, 'api', 'big', 'bigapi']))
+  for (const s of new Set(['cirrus', ...P.servers, 'api', 'api-batched', 'big', 'bigapi']))
     port[s] = await freePort();
   const env = cirrusEnv({
     CIRRUS_CONFIG: cirrusConfig,
@@ -517,7 +519,16 @@ async function main() {
     STATE_FILE: '',
     DNS_LISTEN: `127.0.0.1:${port.cirrus}`,
     API_LISTEN: `127.0.0.1:${port.api}`,
+    // `cirrus` answers UDP with node:dgram, `cirrus-batched` through the recvmmsg/sendmmsg
+    // addon (native/udp-batch; it must be built: dns.udpBatch on fails the start without it).
+    CIRRUS_UDP_BATCH: 'off',
   });
+  const batchedEnv = {
+    ...env,
+    DNS_LISTEN: `127.0.0.1:${port['cirrus-batched']}`,
+    API_LISTEN: `127.0.0.1:${port['api-batched']}`,
+    CIRRUS_UDP_BATCH: 'on',
+  };
   const zoneText = execFileSync(process.execPath, [CLI, 'zone', 'export'], {
     env,
     encoding: 'utf8',
@@ -542,6 +553,11 @@ async function main() {
     let s;
     if (name === 'cirrus')
       s = launch(name, process.execPath, [CLI, 'serve'], { env, pin: P.workers === 0 });
+    else if (name === 'cirrus-batched')
+      s = launch(name, process.execPath, [CLI, 'serve'], {
+        env: batchedEnv,
+        pin: P.workers === 0,
+      });
     else if (name === 'nsd') {
       writeFileSync(join(dir, 'bench.zone'), zoneText);
       writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port[name], zone));
@@ -552,8 +568,9 @@ async function main() {
     } else if (name === 'pdns' || name === 'pdns-lua') {
       const args = pdnsConfig(dir, port[name], zone, zoneText, name === 'pdns-lua');
       s = launch(name, 'pdns_server', args);
-    } else if (name === 'node-echo') {
-      s = launch(name, process.execPath, [join(ROOT, 'bench/node-echo.mjs'), String(port[name])]);
+    } else if (name === 'node-echo' || name === 'node-echo-batched') {
+      const args = [join(ROOT, 'bench/node-echo.mjs'), String(port[name])];
+      s = launch(name, process.execPath, name === 'node-echo' ? args : [...args, 'batched']);
     } else throw new Error(`unknown server ${name}`);
     s.port = port[name];
     s.queries = queries;
@@ -567,7 +584,7 @@ async function main() {
 
   // Same question, same answer shape: every server answers every base name with one A.
   for (const s of servers) {
-    if (s.name === 'node-echo') continue;
+    if (s.name.startsWith('node-echo')) continue;
     const a = dig(s.port, '+noall', '+answer', names[0], 'A', '+subnet=81.2.69.0/24');
     if (!/\sA\s/.test(a)) note(`${s.name}: no A answer for ${names[0]}: ${a.trim()}`);
   }
