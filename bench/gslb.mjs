@@ -264,6 +264,25 @@ async function runRealgen(server, realgen, namesFile, zone) {
   return r;
 }
 
+/** Cirrus's UDP counters from /metrics (shed queries, batches, datagrams), or undefined. */
+async function udpCounters(server) {
+  if (!server.api) return undefined;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${server.api}/metrics`)).text();
+    const value = (name) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    return {
+      shed: value('cirrus_dns_shed_total'),
+      batches: value('cirrus_dns_udp_batches_total'),
+      datagrams: value('cirrus_dns_udp_batch_datagrams_total'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Waits (up to 15 s) until the server's tree uses under 5 % of a core: a server that fell
  * behind the fixed rate is still answering its backlog, on the core the next server uses.
@@ -573,6 +592,8 @@ async function main() {
       s = launch(name, process.execPath, name === 'node-echo' ? args : [...args, 'batched']);
     } else throw new Error(`unknown server ${name}`);
     s.port = port[name];
+    if (name === 'cirrus') s.api = port.api;
+    if (name === 'cirrus-batched') s.api = port['api-batched'];
     s.queries = queries;
     servers.push(s);
   }
@@ -605,7 +626,15 @@ async function main() {
       r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
     }
     if (realgen && REAL.servers.includes(s.name)) {
+      const before = await udpCounters(s);
       r.realistic = await runRealgen(s, realgen, namesFile, zone);
+      const after = await udpCounters(s);
+      if (before && after) {
+        r.realistic.udp = Object.fromEntries(
+          Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]),
+        );
+        log(`${s.name} realistic UDP counters: ${JSON.stringify(r.realistic.udp)}`);
+      }
       r.realistic.settleSeconds = await settle(s);
     }
     r.rssMb = rssMb(s.pid);

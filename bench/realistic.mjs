@@ -98,6 +98,16 @@ export function realisticTable(results) {
       `| ${name} | ${f0(max.qps)} | ${f1(max.serverCpuUsPerQuery)} | ${f0(max.lost)} | ${f3(fixed.p50Ms)} | ${f3(fixed.p99Ms)} | ${f3(fixed.p999Ms)} | ${f1(fixed.serverCpuUsPerQuery)} | ${f0(fixed.qps)} (${f0(fixed.lost)}) | ${pc(max.answered ? max.nxdomain / max.answered : 0)} | ${f1(max.genCpuUsPerQuery)}, ${f1(fixed.genCpuUsPerQuery)} |`,
     );
   }
+  for (const [name, x] of rows) {
+    const u = x.realistic.udp;
+    if (!u) continue;
+    const mean =
+      u.batches > 0 ? `, ${(u.datagrams / u.batches).toFixed(1)} datagrams per batch` : '';
+    out.push(
+      '',
+      `${name}: ${f0(u.shed)} queries shed (load shedding) over the three phases${mean}`,
+    );
+  }
   // The batched UDP path (recvmmsg/sendmmsg addon) against node:dgram, in the same run.
   for (const base of ['cirrus', 'node-echo']) {
     const dgram = results[base]?.realistic?.max;

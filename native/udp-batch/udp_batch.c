@@ -29,7 +29,9 @@
 #define META_INTS 16
 #define META_TEXT 20
 #define SEND_META_INTS 4
-#define MAX_BATCHES_PER_WAKE 8
+// One batch per wake-up, as libuv reads a bounded number per turn for dgram: timers (the
+// load shedder's lag clock among them) and IPC run between batches.
+#define MAX_BATCHES_PER_WAKE 1
 #define MAX_QUEUED 4096
 
 enum { ST_BATCHES, ST_DATAGRAMS, ST_OVERSIZED, ST_SENT, ST_SEND_ERRORS, ST_QUEUED, ST_QUEUE_DROPPED,
@@ -51,6 +53,7 @@ typedef struct {
   napi_async_context async;
   uv_poll_t poll;
   int poll_open;
+  int poll_events;  // the events the poll handle watches now (changed only when needed)
   int fd;
   int family;
   unsigned batch;
@@ -105,9 +108,22 @@ static void free_queue(sock_t *s) {
   s->qlen = 0;
 }
 
+// The JavaScript side is let go here, on a later loop turn than close(): close() may run
+// inside onBatch, whose callback scope still uses the async context.
 static void on_poll_closed(uv_handle_t *h) {
   sock_t *s = h->data;
   s->poll_open = 0;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
+  if (s->on_batch) {
+    napi_delete_reference(s->env, s->on_batch);
+    s->on_batch = NULL;
+  }
+  if (s->async) {
+    napi_async_destroy(s->env, s->async);
+    s->async = NULL;
+  }
+  napi_close_handle_scope(s->env, scope);
   if (s->self) {
     napi_delete_reference(s->env, s->self);
     s->self = NULL;
@@ -120,14 +136,6 @@ static void do_close(sock_t *s) {
   close(s->fd);
   s->fd = -1;
   free_queue(s);
-  if (s->on_batch) {
-    napi_delete_reference(s->env, s->on_batch);
-    s->on_batch = NULL;
-  }
-  if (s->async) {
-    napi_async_destroy(s->env, s->async);
-    s->async = NULL;
-  }
   uv_close((uv_handle_t *)&s->poll, on_poll_closed);
 }
 
@@ -147,7 +155,10 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 static void update_poll(sock_t *s) {
   if (s->fd < 0) return;
-  uv_poll_start(&s->poll, UV_READABLE | (s->qhead ? UV_WRITABLE : 0), on_poll);
+  int events = UV_READABLE | (s->qhead ? UV_WRITABLE : 0);
+  if (events == s->poll_events) return;
+  s->poll_events = events;
+  uv_poll_start(&s->poll, events, on_poll);
 }
 
 static int would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
