@@ -9,7 +9,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { BatchUdpListener, STAT, loadUdpBatch } from '../../src/dns/udp-batch.js';
+import { BatchUdpListener, STAT, loadUdpBatch, resolveUdpPath } from '../../src/dns/udp-batch.js';
 import { UdpListener } from '../../src/dns/udp.js';
 import type { Handler } from '../../src/pipeline/handler.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -69,6 +69,14 @@ describe('batched UDP addon', { skip: off && 'CIRRUS_UDP_BATCH=off' }, () => {
   it('is built and loads', () => {
     const l = loadUdpBatch();
     assert.ok('addon' in l, 'error' in l ? l.error : '');
+  });
+
+  it('is the path dns.udpBatch picks: auto and on take it, off and a shared socket do not', () => {
+    assert.equal(resolveUdpPath('auto').path, 'batched');
+    assert.equal(resolveUdpPath('on').path, 'batched');
+    assert.equal(resolveUdpPath('off').path, 'dgram');
+    assert.equal(resolveUdpPath('auto', false).path, 'dgram');
+    assert.throws(() => resolveUdpPath('on', false), /dns\.udpBatch is on/);
   });
 
   it('answers bursts from 100 sources in batches, each reply to its own source', async () => {
