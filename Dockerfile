@@ -12,8 +12,10 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: the `prepare` script would compile before src/ is here. The only install
-# script in the tree is esbuild's (a dev dependency of tsx), which tsc does not need.
+# --ignore-scripts: the `prepare` script would compile before src/ is here; the package's
+# `install` script builds the optional batched-UDP addon (native/udp-batch), which needs a
+# compiler this slim image lacks, so the image answers UDP with node:dgram; the only other
+# install script in the tree is esbuild's (a dev dependency of tsx), which tsc does not need.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -3,7 +3,16 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.ci/', '.runtime*/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      '.ci/',
+      '.runtime*/',
+      'native/udp-batch/build/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -48,7 +48,10 @@ const P = {
   warmupSeconds: envNum('BENCH_WARMUP_SECONDS', 2),
   ecsShare: 0.3,
   workers: envNum('BENCH_WORKERS', 0), // 0: Cirrus's own default (dns.workers)
-  servers: (process.env.BENCH_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd,pdns,pdns-lua').split(','),
+  servers: (
+    process.env.BENCH_SERVERS ??
+    'cirrus,cirrus-batched,node-echo,node-echo-batched,nsd,gdnsd,pdns,pdns-lua'
+  ).split(','),
   suites: new Set((process.env.BENCH_SUITES ?? 'gslb,realistic').split(',')),
 };
 // The realistic suite alone starts only the servers it measures.
@@ -173,10 +176,9 @@ async function waitForDns(server, zone, timeoutMs = 60_000) {
         `${server.name} exited during start-up:\n${readFileSync(server.logFile, 'utf8').slice(-3000)}`,
       );
     // node-echo answers without records: any NOERROR reply will do.
-    const ready =
-      server.name === 'node-echo'
-        ? /status: NOERROR/.test(dig(server.port, zone, 'SOA'))
-        : /\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'));
+    const ready = server.name.startsWith('node-echo')
+      ? /status: NOERROR/.test(dig(server.port, zone, 'SOA'))
+      : /\bSOA\b/.test(dig(server.port, '+noall', '+answer', zone, 'SOA'));
     if (ready) {
       remember(server.name);
       return;
@@ -260,6 +262,25 @@ async function runRealgen(server, realgen, namesFile, zone) {
     );
   }
   return r;
+}
+
+/** Cirrus's UDP counters from /metrics (shed queries, batches, datagrams), or undefined. */
+async function udpCounters(server) {
+  if (!server.api) return undefined;
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${server.api}/metrics`)).text();
+    const value = (name) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    return {
+      shed: value('cirrus_dns_shed_total'),
+      batches: value('cirrus_dns_udp_batches_total'),
+      datagrams: value('cirrus_dns_udp_batch_datagrams_total'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -509,7 +530,7 @@ async function main() {
   const seed = join(tmp, 'seed');
   writeGslbSeed(seed, P.domains, P.nodes);
   const port = {};
-  for (const s of new Set(['cirrus', ...P.servers, 'api', 'big', 'bigapi']))
+  for (const s of new Set(['cirrus', ...P.servers, 'api', 'api-batched', 'big', 'bigapi']))
     port[s] = await freePort();
   const env = cirrusEnv({
     CIRRUS_CONFIG: cirrusConfig,
@@ -517,7 +538,16 @@ async function main() {
     STATE_FILE: '',
     DNS_LISTEN: `127.0.0.1:${port.cirrus}`,
     API_LISTEN: `127.0.0.1:${port.api}`,
+    // `cirrus` answers UDP with node:dgram, `cirrus-batched` through the recvmmsg/sendmmsg
+    // addon (native/udp-batch; it must be built: dns.udpBatch on fails the start without it).
+    CIRRUS_UDP_BATCH: 'off',
   });
+  const batchedEnv = {
+    ...env,
+    DNS_LISTEN: `127.0.0.1:${port['cirrus-batched']}`,
+    API_LISTEN: `127.0.0.1:${port['api-batched']}`,
+    CIRRUS_UDP_BATCH: 'on',
+  };
   const zoneText = execFileSync(process.execPath, [CLI, 'zone', 'export'], {
     env,
     encoding: 'utf8',
@@ -542,6 +572,11 @@ async function main() {
     let s;
     if (name === 'cirrus')
       s = launch(name, process.execPath, [CLI, 'serve'], { env, pin: P.workers === 0 });
+    else if (name === 'cirrus-batched')
+      s = launch(name, process.execPath, [CLI, 'serve'], {
+        env: batchedEnv,
+        pin: P.workers === 0,
+      });
     else if (name === 'nsd') {
       writeFileSync(join(dir, 'bench.zone'), zoneText);
       writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port[name], zone));
@@ -552,10 +587,13 @@ async function main() {
     } else if (name === 'pdns' || name === 'pdns-lua') {
       const args = pdnsConfig(dir, port[name], zone, zoneText, name === 'pdns-lua');
       s = launch(name, 'pdns_server', args);
-    } else if (name === 'node-echo') {
-      s = launch(name, process.execPath, [join(ROOT, 'bench/node-echo.mjs'), String(port[name])]);
+    } else if (name === 'node-echo' || name === 'node-echo-batched') {
+      const args = [join(ROOT, 'bench/node-echo.mjs'), String(port[name])];
+      s = launch(name, process.execPath, name === 'node-echo' ? args : [...args, 'batched']);
     } else throw new Error(`unknown server ${name}`);
     s.port = port[name];
+    if (name === 'cirrus') s.api = port.api;
+    if (name === 'cirrus-batched') s.api = port['api-batched'];
     s.queries = queries;
     servers.push(s);
   }
@@ -567,7 +605,7 @@ async function main() {
 
   // Same question, same answer shape: every server answers every base name with one A.
   for (const s of servers) {
-    if (s.name === 'node-echo') continue;
+    if (s.name.startsWith('node-echo')) continue;
     const a = dig(s.port, '+noall', '+answer', names[0], 'A', '+subnet=81.2.69.0/24');
     if (!/\sA\s/.test(a)) note(`${s.name}: no A answer for ${names[0]}: ${a.trim()}`);
   }
@@ -588,7 +626,15 @@ async function main() {
       r.tcp = await phase(s, 'tcp', { seconds: P.tcpSeconds, tcp: true });
     }
     if (realgen && REAL.servers.includes(s.name)) {
+      const before = await udpCounters(s);
       r.realistic = await runRealgen(s, realgen, namesFile, zone);
+      const after = await udpCounters(s);
+      if (before && after) {
+        r.realistic.udp = Object.fromEntries(
+          Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]),
+        );
+        log(`${s.name} realistic UDP counters: ${JSON.stringify(r.realistic.udp)}`);
+      }
       r.realistic.settleSeconds = await settle(s);
     }
     r.rssMb = rssMb(s.pid);

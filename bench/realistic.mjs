@@ -15,7 +15,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const envNum = (name, def) => (process.env[name] ? Number(process.env[name]) : def);
 
 export const REAL = {
-  servers: (process.env.BENCH_REAL_SERVERS ?? 'cirrus,node-echo,nsd,gdnsd').split(','),
+  servers: (
+    process.env.BENCH_REAL_SERVERS ?? 'cirrus,cirrus-batched,node-echo,node-echo-batched,nsd,gdnsd'
+  ).split(','),
   warmupSeconds: envNum('BENCH_REAL_WARMUP_SECONDS', 2),
   seconds: envNum('BENCH_REAL_SECONDS', 8),
   latencySeconds: envNum('BENCH_REAL_LATENCY_SECONDS', 5),
@@ -94,6 +96,26 @@ export function realisticTable(results) {
     const { max, fixed } = x.realistic;
     out.push(
       `| ${name} | ${f0(max.qps)} | ${f1(max.serverCpuUsPerQuery)} | ${f0(max.lost)} | ${f3(fixed.p50Ms)} | ${f3(fixed.p99Ms)} | ${f3(fixed.p999Ms)} | ${f1(fixed.serverCpuUsPerQuery)} | ${f0(fixed.qps)} (${f0(fixed.lost)}) | ${pc(max.answered ? max.nxdomain / max.answered : 0)} | ${f1(max.genCpuUsPerQuery)}, ${f1(fixed.genCpuUsPerQuery)} |`,
+    );
+  }
+  for (const [name, x] of rows) {
+    const u = x.realistic.udp;
+    if (!u) continue;
+    const mean =
+      u.batches > 0 ? `, ${(u.datagrams / u.batches).toFixed(1)} datagrams per batch` : '';
+    out.push(
+      '',
+      `${name}: ${f0(u.shed)} queries shed (load shedding) over the three phases${mean}`,
+    );
+  }
+  // The batched UDP path (recvmmsg/sendmmsg addon) against node:dgram, in the same run.
+  for (const base of ['cirrus', 'node-echo']) {
+    const dgram = results[base]?.realistic?.max;
+    const batched = results[`${base}-batched`]?.realistic?.max;
+    if (!dgram || !batched) continue;
+    out.push(
+      '',
+      `${base}-batched against ${base} (node:dgram): max QPS ${(batched.qps / dgram.qps).toFixed(2)}×, CPU µs/query ${f1(dgram.serverCpuUsPerQuery)} → ${f1(batched.serverCpuUsPerQuery)} (${(batched.serverCpuUsPerQuery - dgram.serverCpuUsPerQuery).toFixed(1)} µs)`,
     );
   }
   return out;

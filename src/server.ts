@@ -275,6 +275,7 @@ export class Cirrus {
         flush: () => this.flush(),
         lastBuildError: () => this.snapshots.lastBuildError,
         registry: this.registry,
+        udpPath: () => this.dns.udpPath,
         ...(workers
           ? { metricsText: () => workers.metrics(), dnsWorkers: () => workers.status() }
           : {}),

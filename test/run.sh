@@ -12,7 +12,7 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
             promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \
-            pdns_recursor:pdns-recursor; do
+            pdns_recursor:pdns-recursor g++:g++ make:make python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
@@ -43,12 +43,18 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 # Everything below runs on Node >= 22 (Node 24 from the npm registry when the system node is
-# older): npm itself, lint, typecheck, and every node process the tests start.
+# older): npm itself, lint, typecheck, and every node process the tests start. npm ci builds
+# the batched UDP addon (native/udp-batch) when it can; here it must be built (--strict).
 node_bin="$(bash scripts/node-runtime.sh)"
 export PATH="$(dirname "$node_bin"):$PATH"
 echo "node $(node --version) ($node_bin)"
 
 npm ci --no-audit --no-fund --loglevel=error
+[ -e native/udp-batch/build/Release/udp_batch.node ] || node scripts/build-native.mjs --strict
 npm run --silent lint
 npm run --silent typecheck
+# UDP on node:dgram (the tests' default), then the UDP-facing files again on the batched
+# path (test/helpers/cirrus.ts reads CIRRUS_UDP_BATCH): both paths pass the same tests.
 node --import tsx --test --test-concurrency=2 test/unit/*.test.ts test/integration/*.test.ts
+CIRRUS_UDP_BATCH=on node --import tsx --test --test-concurrency=2 \
+  test/integration/{dns-server,dns-dig,dns-robustness,dns-rrl,proxy-protocol,dns-workers}.test.ts

@@ -15,6 +15,7 @@ import type { HeldChange, SnapshotSource } from '../snapshot/manager.js';
 import type { Breach } from '../snapshot/publish-gate.js';
 import type { StoreState } from '../snapshot/source.js';
 import type { InstanceStatus } from '../snapshot/instances.js';
+import type { UdpPath } from '../dns/udp-batch.js';
 
 /** The publish gate of the snapshot manager (snapshot/publish-gate.ts). */
 export interface PublishGate {
@@ -38,6 +39,8 @@ export interface ApiDeps {
   registry: Registry;
   /** The /metrics text when it is more than the registry's (DNS workers' counters added). */
   metricsText?: (() => Promise<string>) | undefined;
+  /** Which code answers UDP in this process; undefined when DNS workers do. */
+  udpPath?: (() => UdpPath | undefined) | undefined;
   /** DNS worker processes, when dns.workers > 0. */
   dnsWorkers?: (() => WorkerStatus[]) | undefined;
   logger: Logger;

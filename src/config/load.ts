@@ -107,6 +107,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{
   },
   { env: 'API_LISTEN', path: ['api', 'listen'], parse: (v) => v },
   { env: 'DNS_NSID', path: ['dns', 'nsid'], parse: (v) => v },
+  { env: 'CIRRUS_UDP_BATCH', path: ['dns', 'udpBatch'], parse: (v) => v.toLowerCase() },
   { env: 'DNS_WORKERS', path: ['dns', 'workers'], parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
   {
     env: 'DNS_COOKIES',

@@ -115,6 +115,11 @@ export const DnsConfig = Type.Object(
       description:
         'DNS_WORKERS: processes answering UDP on a shared socket; 0 = the main process answers',
     }),
+    udpBatch: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], {
+      default: 'auto',
+      description:
+        'CIRRUS_UDP_BATCH: UDP through the recvmmsg/sendmmsg addon (native/udp-batch): auto = when it is built (and, in DNS workers, with reusePort), on = required (start fails without it), off = node:dgram',
+    }),
     cookies: Type.Object(
       {
         enabled: Type.Boolean({

@@ -1,9 +1,11 @@
 // The DNS server: UDP and TCP listeners on every configured address, sharing one
 // handler. Port 0 picks a free port that is free for both protocols. With DNS workers
-// (dns/workers.ts) the main process opens only TCP and each worker only UDP.
+// (dns/workers.ts) the main process opens only TCP and each worker only UDP. UDP takes the
+// batched addon (udp-batch.ts) or node:dgram (udp.ts), per dns.udpBatch; both hand the
+// handler the same inputs, so everything after the socket behaves the same on either.
 import type { HealthBoard } from '../pipeline/context.js';
 import { hostname } from 'node:os';
-import type { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/load.js';
 import type { Logger } from '../lib/logger.js';
@@ -21,6 +23,13 @@ import { CidrSet } from '../lib/cidr.js';
 import { acceptProxyUdp, proxyAllowed, proxyRefusedCounter } from './proxy.js';
 import { TcpListener } from './tcp.js';
 import { UdpListener } from './udp.js';
+import {
+  BatchUdpListener,
+  DEFAULT_BATCH,
+  STAT,
+  resolveUdpPath,
+  type UdpPath,
+} from './udp-batch.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
 import type { TsigKeyring } from '../wire/tsig.js';
 import type { CookieSecrets } from '../wire/cookie.js';
@@ -48,6 +57,11 @@ export interface DnsServerDeps {
   readonly tcp?: boolean;
   /** UDP sockets bound with SO_REUSEPORT (a DNS worker's own socket, see workers.ts). */
   readonly reusePort?: boolean;
+  /**
+   * Whether this process binds its own UDP sockets (default true); false in a DNS worker on
+   * the cluster's shared socket, which only node:dgram can receive from.
+   */
+  readonly ownUdpSockets?: boolean;
   /** In a DNS worker: where requests needing the main process go (see pipeline/handler.ts). */
   readonly forward?: Forward;
   /** The shared DNS cookie secrets (protect/cookie-secrets.ts); absent, cookies are ignored. */
@@ -85,7 +99,9 @@ function rrlSettings(rrl: Config['dns']['rrl'], processes: number): RrlSettings 
 }
 
 export class DnsServer {
-  private readonly listeners: Array<UdpListener | TcpListener> = [];
+  private readonly listeners: Array<UdpListener | BatchUdpListener | TcpListener> = [];
+  /** Which code answers UDP here, once started with UDP on. */
+  private udp: { path: UdpPath; reason: string } | undefined;
   readonly addresses: BoundAddress[] = [];
   /** Answers one request as the listeners do; also what DNS workers forward to. */
   readonly handle: QueryHandler;
@@ -101,6 +117,7 @@ export class DnsServer {
         ? new LoadShedder(dns.shed)
         : undefined;
     this.proxyRefused = proxyRefusedCounter(deps.registry);
+    if (deps.udp ?? true) this.udpMetrics(deps.registry);
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {
@@ -140,6 +157,19 @@ export class DnsServer {
     );
     const handler = this.handle;
     const udpOn = this.deps.udp ?? true;
+    const udpPath = udpOn
+      ? resolveUdpPath(dns.udpBatch, this.deps.ownUdpSockets ?? true)
+      : undefined;
+    this.udp = udpPath;
+    if (udpPath)
+      logger.info(
+        { udpPath: udpPath.path, reason: udpPath.reason },
+        udpPath.path === 'batched'
+          ? 'udp answered in batches (recvmmsg/sendmmsg)'
+          : 'udp answered with node:dgram',
+      );
+    // A backlogged socket fills every read: libuv's 32 datagrams a turn, or one recvmmsg.
+    if (udpPath?.path === 'batched') this.shedder?.setFullTurn(DEFAULT_BATCH);
     this.shedder?.start();
     const tcpOn = this.deps.tcp ?? true;
     const tcpOpts = {
@@ -156,9 +186,11 @@ export class DnsServer {
       const { host } = listen;
       const port = ports?.[i] ?? listen.port;
       for (let attempt = 0; ; attempt++) {
-        const udp = udpOn
-          ? new UdpListener(host, udpHandler, logger, this.deps.reusePort)
-          : undefined;
+        const udp = !udpPath
+          ? undefined
+          : udpPath.path === 'batched'
+            ? new BatchUdpListener(host, udpHandler, logger, this.deps.reusePort)
+            : new UdpListener(host, udpHandler, logger, this.deps.reusePort);
         const tcp = tcpOn ? new TcpListener(host, handler, tcpOpts, logger) : undefined;
         const pair = [udp, tcp].filter((l) => l !== undefined);
         // Held before they open, so stop() closes them after a start that failed half-way.
@@ -179,6 +211,63 @@ export class DnsServer {
         break;
       }
     }
+  }
+
+  /** `batched` or `dgram` once UDP listens here; undefined without UDP. */
+  get udpPath(): UdpPath | undefined {
+    return this.udp?.path;
+  }
+
+  private udpMetrics(registry: Registry): void {
+    const path = () => this.udpPath;
+    const listeners = this.listeners;
+    new Gauge({
+      name: 'cirrus_dns_udp_path',
+      help: 'Processes answering UDP by path: batched (recvmmsg/sendmmsg addon) or dgram',
+      labelNames: ['path'] as const,
+      registers: [registry],
+      collect() {
+        const now = path();
+        this.set({ path: 'batched' }, now === 'batched' ? 1 : 0);
+        this.set({ path: 'dgram' }, now === 'dgram' ? 1 : 0);
+      },
+    });
+    // This server's open batched sockets' own counters (each counts from when it opened).
+    const sum = (i: number) => {
+      let total = 0;
+      for (const l of listeners) if (l instanceof BatchUdpListener) total += l.stats()?.[i] ?? 0;
+      return total;
+    };
+    new Counter({
+      name: 'cirrus_dns_udp_batches_total',
+      help: 'recvmmsg batches handed to the handler (batched path); datagrams over batches is the batch size',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sum(STAT.batches));
+      },
+    });
+    new Counter({
+      name: 'cirrus_dns_udp_batch_datagrams_total',
+      help: 'Datagrams received by the batched path',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sum(STAT.datagrams));
+      },
+    });
+    new Counter({
+      name: 'cirrus_dns_udp_batch_dropped_total',
+      help: 'Datagrams the batched path dropped: oversized (longer than its receive slot), send_error, queue_full (replies waiting for a writable socket)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ reason: 'oversized' }, sum(STAT.oversized));
+        this.inc({ reason: 'send_error' }, sum(STAT.sendErrors));
+        this.inc({ reason: 'queue_full' }, sum(STAT.queueDropped));
+      },
+    });
   }
 
   /** Fills `next`'s answer cache before it is published (see QueryHandler.prewarm). */

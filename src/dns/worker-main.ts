@@ -85,6 +85,8 @@ class Worker {
       health: () => this.health,
       reusePort: udp.reusePort,
       udpProcesses: config.dns.workers,
+      // On the cluster's shared socket only dgram receives; with reusePort, dns.udpBatch.
+      ownUdpSockets: udp.reusePort,
     });
   }
 
@@ -173,7 +175,11 @@ class Worker {
       this.logger.fatal({ err }, 'dns worker cannot listen');
       process.exit(1);
     }
-    send({ t: 'listening', ports: this.dns.addresses.map((a) => a.port) });
+    send({
+      t: 'listening',
+      ports: this.dns.addresses.map((a) => a.port),
+      udpPath: this.dns.udpPath ?? 'dgram',
+    });
   }
 
   async stop(): Promise<void> {

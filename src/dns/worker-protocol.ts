@@ -4,6 +4,7 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { EncodedRecipe } from '../snapshot/recipe-codec.js';
 import type { HealthTtlSettings } from '../gslb/health-bound.js';
+import type { UdpPath } from './udp-batch.js';
 
 export type ToWorker =
   /**
@@ -34,7 +35,7 @@ export type ToWorker =
 export type FromWorker =
   /** The worker's module is loaded and listens for init. */
   | { t: 'hello' }
-  | { t: 'listening'; ports: number[] }
+  | { t: 'listening'; ports: number[]; udpPath: UdpPath }
   | { t: 'published'; generation: number }
   | { t: 'build-failed'; generation: number; error: string }
   | { t: 'forward'; id: number; msg: Uint8Array; address: string; port: number }

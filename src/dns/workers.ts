@@ -18,6 +18,7 @@ import type { Snapshot } from '../snapshot/snapshot.js';
 import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
 import { reusePortWorks } from './udp.js';
+import type { UdpPath } from './udp-batch.js';
 import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
 import type { HealthBounds } from '../gslb/health-bound.js';
 import { asBuffer, encodeRecipe, type EncodedRecipe } from '../snapshot/recipe-codec.js';
@@ -42,6 +43,8 @@ export type UdpMode = 'reuseport' | 'shared';
 export interface WorkerStatus {
   index: number;
   udp: UdpMode;
+  /** Which code answers UDP in the worker (known once it listens). */
+  udpPath?: UdpPath;
   /** Absent while no process runs for the slot. */
   pid?: number;
   ready: boolean;
@@ -59,6 +62,7 @@ interface Slot {
   worker: Worker | undefined;
   /** Listening, i.e. answering queries. */
   ready: boolean;
+  udpPath: UdpPath | undefined;
   /** The generation of the snapshot it answers from (-1: none yet). */
   generation: number;
   restarts: number;
@@ -95,6 +99,7 @@ export class DnsWorkers {
       index,
       worker: undefined,
       ready: false,
+      udpPath: undefined,
       generation: -1,
       restarts: 0,
       settle: undefined,
@@ -166,6 +171,7 @@ export class DnsWorkers {
     return this.slots.map((s) => ({
       index: s.index,
       udp: this.mode,
+      ...(s.udpPath ? { udpPath: s.udpPath } : {}),
       ...(s.worker?.process.pid === undefined ? {} : { pid: s.worker.process.pid }),
       ready: s.ready,
       generation: s.generation,
@@ -323,7 +329,11 @@ export class DnsWorkers {
       }
       case 'listening':
         slot.ready = true;
-        this.deps.logger.info({ worker: slot.index, pid: worker.process.pid }, 'dns worker ready');
+        slot.udpPath = m.udpPath;
+        this.deps.logger.info(
+          { worker: slot.index, pid: worker.process.pid, udpPath: m.udpPath },
+          'dns worker ready',
+        );
         slot.starting?.resolve(m.ports);
         slot.starting = undefined;
         this.settleWaiters();

@@ -76,8 +76,10 @@ export class LoadShedder {
   private backlogSince = NaN;
   /** When the last turn that read queries ended. */
   private lastTurnEnd = -Infinity;
+  /** Datagrams a full turn reads: libuv's batch, or the batched UDP path's (setFullTurn). */
+  private fullTurn = FULL_TURN;
   private readonly endTurn = (): void => {
-    const full = this.turnQueries >= FULL_TURN;
+    const full = this.turnQueries >= this.fullTurn;
     this.turnQueries = 0;
     this.lastTurnEnd = this.clock.now();
     if (!full) this.backlogSince = NaN;
@@ -111,6 +113,12 @@ export class LoadShedder {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.due = NaN;
+  }
+
+  /** How many datagrams one loop turn reads when the socket holds more (default FULL_TURN). */
+  setFullTurn(datagrams: number): void {
+    if (!(datagrams >= 1)) throw new RangeError('a full turn is at least one datagram');
+    this.fullTurn = datagrams;
   }
 
   get shedding(): boolean {

@@ -6,6 +6,21 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { Cirrus } from '../../src/server.js';
 import type { Store } from '../../src/store/store.js';
 import { createToken } from '../../src/auth/tokens.js';
+import { loadUdpBatch, type UdpPath } from '../../src/dns/udp-batch.js';
+
+/** dns.udpBatch for the tests: CIRRUS_UDP_BATCH, else off (node:dgram). */
+export function testUdpBatch(): 'auto' | 'on' | 'off' {
+  const v = (process.env.CIRRUS_UDP_BATCH ?? 'off').toLowerCase();
+  if (v !== 'auto' && v !== 'on' && v !== 'off') throw new Error(`CIRRUS_UDP_BATCH=${v}`);
+  return v;
+}
+
+/** The UDP path a server started by these tests takes (where it binds its own sockets). */
+export function testUdpPath(): UdpPath {
+  const setting = testUdpBatch();
+  if (setting === 'off') return 'dgram';
+  return setting === 'on' || 'addon' in loadUdpBatch() ? 'batched' : 'dgram';
+}
 
 export interface RunningCirrus {
   cirrus: Cirrus;
@@ -38,8 +53,11 @@ export async function startCirrus(
     // it; the RRL tests (dns-rrl.test.ts) turn it on with `dns: { rrl: { rate } }`. Load
     // shedding off too: on a busy test machine a GC pause or a snapshot build could shed a
     // query a test waits for; dns-shed.test.ts turns it on with `dns: { shed: {...} }`.
+    // UDP on node:dgram unless CIRRUS_UDP_BATCH names the path: test/run.sh runs the
+    // UDP-facing files again with CIRRUS_UDP_BATCH=on (the batched addon).
     dns: {
       listen: ['127.0.0.1:0'],
+      udpBatch: testUdpBatch(),
       rrl: { rate: 0 },
       shed: { maxLagMs: 0 },
       ...(overrides.dns as object),

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { api, startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
+import { api, startCirrus, testUdpPath, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
 import { eventually } from '../helpers/wait.js';
 import { nsupdate } from '../helpers/nsupdate.js';
@@ -106,7 +106,14 @@ describe(`DNS workers: UDP answered by two processes (${MODE} sockets)`, () => {
   });
 
   it(`binds UDP in ${MODE} mode: ${REUSEPORT ? 'one socket per worker' : 'one shared socket'}`, async () => {
-    assert.ok((await workers()).every((w) => w.udp === MODE));
+    const list = await workers();
+    assert.ok(list.every((w) => w.udp === MODE));
+    // On the cluster's shared socket only dgram can receive; with reusePort, the path tested.
+    const path = REUSEPORT ? testUdpPath() : 'dgram';
+    assert.ok(
+      list.every((w) => w.udpPath === path),
+      `${JSON.stringify(list)}`,
+    );
     assert.equal(await udpSockets(run.dnsPort), REUSEPORT ? 2 : 1);
   });
 

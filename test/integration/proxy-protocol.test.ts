@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
+import { api, startCirrus, testUdpPath, type RunningCirrus } from '../helpers/cirrus.js';
 import { buildProxyV2 } from '../../src/wire/proxy-v2.js';
 
 const ZONES = fileURLToPath(new URL('../../zones', import.meta.url));
@@ -45,6 +45,13 @@ describe('PROXY protocol v2 (kdig +proxy)', () => {
   after(async () => {
     await trusted?.stop();
     await untrusted?.stop();
+  });
+
+  it('answers UDP on the path under test (/healthz udpPath, cirrus_dns_udp_path)', async () => {
+    const health = await api(trusted, 'GET', '/healthz');
+    assert.equal(health.json.udpPath, testUdpPath());
+    const text = (await api(trusted, 'GET', '/metrics')).json as string;
+    assert.match(text, new RegExp(`^cirrus_dns_udp_path\\{path="${testUdpPath()}"\\} 1$`, 'm'));
   });
 
   for (const transport of ['+notcp', '+tcp']) {

@@ -104,6 +104,13 @@ describe('config', () => {
     fails(() => loadConfig({ env: { REDIS_TLS: 'yes' } }), 'store.redis.tls.enabled', /boolean/);
   });
 
+  it('takes dns.udpBatch from CIRRUS_UDP_BATCH (auto by default) and names it when bad', () => {
+    assert.equal(loadConfig({ env: {} }).dns.udpBatch, 'auto');
+    assert.equal(loadConfig({ env: { CIRRUS_UDP_BATCH: 'OFF' } }).dns.udpBatch, 'off');
+    assert.equal(loadConfig({ env: { CIRRUS_UDP_BATCH: 'on' } }).dns.udpBatch, 'on');
+    fails(() => loadConfig({ env: { CIRRUS_UDP_BATCH: 'yes' } }), 'dns.udpBatch', /dns\.udpBatch/);
+  });
+
   it('names the field of a bad value', () => {
     fails(
       () => loadConfig({ env: {}, file: file('c.yaml', 'dns:\n  udpSize: 100\n') }),

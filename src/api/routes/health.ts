@@ -33,11 +33,19 @@ export const healthRoutes =
                   since: Type.String(),
                 }),
               ),
+              udpPath: Type.Optional(
+                Type.Union([Type.Literal('batched'), Type.Literal('dgram')], {
+                  description: 'which code answers UDP in this process (absent with DNS workers)',
+                }),
+              ),
               dnsWorkers: Type.Optional(
                 Type.Array(
                   Type.Object({
                     index: Type.Integer(),
                     udp: Type.Union([Type.Literal('reuseport'), Type.Literal('shared')]),
+                    udpPath: Type.Optional(
+                      Type.Union([Type.Literal('batched'), Type.Literal('dgram')]),
+                    ),
                     pid: Type.Optional(Type.Integer()),
                     ready: Type.Boolean(),
                     generation: Type.Integer(),
@@ -53,6 +61,7 @@ export const healthRoutes =
         const s = deps.snapshot();
         const err = deps.lastBuildError();
         const workers = deps.dnsWorkers?.();
+        const udpPath = deps.udpPath?.();
         const workerDown = workers?.some((w) => !w.ready) ?? false;
         const held = deps.gate?.heldChange;
         const from = deps.snapshotSource?.() ?? { source: 'store', storeReachable: true };
@@ -77,6 +86,7 @@ export const healthRoutes =
                 },
               }
             : {}),
+          ...(udpPath ? { udpPath } : {}),
           ...(workers ? { dnsWorkers: workers } : {}),
         };
       },
