@@ -10,12 +10,14 @@ need=()
 for pair in redis-server:redis-server dig:bind9-dnsutils named-checkzone:bind9-utils \
             kdig:knot-dnsutils dnsperf:dnsperf nsd:nsd mmdblookup:mmdb-bin openssl:openssl \
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
-            promtool:prometheus; do
+            promtool:prometheus nghttp:nghttp2-client h2load:nghttp2-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
 # without recommends.
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
+# nghttp2-client: nghttp checks the edge's HTTP/2 listener (edge-tiers.test.ts) and h2load
+# drives bench/edge-h2.sh.
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
 lualib=/usr/lib/$(uname -m)-linux-gnu/lua/5.1
 for pair in /usr/sbin/nginx:nginx \
