@@ -14,6 +14,9 @@ import { exportZone } from './snapshot/export.js';
 import { seedStore } from './domains/seed.js';
 import { buildGeoDatabase, writeFileAtomic } from './geo/tools/build.js';
 import { enrollEdge } from './edge/enroll.js';
+import { signUrl } from './edge/signing.js';
+import { validCidr } from './model/edge.js';
+import { normalizeName } from './lib/dnsname.js';
 import { nsdConfig } from './xfr/nsd-config.js';
 import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
@@ -36,6 +39,10 @@ Usage:
   cirrus edge enroll NODE [--ipv4 A] [--ipv6 A] [--pool P] [--config FILE]
                                                register an edge node and create its read-only
                                                Redis user; prints the edge's environment
+  cirrus edge sign-url URL [--ttl SECONDS] [--client-prefix CIDR] [--path-prefix PATH]
+                       [--config FILE]        print URL signed with its domain's first key
+                                               (default 300 s); the token, cookie and expiry
+                                               go to stderr
   cirrus nsd-config [--secondary NAME] [--master ADDR[@PORT]] [--notify-from ADDR]
                                                print the NSD configuration of a secondary
                                                (key, request-xfr, allow-notify, zone)
@@ -97,6 +104,9 @@ async function main(argv: string[]): Promise<number> {
       secondary: { type: 'string' },
       master: { type: 'string' },
       'notify-from': { type: 'string' },
+      ttl: { type: 'string' },
+      'client-prefix': { type: 'string' },
+      'path-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -199,6 +209,35 @@ async function main(argv: string[]): Promise<number> {
         'can read cdn:dom:*, cdn:cert:*, its cdn:edge key and subscribe to the edge channels',
     );
     for (const [k, v] of Object.entries(e.env)) console.log(`${k}=${v}`);
+    return 0;
+  }
+  if (cmd === 'edge' && sub === 'sign-url') {
+    const url = positionals[2];
+    if (!url || !/^https?:\/\//.test(url))
+      throw new ValidationError('edge sign-url needs an http(s) URL', 'url');
+    const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1 && ttl <= 31_536_000))
+      throw new ValidationError('--ttl must be whole seconds, 1 to 31536000', 'ttl');
+    const clientPrefix = values['client-prefix'];
+    if (clientPrefix !== undefined && !validCidr(clientPrefix))
+      throw new ValidationError(
+        `--client-prefix ${clientPrefix} is not an address or prefix`,
+        'client-prefix',
+      );
+    const pathPrefix = values['path-prefix'];
+    if (pathPrefix !== undefined && !pathPrefix.startsWith('/'))
+      throw new ValidationError('--path-prefix must start with /', 'path-prefix');
+    const domain = normalizeName(new URL(url).hostname);
+    const d = await withStore(values.config, (_c, repos) => repos.domains.get(domain));
+    if (!d) throw new ValidationError(`${domain} is not a managed domain`, 'url');
+    if (!d.signing) throw new ValidationError(`${domain} has no signing keys (signing)`, 'url');
+    const signed = signUrl(d.signing, url, {
+      ...(ttl !== undefined ? { ttl } : {}),
+      ...(clientPrefix !== undefined ? { clientPrefix } : {}),
+      ...(pathPrefix !== undefined ? { pathPrefix } : {}),
+    });
+    console.log(signed.url);
+    console.error(`key ${signed.keyId}, expires ${signed.expires}\ncookie: ${signed.cookie}`);
     return 0;
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);

@@ -11,6 +11,7 @@ import { nameProblem, normalizeName } from '../lib/dnsname.js';
 import { canonicalIp, ipFamily } from '../lib/ip.js';
 import { parseZoneText } from '../zone/parse.js';
 import { probesOwnActive } from '../health/probe-spec.js';
+import { checkEdgeFields } from '../model/edge.js';
 
 function checkOrigins(
   origins: DomainCreate['origins'],
@@ -52,6 +53,10 @@ function policyFields(body: Partial<DomainUpdate>): Partial<Domain> {
   if (body.spread !== undefined) out.spread = body.spread;
   if (body.cache !== undefined) out.cache = body.cache;
   if (body.breaker !== undefined) out.breaker = body.breaker;
+  if (body.signing !== undefined) out.signing = body.signing;
+  if (body.limits !== undefined) out.limits = body.limits;
+  if (body.shield !== undefined) out.shield = body.shield;
+  checkEdgeFields(out, 'body');
   return out;
 }
 

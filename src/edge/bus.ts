@@ -17,6 +17,14 @@ export interface PurgeMessage {
   at: string;
 }
 
+/** One prewarm as the edges apply it: each edge fetches every URL through its own cache. */
+export interface PrewarmMessage {
+  id: string;
+  urls: { domain: string; path: string }[];
+  concurrency: number;
+  at: string;
+}
+
 export class EdgeBus {
   private client: Redis | undefined;
   constructor(private readonly connection: RedisConnection | undefined) {}
@@ -63,6 +71,23 @@ export class EdgeBus {
     const redis = this.redis('purge');
     const message: PurgeMessage = { id: randomUUID(), ...body, at: new Date().toISOString() };
     const receivers = await redis.publish(edgeChannels.purge, JSON.stringify(message));
+    return { message, receivers };
+  }
+
+  /** Publishes one prewarm; the id (given or new) makes edges apply it once. */
+  async prewarm(body: {
+    id?: string;
+    urls: { domain: string; path: string }[];
+    concurrency: number;
+  }): Promise<{ message: PrewarmMessage; receivers: number }> {
+    const redis = this.redis('prewarm');
+    const message: PrewarmMessage = {
+      id: body.id ?? randomUUID(),
+      urls: body.urls,
+      concurrency: body.concurrency,
+      at: new Date().toISOString(),
+    };
+    const receivers = await redis.publish(edgeChannels.prewarm, JSON.stringify(message));
     return { message, receivers };
   }
 

@@ -9,6 +9,8 @@ export const edgeKeys = {
 export const edgeChannels = {
   /** Purge requests (JSON: id, urls, prefixes, domains). */
   purge: 'cdn:purge',
+  /** Prewarm requests (JSON: id, urls [{domain, path}], concurrency). */
+  prewarm: 'cdn:prewarm',
   /** A node id (or `*`) whose override changed. */
   override: 'cdn:edge:updated',
   /** A domain (or `*`) whose certificate changed. */

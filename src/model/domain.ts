@@ -3,7 +3,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { HOSTNAME_PATTERN, IPv4, IPv6, ProbeFields } from '../config/schema.js';
 import { ChainStep, LastResort, PoolName, POOL_PATTERN } from '../gslb/policy-model.js';
-import { DomainCache, OriginBreaker } from './edge.js';
+import { DomainCache, DomainLimits, DomainShield, DomainSigning, OriginBreaker } from './edge.js';
 
 export const Origin = Type.Object(
   {
@@ -70,6 +70,9 @@ const DomainFields = {
   /** Read by the edges only (edge/): what they cache and how they treat failing origins. */
   cache: Type.Optional(DomainCache),
   breaker: Type.Optional(OriginBreaker),
+  signing: Type.Optional(DomainSigning),
+  limits: Type.Optional(DomainLimits),
+  shield: Type.Optional(DomainShield),
 };
 
 /** Body of POST /api/v1/domains. */
@@ -101,6 +104,9 @@ export interface Domain {
   spread?: { nodes: number; v4Prefix: number; v6Prefix: number };
   cache?: DomainCache;
   breaker?: OriginBreaker;
+  signing?: DomainSigning;
+  limits?: DomainLimits;
+  shield?: DomainShield;
   createdAt: string;
   updatedAt: string;
 }

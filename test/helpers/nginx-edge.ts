@@ -17,6 +17,7 @@ const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
 export interface RunningEdge {
   prefix: string;
+  ip: string;
   http: number;
   https: number;
   admin: number;
@@ -33,10 +34,14 @@ export async function startEdge(opts: {
   /** nginx `resolver` for origins given by host name, e.g. Cirrus's own DNS port. */
   resolver?: string;
   env?: Record<string, string>;
+  /** Loopback address of the HTTP and TLS listeners (several edges, one port each). */
+  ip?: string;
+  httpPort?: number;
 }): Promise<RunningEdge> {
   const prefix = mkdtempSync(join(tmpdir(), 'cirrus-edge-'));
+  const ip = opts.ip ?? '127.0.0.1';
   const [http, https, admin, hop] = [
-    await freePort(),
+    opts.httpPort ?? (await freePort()),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -44,8 +49,8 @@ export async function startEdge(opts: {
   execFileSync('sh', [join(EDGE_DIR, 'setup-prefix.sh'), prefix], {
     env: {
       ...process.env,
-      EDGE_HTTP_LISTEN: `127.0.0.1:${http}`,
-      EDGE_HTTPS_LISTEN: `127.0.0.1:${https}`,
+      EDGE_HTTP_LISTEN: `${ip}:${http}`,
+      EDGE_HTTPS_LISTEN: `${ip}:${https}`,
       EDGE_ADMIN_LISTEN: `127.0.0.1:${admin}`,
       EDGE_ORIGIN_LISTEN: `127.0.0.1:${hop}`,
       // Workers must read the 0700 temp prefix; a non-root master ignores the line.
@@ -76,6 +81,7 @@ export async function startEdge(opts: {
   };
   const edge: RunningEdge = {
     prefix,
+    ip,
     http,
     https,
     admin,
@@ -115,17 +121,17 @@ export interface Reply {
   peerCn?: string;
 }
 
-/** One HTTP/1.1 request to 127.0.0.1:port with the given Host; the body read whole. */
+/** One HTTP/1.1 request to 127.0.0.1:port (or tls.ip) with the given Host; the body read whole. */
 export function get(
   port: number,
   host: string,
   path: string,
   headers: Record<string, string> = {},
-  tls?: { ca?: string; servername?: string; method?: string },
+  tls?: { ca?: string; servername?: string; method?: string; ip?: string; plain?: boolean },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const base = {
-      host: '127.0.0.1',
+      host: tls?.ip ?? '127.0.0.1',
       port,
       path,
       method: tls?.method ?? 'GET',
@@ -148,16 +154,17 @@ export function get(
       });
       res.on('error', reject);
     };
-    const req = tls
-      ? httpsRequest(
-          {
-            ...base,
-            servername: tls.servername ?? host,
-            ...(tls.ca ? { ca: tls.ca } : { rejectUnauthorized: false }),
-          },
-          onRes,
-        )
-      : httpRequest(base, onRes);
+    const req =
+      tls && !tls.plain
+        ? httpsRequest(
+            {
+              ...base,
+              servername: tls.servername ?? host,
+              ...(tls.ca ? { ca: tls.ca } : { rejectUnauthorized: false }),
+            },
+            onRes,
+          )
+        : httpRequest(base, onRes);
     req.on('error', reject);
     req.end();
   });

@@ -172,7 +172,10 @@ describe('edge API with the Redis store', () => {
       assert.match((await edge.get('cdn:dom:www.example.com')) ?? '', /"origins"/);
       await assert.rejects(edge.set('cdn:dom:www.example.com', '{}'), /NOPERM/);
       await assert.rejects(edge.hset('cdn:cert:www.example.com', 'cert', 'x'), /NOPERM/);
-      await assert.rejects(edge.get('cdn:node:ams-1'), /NOPERM/);
+      // Node records are readable (shield parents' addresses), never writable.
+      assert.equal(await edge.hget('cdn:node:ams-1', 'ipv4'), '192.0.2.21');
+      await assert.rejects(edge.hset('cdn:node:ams-1', 'ipv4', '192.0.2.99'), /NOPERM/);
+      await assert.rejects(edge.get('cdn:acme:x'), /NOPERM/);
       await assert.rejects(edge.get('cdn:edge:fra-1'), /NOPERM/, "another node's override");
       await assert.rejects(edge.publish('cdn:purge', '{}'), /NOPERM/);
       assert.equal(await edge.get('cdn:edge:ams-1'), null);
@@ -186,6 +189,7 @@ describe('edge API with the Redis store', () => {
         'cdn:cname:dirty',
         'cdn:cert:updated',
         'cdn:edge:updated',
+        'cdn:prewarm',
       );
     } finally {
       listener.disconnect();

@@ -5,6 +5,8 @@ local balancer = require "ngx.balancer"
 local config   = require "cirrus.config"
 local breaker  = require "cirrus.breaker"
 local metrics  = require "cirrus.metrics"
+local shield   = require "cirrus.shield"
+local signing  = require "cirrus.signing"
 
 local _M = {}
 
@@ -40,10 +42,26 @@ local function weighted_order(list)
     return out
 end
 
-function _M.origin_access()
+--- `fallback`: called from @cirrus_origin after the shield parent failed (no shield again).
+function _M.origin_access(fallback)
     local domain = ngx.var.http_x_cirrus_domain
     local cfg = domain and domain ~= "" and config.get(domain)
     if not cfg then return ngx.exit(ngx.HTTP_NOT_FOUND) end
+    if fallback then
+        metrics.incr("cirrus_edge_shield_requests_total",
+            { { "domain", cfg.domain }, { "result", "fallback" } })
+    elseif cfg.shield and (tonumber(ngx.var.http_x_cirrus_ttl or "") or 0) > 0 then
+        -- Cacheable misses only: what the front hop does not cache goes to the origin.
+        local parent = shield.parent(cfg.shield, ngx.var.http_x_cirrus_key or ngx.var.uri)
+        if parent then
+            ngx.var.cirrus_shield_peer = parent.address .. " " .. parent.port
+            ngx.var.cirrus_shield_from = config.node
+            if cfg.signing then
+                ngx.var.cirrus_shield_token = signing.sign(cfg.signing, ngx.var.uri, 60)
+            end
+            return ngx.exec("@cirrus_shield")
+        end
+    end
     local primaries, backups = {}, {}
     for _, o in ipairs(cfg.origins) do
         if breaker.allow(origin_id(o), cfg.breaker) then
@@ -99,6 +117,28 @@ function _M.balance()
         ngx.log(ngx.ERR, "set_current_peer ", o.address, ": ", err)
         return ngx.exit(ngx.ERROR)
     end
+end
+
+function _M.balance_shield()
+    local addr, port = (ngx.var.cirrus_shield_peer or ""):match("^(%S+) (%d+)$")
+    local ok, err = balancer.set_current_peer(addr, tonumber(port))
+    if not ok then
+        ngx.log(ngx.ERR, "shield peer ", tostring(addr), ": ", err)
+        return ngx.exit(ngx.ERROR)
+    end
+end
+
+--- A parent's answer: cached here for this node's TTL; the parent's cache status is kept
+--- as X-Cirrus-Parent ("node status") instead of its own X-Cache-Status / X-CDN-Node.
+function _M.shield_header_filter()
+    _M.origin_header_filter()
+    local node = ngx.var.upstream_http_x_cdn_node or "?"
+    local st = ngx.var.upstream_http_x_cache_status or "-"
+    ngx.header["X-Cache-Status"] = nil
+    ngx.header["X-CDN-Node"] = nil
+    ngx.header["X-Cirrus-Parent"] = node .. " " .. st
+    metrics.incr("cirrus_edge_shield_requests_total",
+        { { "domain", ngx.var.http_x_cirrus_domain or "_unknown" }, { "result", "parent" } })
 end
 
 function _M.origin_header_filter()

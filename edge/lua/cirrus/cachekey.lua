@@ -18,6 +18,7 @@ function _M.ttl(policy, path)
 end
 
 local function kept(policy, name)
+    if policy.ignore and policy.ignore[name] then return false end
     if policy.keep then return policy.keep[name] == true end
     for _, d in ipairs(policy.drop) do
         if name:find(d) then return false end

@@ -4,6 +4,9 @@
 local cjson = require "cjson.safe"
 local rds   = require "cirrus.redis"
 local metrics = require "cirrus.metrics"
+local iputil  = require "cirrus.iputil"
+local signing = require "cirrus.signing"
+local shield  = require "cirrus.shield"
 
 local _M = {}
 
@@ -84,6 +87,25 @@ local function compile_redirect(r)
     return out
 end
 
+--- Limits and the trusted client header: nil when the domain sets neither.
+local function compile_limits(l)
+    if type(l) ~= "table" then return nil end
+    local out = { rps = tonumber(l.rps), burst = tonumber(l.burst) or 0,
+                  connections = tonumber(l.connections) }
+    if out.rps and out.rps <= 0 then out.rps = nil end
+    if out.connections and out.connections <= 0 then out.connections = nil end
+    if type(l.clientHeader) == "string" and type(l.trustedSources) == "table" then
+        out.client_header = l.clientHeader:lower()
+        out.trusted = {}
+        for _, c in ipairs(l.trustedSources) do
+            local cidr = iputil.parse_cidr(c)
+            if cidr then out.trusted[#out.trusted + 1] = cidr end
+        end
+    end
+    if not out.rps and not out.connections and not out.client_header then return nil end
+    return out
+end
+
 -- Per-worker compiled configs, reused while the shared dict holds the same JSON text.
 local compiled = {}
 
@@ -150,7 +172,15 @@ function _M.get(host)
         cache = compile_cache(cache),
         redirect = compile_redirect(redirect),
         breaker = merge(merge(dom.breaker or {}, over.breaker), per_domain.breaker),
+        signing = signing.compile(dom.signing, glob_pattern),
+        limits = compile_limits(dom.limits),
+        -- A node override's shield (per domain, then node-wide) wins over the domain's.
+        shield = shield.compile(per_domain.shield or over.shield or dom.shield),
     }
+    if cfg.signing then
+        -- The token is never part of the cache key, whatever keyParams says.
+        cfg.cache.ignore = { [cfg.signing.param] = true }
+    end
     compiled[host] = { raw = raw, node_raw = node_raw, cfg = cfg }
     return cfg
 end

@@ -7,13 +7,17 @@ local cachekey = require "cirrus.cachekey"
 local metrics  = require "cirrus.metrics"
 local purge    = require "cirrus.purge"
 local rds      = require "cirrus.redis"
+local client   = require "cirrus.client"
+local limits   = require "cirrus.limits"
+local signing  = require "cirrus.signing"
+local prewarm  = require "cirrus.prewarm"
 
 local _M = {}
 
 local NODE = config.node
--- Channels: content writes (Cirrus API), this node's override, certificates, purges.
-local CH_DIRTY, CH_EDGE, CH_CERT, CH_PURGE =
-    "cdn:cname:dirty", "cdn:edge:updated", "cdn:cert:updated", "cdn:purge"
+-- Channels: content writes (Cirrus API), this node's override, certificates, purges, prewarms.
+local CH_DIRTY, CH_EDGE, CH_CERT, CH_PURGE, CH_PREWARM =
+    "cdn:cname:dirty", "cdn:edge:updated", "cdn:cert:updated", "cdn:purge", "cdn:prewarm"
 local CONFIG_KINDS = { domains = true, all = true }
 local events = ngx.shared.cirrus_events
 
@@ -60,6 +64,25 @@ function _M.front_access()
     ctx.domain = cfg.domain
     ngx.var.cirrus_domain = cfg.domain
     local uri = ngx.var.uri
+
+    -- Limits, then signed URLs, both before the cache: a HIT is limited and checked too.
+    -- This node's own prewarm requests are neither.
+    if not prewarm.is_internal() then
+        local who = client.address(cfg)
+        ngx.var.cirrus_conn_key = limits.enter(cfg, who) or ""
+        if cfg.signing then
+            local why = signing.check(cfg.signing, uri, who)
+            if why then
+                metrics.incr("cirrus_edge_signed_rejected_total",
+                    { { "domain", cfg.domain }, { "reason", why } })
+                ngx.header["X-Cirrus-Auth-Error"] = why
+                ngx.header["Content-Type"] = "text/plain"
+                ngx.status = ngx.HTTP_FORBIDDEN
+                ngx.say("forbidden: signed URL check failed (", why, ")")
+                return ngx.exit(ngx.HTTP_FORBIDDEN)
+            end
+        end
+    end
 
     local r = cfg.redirect
     if r and path_matches(r.paths, uri) then
@@ -110,6 +133,7 @@ function _M.front_body_filter()
 end
 
 function _M.front_log()
+    limits.leave(ngx.var.cirrus_conn_key)
     local domain = ngx.ctx.domain or ngx.var.cirrus_domain
     if domain == nil or domain == "" then domain = "_unknown" end
     local status = tonumber(ngx.var.status) or 0
@@ -150,6 +174,15 @@ local function on_message(channel, payload)
         if msg.id and not events:add("purge:" .. msg.id, true, 600) then return end
         local n = purge.apply(msg)
         ngx.log(ngx.INFO, "purge ", tostring(msg.id), ": ", n, " files")
+    elseif channel == CH_PREWARM then
+        local msg = cjson.decode(payload)
+        if type(msg) ~= "table" or type(msg.urls) ~= "table" then
+            ngx.log(ngx.WARN, "malformed prewarm message: ", payload)
+            return
+        end
+        -- Once per node per id (a reload runs two subscribers; the API may publish again).
+        if msg.id and not events:add("prewarm:" .. msg.id, true, 3600) then return end
+        ngx.log(ngx.INFO, "prewarm ", tostring(msg.id), ": ", prewarm.apply(msg), " URLs")
     end
 end
 
@@ -158,7 +191,7 @@ subscriber = function(premature)
     if premature then return end
     local red, err = rds.connect(1000)   -- 1 s reads, so the loop notices a worker exit
     if red then
-        local ok, serr = red:subscribe(CH_DIRTY, CH_EDGE, CH_CERT, CH_PURGE)
+        local ok, serr = red:subscribe(CH_DIRTY, CH_EDGE, CH_CERT, CH_PURGE, CH_PREWARM)
         if ok then
             -- Messages published while disconnected are lost: start from a clean view.
             config.invalidate_all()

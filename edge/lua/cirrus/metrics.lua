@@ -18,6 +18,12 @@ local HELP = {
     cirrus_edge_redis_errors_total = "Redis failures after which last-known configs were served",
     cirrus_edge_tls_cert_loads_total = "Certificates read from Redis",
     cirrus_edge_tls_cert_errors_total = "Certificate loads that failed",
+    cirrus_edge_limited_total = "Requests answered 429, by domain and limit (rate, connections)",
+    cirrus_edge_signed_rejected_total = "Requests answered 403 by the signed-URL check, by reason",
+    cirrus_edge_shield_requests_total = "Misses sent to a shield parent, or to the origin after it failed",
+    cirrus_edge_prewarm_urls_total = "Prewarm fetches finished, by result",
+    cirrus_edge_prewarm_pending = "Prewarm URLs not fetched yet",
+    cirrus_edge_prewarm_jobs_total = "Prewarm messages started and done",
 }
 
 local function esc(v)

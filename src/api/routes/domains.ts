@@ -6,7 +6,14 @@ import type { ApiDeps } from '../deps.js';
 import { ForceQuery, guardWrite } from './snapshot.js';
 import { ErrorSchema } from '../errors.js';
 import { DomainCreate, DomainUpdate, Origin, type Domain } from '../../model/domain.js';
-import { DomainCache, OriginBreaker } from '../../model/edge.js';
+import {
+  DomainCache,
+  DomainLimits,
+  DomainShield,
+  DomainSigningView,
+  OriginBreaker,
+  signingView,
+} from '../../model/edge.js';
 import { createDomain, updateDomain } from '../../domains/service.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
@@ -30,6 +37,9 @@ const DomainView = Type.Object({
   ),
   cache: Type.Optional(DomainCache),
   breaker: Type.Optional(OriginBreaker),
+  signing: Type.Optional(DomainSigningView),
+  limits: Type.Optional(DomainLimits),
+  shield: Type.Optional(DomainShield),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   serving: Type.Object(
@@ -78,6 +88,9 @@ export function domainView(d: Domain, config: ApiDeps['config'], snapshot: Snaps
     ...(d.spread ? { spread: d.spread } : {}),
     ...(d.cache ? { cache: d.cache } : {}),
     ...(d.breaker ? { breaker: d.breaker } : {}),
+    ...(d.signing ? { signing: signingView(d.signing) } : {}),
+    ...(d.limits ? { limits: d.limits } : {}),
+    ...(d.shield ? { shield: d.shield } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
     serving,

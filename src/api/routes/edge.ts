@@ -1,12 +1,21 @@
-// /api/v1/purge and /api/v1/nodes/{id}/edge: what the API tells the edge fleet through Redis.
+// /api/v1/purge, /api/v1/prewarm, /api/v1/domains/{domain}/sign-url and
+// /api/v1/nodes/{id}/edge: what the API tells the edge fleet through Redis.
 // Purges name managed domains only, so a typo is a 400 naming the field rather than a purge
 // that silently matches nothing.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { EdgeOverride, PurgeRequest } from '../../model/edge.js';
+import {
+  EdgeOverride,
+  PrewarmRequest,
+  PurgeRequest,
+  SignUrlRequest,
+  checkEdgeFields,
+  validCidr,
+} from '../../model/edge.js';
 import { EdgeBus } from '../../edge/bus.js';
+import { signUrl } from '../../edge/signing.js';
 import { NODE_ID_PATTERN } from '../../model/domain.js';
 import { NotFoundError, ValidationError } from '../../lib/errors.js';
 import { normalizeName } from '../../lib/dnsname.js';
@@ -78,6 +87,93 @@ export const edgeRoutes =
       },
     );
 
+    app.post(
+      '/prewarm',
+      {
+        schema: {
+          tags: ['edge'],
+          body: PrewarmRequest,
+          response: {
+            202: Type.Object({
+              id: Type.String(),
+              urls: Type.Integer(),
+              receivers: Type.Integer({ description: 'edge subscribers the message reached' }),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        const listed = (b.urls ?? []).map((u, i) => ({ url: u, field: `body.urls[${i}]` }));
+        if (b.paths?.length && b.base === undefined)
+          throw new ValidationError('body.paths needs body.base', 'body.base');
+        const base = b.base === undefined ? undefined : b.base.replace(/\/*$/, '/');
+        for (const [i, p] of (b.paths ?? []).entries()) {
+          let url: string;
+          try {
+            url = new URL(p.replace(/^\/+/, ''), base).href;
+          } catch {
+            throw new ValidationError(`body.paths[${i}] is not a path`, `body.paths[${i}]`);
+          }
+          listed.push({ url, field: `body.paths[${i}]` });
+        }
+        if (!listed.length)
+          throw new ValidationError('body needs urls, or base with paths', 'body.urls');
+        if (listed.length > 10_000)
+          throw new ValidationError('at most 10000 URLs per prewarm', 'body.urls');
+        const urls = await Promise.all(listed.map((l) => split(l.url, l.field)));
+        const { message, receivers } = await bus.prewarm({
+          ...(b.id ? { id: b.id } : {}),
+          urls,
+          concurrency: b.concurrency ?? 4,
+        });
+        return reply.status(202).send({ id: message.id, urls: urls.length, receivers });
+      },
+    );
+
+    app.post(
+      '/domains/:domain/sign-url',
+      {
+        schema: {
+          tags: ['edge'],
+          params: Type.Object({ domain: Type.String({ maxLength: 253 }) }),
+          body: SignUrlRequest,
+          response: {
+            200: Type.Object({
+              url: Type.String(),
+              token: Type.String(),
+              cookie: Type.String(),
+              keyId: Type.String(),
+              expires: Type.String(),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async (req) => {
+        const name = normalizeName(req.params.domain);
+        const d = await repos.domains.get(name);
+        if (!d) throw new NotFoundError(`domain ${name} does not exist`);
+        if (!d.signing)
+          throw new ValidationError(`domain ${name} has no signing keys (signing)`, 'signing');
+        const host = normalizeName(new URL(req.body.url).hostname);
+        if (host !== name)
+          throw new ValidationError(`body.url: ${host} is not ${name}`, 'body.url');
+        const { ttl, clientPrefix, pathPrefix } = req.body;
+        if (clientPrefix !== undefined && !validCidr(clientPrefix))
+          throw new ValidationError(
+            `body.clientPrefix: ${clientPrefix} is not an address or prefix`,
+            'body.clientPrefix',
+          );
+        return signUrl(d.signing, req.body.url, {
+          ...(ttl !== undefined ? { ttl } : {}),
+          ...(clientPrefix !== undefined ? { clientPrefix } : {}),
+          ...(pathPrefix !== undefined ? { pathPrefix } : {}),
+        });
+      },
+    );
+
     const nodeMustExist = async (id: string) => {
       if (!(await repos.nodes.get(id))) throw new NotFoundError(`node ${id} does not exist`);
     };
@@ -103,6 +199,9 @@ export const edgeRoutes =
       },
       async (req) => {
         await nodeMustExist(req.params.id);
+        checkEdgeFields(req.body, 'body');
+        for (const [name, o] of Object.entries(req.body.domains ?? {}))
+          checkEdgeFields(o, `body.domains.${name}`);
         await bus.putOverride(req.params.id, req.body);
         return req.body;
       },
