@@ -60,4 +60,4 @@ npm run --silent typecheck
 # path (test/helpers/cirrus.ts reads CIRRUS_UDP_BATCH): both paths pass the same tests.
 node --import tsx --test --test-concurrency=2 test/unit/*.test.ts test/integration/*.test.ts
 CIRRUS_UDP_BATCH=on node --import tsx --test --test-concurrency=2 \
-  test/integration/{dns-server,dns-dig,dns-robustness,dns-rrl,proxy-protocol,dns-workers}.test.ts
+  test/integration/{dns-server,dns-dig,dns-robustness,dns-rrl,dns-shed,proxy-protocol,dns-workers}.test.ts

@@ -59,7 +59,7 @@ export async function startCirrus(
       listen: ['127.0.0.1:0'],
       udpBatch: testUdpBatch(),
       rrl: { rate: 0 },
-      shed: { maxLagMs: 0 },
+      shed: { maxLagMs: 0, maxBacklogMs: 0 },
       ...(overrides.dns as object),
     },
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
