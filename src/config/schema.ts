@@ -197,9 +197,9 @@ export const DnsConfig = Type.Object(
         maxBacklogMs: Type.Integer({
           minimum: 0,
           maximum: 10_000,
-          default: 50,
+          default: 0,
           description:
-            'UDP queries are dropped unanswered, oldest first, once the socket has been backlogged (every loop turn read a full batch) this long (ms), until it is drained; so what is answered waited about this long at most; 0 = never',
+            'UDP queries are dropped unanswered, oldest first, once the socket has been backlogged (every loop turn read a full batch) this long (ms), until it is drained; so what is answered waited about this long at most; 0 = never (the default)',
         }),
       },
       { additionalProperties: false, default: {} },

@@ -30,11 +30,12 @@ const IDLE_GAP_MS = 1;
 
 /**
  * 150 ms: under the 376 ms Unbound waits for a server it has no round-trip time for yet,
- * so an answer this late is still one a resolver is waiting for. A backlog of 50 ms: a
- * burst a resolver farm sends at once (a TTL expiring everywhere) is answered whole, while
- * a sustained overload is answered within about 50 ms, not seconds.
+ * so an answer this late is still one a resolver is waiting for. The backlog bound is off
+ * by default: full turns also come from a deep but steady queue (clients keeping many
+ * queries in flight near capacity), which it cannot tell from a growing one, so it suits
+ * a server whose load is not that (see README, Running on the internet).
  */
-export const LOAD_SHED_DEFAULTS: LoadShedConfig = { maxLagMs: 150, sampleMs: 20, maxBacklogMs: 50 };
+export const LOAD_SHED_DEFAULTS: LoadShedConfig = { maxLagMs: 150, sampleMs: 20, maxBacklogMs: 0 };
 
 /** The clock and timer the shedder runs on: the real ones, or a test's fake. */
 export interface ShedClock {
