@@ -1,7 +1,7 @@
 // A real Redis Sentinel set for integration tests and benches: a master, one replica and
 // `sentinels` redis-sentinel processes (quorum = majority) on free loopback ports, each in
 // its own temp dir; killMaster() SIGKILLs the master; stop() ends exactly the children it
-// spawned. Timings follow /work/shared/recipes/redis-sentinel.md (down-after 1000 ms).
+// spawned. Timings follow the shared Redis Sentinel recipe (recipes/redis-sentinel.md) (down-after 1000 ms).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
