@@ -7,7 +7,7 @@ const LAYERS = [
   ['wire'],
   ['config'],
   ['store'],
-  ['zone', 'geo'],
+  ['zone', 'geo', 'dnssec'],
   ['gslb'],
   ['model'],
   ['snapshot'],

@@ -12,6 +12,7 @@ import { HealthRepository } from './health/repository.js';
 import { AcmeRepository } from './acme/repository.js';
 import { XfrRepository } from './xfr/repository.js';
 import { CookieSecretRepository } from './protect/cookie-repository.js';
+import { DnssecKeyRepository } from './dnssec/key-repository.js';
 import { ReleaseRepository } from './snapshot/release-record.js';
 import { InstanceRepository } from './snapshot/instance-record.js';
 import type { SnapshotSource } from './snapshot/source.js';
@@ -28,6 +29,7 @@ export interface Repositories {
   acme: AcmeRepository;
   xfr: XfrRepository;
   cookies: CookieSecretRepository;
+  dnssec: DnssecKeyRepository;
   releases: ReleaseRepository;
   instances: InstanceRepository;
 }
@@ -45,6 +47,7 @@ export function repositories(store: Store, logger?: Logger): Repositories {
     acme: new AcmeRepository(store, logger),
     xfr: new XfrRepository(store),
     cookies: new CookieSecretRepository(store),
+    dnssec: new DnssecKeyRepository(store),
     releases: new ReleaseRepository(store),
     instances: new InstanceRepository(store),
   };
@@ -54,13 +57,14 @@ export function snapshotSource(r: Repositories): SnapshotSource {
   return {
     onChange: (listener) => r.store.onChange(listener),
     loadState: async (zone) => {
-      const [domains, nodes, zoneText, policy] = await Promise.all([
+      const [domains, nodes, zoneText, policy, dnssecKeys] = await Promise.all([
         r.domains.loadAll(),
         r.nodes.list(),
         r.zoneText.get(zone),
         r.policy.get(),
+        r.dnssec.list(zone),
       ]);
-      return { domains, nodes, zoneText, policy };
+      return { domains, nodes, zoneText, policy, ...(dnssecKeys.length ? { dnssecKeys } : {}) };
     },
     listAcmeTxt: (now) => r.acme.listTxt(now),
     advanceSerial: (zone, hash, floor) => r.serials.advance(zone, hash, floor),

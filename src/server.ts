@@ -2,6 +2,8 @@
 // start (GeoIP → store → seed → snapshot → health → DNS → hidden master → API) and stop
 // in reverse. stop() also cleans up
 // after a start that failed half-way.
+import { ensureZoneKey } from './dnssec/key-repository.js';
+import { algorithmNumber } from './dnssec/algorithm.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { parseListen } from './config/load.js';
@@ -246,6 +248,7 @@ export class Cirrus {
         );
       }
       if (this.storeUp) await this.seed();
+      if (this.storeUp && this.config.dnssec.enabled) await this.ensureDnssecKey();
       await this.snapshots.start({ from, storeUp: this.storeUp });
       const s = this.snapshots.current;
       this.logger.info(
@@ -332,6 +335,21 @@ export class Cirrus {
     const addr = this.externalDns.server.address();
     this.externalDnsAddress = { host, port: typeof addr === 'object' && addr ? addr.port : port };
     this.logger.info(this.externalDnsAddress, 'externaldns webhook listening');
+  }
+
+  /** DNSSEC on: the zone's first key, created once for every instance of the store. */
+  private async ensureDnssecKey(): Promise<void> {
+    const zone = this.config.zone.name;
+    const { created } = await ensureZoneKey(
+      this.repos.dnssec,
+      zone,
+      algorithmNumber(this.config.dnssec.algorithm),
+    );
+    if (created)
+      this.logger.info(
+        { zone, key: created.id, algorithm: this.config.dnssec.algorithm },
+        'DNSSEC: created the zone signing key; publish its DS at the parent (GET /v1/dnssec/ds)',
+      );
   }
 
   private async seed(): Promise<void> {

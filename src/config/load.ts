@@ -119,6 +119,12 @@ export const ENV_OVERRIDES: ReadonlyArray<{
     path: ['dns', 'rrl', 'rate'],
     parse: (v) => (/^\d+$/.test(v) ? Number(v) : v),
   },
+  {
+    env: 'DNSSEC',
+    path: ['dnssec', 'enabled'],
+    parse: (v) => (/^(on|true|1|yes)$/i.test(v) ? true : /^(off|false|0|no)$/i.test(v) ? false : v),
+  },
+  { env: 'DNSSEC_ALGORITHM', path: ['dnssec', 'algorithm'], parse: (v) => v.toLowerCase() },
   { env: 'SEED_DIR', path: ['seed', 'dir'], parse: (v) => (v === '' ? null : v) },
   { env: 'LOG_LEVEL', path: ['log', 'level'], parse: (v) => v },
   { env: 'ACME_DIRECTORY', path: ['acme', 'issuer', 'directory'], parse: (v) => v },

@@ -902,6 +902,60 @@ export const XfrConfig = Type.Object(
 );
 export type XfrConfig = Static<typeof XfrConfig>;
 
+export const DnssecConfig = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'DNSSEC=on: sign every answer online with a combined signing key per zone, created on first start and kept in the store',
+    }),
+    algorithm: Type.Union([Type.Literal('ecdsap256sha256'), Type.Literal('ed25519')], {
+      default: 'ecdsap256sha256',
+      description: 'DNSSEC_ALGORITHM: the algorithm of keys created from now on (13 or 15)',
+    }),
+    validityDays: Type.Integer({
+      minimum: 2,
+      maximum: 90,
+      default: 14,
+      description: 'how long a new signature is valid (before jitter)',
+    }),
+    refreshDays: Type.Integer({
+      minimum: 1,
+      maximum: 60,
+      default: 7,
+      description:
+        'a signature is replaced once less than this is left of it; signed transfers are re-signed (serial bump) at half this interval',
+    }),
+    jitterHours: Type.Integer({
+      minimum: 0,
+      maximum: 240,
+      default: 24,
+      description: 'up to this much added to each expiration at random, so re-signing spreads out',
+    }),
+    inceptionOffsetSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86400,
+      default: 3600,
+      description: 'signature inception this far in the past (resolvers with slow clocks)',
+    }),
+    keyTtl: Type.Integer({
+      minimum: 60,
+      maximum: 604800,
+      default: 3600,
+      description: 'TTL of DNSKEY, CDS and CDNSKEY',
+    }),
+    signatureCacheEntries: Type.Integer({
+      minimum: 1000,
+      maximum: 10000000,
+      default: 200000,
+      description:
+        'signatures kept for reuse per process; a tenth of them for denial proofs of nonexistent names',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type DnssecConfig = Static<typeof DnssecConfig>;
+
 export const Config = Type.Object(
   {
     zone: ZoneConfig,
@@ -916,6 +970,7 @@ export const Config = Type.Object(
     acme: AcmeConfig,
     xfr: XfrConfig,
     externalDns: ExternalDnsConfig,
+    dnssec: DnssecConfig,
     seed: Type.Object(
       {
         dir: Type.Union([Type.String(), Type.Null()], {

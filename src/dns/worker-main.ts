@@ -146,6 +146,7 @@ class Worker {
               config: this.config,
               previousOrders: this.live?.orderMemos,
               previousStatics: this.live?.statics,
+              previousSignatures: this.live?.signer?.cache,
             }),
           );
           await this.dns.prewarm(next, this.live);

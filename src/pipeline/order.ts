@@ -39,7 +39,11 @@
 //                    always settles the query (answer, referral, NXDOMAIN or NODATA).
 // end — from outcome to bytes:
 //   1. ECS scope     RFC 7871 §7.2.1: the widest scope the decisions need; §7.1.2: 0 for a
-//                    /0 source. DNSSEC signing and Extended DNS Errors go before encode.
+//                    /0 source. Extended DNS Errors go before encode.
+//   1b. DNSSEC       A DO query in a signed zone: RRSIGs from the signature cache and
+//                    compact denial (dnssec.ts); inside the stages' try, so a failure to
+//                    sign is SERVFAIL for this query only. Signed answers are cached like
+//                    others: the DO bit is part of the cache key.
 //   2. size          TCP 65535; UDP the client's EDNS size capped by ours, 512 without EDNS;
 //                    less the room a TSIG record takes.
 //   3. encode        Header, question, sections, OPT with ECS, NSID and the cookie last, TC
@@ -70,6 +74,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Stage } from './context.js';
 import { QueryContext, type PipelineSettings } from './context.js';
 import { runStages, toResponse } from './runner.js';
+import { signResponse } from './dnssec.js';
 import { needsExchange, type ExchangeHandler, type Signer } from './exchange.js';
 import {
   answerTtlOffsets,
@@ -430,7 +435,20 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     let failed = false;
     try {
       const ctx = new QueryContext(query, snapshot, settings);
-      response = toResponse(runStages(STAGES, ctx));
+      const outcome = runStages(STAGES, ctx);
+      response = toResponse(outcome);
+      // end 1b: DNSSEC, for a DO query in a signed zone.
+      const signer = snapshot.signer;
+      if (signer && query.edns?.dnssecOk)
+        response = signResponse(
+          outcome,
+          response,
+          query.qname,
+          query.qtype,
+          snapshot,
+          signer,
+          nowSeconds(),
+        );
       scope = ctx.ecsScope;
       cacheable = ctx.cacheable;
     } catch (err) {

@@ -17,6 +17,8 @@ import { planSteps, type PlanSource } from './plans.js';
 import type { Snapshot } from './snapshot.js';
 import { runSteps } from './steps.js';
 import { zoneContent, type StaticParse } from './zone-content.js';
+import { nextDue, signingContent } from './signing.js';
+import type { SignatureCache } from '../dnssec/signature-cache.js';
 
 export interface BuildInput {
   config: Config;
@@ -33,6 +35,8 @@ export interface BuildInput {
   previousStatics?: StaticParse | undefined;
   /** Where the digest `contentHash` left off, handed on with the snapshot (content-hash.ts). */
   hashCarry?: HashCarry | undefined;
+  /** The live snapshot's signatures: reused while the same keys sign the same content. */
+  previousSignatures?: SignatureCache | undefined;
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
@@ -136,6 +140,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
   const plans = planSource.plans;
 
   const now = input.now ?? Date.now();
+  const signing = signingContent(config, state.dnssecKeys, now, input.previousSignatures);
   const content = zoneContent(
     config,
     state,
@@ -144,6 +149,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     now,
     input.previousStatics,
     warnings,
+    signing?.apex ?? [],
   );
 
   return {
@@ -161,6 +167,7 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     statics: content.statics,
     hashCarry: input.hashCarry,
     warnings,
-    nextExpiry: content.nextExpiry,
+    nextExpiry: nextDue(config, state.dnssecKeys, content.nextExpiry, now),
+    signer: signing?.signer,
   };
 }

@@ -2,6 +2,7 @@
 // and GSLB sections, zone text, domains, nodes, policy, challenge values). Equal digests
 // keep the serial; health counters and challenge expiries are not content.
 import { createHash, type Hash } from 'node:crypto';
+import { dnssecHashPart } from './signing.js';
 import type { Config } from '../config/schema.js';
 import type { StoreState } from './source.js';
 import { BUILD_CHUNK, runSteps } from './steps.js';
@@ -37,8 +38,8 @@ export function sameObjects(a: readonly object[], b: readonly object[]): boolean
 }
 
 /** Digest of everything that shapes the zone's content; equal digests keep the serial. */
-export function contentHash(config: Config, state: StoreState): string {
-  return runSteps(contentHashSteps(config, state)).digest;
+export function contentHash(config: Config, state: StoreState, now = Date.now()): string {
+  return runSteps(contentHashSteps(config, state, undefined, now)).digest;
 }
 
 /**
@@ -52,6 +53,7 @@ export function* contentHashSteps(
   config: Config,
   state: StoreState,
   previous?: HashCarry,
+  now = Date.now(),
 ): Generator<void, ContentDigest> {
   const head = `[${JSON.stringify(config.zone)},${JSON.stringify(config.gslb)},${JSON.stringify(state.zoneText ?? '')},[`;
   let h: Hash;
@@ -112,6 +114,9 @@ export function* contentHashSteps(
     h.update(
       `,${JSON.stringify(config.acme.zone)},${JSON.stringify(config.acme.txtTtl)},${JSON.stringify(acmeTxtRecords(config, state.acmeTxt))}`,
     );
+  // DNSSEC keys and the re-signing period: appended only when the zone is signed.
+  const dnssec = dnssecHashPart(config, state.dnssecKeys, now);
+  if (dnssec !== undefined) h.update(`,${dnssec}`);
   h.update(']');
   return { digest: h.digest('hex'), carry };
 }

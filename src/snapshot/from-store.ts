@@ -7,6 +7,7 @@ import { buildSteps, type BuildInput } from './build.js';
 import { contentHashSteps } from './content-hash.js';
 import { firstExpiry, soaRecord } from './zone-content.js';
 import { unixSerial } from './serial.js';
+import { nextDue } from './signing.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface FromStoreOptions {
@@ -64,11 +65,13 @@ export async function buildFromStore(
     acmeTxt: await store.listAcmeTxt(now),
   };
   const prev = opts.previous;
-  const { digest: hash, carry } = await drive(contentHashSteps(config, state, prev?.hashCarry));
+  const { digest: hash, carry } = await drive(
+    contentHashSteps(config, state, prev?.hashCarry, now),
+  );
   if (
     opts.reuse &&
     prev?.contentHash === hash &&
-    prev.nextExpiry === firstExpiry(state.acmeTxt, now)
+    prev.nextExpiry === nextDue(config, state.dnssecKeys, firstExpiry(state.acmeTxt, now), now)
   )
     return 'unchanged';
   // Build before claiming a serial, so a broken change never consumes one; the draft is
@@ -85,6 +88,7 @@ export async function buildFromStore(
       previousPlans: opts.previous?.planSource,
       previousStatics: opts.previous?.statics,
       hashCarry: carry,
+      previousSignatures: opts.previous?.signer?.cache,
     }),
   );
   const serial =

@@ -9,6 +9,7 @@ import type { HashCarry } from './content-hash.js';
 import type { PlanSource } from './plans.js';
 import type { StaticParse } from './zone-content.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
+import type { ZoneSigner } from '../dnssec/signer.js';
 
 export interface Snapshot {
   /** Build sequence number within this process. */
@@ -36,6 +37,8 @@ export interface Snapshot {
   readonly warnings: readonly string[];
   /** When the first challenge TXT value in the zone expires (ms): the next rebuild is due. */
   readonly nextExpiry?: number | undefined;
+  /** Signs answers of a DNSSEC-signed zone; undefined when the zone is not signed. */
+  readonly signer?: ZoneSigner | undefined;
 }
 
 /** The zone that holds `qname`, if we are authoritative for it. */

@@ -4,6 +4,7 @@ import type { Domain, EdgeNode } from '../model/domain.js';
 import type { GslbPolicy } from '../gslb/policy-model.js';
 import type { AcmeTxt } from '../model/acme.js';
 import type { StoreChange } from '../store/store.js';
+import type { StoredKey } from '../dnssec/keys.js';
 
 export interface StoreState {
   /** Shared with the store: replaced whole on every write, never changed in place. */
@@ -15,6 +16,8 @@ export interface StoreState {
   policy: GslbPolicy | null;
   /** Unexpired challenge TXT values; filled by the snapshot loader (listAcmeTxt), not loadState. */
   acmeTxt?: AcmeTxt[];
+  /** The zone's DNSSEC keys ([] or absent: none); served only with dnssec.enabled. */
+  dnssecKeys?: StoredKey[];
 }
 
 /** The publish gate's release marker, shared by every instance (release-record.ts). */

@@ -117,6 +117,8 @@ export function zoneContent(
   now: number,
   previousStatics: StaticParse | undefined,
   warnings: string[],
+  /** DNSKEY, CDS and CDNSKEY of a signed zone. */
+  keyRecords: readonly ResourceRecord[] = [],
 ): ZoneContent {
   const parsed = staticRecords(config, state.zoneText, previousStatics);
   const statics = (parsed?.records ?? []).filter((r) => {
@@ -142,6 +144,7 @@ export function zoneContent(
   });
   const zone = new ZoneData(config.zone.name, soaRecord(config, serial), [
     ...apexRecords(config),
+    ...keyRecords,
     ...statics,
     ...served,
   ]);

@@ -48,6 +48,9 @@ export interface EncodeLimits {
 
 const scratch = Buffer.allocUnsafe(MAX_MESSAGE + 512);
 
+/** RFC 4034 §3: an RRSIG travels with the RRset before it. */
+const RRSIG = 46;
+
 class Overflow extends Error {}
 
 class Writer {
@@ -205,7 +208,7 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
     counts[0] = counts[1] = 0;
   }
   if (!truncated) {
-    // Additional data is optional: keep whole RRsets that fit, in order.
+    // Additional data is optional: keep whole RRsets (with their RRSIGs) that fit, in order.
     let i = 0;
     const add = res.additional;
     while (i < add.length) {
@@ -216,7 +219,8 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
         while (
           j < add.length &&
           (add[j] as ResourceRecord).name === first.name &&
-          (add[j] as ResourceRecord).type === first.type
+          ((add[j] as ResourceRecord).type === first.type ||
+            (add[j] as ResourceRecord).type === RRSIG)
         ) {
           w.record(add[j] as ResourceRecord);
           j++;
