@@ -13,28 +13,18 @@
 // Everything lives in a temp dir; only 127.0.0.1 is queried; only the processes started
 // here are stopped. Knobs: see P below and bench/README.md.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
 import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
 import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen, realgenArgs, realisticTable } from './realistic.mjs';
+import { cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
-const envNum = (name, def) => (process.env[name] ? Number(process.env[name]) : def);
 const P = {
   domains: envNum('BENCH_DOMAINS', 10000),
   nodes: envNum('BENCH_NODES', 200),
@@ -59,17 +49,12 @@ if (!P.suites.has('gslb')) P.servers = P.servers.filter((s) => REAL.servers.incl
 // Each server on a core of its own, the load generators on the others (taskset): on a
 // small machine the scheduler otherwise parks the server behind dnsperf for whole time
 // slices, and every server's p99 measures that rather than itself. BENCH_PIN=0 turns it off.
-const CPUS = availableParallelism();
-const PIN = CPUS >= 2 && envNum('BENCH_PIN', 1) === 1;
-const SERVER_CPUS = String(CPUS - 1);
-const LOAD_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : '0';
-const onCpus = (cpus, cmd, args) =>
-  PIN && cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
+const PLAN = cpuPlan();
+const { pin: PIN, serverCpus: SERVER_CPUS, loadCpus: LOAD_CPUS, onCpus } = PLAN;
 const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 420) - 10) * 1000;
 // dnsperf -E: ECS option 8, family 1, source /24, scope 0, 81.2.69.0 (RFC 7871 §6).
 const ECS = '8:00011800510245';
 
-const started = new Map(); // name → { child, pids: Set, exited }
 const notes = [];
 const tmp = mkdtempSync(join(tmpdir(), 'cirrus-gslb-bench-'));
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -77,79 +62,14 @@ const note = (msg) => {
   notes.push(msg);
   log(`NOTE: ${msg}`);
 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- processes
 
-function track(name, child) {
-  started.set(name, { child, pids: new Set([child.pid]), exited: false });
-  child.on('exit', () => {
-    const s = started.get(name);
-    if (s) s.exited = true;
-  });
-}
-function remember(name) {
-  const s = started.get(name);
-  if (s && !s.exited) for (const pid of processTree(s.child.pid)) s.pids.add(pid);
-}
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-async function stop(names) {
-  for (const name of names) remember(name);
-  for (const name of names) {
-    const s = started.get(name);
-    if (s && alive(s.child.pid)) s.child.kill(name.startsWith('dnsperf') ? 'SIGINT' : 'SIGTERM');
-  }
-  const pids = names.flatMap((n) => [...(started.get(n)?.pids ?? [])]);
-  const until = Date.now() + 5000;
-  while (Date.now() < until && pids.some(alive)) await sleep(100);
-  for (const pid of pids) {
-    if (!alive(pid)) continue;
-    log(`pid ${pid} did not stop on SIGTERM; SIGKILL`);
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  for (const n of names) started.delete(n);
-}
-let cleaning = false;
-async function cleanup(code) {
-  if (cleaning) return;
-  cleaning = true;
-  await stop([...started.keys()]);
-  if (process.env.BENCH_KEEP === '1') log(`temp dir kept: ${tmp}`);
-  else rmSync(tmp, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void cleanup(130));
-setTimeout(() => {
-  log(`deadline of ${DEADLINE_MS / 1000}s reached; stopping`);
-  void cleanup(124);
-}, DEADLINE_MS).unref();
+const procs = new ProcessSet({ tmp, log, plan: PLAN });
+const cleanup = procs.exitOnSignalsAndDeadline(DEADLINE_MS);
+const remember = (name) => procs.remember(name);
+const stop = (names) => procs.stop(names);
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const udp = createSocket('udp4');
-    udp.once('error', reject);
-    udp.bind(0, '127.0.0.1', () => {
-      const port = udp.address().port;
-      const tcp = createServer();
-      tcp.once('error', () => {
-        udp.close();
-        freePort().then(resolvePort, reject);
-      });
-      tcp.listen(port, '127.0.0.1', () => tcp.close(() => udp.close(() => resolvePort(port))));
-    });
-  });
-}
 function dig(port, ...args) {
   const r = spawnSync('dig', ['@127.0.0.1', '-p', String(port), '+time=1', '+tries=1', ...args], {
     encoding: 'utf8',
@@ -159,19 +79,12 @@ function dig(port, ...args) {
 }
 /** Starts a server; `pin: false` leaves it on every core (Cirrus with DNS workers). */
 function launch(name, cmd, args, opts = {}) {
-  const logFile = join(tmp, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const { pin = true, ...spawnOpts } = opts;
-  const [c, a] = onCpus(pin ? SERVER_CPUS : undefined, cmd, args);
-  const child = spawn(c, a, { cwd: tmp, ...spawnOpts, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  track(name, child);
-  return { name, pid: child.pid, logFile };
+  return procs.launch(name, cmd, args, opts);
 }
 async function waitForDns(server, zone, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (started.get(server.name)?.exited)
+    if (procs.exited(server.name))
       throw new Error(
         `${server.name} exited during start-up:\n${readFileSync(server.logFile, 'utf8').slice(-3000)}`,
       );
@@ -208,13 +121,13 @@ function rssMb(pid) {
  * limit): its output and the CPU it used (polled, as it is gone once it exits).
  */
 function runLoad(name, cmd, args, limitSeconds) {
-  if (cleaning) return Promise.reject(new Error('stopping'));
+  if (procs.stopping) return Promise.reject(new Error('stopping'));
   const outFile = join(tmp, `${name}.out`);
   const fd = openSync(outFile, 'w');
   const [c, a] = onCpus(LOAD_CPUS, cmd, args);
   const child = spawn(c, a, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  track(name, child);
+  procs.track(name, child);
   let cpu = 0;
   const poll = setInterval(() => (cpu = processCpuSeconds(child.pid) ?? cpu), 100);
   return new Promise((res, rej) => {
@@ -223,7 +136,7 @@ function runLoad(name, cmd, args, limitSeconds) {
     child.on('exit', (code) => {
       clearTimeout(kill);
       clearInterval(poll);
-      started.delete(name);
+      procs.forget(name);
       const text = readFileSync(outFile, 'utf8');
       if (code !== 0) rej(new Error(`${cmd} exited ${code}:\n${text.slice(-2000)}`));
       else res({ text, cpu });
@@ -241,8 +154,8 @@ function runDnsperf(tag, port, args, limitSeconds) {
  * phases and reports the server's CPU from the pids of its tree.
  */
 async function runRealgen(server, realgen, namesFile, zone) {
-  remember(server.name);
-  const pids = [...(started.get(server.name)?.pids ?? [server.pid])];
+  const pids = procs.pids(server.name);
+  if (pids.length === 0) pids.push(server.pid);
   const args = realgenArgs({ port: server.port, namesFile, zone, pids });
   const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 10;
   const r = readRealgen((await runLoad(`realgen-${server.name}`, realgen, args, limit)).text);
@@ -382,31 +295,6 @@ function cirrusEnv(extra) {
   const env = { ...process.env, LOG_LEVEL: 'warn', DNS_RRL_RATE: '0', ...extra };
   for (const k of ['REDIS_URL', 'CNAME_BASE_DOMAIN']) delete env[k];
   return env;
-}
-
-function nsdConf(dir, port, zone) {
-  return `server:
-  ip-address: 127.0.0.1
-  port: ${port}
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  pidfile: "${dir}/nsd.pid"
-  xfrdfile: ""
-  xfrdir: "${dir}"
-  logfile: "${dir}/nsd.log"
-  verbosity: 1
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "${zone}"
-  zonefile: "bench.zone"
-`;
 }
 
 /** gdnsd: the same zone with every base name a DYNA geoip resource over the same .mmdb. */

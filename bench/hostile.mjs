@@ -13,27 +13,17 @@
 // bench/loadgen/realgen.c (compiled here), on CPU 0; each server on CPU 1. Everything lives
 // in a temp dir, only 127.0.0.0/8 is used, and every process started here is stopped.
 import { spawn, execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';
 import { processTree } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen } from './realistic.mjs';
+import { cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
-const envNum = (name, def) => (process.env[name] ? Number(process.env[name]) : def);
 const P = {
   domains: envNum('BENCH_DOMAINS', 10000),
   nodes: envNum('BENCH_NODES', 200),
@@ -49,18 +39,13 @@ const P = {
     ? Number(process.env.BENCH_SHED_BACKLOG_MS)
     : undefined,
 };
-const CPUS = availableParallelism();
-const PIN = CPUS >= 2 && envNum('BENCH_PIN', 1) === 1;
-const SERVER_CPUS = String(CPUS - 1);
-const LOAD_CPUS = CPUS > 2 ? `0-${CPUS - 2}` : '0';
-const onCpus = (cpus, cmd, args) =>
-  PIN && cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
+const PLAN = cpuPlan();
+const { loadCpus: LOAD_CPUS, onCpus } = PLAN;
 const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 300) - 10) * 1000;
 
-const started = new Map(); // name → child
 const tmp = mkdtempSync(join(tmpdir(), 'cirrus-hostile-bench-'));
 const log = (msg) => process.stderr.write(`[hostile] ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const procs = new ProcessSet({ tmp, log, plan: PLAN });
 const notes = [];
 const note = (msg) => {
   notes.push(msg);
@@ -69,70 +54,10 @@ const note = (msg) => {
 
 // ---------------------------------------------------------------- processes
 
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-async function stopAll() {
-  const pids = [];
-  for (const child of started.values()) {
-    pids.push(...processTree(child.pid));
-    if (alive(child.pid)) child.kill('SIGTERM');
-  }
-  const until = Date.now() + 5000;
-  while (Date.now() < until && pids.some(alive)) await sleep(100);
-  for (const pid of pids.filter(alive)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  started.clear();
-}
-let cleaning = false;
-async function cleanup(code) {
-  if (cleaning) return;
-  cleaning = true;
-  await stopAll();
-  if (process.env.BENCH_KEEP === '1') log(`temp dir kept: ${tmp}`);
-  else rmSync(tmp, { recursive: true, force: true });
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void cleanup(130));
-setTimeout(() => {
-  log(`deadline of ${DEADLINE_MS / 1000}s reached; stopping`);
-  void cleanup(124);
-}, DEADLINE_MS).unref();
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const udp = createSocket('udp4');
-    udp.once('error', rej);
-    udp.bind(0, '127.0.0.1', () => {
-      const port = udp.address().port;
-      const tcp = createServer();
-      tcp.once('error', () => {
-        udp.close();
-        freePort().then(res, rej);
-      });
-      tcp.listen(port, '127.0.0.1', () => tcp.close(() => udp.close(() => res(port))));
-    });
-  });
-}
+const cleanup = procs.exitOnSignalsAndDeadline(DEADLINE_MS);
 
 function launch(name, cmd, args, opts = {}) {
-  const logFile = join(tmp, `${name}.log`);
-  const fd = openSync(logFile, 'w');
-  const [c, a] = onCpus(SERVER_CPUS, cmd, args);
-  const child = spawn(c, a, { cwd: tmp, ...opts, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  started.set(name, child);
-  return { name, child, logFile };
+  return procs.launch(name, cmd, args, opts);
 }
 
 async function waitForDns(server, zone) {
@@ -240,12 +165,12 @@ function runGen(name, realgen, args, limitSeconds) {
   const [c, a] = onCpus(LOAD_CPUS, realgen, args);
   const child = spawn(c, a, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  started.set(name, child);
+  procs.track(name, child);
   return new Promise((res, rej) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), (limitSeconds + 20) * 1000);
     child.on('exit', (code) => {
       clearTimeout(kill);
-      started.delete(name);
+      procs.forget(name);
       const text = readFileSync(outFile, 'utf8');
       if (code !== 0) rej(new Error(`realgen ${name} exited ${code}:\n${text.slice(-2000)}`));
       else res(readRealgen(text));
@@ -397,35 +322,6 @@ async function scenarios(server, ctx) {
 
 // ---------------------------------------------------------------- servers
 
-function nsdConf(dir, port, zone) {
-  // NSD's RRL defaults (rrl-ratelimit 200, rrl-slip 2, /24 and /56), written out.
-  return `server:
-  ip-address: 127.0.0.1
-  port: ${port}
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  pidfile: "${dir}/nsd.pid"
-  xfrdfile: ""
-  xfrdir: "${dir}"
-  logfile: "${dir}/nsd.log"
-  verbosity: 1
-  rrl-ratelimit: 200
-  rrl-slip: 2
-  rrl-ipv4-prefix-length: 24
-  rrl-ipv6-prefix-length: 56
-remote-control:
-  control-enable: no
-zone:
-  name: "${zone}"
-  zonefile: "bench.zone"
-`;
-}
-
 async function main() {
   const date = new Date().toISOString();
   const loadStart = loadavg();
@@ -479,7 +375,7 @@ async function main() {
       s.apiPort = port.api;
     } else if (name === 'nsd') {
       writeFileSync(join(dir, 'bench.zone'), zoneText);
-      writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port.nsd, zone));
+      writeFileSync(join(dir, 'nsd.conf'), nsdConf(dir, port.nsd, zone, { rrl: true }));
       s = launch(name, 'nsd', ['-d', '-c', join(dir, 'nsd.conf')], { cwd: dir });
     } else throw new Error(`unknown server ${name}`);
     s.port = port[name];
@@ -488,7 +384,7 @@ async function main() {
     results[name] = await scenarios(s, ctx);
     s.child.kill('SIGTERM');
     await sleep(1000);
-    started.delete(name);
+    procs.forget(name);
   }
   const report = {
     date,

@@ -4,7 +4,6 @@
 // file at once and catches up when Redis returns; a corrupt file is set aside.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
@@ -22,6 +21,7 @@ import { finishConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { Cirrus } from '../../src/server.js';
 import { dig } from '../helpers/dig.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const ZONE = 'cdn.example.net';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,35 +85,6 @@ async function startWithoutToken(raw: Record<string, unknown>): Promise<RunningC
     token: '',
     stop: () => cirrus.stop(),
   };
-}
-
-/** A TCP relay to Redis that can be cut and restored: Redis unreachable, its data kept. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = createConnection({ host: '127.0.0.1', port: this.target });
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.server = server;
-  }
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
 }
 
 describe('publish gate on a real redis-server', () => {
@@ -229,14 +200,14 @@ describe('publish gate on a real redis-server', () => {
 
 describe('last-known-good on a real redis-server', () => {
   let redis: RedisServer;
-  let relay: Relay;
+  let relay: TcpRelay;
   let dir: string;
   let lkgFile: string;
   const running: RunningCirrus[] = [];
 
   before(async () => {
     redis = await startRedis();
-    relay = new Relay(await freePort(), redis.port);
+    relay = new TcpRelay(await freePort(), redis.port);
     await relay.open();
     dir = mkdtempSync(join(tmpdir(), 'cirrus-lkg-'));
     lkgFile = join(dir, 'data', 'last-known-good.lkg');

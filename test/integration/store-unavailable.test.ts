@@ -3,43 +3,14 @@
 // the same write succeeds with nothing of the refused one applied.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { startCirrus, type RunningCirrus } from '../helpers/cirrus.js';
 import { dig } from '../helpers/dig.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP relay to Redis that can be cut and restored: Redis unreachable, its data kept. */
-class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = createConnection({ host: '127.0.0.1', port: this.target });
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.server = server;
-  }
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 /** POST with the test token; the raw Response, so headers can be read. */
 function post(run: RunningCirrus, path: string, body: unknown): Promise<Response> {
@@ -52,13 +23,13 @@ function post(run: RunningCirrus, path: string, body: unknown): Promise<Response
 
 describe('writes while Redis is unreachable', () => {
   let redis: RedisServer;
-  let relay: Relay;
+  let relay: TcpRelay;
   let run: RunningCirrus;
   let direct: Redis;
 
   before(async () => {
     redis = await startRedis();
-    relay = new Relay(await freePort(), redis.port);
+    relay = new TcpRelay(await freePort(), redis.port);
     await relay.open();
     run = await startCirrus({}, new RedisStore({ url: `redis://127.0.0.1:${relay.port}` }));
     direct = new Redis(redis.url);
