@@ -173,7 +173,6 @@ export class Cirrus {
         zoneUpdateExchange({
           config: this.config,
           zoneText: this.repos.zoneText,
-          catchUp: () => this.repos.store.catchUp(),
           listAcmeTxt: (now) => this.repos.acme.listTxt(now),
           snapshot: () => this.snapshots.current,
           peers: () => this.master.currentPeers,
@@ -315,7 +314,6 @@ export class Cirrus {
     const repos = this.repos;
     const provider = new ExternalDnsProvider({
       config: this.config,
-      store: repos.store,
       zoneText: repos.zoneText,
       domains: repos.domains,
       loadState: () => snapshotSource(repos).loadState(this.config.zone.name),

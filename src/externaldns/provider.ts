@@ -5,10 +5,9 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/logger.js';
-import type { Store } from '../store/store.js';
 import type { Domain, Origin } from '../model/domain.js';
 import type { DomainRepository } from '../domains/repository.js';
-import { zoneKeys, type ZoneTextRepository } from '../zone/repository.js';
+import type { ZoneTextRepository } from '../zone/repository.js';
 import { parseZoneText } from '../zone/parse.js';
 import { buildSnapshot } from '../snapshot/build.js';
 import type { StoreState } from '../snapshot/source.js';
@@ -34,7 +33,6 @@ import {
 
 export interface ExternalDnsDeps {
   config: Config;
-  store: Store;
   zoneText: ZoneTextRepository;
   domains: DomainRepository;
   /** The store's content as the snapshot builder reads it, for trial builds. */
@@ -353,39 +351,36 @@ export class ExternalDnsProvider {
     additions: readonly StaticChange[],
     domainPuts: readonly Domain[],
   ): Promise<void> {
-    const key = zoneKeys.zoneText(this.zone);
-    for (let attempt = 1; ; attempt++) {
-      const before = (await this.deps.store.get(key)) ?? null;
-      const text = this.edit(this.parse(before), removals, additions);
-      const state = await this.deps.loadState();
-      const names = new Set(domainPuts.map((d) => d.domain));
-      try {
-        buildSnapshot({
-          config: this.deps.config,
-          state: {
-            ...state,
-            zoneText: text,
-            domains: [...state.domains.filter((d) => !names.has(d.domain)), ...domainPuts],
-          },
-          generation: 0,
-          serial: 0,
-          // A trial build only validates: no serial is claimed, so no digest is needed.
-          contentHash: '',
-        });
-      } catch (err) {
-        throw new ValidationError(`the change would not build: ${errorMessage(err)}`);
-      }
-      const written = await this.deps.store.write([{ op: 'set', key, value: text }], {
-        if: [{ key, equals: before ?? undefined }],
-        change: 'zone',
-      });
-      if (written) return;
-      if (attempt >= WRITE_ATTEMPTS) {
-        throw new ConflictError(
-          `the static records of ${this.zone} kept changing under this change; try again`,
-        );
-      }
-    }
+    const result = await this.deps.zoneText.edit(
+      this.zone,
+      async (before) => {
+        const text = this.edit(this.parse(before), removals, additions);
+        const state = await this.deps.loadState();
+        const names = new Set(domainPuts.map((d) => d.domain));
+        try {
+          buildSnapshot({
+            config: this.deps.config,
+            state: {
+              ...state,
+              zoneText: text,
+              domains: [...state.domains.filter((d) => !names.has(d.domain)), ...domainPuts],
+            },
+            generation: 0,
+            serial: 0,
+            // A trial build only validates: no serial is claimed, so no digest is needed.
+            contentHash: '',
+          });
+        } catch (err) {
+          throw new ValidationError(`the change would not build: ${errorMessage(err)}`);
+        }
+        return { text, result: 'written' as const };
+      },
+      { attempts: WRITE_ATTEMPTS, pauseMs: 0 },
+    );
+    if (result === 'conflict')
+      throw new ConflictError(
+        `the static records of ${this.zone} kept changing under this change; try again`,
+      );
   }
 
   /** The zone text with `removals` taken out and `additions` put in, one record a line. */

@@ -56,8 +56,6 @@ const RETRY_PAUSE_MS = 50;
 export interface ZoneUpdateDeps {
   config: Config;
   zoneText: ZoneTextRepository;
-  /** Takes in other writers' changes before the read that decides (Store.catchUp). */
-  catchUp: () => Promise<void>;
   listAcmeTxt: (now: number) => Promise<AcmeTxt[]>;
   snapshot: () => Snapshot;
   peers: () => Peers;
@@ -192,26 +190,23 @@ async function handle(
   if (!signer) return refuse(Rcode.REFUSED, 'unsigned', true);
   if (!scope) return refuse(Rcode.REFUSED, 'the key has no UPDATE scope', true);
 
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const result = await serialize(() => attemptUpdate(deps, zone, parsed, scope));
-      if (result === 'conflict') {
-        if (attempt < ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, Math.random() * RETRY_PAUSE_MS));
-          continue;
-        }
-        throw new Error('the zone text kept changing under the update');
-      }
-      if (result.changed > 0) await deps.flush();
-      logger.info(
-        { client: query.clientAddress, key: keyName, changes: result.changed },
-        'dynamic update',
-      );
-      return answer(Rcode.NOERROR);
-    } catch (err) {
-      if (err instanceof UpdateAnswer) return refuse(err.rcode, err.why, err.prohibited);
-      throw err;
-    }
+  try {
+    const result = await serialize(() =>
+      deps.zoneText.edit(zone, (text) => attemptUpdate(deps, zone, parsed, scope, text), {
+        attempts: ATTEMPTS,
+        pauseMs: RETRY_PAUSE_MS,
+      }),
+    );
+    if (result === 'conflict') throw new Error('the zone text kept changing under the update');
+    if (result.changed > 0) await deps.flush();
+    logger.info(
+      { client: query.clientAddress, key: keyName, changes: result.changed },
+      'dynamic update',
+    );
+    return answer(Rcode.NOERROR);
+  } catch (err) {
+    if (err instanceof UpdateAnswer) return refuse(err.rcode, err.why, err.prohibited);
+    throw err;
   }
 }
 
@@ -263,19 +258,20 @@ function toText(zone: string, model: Model): string {
 }
 
 /**
- * Reads the stored text once, checks and applies the message against it, and writes the
- * result only if the text is still the stored one: 'conflict' when it was not.
+ * Checks and applies the message against the stored `text`: the text to write (undefined
+ * when nothing changes) and how many records changed. The caller writes it only if the
+ * text is still the stored one (ZoneTextRepository.edit).
  */
 async function attemptUpdate(
   deps: ZoneUpdateDeps,
   zone: string,
   msg: UpdateMessage,
   scope: UpdateScope,
-): Promise<{ changed: number } | 'conflict'> {
+  text: string | null,
+): Promise<{ text: string | undefined; result: { changed: number } }> {
   const { config } = deps;
   const now = Date.now();
-  await deps.catchUp();
-  const [text, acmeTxt] = await Promise.all([deps.zoneText.get(zone), deps.listAcmeTxt(now)]);
+  const acmeTxt = await deps.listAcmeTxt(now);
   const snapshot = deps.snapshot();
   const baseNames = snapshot.plans;
   const view = (zoneText: string | null): ZoneData =>
@@ -321,7 +317,7 @@ async function attemptUpdate(
   const model = toModel(statics);
   let changed = 0;
   for (const u of msg.updates) changed += apply(model, u, scope, zone);
-  if (changed === 0) return { changed };
+  if (changed === 0) return { text: undefined, result: { changed } };
 
   const next = toText(zone, model);
   try {
@@ -330,8 +326,7 @@ async function attemptUpdate(
     // The checks the snapshot build makes (CNAME and other data, records outside the zone).
     throw new UpdateAnswer(Rcode.REFUSED, `the zone would be invalid: ${errorMessage(err)}`);
   }
-  const written = await deps.zoneText.replace(zone, text, next);
-  return written ? { changed } : 'conflict';
+  return { text: next, result: { changed } };
 }
 
 /** RFC 2136 §3.4.1.2: the form of each update RR. */

@@ -30,4 +30,26 @@ export class ZoneTextRepository {
       change: 'zone',
     });
   }
+
+  /**
+   * Read-modify-write of the zone text with compare-and-set: `change` gets the stored text
+   * (null: none) and returns the text to store, or undefined when there is nothing to write,
+   * with a result of its own. When another writer stored first, it runs again on the new
+   * text, after a random pause of up to `pauseMs`, at most `attempts` times in all; then
+   * 'conflict'. What `change` throws is thrown.
+   */
+  async edit<T>(
+    zone: string,
+    change: (text: string | null) => Promise<{ text: string | undefined; result: T }>,
+    opts: { attempts: number; pauseMs: number },
+  ): Promise<T | 'conflict'> {
+    for (let attempt = 1; attempt <= opts.attempts; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, Math.random() * opts.pauseMs));
+      await this.store.catchUp();
+      const before = await this.get(zone);
+      const { text, result } = await change(before);
+      if (text === undefined || (await this.replace(zone, before, text))) return result;
+    }
+    return 'conflict';
+  }
 }

@@ -13,6 +13,7 @@ import { repos } from '../helpers/repos.js';
 import { classify, EndpointRefusal, type Endpoint } from '../../src/externaldns/endpoint.js';
 import { ExternalDnsProvider } from '../../src/externaldns/provider.js';
 import { acceptsWebhookJson } from '../../src/api/externaldns.js';
+import { ZoneTextRepository } from '../../src/zone/repository.js';
 
 const config = finishConfig({ seed: { dir: null }, store: { file: null } }, 'test');
 const Z = 'cdn.example.net';
@@ -228,8 +229,7 @@ describe('ExternalDnsProvider.apply', () => {
     const store = racingStore(inner, key, 'old 300 IN A 192.0.2.1\nother 60 IN TXT "theirs"\n');
     const provider = new ExternalDnsProvider({
       config,
-      store,
-      zoneText: r.zoneText,
+      zoneText: new ZoneTextRepository(store),
       domains: r.domains,
       loadState: () => snapshotSource(r).loadState(Z),
       flush: async () => {},
