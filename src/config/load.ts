@@ -252,6 +252,11 @@ export function finishConfig(raw: unknown, what = 'config'): Config {
       tls.cert === null ? 'store.redis.tls.cert' : 'store.redis.tls.key',
     );
   checkListen(cfg.api.listen, 'api.listen', what);
+  if (cfg.dnssec.refreshDays >= cfg.dnssec.validityDays)
+    throw new ConfigError(
+      `${what}: dnssec.refreshDays (${cfg.dnssec.refreshDays}) must be below dnssec.validityDays (${cfg.dnssec.validityDays}): a signature is replaced once less than refreshDays of it is left`,
+      'dnssec.refreshDays',
+    );
   cfg.acme.zone = normalizeName(cfg.acme.zone ?? `acme.${zone}`);
   if (!isSubdomainOf(cfg.acme.zone, zone) || cfg.acme.zone === zone) {
     throw new ConfigError(

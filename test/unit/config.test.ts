@@ -36,6 +36,25 @@ describe('config', () => {
     assert.equal(c.zone.soa.rname, 'hostmaster.cdn.example.net');
   });
 
+  it('DNSSEC: off by default, DNSSEC=on and DNSSEC_ALGORITHM turn it on, bad values are named', () => {
+    assert.equal(loadConfig({ env: {} }).dnssec.enabled, false);
+    const on = loadConfig({ env: { DNSSEC: 'on', DNSSEC_ALGORITHM: 'Ed25519' } });
+    assert.equal(on.dnssec.enabled, true);
+    assert.equal(on.dnssec.algorithm, 'ed25519');
+    assert.equal(loadConfig({ env: { DNSSEC: 'off' } }).dnssec.enabled, false);
+    fails(() => loadConfig({ env: { DNSSEC: 'maybe' } }), 'dnssec.enabled', /boolean/);
+    fails(() => loadConfig({ env: { DNSSEC_ALGORITHM: 'rsasha256' } }), 'dnssec.algorithm', /./);
+    fails(
+      () =>
+        loadConfig({
+          env: {},
+          file: file('d.yaml', 'dnssec:\n  validityDays: 7\n  refreshDays: 7\n'),
+        }),
+      'dnssec.refreshDays',
+      /must be below dnssec.validityDays/,
+    );
+  });
+
   it('reads YAML and JSON files', () => {
     const y = loadConfig({
       env: {},
