@@ -9,7 +9,8 @@ import type { GeoLookup } from '../geo/geo-record.js';
 import type { GslbRequest } from '../gslb/answer.js';
 import type { Decision } from '../gslb/decide.js';
 import type { HealthBounds, HealthClock } from '../gslb/health-bound.js';
-import { locate, type Location } from '../gslb/location.js';
+import type { Location } from '../gslb/location.js';
+import { locationMemoFor } from '../gslb/location-memo.js';
 import type { Outcome } from './outcome.js';
 
 /** One vantage's (instance's) latest verdict on a node, as `_health` shows it. */
@@ -69,8 +70,12 @@ export class QueryContext implements GslbRequest {
   noHealthy = false;
   /** The shortest TTL among the GSLB decisions of this response (Infinity: none made). */
   gslbTtl = Infinity;
-  private withEcs: Location | undefined;
-  private withoutEcs: Location | undefined;
+  /**
+   * The locations answers were computed for, by the domain's ECS setting (read by the
+   * answer cache's fill: an answer is shared only by clients with the same facts).
+   */
+  withEcs: Location | undefined = undefined;
+  withoutEcs: Location | undefined = undefined;
   private healthClock: HealthClock | null | undefined;
 
   constructor(
@@ -82,15 +87,11 @@ export class QueryContext implements GslbRequest {
   locate(useEcs: boolean): Location {
     const cached = useEcs ? this.withEcs : this.withoutEcs;
     if (cached) return cached;
-    const loc = locate(
-      {
-        clientAddress: this.query.clientAddress,
-        ecs: this.query.edns?.clientSubnet,
-        useEcs,
-      },
-      this.snapshot.gslb.nets,
-      this.settings.geo,
-    );
+    const loc = locationMemoFor(this.snapshot.gslb.nets, this.settings.geo).locate({
+      clientAddress: this.query.clientAddress,
+      ecs: this.query.edns?.clientSubnet,
+      useEcs,
+    });
     if (useEcs) this.withEcs = loc;
     else this.withoutEcs = loc;
     return loc;
