@@ -123,8 +123,11 @@ export class LocationMemo {
   private remember(loc: Location): void {
     const bytes = loc.bytes;
     const limit = loc.family === 4 ? BUCKET_V4 : BUCKET_V6;
+    // An IPv6 bucket in ::/80 holds the IPv4-mapped and -compatible addresses, which the
+    // GeoIP reader may answer as IPv4 (prefixes in IPv4 terms): located one by one.
+    const mapped = loc.family === 6 && bytes.subarray(0, 10).every((b) => b === 0);
     const uniform =
-      loc.net.scope <= limit && loc.geo.geoPrefix <= limit && loc.geo.asnPrefix <= limit;
+      !mapped && loc.net.scope <= limit && loc.geo.geoPrefix <= limit && loc.geo.asnPrefix <= limit;
     const facts: Facts | undefined = uniform
       ? {
           net: loc.net,

@@ -1,7 +1,7 @@
 // Per-query context: the decoded query, the snapshot it is answered from (fixed for the
 // whole query, even if a new one is published meanwhile), the client's location (looked
-// up at most once per ECS setting, and only when a base name needs it) and what earlier
-// stages found.
+// up at most once per ECS setting, only when a base name needs it, through the per-bucket
+// memo of gslb/location-memo.ts) and what earlier stages found.
 import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
@@ -9,7 +9,7 @@ import type { GeoLookup } from '../geo/geo-record.js';
 import type { GslbRequest } from '../gslb/answer.js';
 import type { Decision } from '../gslb/decide.js';
 import type { HealthBounds, HealthClock } from '../gslb/health-bound.js';
-import type { Location } from '../gslb/location.js';
+import { locate, type Location } from '../gslb/location.js';
 import { locationMemoFor } from '../gslb/location-memo.js';
 import type { Outcome } from './outcome.js';
 
@@ -54,6 +54,12 @@ export interface PipelineSettings {
    * answers carry their plan's TTL.
    */
   readonly health?: (() => HealthBounds | undefined) | undefined;
+  /**
+   * Locate clients through the per-bucket memo (gslb/location-memo.ts); false looks every
+   * query up afresh (the handler's answerCache: false, the reference the caches are
+   * tested against). Default on.
+   */
+  readonly memoLocations?: boolean;
 }
 
 export class QueryContext implements GslbRequest {
@@ -87,11 +93,15 @@ export class QueryContext implements GslbRequest {
   locate(useEcs: boolean): Location {
     const cached = useEcs ? this.withEcs : this.withoutEcs;
     if (cached) return cached;
-    const loc = locationMemoFor(this.snapshot.gslb.nets, this.settings.geo).locate({
+    const input = {
       clientAddress: this.query.clientAddress,
       ecs: this.query.edns?.clientSubnet,
       useEcs,
-    });
+    };
+    const loc =
+      this.settings.memoLocations === false
+        ? locate(input, this.snapshot.gslb.nets, this.settings.geo)
+        : locationMemoFor(this.snapshot.gslb.nets, this.settings.geo).locate(input);
     if (useEcs) this.withEcs = loc;
     else this.withoutEcs = loc;
     return loc;

@@ -278,6 +278,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
   const decisions: Decision[] = [];
   const settings: PipelineSettings = {
     ...deps.settings,
+    memoLocations: useCache && deps.settings.memoLocations !== false,
     onDecision: (d) => void decisions.push(d),
   };
   // What the query being answered counts, set by answer() for the caller to count or not.
