@@ -29,7 +29,7 @@ export interface FastKey {
  * anything odd off the fast path: QR = 0, opcode 0, one question, no answer or authority
  * records, at most one additional record (the OPT; a signed request has a TSIG there too).
  */
-function plainQuery(msg: Buffer): boolean {
+export function plainQuery(msg: Buffer): boolean {
   if (msg.length < HEADER + 5) return false;
   if (((msg[2] as number) & 0xf8) !== 0) return false; // QR and opcode
   return (
@@ -138,7 +138,11 @@ export function sameQuery(
 }
 
 /** This query's reply from a cached answer: its ID and its question bytes (0x20 case). */
-export function patchReply(cached: CachedAnswer, msg: Buffer, questionEnd: number): Buffer {
+export function patchReply(
+  cached: Pick<CachedAnswer, 'wire'>,
+  msg: Buffer,
+  questionEnd: number,
+): Buffer {
   const out = Buffer.allocUnsafe(cached.wire.length);
   cached.wire.copy(out);
   out[0] = msg[0] as number;
@@ -192,7 +196,11 @@ export function answerTtlOffsets(wire: Buffer): number[] {
  * `now` (never below its floor, never above what was encoded). The caller has checked
  * `now` is before `cached.validUntil`.
  */
-export function countDownTtls(cached: CachedAnswer, reply: Buffer, now: number): void {
+export function countDownTtls(
+  cached: Pick<CachedAnswer, 'validUntil' | 'ttlFloor' | 'ttlOffsets'>,
+  reply: Buffer,
+  now: number,
+): void {
   if (cached.validUntil === Infinity) return;
   const left = Math.max(Math.floor((cached.validUntil - now) / 1000), cached.ttlFloor);
   for (const at of cached.ttlOffsets)
