@@ -31,10 +31,14 @@ import { lookupIn, openDatabase, type GeoDatabase } from '../../src/geo/geoip.js
 import { serverCookie, type CookieSecrets } from '../../src/wire/cookie.js';
 import { clientAddressBytes } from '../../src/lib/client-address.js';
 import { buildQuery, ecsOption, type QueryBits } from '../helpers/wire.js';
+import { newStoredKey } from '../../src/dnssec/keys.js';
 
 const config = finishConfig({});
 const ZONE = config.zone.name;
 const NOW = 50_000_000;
+/** The same zone signed (DNSSEC): its answers to DO queries carry RRSIGs and NSECs. */
+const signedConfig = { ...config, dnssec: { ...config.dnssec, enabled: true } };
+const KEYS = [newStoredKey(13, NOW)];
 
 // Two versions of the GeoIP data: the second moves 198.51.0.0/16 to HK and splits a /56.
 const COUNTRIES_A = [
@@ -112,10 +116,11 @@ const ZONE_TEXT = [
   '',
 ].join('\n');
 
-function snapshot(generation: number, down: readonly string[]): Snapshot {
+function snapshot(generation: number, down: readonly string[], signed = false): Snapshot {
   return buildSnapshot({
-    config,
+    config: signed ? signedConfig : config,
     state: {
+      ...(signed ? { dnssecKeys: KEYS } : {}),
       domains: [
         domain('www.example.com'),
         domain('noecs.example.com', { ecs: false }),
@@ -140,6 +145,9 @@ const STATES: ReadonlyArray<{ down: string[]; bounds: boolean }> = [
   { down: ['fra-1', 'fra-2', 'fra-3', 'iad-1'], bounds: true },
   { down: ['hkg-1', 'hkg-2', 'hkg-3', 'iad-3'], bounds: false },
 ];
+
+/** An RRSIG record's type and class on the wire. */
+const RRSIG_IN = Buffer.from([0x00, 0x2e, 0x00, 0x01]);
 
 const SECRETS: CookieSecrets = { current: Buffer.alloc(16, 3), previous: Buffer.alloc(16, 4) };
 
@@ -365,14 +373,16 @@ describe('answer caches against the uncached pipeline', () => {
     const octets = Buffer.alloc(16);
     let compared = 0;
     let echoed = 0;
+    let signedReplies = 0;
     const hitClients = new Set<string>();
     const PER_PHASE = 2500;
     const phases = STATES.length + 1;
     for (let phase = 0; phase < phases; phase++) {
       const state = STATES[phase % STATES.length] as (typeof STATES)[number];
-      // A new snapshot per health state; the last phase reloads the GeoIP data instead.
+      // A new snapshot per health state, signed in odd phases; the last phase reloads the
+      // GeoIP data instead (on the signed snapshot of the phase before).
       if (phase === STATES.length) live = dbs[1] as GeoDatabase[];
-      else snap = snapshot(phase + 1, state.down);
+      else snap = snapshot(phase + 1, state.down, phase % 2 === 1);
       // Every node's bound is known: a cached answer's TTL counted down is then what the
       // pipeline gives at the same time (an unknown node's bound moves with the clock, and
       // a cached answer keeps the bound it was decided with, by design).
@@ -405,6 +415,7 @@ describe('answer caches against the uncached pipeline', () => {
           `phase ${phase} query ${i}: ${q.what} from ${client} over ${transport}`,
         );
         compared++;
+        if (got.includes(RRSIG_IN)) signedReplies++;
         if (decisionHits > hitsBefore) {
           hitClients.add(client);
           const e = replyEcs(got);
@@ -424,10 +435,11 @@ describe('answer caches against the uncached pipeline', () => {
     }
     assert.equal(compared, PER_PHASE * phases);
     t.diagnostic(
-      `decision cache hits ${decisionHits} of ${compared}, ECS echoed on ${echoed}, ${hitClients.size} resolvers`,
+      `decision cache hits ${decisionHits} of ${compared}, ECS echoed on ${echoed}, ${hitClients.size} resolvers, ${signedReplies} signed`,
     );
     assert.ok(decisionHits > compared / 25, `decision cache hits: ${decisionHits} of ${compared}`);
     assert.ok(echoed > 100, `ECS hits checked: ${echoed}`);
+    assert.ok(signedReplies > 300, `signed replies compared: ${signedReplies}`);
     assert.ok(hitClients.size > 10, `hits served ${hitClients.size} different resolvers`);
     // Counting on a hit equals the pipeline's: the same queries, rcodes and decisions.
     const counts = async (reg: Registry) =>
