@@ -22,7 +22,7 @@ import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
 import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
 import { redisConnection } from './store/redis-connection.js';
-import { rolloverParameters } from './snapshot/signing.js';
+import { rolloverParameters } from './snapshot/rollover-parameters.js';
 import {
   DnssecRollover,
   keyViews,

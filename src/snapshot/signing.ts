@@ -8,8 +8,6 @@ import { apexKeyRecords, keySetAt, type StoredKey } from '../dnssec/keys.js';
 import { SignatureCache } from '../dnssec/signature-cache.js';
 import { ZoneSigner } from '../dnssec/signer.js';
 import type { ResourceRecord } from '../wire/record.js';
-import type { RolloverParameters } from '../dnssec/rollover.js';
-import type { Snapshot } from './snapshot.js';
 
 export interface SigningContent {
   readonly signer: ZoneSigner;
@@ -90,29 +88,4 @@ export function nextDue(
     challengeExpiry ?? Infinity,
   );
   return due;
-}
-
-/**
- * The longest TTL a resolver may keep anything of the zone for: every record of the static
- * zone (apex, DNSKEY, challenge values), negative answers, and base-name answers at their
- * plain and failover TTLs.
- */
-export function zoneMaxTtl(snapshot: Snapshot): number {
-  let max = snapshot.zone.negativeTtl;
-  for (const r of snapshot.zone.records()) if (r.ttl > max) max = r.ttl;
-  for (const p of snapshot.plans.values()) max = Math.max(max, p.ttl, p.failoverTtl);
-  return max;
-}
-
-/** A rollover's timings for the zone as the live snapshot serves it (dnssec/rollover.ts). */
-export function rolloverParameters(config: Config, snapshot: Snapshot): RolloverParameters {
-  const d = config.dnssec;
-  return {
-    dnskeyTtl: d.keyTtl,
-    maxZoneTtl: zoneMaxTtl(snapshot),
-    propagationDelay: config.zone.soa.refresh,
-    parentDsTtl: d.parentDsTtl,
-    parentPropagationDelay: d.parentPropagationSeconds,
-    timescale: d.rolloverTimescale,
-  };
 }

@@ -157,7 +157,7 @@ describe('cirrus dnssec', () => {
         listed.stdout,
         new RegExp(`^key ${tag}-\\d+ tag ${tag} ecdsap256sha256 active \\(parent DS\\)`, 'm'),
       );
-      assert.match(listed.stdout, /^  cdn\.example\.net\.\t3600\tIN\tDNSKEY\t257 3 13 /m);
+      assert.match(listed.stdout, /^ {2}cdn\.example\.net\.\t3600\tIN\tDNSKEY\t257 3 13 /m);
       assert.doesNotMatch(listed.stdout, /PRIVATE KEY/);
 
       const ds = await runCli(['dnssec', 'ds'], env);

@@ -21,7 +21,7 @@ import { snapshotMetrics } from '../../src/snapshot/metrics.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { snapshotSource } from '../../src/repositories.js';
-import { rolloverParameters, zoneMaxTtl } from '../../src/snapshot/signing.js';
+import { rolloverParameters, zoneMaxTtl } from '../../src/snapshot/rollover-parameters.js';
 import { StoreUnavailableError } from '../../src/lib/errors.js';
 import { repos } from '../helpers/repos.js';
 import { buildApiApp, type ApiApp } from '../helpers/api-app.js';

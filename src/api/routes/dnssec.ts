@@ -16,7 +16,7 @@ import {
   rolloverTimings,
   rolloverView,
 } from '../../dnssec/rollover.js';
-import { rolloverParameters } from '../../snapshot/signing.js';
+import { rolloverParameters } from '../../snapshot/rollover-parameters.js';
 
 const Time = Type.String({ format: 'date-time' });
 const KeySchema = Type.Object({
