@@ -226,6 +226,52 @@ describe('the snapshot follows the key times', () => {
     }
   });
 
+  it("builds a due time beyond setTimeout's 24.8-day range (regression: the capped timer was not armed again)", async (t) => {
+    // refreshDays 60: a re-signing period of 30 days, begun 1 s before the start.
+    const config = zoneConfig({ refreshDays: 60 });
+    const period = 30 * 86_400_000;
+    const t0 = Math.ceil(Date.now() / period) * period + 1_000;
+    const store = new EmbeddedStore();
+    await store.start();
+    const r = repos(store);
+    await ensureZoneKey(r.dnssec, config.zone.name, 13, t0 - 60_000);
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: t0 });
+    const manager = new SnapshotManager({
+      config,
+      store: snapshotSource(r),
+      logger: silentLogger(),
+      metrics: snapshotMetrics(createRegistry(false)),
+    });
+    const turn = () => new Promise((res) => setImmediate(res));
+    /** Moves the mocked clock by `ms` in 1 s steps, letting builds run between them. */
+    const advance = async (ms: number) => {
+      for (let done = 0; done < ms;) {
+        const step = Math.min(1_000, ms - done);
+        t.mock.timers.tick(step);
+        done += step;
+        for (let i = 0; i < 3; i++) await turn();
+      }
+    };
+    try {
+      await manager.start();
+      const first = manager.current;
+      assert.equal(first.nextExpiry, t0 - 1_000 + period);
+      // The timer is capped at 2^31-1 ms; when it fires nothing has changed yet.
+      t.mock.timers.tick(0x7fffffff);
+      await advance(2_000);
+      assert.equal(manager.current, first);
+      // The rest of the period: the new one begins, and with it a new snapshot and serial.
+      t.mock.timers.tick(period - 0x7fffffff - 4_000);
+      await advance(3_000);
+      assert.notEqual(manager.current, first, 'the period boundary was built');
+      assert.ok(manager.current.serial > first.serial);
+    } finally {
+      t.mock.timers.reset();
+      await manager.stop();
+      await store.stop();
+    }
+  });
+
   it('derives the parameters from the zone it serves', async () => {
     const config = zoneConfig({ keyTtl: 300, parentDsTtl: 7200, rolloverTimescale: 0.5 });
     const store = new EmbeddedStore();
