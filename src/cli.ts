@@ -22,6 +22,16 @@ import { Peers } from './xfr/peers.js';
 import { rotateStoredSecrets } from './protect/cookie-secrets.js';
 import { requestRelease, RELEASE_WINDOW_MS } from './snapshot/publish-gate.js';
 import { redisConnection } from './store/redis-connection.js';
+import { rolloverParameters } from './snapshot/rollover-parameters.js';
+import {
+  DnssecRollover,
+  keyViews,
+  parentDs,
+  rolloverStatus,
+  rolloverTimings,
+  type RolloverTimings,
+} from './dnssec/rollover.js';
+import { algorithmNumber, type AlgorithmName } from './dnssec/algorithm.js';
 
 const HELP = `cirrus — authoritative GeoDNS load balancer for a self-hosted CDN
 
@@ -49,6 +59,13 @@ Usage:
   cirrus cookies rotate [--config FILE]        rotate the DNS cookie secrets in the store;
                                                running instances follow within
                                                dns.cookies.pollSeconds
+  cirrus dnssec keys|ds [--config FILE]        the zone's DNSSEC keys (state, times, DNSKEY,
+                                               DS), or the DS its parent should serve now
+  cirrus dnssec rollover [--algorithm NAME] [--config FILE]
+                                               begin a CSK rollover (README "Key rollover")
+  cirrus dnssec rollover complete [--config FILE]
+                                               confirm that the parent's DS names the new
+                                               key: the old key retires, then is removed
   cirrus --help | --version
 
 The config file is JSON or YAML (CIRRUS_CONFIG also names it). Environment overrides:
@@ -107,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
       ttl: { type: 'string' },
       'client-prefix': { type: 'string' },
       'path-prefix': { type: 'string' },
+      algorithm: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -240,8 +258,77 @@ async function main(argv: string[]): Promise<number> {
     console.error(`key ${signed.keyId}, expires ${signed.expires}\ncookie: ${signed.cookie}`);
     return 0;
   }
+  if (cmd === 'dnssec') {
+    const code = await withStore(values.config, (config, repos) =>
+      dnssecCommand(config, repos, positionals.slice(1), values.algorithm),
+    );
+    if (code >= 0) return code;
+  }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
   return 2;
+}
+
+/** `cirrus dnssec …` on the store; -1 when the words name no dnssec command. */
+async function dnssecCommand(
+  config: ReturnType<typeof loadConfig>,
+  repos: Repositories,
+  words: string[],
+  algorithm: string | undefined,
+): Promise<number> {
+  const zone = config.zone.name;
+  const timings = async (): Promise<RolloverTimings> =>
+    rolloverTimings(
+      rolloverParameters(
+        config,
+        await snapshotFromStore(config, snapshotSource(repos), { generation: 0 }),
+      ),
+    );
+  const showKeys = async () => {
+    const keys = await repos.dnssec.list(zone);
+    const now = Date.now();
+    const status = rolloverStatus(keys, now);
+    console.log(
+      `zone ${zone}: rollover ${status.phase}` +
+        (status.next
+          ? `, next: ${status.next.event} of ${status.next.key} at ${new Date(status.next.at).toISOString()}`
+          : ''),
+    );
+    for (const k of keyViews(zone, keys, now, config.dnssec.keyTtl)) {
+      console.log(
+        `key ${k.id} tag ${k.tag} ${k.algorithmName} ${k.state}${k.parentDs ? ' (parent DS)' : ''}` +
+          ` publish ${k.publish} activate ${k.activate} retire ${k.retire ?? '-'} remove ${k.remove ?? '-'}`,
+      );
+      console.log(`  ${k.dnskey}`);
+      console.log(`  ${k.ds}`);
+    }
+  };
+  const [what, step] = words;
+  if (what === 'keys' && step === undefined) {
+    await showKeys();
+    return 0;
+  }
+  if (what === 'ds' && step === undefined) {
+    const ds = parentDs(zone, await repos.dnssec.list(zone), Date.now());
+    if (ds.length === 0) throw new ValidationError(`${zone} has no DNSSEC key (DNSSEC=on)`);
+    for (const d of ds) console.log(d.text);
+    return 0;
+  }
+  if (what === 'rollover' && (step === undefined || step === 'complete')) {
+    if (!config.dnssec.enabled)
+      throw new ValidationError('DNSSEC is off (dnssec.enabled, DNSSEC=on)', 'dnssec.enabled');
+    if (algorithm !== undefined && algorithm !== 'ecdsap256sha256' && algorithm !== 'ed25519')
+      throw new ValidationError('--algorithm is ecdsap256sha256 or ed25519', 'algorithm');
+    const rollover = new DnssecRollover(repos.dnssec, zone);
+    if (step === 'complete') await rollover.complete(await timings());
+    else
+      await rollover.begin(await timings(), {
+        algorithm:
+          algorithm === undefined ? undefined : algorithmNumber(algorithm as AlgorithmName),
+      });
+    await showKeys();
+    return 0;
+  }
+  return -1;
 }
 
 main(process.argv.slice(2)).then(

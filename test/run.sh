@@ -13,7 +13,8 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
             promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \
             pdns_recursor:pdns-recursor g++:g++ make:make python3:python3 \
-            nghttp:nghttp2-client h2load:nghttp2-client; do
+            nghttp:nghttp2-client h2load:nghttp2-client \
+            delv:bind9-dnsutils unbound:unbound knotd:knot keymgr:knot; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
@@ -23,6 +24,8 @@ done
 # bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
 # without recommends.
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
+# DNSSEC key rollover (dnssec-rollover.test.ts): delv and unbound validate, Knot serves the
+# signed parent zone whose DS the test swaps.
 # nghttp2-client: nghttp checks the edge's HTTP/2 listener (edge-tiers.test.ts) and h2load
 # drives bench/edge-h2.sh.
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.

@@ -33,6 +33,7 @@ import { edgeRoutes } from './routes/edge.js';
 import { secondaryRoutes } from './routes/secondaries.js';
 import { snapshotRoutes } from './routes/snapshot.js';
 import { instanceRoutes } from './routes/instances.js';
+import { dnssecRoutes } from './routes/dnssec.js';
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's base logger type differ only in optional members.
@@ -85,6 +86,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(cookieRoutes(deps));
       await v1.register(snapshotRoutes(deps));
       await v1.register(instanceRoutes(deps));
+      await v1.register(dnssecRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

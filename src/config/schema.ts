@@ -944,6 +944,26 @@ export const DnssecConfig = Type.Object(
       default: 3600,
       description: 'TTL of DNSKEY, CDS and CDNSKEY',
     }),
+    parentDsTtl: Type.Integer({
+      minimum: 0,
+      maximum: 604800,
+      default: 86400,
+      description:
+        "TTL of the zone's DS at the parent (TTLds of RFC 7583): after the parent names the new key, the old key signs this long more, plus parentPropagationSeconds",
+    }),
+    parentPropagationSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 604800,
+      default: 3600,
+      description: "how long the parent's servers take to serve a new DS (DprpP of RFC 7583)",
+    }),
+    rolloverTimescale: Type.Number({
+      minimum: 0.001,
+      maximum: 1,
+      default: 1,
+      description:
+        'multiplies every key rollover interval; below 1 only for tests against resolvers whose caches are capped to the same fraction of the TTLs',
+    }),
     signatureCacheEntries: Type.Integer({
       minimum: 1000,
       maximum: 10000000,

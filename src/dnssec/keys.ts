@@ -115,8 +115,24 @@ export function keySetAt(keys: readonly StoredKey[], now: number): KeySet {
 }
 
 /**
+ * The key the parent's DS should name: the signing key activated last. During a rollover's
+ * double signature that is the new key, so CDS/CDNSKEY move to it as soon as it signs.
+ */
+export function dsKey(set: KeySet): LoadedKey | undefined {
+  let best: LoadedKey | undefined;
+  for (const k of set.signing)
+    if (
+      !best ||
+      k.stored.activate > best.stored.activate ||
+      (k.stored.activate === best.stored.activate && k.stored.created > best.stored.created)
+    )
+      best = k;
+  return best;
+}
+
+/**
  * The apex records of the key set: DNSKEY for every published key; CDS and CDNSKEY
- * (RFC 7344, RFC 8078) for the keys the parent's DS should name: the signing ones.
+ * (RFC 7344, RFC 8078) for the key the parent's DS should name (dsKey).
  */
 export function apexKeyRecords(zone: string, set: KeySet, ttl: number): ResourceRecord[] {
   const out: ResourceRecord[] = [];
@@ -128,9 +144,10 @@ export function apexKeyRecords(zone: string, set: KeySet, ttl: number): Resource
     rdata,
   });
   for (const k of set.published) out.push(rec(DnssecType.DNSKEY, k.dnskey));
-  for (const k of set.signing) {
-    out.push(rec(DnssecType.CDS, dsRdata(zone, k.dnskey)));
-    out.push(rec(DnssecType.CDNSKEY, k.dnskey));
+  const parent = dsKey(set);
+  if (parent) {
+    out.push(rec(DnssecType.CDS, dsRdata(zone, parent.dnskey)));
+    out.push(rec(DnssecType.CDNSKEY, parent.dnskey));
   }
   return out;
 }

@@ -82,6 +82,16 @@ export function dsRdata(owner: string, dnskey: Buffer): Buffer {
   return out;
 }
 
+/** DNSKEY rdata in presentation form (RFC 4034 §2.2): "257 3 13 <base64>". */
+export function dnskeyText(dnskey: Buffer): string {
+  return `${dnskey.readUInt16BE(0)} ${dnskey[2]} ${dnskey[3]} ${dnskey.subarray(4).toString('base64')}`;
+}
+
+/** DS rdata in presentation form (RFC 4034 §5.3): "<tag> <alg> <digest type> <HEX>". */
+export function dsText(ds: Buffer): string {
+  return `${ds.readUInt16BE(0)} ${ds[2]} ${ds[3]} ${ds.subarray(4).toString('hex').toUpperCase()}`;
+}
+
 /** The type bitmap of RFC 4034 §4.1.2, windows in order. */
 export function typeBitmap(types: Iterable<number>): Buffer {
   const sorted = [...new Set(types)].sort((a, b) => a - b);

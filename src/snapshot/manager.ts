@@ -358,6 +358,9 @@ export class SnapshotManager {
         now: this.deps.now?.(),
       });
       if (built === 'unchanged') {
+        // A timer capped below its due time (setTimeout's 24.8-day limit) finds nothing
+        // changed: it must be armed again, or the due key event would never be built.
+        this.armExpiry(this.live?.nextExpiry);
         this.setHeld(undefined);
         this.fromStore();
         metrics.builds.inc({ result: 'unchanged' });

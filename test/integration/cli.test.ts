@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/redis-server.js';
 import { dig } from '../helpers/dig.js';
 import { serialGt } from '../../src/snapshot/serial.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
+import { DnssecKeyRepository, ensureZoneKey } from '../../src/dnssec/key-repository.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ZONE = 'cdn.example.net';
@@ -129,6 +131,60 @@ describe('cirrus --help', () => {
       const two = secrets();
       assert.equal(two.previous, one.current);
       assert.notEqual(two.current, one.current);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cirrus dnssec', () => {
+  it('`keys`, `ds`, `rollover` (twice: refused) and `rollover complete` (refused before activation) on a state file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cirrus-cli-dnssec-'));
+    try {
+      const file = join(dir, 'state.json');
+      // The zone's first key, as `cirrus serve` with DNSSEC=on creates it.
+      const store = new EmbeddedStore({ file, writeDelayMs: 0 });
+      await store.start();
+      const { keys } = await ensureZoneKey(new DnssecKeyRepository(store), ZONE, 13);
+      await store.stop();
+      const tag = keys[0]?.id.split('-')[0];
+      const env = { STATE_FILE: file, SEED_DIR: '', DNSSEC: 'on' };
+
+      const listed = await runCli(['dnssec', 'keys'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, /^zone cdn\.example\.net: rollover idle$/m);
+      assert.match(
+        listed.stdout,
+        new RegExp(`^key ${tag}-\\d+ tag ${tag} ecdsap256sha256 active \\(parent DS\\)`, 'm'),
+      );
+      assert.match(listed.stdout, /^ {2}cdn\.example\.net\.\t3600\tIN\tDNSKEY\t257 3 13 /m);
+      assert.doesNotMatch(listed.stdout, /PRIVATE KEY/);
+
+      const ds = await runCli(['dnssec', 'ds'], env);
+      assert.equal(ds.code, 0, ds.stderr);
+      assert.match(
+        ds.stdout,
+        new RegExp(`^cdn\\.example\\.net\\.\\tIN\\tDS\\t${tag} 13 2 [0-9A-F]{64}\\n$`),
+      );
+
+      const alg = await runCli(['dnssec', 'rollover', '--algorithm', 'ed25519'], env);
+      assert.equal(alg.code, 1);
+      assert.match(alg.stderr, /algorithm rollover .* not supported.*\(field: algorithm\)/);
+
+      const begun = await runCli(['dnssec', 'rollover'], env);
+      assert.equal(begun.code, 0, begun.stderr);
+      assert.match(
+        begun.stdout,
+        /^zone cdn\.example\.net: rollover pre-publication, next: activate of \d+-\d+ at /m,
+      );
+      assert.equal(begun.stdout.match(/^key /gm)?.length, 2);
+
+      const twice = await runCli(['dnssec', 'rollover'], env);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /^cirrus: a key rollover is in progress \(pre-publication/m);
+      const early = await runCli(['dnssec', 'rollover', 'complete'], env);
+      assert.equal(early.code, 1);
+      assert.match(early.stderr, /signs from .* only from then/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
