@@ -118,6 +118,8 @@ export interface UnboundOptions {
   anchors: readonly string[];
   /** Pass the client's ECS to the authoritative (subnetcache module), /24 for IPv4. */
   ecs?: boolean;
+  /** The EDNS UDP size unbound advertises upstream (its default is 1232). */
+  ednsBufferSize?: number;
 }
 
 /** unbound validating `zone`, which it asks of 127.0.0.1:`authPort` only. */
@@ -140,6 +142,7 @@ export async function startUnbound(o: UnboundOptions): Promise<Resolver> {
     '  log-servfail: yes',
     '  ede: yes',
     '  qname-minimisation: no',
+    ...(o.ednsBufferSize ? [`  edns-buffer-size: ${o.ednsBufferSize}`] : []),
     `  module-config: "${o.ecs ? 'subnetcache ' : ''}validator iterator"`,
     ...(o.ecs
       ? [
