@@ -234,6 +234,25 @@ for (const algorithm of ['ecdsap256sha256', 'ed25519'] as const) {
       assert.match(r.print, /NSEC: \S+ \\000\.\S+ RRSIG NSEC TYPE128/, r.print);
     });
 
+    it('/metrics: signatures computed once per RRset, then taken from the cache', async () => {
+      const metric = async (name: string) => {
+        const text = await (await fetch(`${run.apiUrl}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        assert.ok(line, `${name} in /metrics`);
+        return Number(line.split(' ')[1]);
+      };
+      const q = [`status.${ZONE}`, 'A', '+dnssec', '+norec'];
+      await dig(run.dnsPort, q);
+      const signed = await metric('cirrus_dnssec_signatures_total');
+      const hits = await metric('cirrus_dnssec_signature_cache_hits_total');
+      assert.ok(signed > 0);
+      assert.ok((await metric('cirrus_dnssec_signature_cache_entries')) > 0);
+      // The same RRset again, from another EDNS shape (no answer-cache hit): no new signature.
+      await dig(run.dnsPort, [...q, '+bufsize=4000', '+nocookie']);
+      assert.equal(await metric('cirrus_dnssec_signatures_total'), signed);
+      assert.ok((await metric('cirrus_dnssec_signature_cache_hits_total')) > hits);
+    });
+
     it('a wrong anchor fails: unbound SERVFAIL (data only with +cd), delv no chain of trust', async () => {
       const r = await dig(unboundWrong.port, [BASE, 'A', '+time=5']);
       assert.equal(r.status, 'SERVFAIL', r.raw);
