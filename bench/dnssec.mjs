@@ -29,6 +29,7 @@ const P = {
   dos: (process.env.BENCH_DNSSEC_DO ?? '0,10,100').split(',').map(Number),
   servers: (process.env.BENCH_DNSSEC_SERVERS ?? 'unsigned,signed').split(','),
   algorithm: process.env.DNSSEC_ALGORITHM ?? 'ecdsap256sha256',
+  repeat: envNum('BENCH_DNSSEC_REPEAT', 2),
 };
 const PLAN = cpuPlan();
 const DEADLINE_MS = (envNum('BENCH_DEADLINE_SECONDS', 420) - 10) * 1000;
@@ -153,7 +154,10 @@ async function main() {
   writeFileSync(namesFile, names.join('\n') + '\n');
   const realgen = compileRealgen(tmp);
 
-  const results = [];
+  // Both servers up at once, each pinned to the server core; the runs alternate between
+  // them (DO share by DO share, `repeat` rounds), so a load that comes and goes on a shared
+  // machine falls on both alike.
+  const servers = [];
   for (const kind of P.servers) {
     const port = await freePort();
     const api = await freePort();
@@ -171,41 +175,47 @@ async function main() {
     const probe = dig(port, '+dnssec', '+noall', '+answer', names[0], 'A');
     if (kind === 'signed' && !/\sRRSIG\s/.test(probe)) throw new Error(`no RRSIG: ${probe}`);
     log(`${kind} pid ${s.pid} on 127.0.0.1:${port}`);
-    for (const doPct of P.dos) {
-      const pids = procs.pids(kind);
-      const args = realgenArgs({ port, namesFile, zone, pids, doPct });
-      const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 10;
-      const before = await dnssecCounters(s);
-      const t0 = Date.now();
-      const r = readRealgen(
-        await runRealgenProcess(`realgen-${kind}-${doPct}`, realgen, args, limit),
-      );
-      const seconds = (Date.now() - t0) / 1000;
-      const after = await dnssecCounters(s);
-      const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]]));
-      const row = {
-        server: kind,
-        doPct,
-        doShare: r.stream.doShare,
-        max: r.max,
-        fixed: r.fixed,
-        seconds,
-        signatures: delta.signatures,
-        signaturesPerSecond: delta.signatures / seconds,
-        cacheHits: delta.hits,
-        cacheEntries: after.entries,
-        truncated: delta.truncated,
-      };
-      results.push(row);
-      log(
-        `${kind} DO ${doPct} %: max ${Math.round(r.max.qps)} QPS, ${r.max.serverCpuUsPerQuery.toFixed(1)} µs/q; ` +
-          `@${REAL.latencyQps}: ${r.fixed.serverCpuUsPerQuery.toFixed(1)} µs/q p99 ${r.fixed.p99Ms.toFixed(3)} ms; ` +
-          `${delta.signatures} signatures (${row.signaturesPerSecond.toFixed(0)}/s), cache ${after.entries} entries`,
-      );
-      await settle(s);
-    }
-    await procs.stop([kind]);
+    servers.push(s);
   }
+  const results = [];
+  for (let round = 1; round <= P.repeat; round++)
+    for (const doPct of P.dos)
+      for (const s of servers) {
+        const kind = s.name;
+        const pids = procs.pids(kind);
+        const args = realgenArgs({ port: s.port, namesFile, zone, pids, doPct });
+        const limit = REAL.warmupSeconds + REAL.seconds + REAL.latencySeconds + 10;
+        const before = await dnssecCounters(s);
+        const t0 = Date.now();
+        const r = readRealgen(
+          await runRealgenProcess(`realgen-${kind}-${doPct}`, realgen, args, limit),
+        );
+        const seconds = (Date.now() - t0) / 1000;
+        const after = await dnssecCounters(s);
+        const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]]));
+        const row = {
+          server: kind,
+          round,
+          doPct,
+          doShare: r.stream.doShare,
+          max: r.max,
+          fixed: r.fixed,
+          seconds,
+          signatures: delta.signatures,
+          signaturesPerSecond: delta.signatures / seconds,
+          cacheHits: delta.hits,
+          cacheEntries: after.entries,
+          truncated: delta.truncated,
+        };
+        results.push(row);
+        log(
+          `${kind} DO ${doPct} % (round ${round}): max ${Math.round(r.max.qps)} QPS, ${r.max.serverCpuUsPerQuery.toFixed(1)} µs/q; ` +
+            `@${REAL.latencyQps}: ${r.fixed.serverCpuUsPerQuery.toFixed(1)} µs/q p99 ${r.fixed.p99Ms.toFixed(3)} ms lost ${r.fixed.lost}; ` +
+            `${delta.signatures} signatures (${row.signaturesPerSecond.toFixed(0)}/s), cache ${after.entries} entries`,
+        );
+        await settle(s);
+      }
+  await procs.stop(servers.map((s) => s.name));
   const report = {
     date,
     machine: { cpus: PLAN.cpus, pinned: PLAN.pin, loadavgStart: loadStart, loadavgEnd: loadavg() },
@@ -223,23 +233,47 @@ async function main() {
 const f0 = (x) => Math.round(x).toLocaleString('en-US');
 const f1 = (x) => x.toFixed(1);
 
-/** The Markdown table bench/README.md quotes. */
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+/** The Markdown table bench/README.md quotes: medians over the rounds. */
 function table({ results, params }) {
-  const base = new Map(
-    results.filter((r) => r.server === 'unsigned').map((r) => [r.doPct, r.max.serverCpuUsPerQuery]),
-  );
+  const rows = [];
+  for (const server of params.servers)
+    for (const doPct of params.dos) {
+      const rs = results.filter((r) => r.server === server && r.doPct === doPct);
+      if (!rs.length) continue;
+      rows.push({
+        server,
+        doPct,
+        qps: median(rs.map((r) => r.max.qps)),
+        cpuMax: median(rs.map((r) => r.max.serverCpuUsPerQuery)),
+        cpuFixed: median(rs.map((r) => r.fixed.serverCpuUsPerQuery)),
+        p50: median(rs.map((r) => r.fixed.p50Ms)),
+        p99: median(rs.map((r) => r.fixed.p99Ms)),
+        lost: median(rs.map((r) => r.fixed.lost)),
+        signatures: median(rs.map((r) => r.signatures)),
+        perSecond: median(rs.map((r) => r.signaturesPerSecond)),
+        entries: Math.max(...rs.map((r) => r.cacheEntries)),
+      });
+    }
+  const base = (doPct, key) =>
+    rows.find((r) => r.server === 'unsigned' && r.doPct === doPct)?.[key];
+  const q = params.realistic.latencyQps / 1000;
   const out = [
-    `| server | DO | max QPS | CPU µs/q (max) | × unsigned | CPU µs/q @${params.realistic.latencyQps / 1000}k | p50 / p99 ms @${params.realistic.latencyQps / 1000}k | signatures (per s) | cache entries | TC |`,
-    '| ------ | -: | ------: | -------------: | ---------: | ------: | ------: | ------: | ------: | -: |',
+    `| server | DO | max QPS | CPU µs/q (max) | × unsigned | CPU µs/q @${q}k | × unsigned | p50 / p99 ms @${q}k (lost) | signatures per run (per s) | cache entries |`,
+    '| ------ | -: | ------: | -------------: | ---------: | ------: | ------: | ------: | ------: | ------: |',
   ];
-  for (const r of results) {
-    const b = base.get(r.doPct);
+  const ratio = (x, b) => (b ? (x / b).toFixed(2) : '-');
+  for (const r of rows)
     out.push(
-      `| ${r.server} | ${r.doPct} % | ${f0(r.max.qps)} | ${f1(r.max.serverCpuUsPerQuery)} | ${b ? (r.max.serverCpuUsPerQuery / b).toFixed(2) : '-'} | ` +
-        `${f1(r.fixed.serverCpuUsPerQuery)} | ${r.fixed.p50Ms.toFixed(3)} / ${r.fixed.p99Ms.toFixed(3)} | ` +
-        `${f0(r.signatures)} (${f0(r.signaturesPerSecond)}) | ${f0(r.cacheEntries)} | ${f0(r.truncated)} |`,
+      `| ${r.server} | ${r.doPct} % | ${f0(r.qps)} | ${f1(r.cpuMax)} | ${ratio(r.cpuMax, base(r.doPct, 'cpuMax'))} | ` +
+        `${f1(r.cpuFixed)} | ${ratio(r.cpuFixed, base(r.doPct, 'cpuFixed'))} | ${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} (${f0(r.lost)}) | ` +
+        `${f0(r.signatures)} (${f0(r.perSecond)}) | ${f0(r.entries)} |`,
     );
-  }
   return out;
 }
 
