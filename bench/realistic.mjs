@@ -43,8 +43,11 @@ export function compileRealgen(dir) {
   return out;
 }
 
-/** The generator's arguments for one server: its port, the names, the pids whose CPU counts. */
-export function realgenArgs({ port, namesFile, zone, pids }) {
+/**
+ * The generator's arguments for one server: its port, the names, the pids whose CPU counts;
+ * `doPct`: the share of queries with the DO bit, in per cent (none when absent).
+ */
+export function realgenArgs({ port, namesFile, zone, pids, doPct }) {
   // The warm-up is closed-loop too: a server slower than the fixed rate would otherwise
   // carry a backlog of stale queries into the measured phases.
   const phases = [
@@ -60,6 +63,7 @@ export function realgenArgs({ port, namesFile, zone, pids }) {
     ...['--subnets6', String(REAL.subnets6), '--ecs', String(REAL.ecsShare)],
     ...['--cookies', String(REAL.cookieShare), '--phases', phases.join(',')],
     ...['--cpu-pids', pids.join(',')],
+    ...(doPct === undefined ? [] : ['--do', String(doPct)]),
   ];
 }
 

@@ -7,15 +7,13 @@
 // location-free A decision for 10,000 domains (the memoised hash order heads).
 // `node --expose-gc --import tsx bench/snapshot-memory.ts [DOMAINS] [NODES] [--json]`.
 import { finishConfig } from '../src/config/load.js';
-import { assignLabel } from '../src/gslb/base-label.js';
 import { buildSteps } from '../src/snapshot/build.js';
 import { contentHashSteps } from '../src/snapshot/content-hash.js';
 import { runSteps } from '../src/snapshot/steps.js';
 import { decide } from '../src/gslb/decide.js';
 import type { Snapshot } from '../src/snapshot/snapshot.js';
 import type { StoreState } from '../src/snapshot/source.js';
-// @ts-expect-error: a plain .mjs helper without types
-import { POOLS, nodeOf } from './gslb-seed.mjs';
+import { largeState as buildLargeState } from './large-state.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const domainCount = Number(args[0] ?? 100_000);
@@ -26,63 +24,6 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 
 const config = finishConfig({ seed: { dir: null }, store: { file: null } });
-
-type PoolRow = [string, string[], string, number, number];
-
-/** The state the seed folder of bench/gslb-seed.mjs becomes, round-tripped through JSON. */
-function largeState(): StoreState {
-  const createdAt = new Date('2026-12-01T00:00:00.000Z').getTime();
-  const domains = [];
-  for (let i = 1; i <= domainCount; i++) {
-    const domain = `site-${i}.example.com`;
-    domains.push({
-      domain,
-      label: assignLabel(domain, () => false),
-      origins: [
-        {
-          address: `198.18.${Math.floor(i / 256) % 256}.${i % 256}`,
-          protocol: 'https',
-          port: 443,
-          weight: 1,
-          backup: false,
-        },
-      ],
-      // The seed stamps each domain as it writes it: a few share a millisecond.
-      createdAt: new Date(createdAt + Math.floor(i / 4)).toISOString(),
-      updatedAt: new Date(createdAt + Math.floor(i / 4)).toISOString(),
-    });
-  }
-  const nodes = [];
-  for (let i = 1; i <= nodeCount; i++) {
-    const n = (nodeOf as (i: number) => { id: string; pool: string; ipv4: string; ipv6: string })(
-      i,
-    );
-    nodes.push({ ...n, weight: 100, active: true });
-  }
-  const pools: Record<string, unknown> = {};
-  for (const [name, countries, , lat, lon] of POOLS as PoolRow[])
-    pools[name] = { countries, continents: [], asns: [], lat, lon, minHealthy: 1 };
-  for (const c of new Set((POOLS as PoolRow[]).map((p) => p[2]))) {
-    const first = (POOLS as PoolRow[]).find((p) => p[2] === c) as PoolRow;
-    (pools[first[0]] as { continents: string[] }).continents.push(c);
-  }
-  const policy = {
-    pools,
-    chain: ['country', 'continent', 'nearest', 'default'],
-    defaultPool: null,
-    lastResort: 'backup',
-    nets: [],
-    loadBound: null,
-  };
-  return JSON.parse(
-    JSON.stringify({
-      domains,
-      nodes,
-      zoneText: '$TTL 3600\nstatus 300 IN A 198.51.100.10\n',
-      policy,
-    }),
-  ) as StoreState;
-}
 
 interface Mem {
   heap: number;
@@ -124,7 +65,7 @@ function build(
   return { snap, hashMs, buildMs: ms(t) };
 }
 
-const state = largeState();
+const state = buildLargeState(domainCount, nodeCount);
 const base = settle();
 const first = build(state, 1);
 const one = settle();

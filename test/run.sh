@@ -15,6 +15,8 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             pdns_recursor:pdns-recursor g++:g++ make:make python3:python3 \
             nghttp:nghttp2-client h2load:nghttp2-client \
             delv:bind9-dnsutils unbound:unbound knotd:knot keymgr:knot; do
+            unbound:unbound kresd:knot-resolver delv:bind9-dnsutils dnsviz:dnsviz \
+            dnssec-dsfromkey:bind9-utils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).

@@ -14,7 +14,9 @@
 // (RFC 7873 §4.1) from half the resolvers. No (resolver, name, type, subnet) appears twice
 // in the stream, and the stream is `--window` queries long (a TTL's worth at the fixed
 // rate), so no tuple repeats sooner than that many queries: a resolver asks again only
-// once its cached answer has expired.
+// once its cached answer has expired. `--do PCT` sets the DO bit (RFC 3225) on that share
+// of queries, chosen by a hash of the query's place in the stream, so the stream is the same
+// query for query whatever the share (only the DO bit differs).
 //
 // Modes: `rate:QPS` paces sends (open loop, ppoll with a 1 ns timer slack); `max:N` keeps
 // N queries in flight (closed loop). Replies are matched by (socket, ID); a query not
@@ -68,6 +70,7 @@ static struct {
   int addresses, sockets_n, resolvers;
   int subnets4, subnets6;
   double ecs_share, cookie_share;
+  double do_pct; /* share of queries with the DO bit, in per cent */
   long window;
   int timeout_ms;
   char phases[256];
@@ -76,7 +79,7 @@ static struct {
   uint32_t source_net; /* 127.x.y.0 in host order, or 0: resolvers on 127.1.0.1–127.x.y.1 */
   double mix_a, mix_aaaa; /* the NX share is the rest */
   int repeat;
-} opt = {"127.0.0.1", 0, NULL, NULL, 1, 512, 4, 2048, 40000, 20000, 0.6, 0.5, 1200000, 1000, "", "",
+} opt = {"127.0.0.1", 0, NULL, NULL, 1, 512, 4, 2048, 40000, 20000, 0.6, 0.5, 0, 1200000, 1000, "", "",
          0, 0.75, 0.20, 0};
 
 static void parse_args(int argc, char **argv) {
@@ -94,6 +97,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(k, "--subnets6")) opt.subnets6 = atoi(v);
     else if (!strcmp(k, "--ecs")) opt.ecs_share = atof(v);
     else if (!strcmp(k, "--cookies")) opt.cookie_share = atof(v);
+    else if (!strcmp(k, "--do")) opt.do_pct = atof(v);
     else if (!strcmp(k, "--window")) opt.window = atol(v);
     else if (!strcmp(k, "--timeout-ms")) opt.timeout_ms = atoi(v);
     else if (!strcmp(k, "--phases")) snprintf(opt.phases, sizeof opt.phases, "%s", v);
@@ -127,6 +131,7 @@ static void parse_args(int argc, char **argv) {
   if (opt.subnets4 + opt.subnets6 < 1 || opt.subnets4 + opt.subnets6 > 1000000)
     die("--subnets4 + --subnets6: 1..1,000,000");
   if (opt.window < 1000 || opt.window > 20000000) die("--window: 1,000..20,000,000");
+  if (!(opt.do_pct >= 0 && opt.do_pct <= 100)) die("--do: a percentage, 0..100");
 }
 
 // ---------------------------------------------------------------- the stream
@@ -143,6 +148,7 @@ typedef struct {
   uint16_t nx_label; /* offset of the random label in the packet, 0 if none */
   uint8_t type;      /* 1 A, 2 AAAA, 3 NX */
   uint8_t ecs;
+  uint8_t dnssec;  /* DO bit set */
   uint32_t subnet; /* index + 1, 0 without ECS */
 } Query;
 
@@ -285,7 +291,7 @@ static int seen_insert(uint64_t key) {
 static void put16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 
 /* One query's bytes: header (ID set at send, RD clear as resolvers send to authorities),
-   question, and an OPT RR (UDP size 1232) with ECS and COOKIE as chosen. */
+   question, and an OPT RR (UDP size 1232, DO as chosen) with ECS and COOKIE as chosen. */
 static uint16_t encode(uint8_t *p, const Query *q, const Name *name, uint16_t *nx_label) {
   size_t o = 12;
   memset(p, 0, 12);
@@ -307,7 +313,9 @@ static uint16_t encode(uint8_t *p, const Query *q, const Name *name, uint16_t *n
   p[o++] = 0;
   put16(p + o, 41), o += 2;
   put16(p + o, 1232), o += 2;
-  memset(p + o, 0, 4), o += 4;
+  memset(p + o, 0, 4);
+  if (q->dnssec) p[o + 2] = 0x80; /* extended RCODE, version, then the flags: DO is the top bit */
+  o += 4;
   size_t rdlen_at = o;
   o += 2;
   if (q->subnet) {
@@ -327,7 +335,7 @@ static uint16_t encode(uint8_t *p, const Query *q, const Name *name, uint16_t *n
 }
 
 static struct {
-  long queries, ecs, cookies, a, aaaa, nx, redraws, distinct_names, distinct_subnets;
+  long queries, ecs, cookies, dnssec, a, aaaa, nx, redraws, distinct_names, distinct_subnets;
   double top10_share;
 } gen_stats;
 
@@ -374,6 +382,12 @@ static void make_stream(void) {
       }
       if (ok) break;
     }
+    /* DO from a hash of the position, not from the stream's generator: the rest of the
+       stream does not depend on --do. */
+    uint64_t h = (uint64_t)i * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    q->dnssec = (double)(h % 1000000) < opt.do_pct * 10000;
     Name *nm = &names[name];
     q->off = (uint32_t)arena_len;
     q->len = encode(arena + arena_len, q, nm, &q->nx_label);
@@ -381,6 +395,7 @@ static void make_stream(void) {
     gen_stats.queries++;
     gen_stats.ecs += q->subnet != 0;
     gen_stats.cookies += res_has_cookie[q->resolver];
+    gen_stats.dnssec += q->dnssec;
     gen_stats.a += q->type == 1, gen_stats.aaaa += q->type == 2, gen_stats.nx += q->type == 3;
     if (q->type != 3) name_count[name]++;
     if (q->subnet && !subnet_used[q->subnet]) subnet_used[q->subnet] = 1, gen_stats.distinct_subnets++;
@@ -749,13 +764,14 @@ int main(int argc, char **argv) {
   printf("{\"stream\":{\"queries\":%ld,\"names\":%d,\"distinctNames\":%ld,\"top10NameShare\":%.4f,"
          "\"resolvers\":%d,\"sourceAddresses\":%d,\"sockets\":%d,\"ecsResolvers\":%d,"
          "\"cookieResolvers\":%d,\"subnets\":%d,\"distinctSubnets\":%ld,\"ecsShare\":%.4f,"
-         "\"cookieShare\":%.4f,\"aShare\":%.4f,\"aaaaShare\":%.4f,\"nxShare\":%.4f,\"redraws\":%ld,"
+         "\"cookieShare\":%.4f,\"doShare\":%.4f,\"aShare\":%.4f,\"aaaaShare\":%.4f,\"nxShare\":%.4f,\"redraws\":%ld,"
          "\"buildCpuSeconds\":%.2f,\"bytes\":%zu},\"phases\":[",
          gen_stats.queries, n_names, gen_stats.distinct_names, gen_stats.top10_share, opt.resolvers,
          opt.addresses < opt.resolvers ? opt.addresses : opt.resolvers, opt.sockets_n, n_ecs_res,
          cookie_resolvers,
          n_subnets, gen_stats.distinct_subnets, (double)gen_stats.ecs / gen_stats.queries,
-         (double)gen_stats.cookies / gen_stats.queries, (double)gen_stats.a / gen_stats.queries,
+         (double)gen_stats.cookies / gen_stats.queries, (double)gen_stats.dnssec / gen_stats.queries,
+         (double)gen_stats.a / gen_stats.queries,
          (double)gen_stats.aaaa / gen_stats.queries, (double)gen_stats.nx / gen_stats.queries, gen_stats.redraws,
          gen_seconds, arena_len);
   char spec[sizeof opt.phases];

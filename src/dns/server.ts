@@ -16,7 +16,7 @@ import { ResponseRateLimiter } from '../lib/rrl.js';
 import { LoadShedder } from '../lib/load-shed.js';
 import type { Forward, QueryHandler } from '../pipeline/handler.js';
 import { txtRdata } from '../wire/rdata.js';
-import { dnsMetrics } from '../pipeline/metrics.js';
+import { dnsMetrics, dnssecMetrics } from '../pipeline/metrics.js';
 import type { GeoLookup } from '../geo/geo-record.js';
 import { gslbMetrics } from '../gslb/metrics.js';
 import { CidrSet } from '../lib/cidr.js';
@@ -118,6 +118,7 @@ export class DnsServer {
         : undefined;
     this.proxyRefused = proxyRefusedCounter(deps.registry);
     if (deps.udp ?? true) this.udpMetrics(deps.registry);
+    dnssecMetrics(deps.registry, deps.snapshot);
     this.handle = createHandler({
       snapshot: deps.snapshot,
       settings: {

@@ -15,6 +15,8 @@ export class SignatureCache {
   private readonly denials = new Map<string, CachedSignature>();
   hits = 0;
   misses = 0;
+  /** Signatures stored: every signature the signer computes is stored once. */
+  added = 0;
 
   constructor(
     readonly maxEntries: number,
@@ -47,6 +49,7 @@ export class SignatureCache {
       space.delete(oldest);
     }
     space.set(key, sig);
+    this.added++;
   }
 
   get size(): number {

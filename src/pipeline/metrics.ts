@@ -1,6 +1,7 @@
 // DNS query metrics, counted by the query handler (handler.ts). Label values are bounded:
 // transport, rcode name, and a fixed set of qtypes.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Snapshot } from '../snapshot/snapshot.js';
 import { rcodeName, typeName, RRType } from '../wire/constants.js';
 import { tallyCounter, type Tally } from '../metrics/tally.js';
 import { RRL_CLASS_NAMES } from '../lib/rrl.js';
@@ -100,3 +101,39 @@ export function dnsMetrics(registry: Registry) {
   };
 }
 export type DnsMetrics = ReturnType<typeof dnsMetrics>;
+
+/**
+ * DNSSEC signing, read at scrape time from the live snapshot's signature cache (which
+ * outlives snapshots): signatures computed, cache lookups that found one, entries held.
+ * Nothing is counted on the query path.
+ */
+export function dnssecMetrics(registry: Registry, snapshot: () => Snapshot): void {
+  // A DNS worker may be scraped before its first snapshot arrives.
+  const cache = () => (snapshot() as Snapshot | undefined)?.signer?.cache;
+  new Counter({
+    name: 'cirrus_dnssec_signatures_total',
+    help: 'RRSIGs computed (each is cached and reused until it nears expiry)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cache()?.added ?? 0);
+    },
+  });
+  new Counter({
+    name: 'cirrus_dnssec_signature_cache_hits_total',
+    help: 'Signatures taken from the signature cache instead of computed',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cache()?.hits ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cirrus_dnssec_signature_cache_entries',
+    help: 'Signatures held in the signature cache (answers and denial proofs)',
+    registers: [registry],
+    collect() {
+      this.set(cache()?.size ?? 0);
+    },
+  });
+}

@@ -17,6 +17,8 @@ interface Seen {
   qtype: number;
   ecs: string | undefined;
   cookie: string | undefined;
+  /** The OPT record's DO bit (RFC 3225). */
+  dnssec: boolean;
 }
 
 /** Question name, type and the OPT RR's ECS and COOKIE option bytes (RFC 6891 §6.1.2). */
@@ -34,6 +36,7 @@ function read(m: Buffer): Omit<Seen, 'resolver' | 'address'> {
   assert.equal(m.readUInt16BE(10), 1, 'one additional record');
   assert.equal(m[o], 0, 'OPT owner is the root');
   assert.equal(m.readUInt16BE(o + 1), 41);
+  const dnssec = ((m[o + 7] as number) & 0x80) !== 0;
   const rdlen = m.readUInt16BE(o + 9);
   o += 11;
   const end = o + rdlen;
@@ -47,7 +50,7 @@ function read(m: Buffer): Omit<Seen, 'resolver' | 'address'> {
     if (code === 10) cookie = data.toString('hex');
     o += 4 + data.length;
   }
-  return { qname: labels.join('.') + '.', qtype, ecs, cookie };
+  return { qname: labels.join('.') + '.', qtype, ecs, cookie, dnssec };
 }
 
 test('realgen sends a resolver-shaped stream and counts replies, losses and NXDOMAIN', async () => {
@@ -81,7 +84,7 @@ test('realgen sends a resolver-shaped stream and counts replies, losses and NXDO
     const port = server.address().port;
     const child = spawn(bin, [
       ...['--port', String(port), '--names', join(dir, 'names.txt')],
-      ...['--nx-zone', 'bench.test.', '--window', '20000', '--timeout-ms', '300'],
+      ...['--nx-zone', 'bench.test.', '--window', '20000', '--timeout-ms', '300', '--do', '10'],
       ...['--phases', 'paced:rate:4000:2', '--cpu-pids', String(process.pid)],
     ]);
     let out = '';
@@ -89,7 +92,7 @@ test('realgen sends a resolver-shaped stream and counts replies, losses and NXDO
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0);
     const result = JSON.parse(out) as {
-      stream: { queries: number; distinctSubnets: number; ecsShare: number };
+      stream: { queries: number; distinctSubnets: number; ecsShare: number; doShare: number };
       phases: Array<{
         sent: number;
         answered: number;
@@ -135,6 +138,11 @@ test('realgen sends a resolver-shaped stream and counts replies, losses and NXDO
     const ecs = seen.filter((s) => s.ecs !== undefined);
     near(share(ecs.length), 0.6, 0.04, 'ECS share');
     near(share(seen.filter((s) => s.cookie !== undefined).length), 0.5, 0.08, 'cookie share');
+    // --do 10: the DO bit on a tenth of the queries, from every kind of resolver.
+    near(share(seen.filter((s) => s.dnssec).length), 0.1, 0.02, 'DO share');
+    near(result.stream.doShare, 0.1, 0.01, 'reported DO share');
+    assert.ok(seen.some((s) => s.dnssec && s.ecs !== undefined));
+    assert.ok(seen.some((s) => s.dnssec && s.ecs === undefined));
     for (const s of seen.filter((x) => x.cookie !== undefined)) assert.equal(s.cookie?.length, 16);
     // ECS: family 1 /24 with 3 address bytes, or family 2 /56 with 7 (RFC 7871 §6).
     const v4 = ecs.filter((s) => s.ecs?.startsWith('00011800'));
