@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import type { ResourceRecord } from '../wire/record.js';
 import type { SigningKey } from './algorithm.js';
 import { labelCount, rrsigRdata, rrsigRecord } from './records.js';
-import type { SignatureCache } from './signature-cache.js';
+import type { SignatureCache, SignatureStore } from './signature-cache.js';
 
 export interface ActiveKey {
   readonly key: SigningKey;
@@ -24,7 +24,7 @@ export interface SigningPolicy {
   readonly jitterSec: number;
 }
 
-export class ZoneSigner {
+export class ZoneSigner<C extends SignatureStore = SignatureCache> {
   signed = 0;
 
   constructor(
@@ -32,8 +32,13 @@ export class ZoneSigner {
     /** The keys that sign now (two during a double-signature rollover). */
     readonly keys: readonly ActiveKey[],
     readonly policy: SigningPolicy,
-    readonly cache: SignatureCache,
+    readonly cache: C,
   ) {}
+
+  /** The same keys and policy, keeping signatures in `cache` (a transfer's own, say). */
+  withCache<D extends SignatureStore>(cache: D): ZoneSigner<D> {
+    return new ZoneSigner(this.zone, this.keys, this.policy, cache);
+  }
 
   /**
    * The RRSIGs (one per active key) over the RRset `rdatas` of (owner, type), served with
