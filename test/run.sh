@@ -13,7 +13,8 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             pebble:pebble nsupdate:bind9-dnsutils curl:curl cc:gcc prometheus:prometheus \
             promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \
             pdns_recursor:pdns-recursor g++:g++ make:make python3:python3 \
-            nghttp:nghttp2-client h2load:nghttp2-client; do
+            nghttp:nghttp2-client h2load:nghttp2-client \
+            delv:bind9-dnsutils ldns-verify-zone:ldnsutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
