@@ -45,6 +45,16 @@ function hostName(token: string | undefined, resolve: NameResolver, what: string
   return encodeName(name);
 }
 
+/** An owner name in rdata (NSEC next owner, RRSIG signer): any labels, "*" included. */
+function ownerName(token: string | undefined, resolve: NameResolver, what: string): Buffer {
+  if (token === undefined) throw new Error(`${what} is missing`);
+  try {
+    return encodeName(resolve(token));
+  } catch (err) {
+    throw new Error(`${what} "${token}": ${(err as Error).message}`);
+  }
+}
+
 /** TXT rdata holding `text` as UTF-8, split into 255-octet character-strings. */
 export function txtRdata(text: string): Buffer {
   const bytes = Buffer.from(text, 'utf8');
@@ -212,7 +222,7 @@ const rrsig: RdataCodec = {
       u32(parseSignatureTime(t[4], 'RRSIG expiration')),
       u32(parseSignatureTime(t[5], 'RRSIG inception')),
       u16(int(t[6], 65535, 'RRSIG key tag')),
-      hostName(t[7], resolve, 'RRSIG signer'),
+      ownerName(t[7], resolve, 'RRSIG signer'),
       base64Field(t.slice(8), 'RRSIG signature'),
     ]);
   },
@@ -237,7 +247,7 @@ const nsec: RdataCodec = {
   parse(t, resolve) {
     if (t.length < 1) throw new Error('NSEC takes a next owner name');
     return Buffer.concat([
-      hostName(t[0], resolve, 'NSEC next owner'),
+      ownerName(t[0], resolve, 'NSEC next owner'),
       typeBitmap(t.slice(1).map((x) => typeToken(x, 'NSEC type'))),
     ]);
   },

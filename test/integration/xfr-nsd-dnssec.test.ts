@@ -209,11 +209,20 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     await nsdServes(cirrus.cirrus.snapshots.current.serial);
     const apex = await dig(nsd.port, ['+norec', '+dnssec', ZONE, 'DNSKEY']);
     assert.equal(apex.status, 'NOERROR');
-    assert.ok(apex.answer.some((l) => / DNSKEY 257 3 13 /.test(l)), apex.raw);
-    assert.ok(apex.answer.some((l) => / RRSIG DNSKEY 13 3 /.test(l)), apex.raw);
+    assert.ok(
+      apex.answer.some((l) => / DNSKEY 257 3 13 /.test(l)),
+      apex.raw,
+    );
+    assert.ok(
+      apex.answer.some((l) => / RRSIG DNSKEY 13 3 /.test(l)),
+      apex.raw,
+    );
     for (const t of ['CDS', 'CDNSKEY']) {
       const r = await dig(nsd.port, ['+norec', '+dnssec', ZONE, t]);
-      assert.ok(r.answer.some((l) => l.includes(` RRSIG ${t} `)), r.raw);
+      assert.ok(
+        r.answer.some((l) => l.includes(` RRSIG ${t} `)),
+        r.raw,
+      );
     }
     // The apex NSEC lists the apex's types.
     const nsec = await dig(nsd.port, ['+norec', ZONE, 'NSEC']);
@@ -224,9 +233,15 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     );
     // The delegation: NS without RRSIG, DS with it, glue unsigned.
     const ref = await dig(nsd.port, ['+norec', '+dnssec', 'host.sub.cdn.example.net', 'A']);
-    assert.ok(ref.authority.some((l) => / IN NS ns\.sub\./.test(l)), ref.raw);
+    assert.ok(
+      ref.authority.some((l) => / IN NS ns\.sub\./.test(l)),
+      ref.raw,
+    );
     assert.ok(!ref.authority.some((l) => / RRSIG NS /.test(l)), ref.raw);
-    assert.ok(ref.authority.some((l) => / RRSIG DS /.test(l)), ref.raw);
+    assert.ok(
+      ref.authority.some((l) => / RRSIG DS /.test(l)),
+      ref.raw,
+    );
     assert.ok(!ref.additional.some((l) => / RRSIG /.test(l)), ref.raw);
     const kind = (await lastTransfer()).kind;
     assert.match(kind, /^(axfr|ixfr-full|ixfr)$/);
@@ -256,8 +271,16 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     // denial (NOERROR, an NSEC at the name with NXNAME). Both validate.
     const fromNsd = await dig(nsd.port, ['+norec', '+dnssec', 'nope.cdn.example.net', 'A']);
     assert.equal(fromNsd.status, 'NXDOMAIN');
-    assert.ok(fromNsd.authority.some((l) => / IN NSEC /.test(l)), fromNsd.raw);
-    const fromCirrus = await dig(cirrus.dnsPort, ['+norec', '+dnssec', 'nope.cdn.example.net', 'A']);
+    assert.ok(
+      fromNsd.authority.some((l) => / IN NSEC /.test(l)),
+      fromNsd.raw,
+    );
+    const fromCirrus = await dig(cirrus.dnsPort, [
+      '+norec',
+      '+dnssec',
+      'nope.cdn.example.net',
+      'A',
+    ]);
     assert.equal(fromCirrus.status, 'NOERROR');
     assert.ok(fromCirrus.authority.some((l) => l.startsWith('nope.cdn.example.net. ')));
     const viaCirrus = await delv(anchors, cirrus.dnsPort, 'nope.cdn.example.net', 'A');
@@ -275,7 +298,10 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     const [ok, out] = await verifyZone(dir, exported, 'export.zone');
     assert.equal(ok, 0, out);
     assert.match(out, /Zone is verified and complete/);
-    const altered = exported.replace(/(txt\.cdn\.example\.net\.\t60\tIN\tTXT\t)"hello"/, '$1"hullo"');
+    const altered = exported.replace(
+      /(txt\.cdn\.example\.net\.\t60\tIN\tTXT\t)"hello"/,
+      '$1"hullo"',
+    );
     assert.notEqual(altered, exported);
     const [bad, badOut] = await verifyZone(dir, altered, 'altered.zone');
     assert.notEqual(bad, 0, badOut);
@@ -353,7 +379,9 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     await nsdServes(s2);
     const resigned = await lastTransfer();
     assert.equal(resigned.kind, 'ixfr', JSON.stringify(resigned));
-    console.log(`# signed IXFR at a re-signing period with every signature due: ${resigned.records} records`);
+    console.log(
+      `# signed IXFR at a re-signing period with every signature due: ${resigned.records} records`,
+    );
     const second = await nsdSignatures(names);
     for (const e of second) {
       assert.ok(!first.includes(e), 'every signature that came due was replaced');
