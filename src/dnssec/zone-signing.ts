@@ -24,14 +24,31 @@ export interface ZoneToSign {
   readonly nowSec: number;
 }
 
+/** Owners signed between two yields of signZoneSteps (a few signatures each). */
+const OWNERS_PER_STEP = 16;
+
 /** The zone's records with RRSIGs and the NSEC chain, owners in canonical order, SOA first. */
 export function signZone<C extends SignatureStore>(
   input: ZoneToSign,
   signer: ZoneSigner<C>,
 ): ResourceRecord[] {
+  const steps = signZoneSteps(input, signer);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** signZone in steps: yields every OWNERS_PER_STEP owners (lib/cooperative.ts drives it). */
+export function* signZoneSteps<C extends SignatureStore>(
+  input: ZoneToSign,
+  signer: ZoneSigner<C>,
+): Generator<void, ResourceRecord[]> {
   const { zone, nowSec } = input;
   const owners = new Map<string, Map<number, ResourceRecord[]>>();
-  for (const r of input.records) {
+  for (let i = 0; i < input.records.length; i++) {
+    if (i % (OWNERS_PER_STEP * 256) === 0) yield;
+    const r = input.records[i] as ResourceRecord;
     if (r.type === DnssecType.RRSIG || r.type === DnssecType.NSEC) continue;
     if (!isSubdomainOf(r.name, zone)) throw new Error(`${r.name} is outside the zone ${zone}`);
     let sets = owners.get(r.name);
@@ -54,7 +71,9 @@ export function signZone<C extends SignatureStore>(
   const chain = names.filter((n) => !belowCut(n));
   const out: ResourceRecord[] = [];
   let link = 0;
+  let done = 0;
   for (const name of names) {
+    if (++done % OWNERS_PER_STEP === 0) yield;
     const sets = owners.get(name) as Map<number, ResourceRecord[]>;
     const types = [...sets.keys()].sort((a, b) =>
       a === RRType.SOA ? -1 : b === RRType.SOA ? 1 : a - b,

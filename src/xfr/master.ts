@@ -12,8 +12,8 @@ import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { serialGt } from '../snapshot/serial.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
-import { exportRecords } from '../snapshot/export.js';
-import { diffVersions, zoneVersion } from './journal.js';
+import { exportRecordsCooperatively } from '../snapshot/export.js';
+import { diffVersions, zoneVersionCooperatively } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
 import { signWithMac, verifyReply, type TsigKeyring } from '../wire/tsig.js';
 import { notifyMessage, soaQuery, soaSerialIn } from '../wire/transfer.js';
@@ -224,7 +224,10 @@ export class HiddenMaster {
     const { repos, config } = this.deps;
     if (!this.peers.anyTransfer) return;
     const zone = snapshot.zone.name;
-    const next = zoneVersion(snapshot.serial, exportRecords(snapshot));
+    const next = await zoneVersionCooperatively(
+      snapshot.serial,
+      await exportRecordsCooperatively(snapshot),
+    );
     for (let attempt = 0; attempt < 3; attempt++) {
       const stored = await repos.xfr.getZoneVersion(zone);
       if (stored && !serialGt(next.serial, stored.serial)) return; // as new, or another is ahead

@@ -9,7 +9,7 @@ import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { ResourceRecord } from '../wire/record.js';
-import { exportRecords } from '../snapshot/export.js';
+import { exportRecordsCooperatively } from '../snapshot/export.js';
 import { serialGt } from '../snapshot/serial.js';
 import { journalPath, recordFromKey, type JournalEntry } from './journal.js';
 import type { Peers } from './peers.js';
@@ -53,8 +53,8 @@ function requestOf(query: Query, msg: Buffer): TransferRequest {
 }
 
 /** The zone as secondaries receive it, SOA apart: static records and base-name picks. */
-function zoneBody(snapshot: Snapshot): ResourceRecord[] {
-  return exportRecords(snapshot).filter((r) => r.type !== RRType.SOA);
+async function zoneBody(snapshot: Snapshot): Promise<ResourceRecord[]> {
+  return (await exportRecordsCooperatively(snapshot)).filter((r) => r.type !== RRType.SOA);
 }
 
 /** RFC 1995 §4: SOA(new), then per step old SOA, deletions, new SOA, additions; SOA(new). */
@@ -111,7 +111,7 @@ async function answer(
   let records: ResourceRecord[];
   let kind: TransferKind;
   if (query.qtype === RRType.AXFR) {
-    records = [soa, ...zoneBody(snapshot), soa];
+    records = [soa, ...(await zoneBody(snapshot)), soa];
     kind = 'axfr';
   } else {
     let clientSerial: number | undefined;
@@ -140,7 +140,7 @@ async function answer(
         kind = 'ixfr';
       } else {
         // RFC 1995 §4: older than the journal: the whole zone, in IXFR form.
-        records = [soa, ...zoneBody(snapshot), soa];
+        records = [soa, ...(await zoneBody(snapshot)), soa];
         kind = 'ixfr-full';
       }
     }
