@@ -100,6 +100,20 @@ export class ZoneSignatures implements SignatureStore {
     this.current.set(key, sig);
   }
 
+  /** True when there are earlier signatures to reuse (a previous version's or adopted ones). */
+  get inherits(): boolean {
+    return this.sealed || this.previous !== undefined;
+  }
+
+  /**
+   * Takes `signatures` (read back from a stored version, ZoneSigner.signaturesIn) as the
+   * previous generation, when there is none: a restarted process keeps the signatures its
+   * secondaries hold instead of re-signing the whole zone into one large IXFR.
+   */
+  adopt(signatures: ReadonlyMap<string, CachedSignature>): void {
+    if (!this.inherits) this.previous = signatures;
+  }
+
   /** This version is signed: the previous generation's signatures are no longer needed. */
   seal(): void {
     this.sealed = true;

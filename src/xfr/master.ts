@@ -13,7 +13,7 @@ import { errorMessage } from '../lib/errors.js';
 import { serialGt } from '../snapshot/serial.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
 import { exportRecordsCooperatively } from '../snapshot/export.js';
-import { diffVersions, zoneVersionCooperatively } from './journal.js';
+import { diffVersions, recordFromKey, zoneVersionCooperatively } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
 import { signWithMac, verifyReply, type TsigKeyring } from '../wire/tsig.js';
 import { notifyMessage, soaQuery, soaSerialIn } from '../wire/transfer.js';
@@ -105,6 +105,7 @@ export class HiddenMaster {
       snapshot: deps.snapshot,
       peers: () => this.peers,
       loadJournal: (zone) => deps.repos.xfr.loadJournal(zone),
+      loadVersion: (zone) => deps.repos.xfr.getZoneVersion(zone),
       onTransfer: (t) => this.transferred(t),
       metrics: this.metrics,
       logger: deps.logger,
@@ -224,6 +225,7 @@ export class HiddenMaster {
     const { repos, config } = this.deps;
     if (!this.peers.anyTransfer) return;
     const zone = snapshot.zone.name;
+    await this.adoptStoredSignatures(snapshot);
     const next = await zoneVersionCooperatively(
       snapshot.serial,
       await exportRecordsCooperatively(snapshot),
@@ -245,6 +247,19 @@ export class HiddenMaster {
       }
     }
     throw new Error('the stored zone version kept changing under us');
+  }
+
+  /**
+   * A signed snapshot with no earlier version to reuse signatures from (the first of this
+   * process) takes them from the journal's stored version, which the secondaries hold: an
+   * unchanged RRset keeps its RRSIG across a restart, and the next IXFR stays small.
+   */
+  private async adoptStoredSignatures(snapshot: Snapshot): Promise<void> {
+    const { signer, transferSignatures } = snapshot;
+    if (!signer || !transferSignatures || transferSignatures.inherits) return;
+    const stored = await this.deps.repos.xfr.getZoneVersion(snapshot.zone.name);
+    if (!stored) return;
+    transferSignatures.adopt(signer.signaturesIn(stored.records.map(recordFromKey)));
   }
 
   /** Coalesces: a NOTIFY in flight is followed by one for the newest serial only. */

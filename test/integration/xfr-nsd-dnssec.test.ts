@@ -100,6 +100,18 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
   let nsd: NsdServer;
   let dir: string;
   let anchors: string;
+  let store: EmbeddedStore;
+  let nsdPort: number;
+  const options = () => ({
+    dnssec: DNSSEC,
+    xfr: {
+      keys: [{ name: 'xfr-key', algorithm: 'hmac-sha256' as const, secret: SECRET }],
+      secondaries: [{ name: 'nsd1', address: '127.0.0.1', port: nsdPort, key: 'xfr-key' }],
+      notifyRetryMs: 100,
+      notifyMaxRetryMs: 500,
+      pollIntervalMs: 200,
+    },
+  });
   // The builds' clock: 1.75 days behind, moved forward by the re-signing test.
   let offset = -1.75 * DAY;
   const clock = () => Date.now() + offset;
@@ -130,24 +142,11 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cirrus-dnssec-xfr-'));
-    const store = new EmbeddedStore();
+    store = new EmbeddedStore();
     // The key exists from the builds' (past) start, as the server would have made it then.
     await ensureZoneKey(repos(store).dnssec, ZONE, 13, clock());
-    const nsdPort = await freePort();
-    cirrus = await startCirrus(
-      {
-        dnssec: DNSSEC,
-        xfr: {
-          keys: [{ name: 'xfr-key', algorithm: 'hmac-sha256', secret: SECRET }],
-          secondaries: [{ name: 'nsd1', address: '127.0.0.1', port: nsdPort, key: 'xfr-key' }],
-          notifyRetryMs: 100,
-          notifyMaxRetryMs: 500,
-          pollIntervalMs: 200,
-        },
-      },
-      store,
-      clock,
-    );
+    nsdPort = await freePort();
+    cirrus = await startCirrus(options(), store, clock);
     assert.equal(
       (
         await api(cirrus, 'PUT', '/api/v1/nodes', [
@@ -408,6 +407,56 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     ] as const) {
       const got = await delv(anchors, nsd.port, name, type);
       assert.equal(got.verdict, want, `${name} ${type}:\n${got.out}`);
+    }
+  });
+
+  it('a restarted Cirrus keeps the signatures NSD holds: the next IXFR stays small and validates', async () => {
+    const serial = cirrus.cirrus.snapshots.current.serial;
+    const port = cirrus.dnsPort;
+    /** The RRSIG over txt's TXT as `port` sends it (its signature field). */
+    const txtSignature = async (lines: readonly string[]) =>
+      lines
+        .find((l) => l.startsWith('txt.cdn.example.net. ') && / RRSIG TXT /.test(l))
+        ?.split(' ')
+        .pop();
+    const fromNsd = async () =>
+      txtSignature(
+        (await dig(nsd.port, ['+norec', '+dnssec', 'txt.cdn.example.net', 'TXT'])).answer,
+      );
+    const held = await fromNsd();
+    assert.ok(held);
+    await cirrus.stop();
+    cirrus = await startCirrus(
+      { ...options(), dns: { listen: [`127.0.0.1:${port}`] } },
+      store,
+      clock,
+    );
+    assert.equal(cirrus.cirrus.snapshots.current.serial, serial, 'same content, same serial');
+    // A full transfer from the new process sends the stored version: NSD's own records.
+    const axfr = await dig(port, ['-y', KEY, ZONE, 'AXFR', '+onesoa']);
+    const axfrLines = axfr.raw.split('\n').map((l) => l.replace(/\s+/g, ' '));
+    assert.equal(await txtSignature(axfrLines), held);
+    const res = await api(cirrus, 'POST', '/api/v1/domains', {
+      domain: 'after-restart.example.net',
+      origins: [{ address: '203.0.113.78' }],
+    });
+    assert.equal(res.status, 201);
+    const next = await eventually('a new serial', 5_000, async () => {
+      const s = cirrus.cirrus.snapshots.current.serial;
+      return s !== serial ? s : undefined;
+    });
+    await nsdServes(next);
+    const t = await lastTransfer();
+    assert.equal(t.kind, 'ixfr', JSON.stringify(t));
+    assert.ok(t.records <= 24, `${t.records} records in the IXFR after a restart`);
+    assert.equal(await fromNsd(), held, 'the unchanged RRset kept its signature');
+    for (const [name, type] of [
+      [res.json.cname as string, 'A'],
+      ['txt.cdn.example.net', 'TXT'],
+      ['static-example-org.cdn.example.net', 'A'],
+    ]) {
+      const got = await delv(anchors, nsd.port, name as string, type as string);
+      assert.equal(got.verdict, 'positive', `${name} ${type}:\n${got.out}`);
     }
   });
 });

@@ -178,3 +178,23 @@ test('DNSSEC types in presentation form read back by the zone parser', () => {
   assert.throws(() => records('x 300 IN DS 1 13 2 xyz'), /DS digest is not hex/);
   assert.throws(() => records('x 300 IN NSEC y.example.org. BOGUS'), /NSEC type "BOGUS"/);
 });
+
+test('a fresh process adopts the stored version's signatures of its own keys, and only those', () => {
+  const v1 = new ZoneSignatures();
+  const first = signed(v1);
+  v1.seal();
+  const signer = new ZoneSigner('example.org', key, POLICY, new ZoneSignatures());
+  const fresh = new ZoneSignatures();
+  assert.equal(fresh.inherits, false);
+  fresh.adopt(signer.signaturesIn(first));
+  assert.equal(fresh.inherits, true);
+  assert.deepEqual(lines(signed(fresh, ZONE_TEXT, NOW + 60)), lines(first));
+  // Another key's signatures are not this signer's to reuse: everything is signed anew.
+  const other = keySetAt([newStoredKey(13, 0)], 1).signing;
+  const stranger = new ZoneSigner('example.org', other, POLICY, new ZoneSignatures());
+  assert.equal(stranger.signaturesIn(first).size, 0);
+  // Adopting never replaces a generation already inherited.
+  const later = new ZoneSignatures(v1);
+  later.adopt(new Map());
+  assert.deepEqual(lines(signed(later, ZONE_TEXT, NOW + 60)), lines(first));
+});
