@@ -179,7 +179,7 @@ test('DNSSEC types in presentation form read back by the zone parser', () => {
   assert.throws(() => records('x 300 IN NSEC y.example.org. BOGUS'), /NSEC type "BOGUS"/);
 });
 
-test('a fresh process adopts the stored version's signatures of its own keys, and only those', () => {
+test("a fresh process adopts the stored version's signatures of its own keys, and only those", () => {
   const v1 = new ZoneSignatures();
   const first = signed(v1);
   v1.seal();
