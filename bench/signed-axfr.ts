@@ -77,7 +77,12 @@ async function measure(domains: number) {
     const source = snapshotSource(repos);
 
     const plain = await buildFromStore(configFor(false), source, { generation: 1, now });
-    const unsigned = axfr(plain.snapshot);
+    const unsigned = {
+      ...axfr(plain.snapshot),
+      journalVersionBytes: JSON.stringify(
+        zoneVersion(plain.snapshot.serial, exportRecords(plain.snapshot)),
+      ).length,
+    };
 
     let t = process.hrtime.bigint();
     const first = await buildFromStore(signed, source, { generation: 1, now });
@@ -172,6 +177,7 @@ else
   for (const r of results)
     console.log(
       `${r.domains} (${r.algorithm}): AXFR unsigned ${r.unsigned.records} records ${r.unsigned.bytes} B ` +
+        `(journal version ${r.unsigned.journalVersionBytes} B) ` +
         `→ signed ${r.signed.records} records ${r.signed.bytes} B in ${r.signed.messages} messages ` +
         `(${r.rrsigs} RRSIG, ${r.nsecs} NSEC); build ${r.buildMs} ms, first signing ${r.firstSignMs} ms ` +
         `(event loop held ≤ ${r.longestHoldMs} ms), journal version ${r.journalVersionBytes} B in ${r.journalVersionMs} ms; ` +
