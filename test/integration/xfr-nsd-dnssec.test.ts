@@ -6,7 +6,9 @@
 // the re-signing period moves the serial by itself (the snapshot's expiry timer), NOTIFY
 // and IXFR replace the signatures that came due, and NSD never holds a signature with less
 // than refreshDays/2 left. The builds' clock starts in the past so that a re-signing period
-// arrives within the test (the manager's `now`); validation runs on the real clock.
+// arrives within the test (the manager's `now`); validation runs on the real clock. A
+// restarted Cirrus keeps the signatures NSD holds; `cirrus zone export` prints the signed
+// zone from a state file.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -457,6 +459,45 @@ describe('signed transfers: Cirrus with DNSSEC → real NSD secondary, validated
     ]) {
       const got = await delv(anchors, nsd.port, name as string, type as string);
       assert.equal(got.verdict, 'positive', `${name} ${type}:\n${got.out}`);
+    }
+  });
+});
+
+describe('`cirrus zone export` with DNSSEC on', () => {
+  it('prints the signed zone, at the served serial, that ldns-verify-zone accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cirrus-dnssec-cli-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const server = await startCirrus({ dnssec: { enabled: true }, store: { file: stateFile } });
+      let serial: number;
+      try {
+        const put = await api(server, 'PUT', '/api/v1/zone/records', 'txt 60 IN TXT "cli"\n');
+        assert.equal(put.status, 200);
+        await server.cirrus.snapshots.flush();
+        serial = server.cirrus.snapshots.current.serial;
+      } finally {
+        await server.stop();
+      }
+      const env: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env))
+        if (!/^(CIRRUS_CONFIG|REDIS_URL|STATE_FILE|SEED_DIR|LOG_LEVEL|DNSSEC.*)$/.test(k))
+          env[k] = v;
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'zone', 'export'],
+        {
+          cwd: new URL('../../', import.meta.url).pathname,
+          env: { ...env, STATE_FILE: stateFile, SEED_DIR: '', LOG_LEVEL: 'silent', DNSSEC: 'on' },
+          timeout: 60_000,
+        },
+      );
+      assert.match(stdout, new RegExp(`^; zone ${ZONE}\\. serial ${serial}\\n`));
+      for (const type of ['DNSKEY', 'CDS', 'CDNSKEY', 'RRSIG', 'NSEC'])
+        assert.match(stdout, new RegExp(`\\tIN\\t${type}\\t`), type);
+      const [code, out] = await verifyZone(dir, stdout, 'cli.zone');
+      assert.equal(code, 0, out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
