@@ -177,7 +177,10 @@ async function runRealgen(server, realgen, namesFile, zone) {
   return r;
 }
 
-/** Cirrus's UDP counters from /metrics (shed queries, batches, datagrams), or undefined. */
+/**
+ * Cirrus's UDP counters from /metrics (shed queries, batches, datagrams) and its answer
+ * cache lookups (exact and decision-keyed, hits and misses), or undefined.
+ */
 async function udpCounters(server) {
   if (!server.api) return undefined;
   try {
@@ -190,6 +193,14 @@ async function udpCounters(server) {
       shed: value('cirrus_dns_shed_total'),
       batches: value('cirrus_dns_udp_batches_total'),
       datagrams: value('cirrus_dns_udp_batch_datagrams_total'),
+      ...Object.fromEntries(
+        ['exact', 'decision'].flatMap((cache) =>
+          ['hit', 'miss'].map((result) => [
+            `${cache}${result === 'hit' ? 'Hits' : 'Misses'}`,
+            value(`cirrus_dns_answer_cache_lookups_total{cache="${cache}",result="${result}"}`),
+          ]),
+        ),
+      ),
     };
   } catch {
     return undefined;

@@ -107,6 +107,14 @@ export function realisticTable(results) {
       '',
       `${name}: ${f0(u.shed)} queries shed (load shedding) over the three phases${mean}`,
     );
+    const asked = (u.exactHits ?? 0) + (u.exactMisses ?? 0);
+    if (asked > 0)
+      out.push(
+        '',
+        `${name} answer caches over the three phases: exact ${pc((u.exactHits ?? 0) / asked)} of ${f0(asked)} lookups; ` +
+          `decision-keyed ${pc((u.decisionHits ?? 0) / Math.max(1, (u.decisionHits ?? 0) + (u.decisionMisses ?? 0)))} of the ${f0((u.decisionHits ?? 0) + (u.decisionMisses ?? 0))} the exact one missed; ` +
+          `${pc(((u.exactHits ?? 0) + (u.decisionHits ?? 0)) / asked)} of queries answered from a cache`,
+      );
   }
   // The batched UDP path (recvmmsg/sendmmsg addon) against node:dgram, in the same run.
   for (const base of ['cirrus', 'node-echo']) {

@@ -44,6 +44,11 @@ export interface Decision {
   readonly pool: string | undefined;
   /** RFC 7871 scope prefix: how far around the client's subnet this decision holds. */
   readonly scope: number;
+  /**
+   * The prefix of the client address the picks were spread by (plan `spread`), 0 when
+   * they depend on the location's facts alone.
+   */
+  readonly spread?: number;
   /** What set `ttl`: the plan's TTL or failover TTL, or a health bound (health-bound.ts). */
   readonly ttlBy: TtlBy;
   /** The node whose health bound set `ttl`, if one did. */
@@ -196,6 +201,7 @@ export function decide(
       decision: step,
       pool: p.name,
       scope: picked.nodes.length ? ecsScope(picked.scope) : ECS_OFF,
+      spread: picked.scope,
       ttlBy: t.by,
       ttlNode: t.node,
       validUntil: t.validUntil,

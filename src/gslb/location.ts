@@ -63,24 +63,46 @@ function resolverBytes(text: string): { text: string; bytes: Buffer; family: 4 |
 
 const UNSPECIFIED = { text: '0.0.0.0', bytes: Buffer.alloc(4), family: 4 as const };
 
-export function locate(input: ClientInput, nets: NetMap, geo: GeoLookup): Location {
+/** The address a location is looked up for: the ECS subnet's, or the resolver's. */
+export interface ClientPoint {
+  readonly source: Location['source'];
+  readonly text: string;
+  readonly bytes: Buffer;
+  readonly family: 4 | 6;
+  readonly sourcePrefix: number;
+}
+
+/** Which address `input` is located by (RFC 7871 §7.1.2: a /0 source says nothing). */
+export function clientPoint(input: ClientInput): ClientPoint {
   const ecs = input.ecs;
-  let source: Location['source'] = 'resolver';
-  let addr: { text: string; bytes: Buffer; family: 4 | 6 };
-  let sourcePrefix: number;
   if (input.useEcs && ecs && ecs.sourcePrefix > 0) {
-    source = 'ecs';
     const family = ecs.family === 1 ? 4 : 6;
-    addr = {
+    return {
+      source: 'ecs',
       text: family === 4 ? bytesToIPv4(ecs.address) : bytesToIPv6(ecs.address),
       bytes: ecs.address,
       family,
+      sourcePrefix: ecs.sourcePrefix,
     };
-    sourcePrefix = ecs.sourcePrefix;
-  } else {
-    addr = resolverBytes(input.clientAddress) ?? UNSPECIFIED;
-    sourcePrefix = addr.family === 4 ? 32 : 128;
   }
+  const addr = resolverBytes(input.clientAddress) ?? UNSPECIFIED;
+  return {
+    source: 'resolver',
+    text: addr.text,
+    bytes: addr.bytes,
+    family: addr.family,
+    sourcePrefix: addr.family === 4 ? 32 : 128,
+  };
+}
+
+export function locate(input: ClientInput, nets: NetMap, geo: GeoLookup): Location {
+  return locatePoint(clientPoint(input), nets, geo);
+}
+
+/** The location of `point`: the CIDR map's match and the GeoIP record, fact by fact. */
+export function locatePoint(point: ClientPoint, nets: NetMap, geo: GeoLookup): Location {
+  const { source, sourcePrefix } = point;
+  const addr = point;
   const net = nets.match(addr.bytes);
   const g = geo.lookup(addr.text);
   const e = net.entry;

@@ -194,6 +194,14 @@ export class AdmissionCache<V> {
     return node.value;
   }
 
+  /**
+   * Counts a use of `key` without a lookup: for a caller that probes with peek and counts
+   * the lookup once it knows which key the query stands for.
+   */
+  touch(key: number): void {
+    this.sketch.increment(key);
+  }
+
   /** The entry for `key` without counting a use or touching recency. */
   peek(key: number): V | undefined {
     return this.index.get(key)?.value;

@@ -1,7 +1,7 @@
 // Per-query context: the decoded query, the snapshot it is answered from (fixed for the
 // whole query, even if a new one is published meanwhile), the client's location (looked
-// up at most once per ECS setting, and only when a base name needs it) and what earlier
-// stages found.
+// up at most once per ECS setting, only when a base name needs it, through the per-bucket
+// memo of gslb/location-memo.ts) and what earlier stages found.
 import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
@@ -10,6 +10,7 @@ import type { GslbRequest } from '../gslb/answer.js';
 import type { Decision } from '../gslb/decide.js';
 import type { HealthBounds, HealthClock } from '../gslb/health-bound.js';
 import { locate, type Location } from '../gslb/location.js';
+import { locationMemoFor } from '../gslb/location-memo.js';
 import type { Outcome } from './outcome.js';
 
 /** One vantage's (instance's) latest verdict on a node, as `_health` shows it. */
@@ -53,6 +54,12 @@ export interface PipelineSettings {
    * answers carry their plan's TTL.
    */
   readonly health?: (() => HealthBounds | undefined) | undefined;
+  /**
+   * Locate clients through the per-bucket memo (gslb/location-memo.ts); false looks every
+   * query up afresh (the handler's answerCache: false, the reference the caches are
+   * tested against). Default on.
+   */
+  readonly memoLocations?: boolean;
 }
 
 export class QueryContext implements GslbRequest {
@@ -69,8 +76,12 @@ export class QueryContext implements GslbRequest {
   noHealthy = false;
   /** The shortest TTL among the GSLB decisions of this response (Infinity: none made). */
   gslbTtl = Infinity;
-  private withEcs: Location | undefined;
-  private withoutEcs: Location | undefined;
+  /**
+   * The locations answers were computed for, by the domain's ECS setting (read by the
+   * answer cache's fill: an answer is shared only by clients with the same facts).
+   */
+  withEcs: Location | undefined = undefined;
+  withoutEcs: Location | undefined = undefined;
   private healthClock: HealthClock | null | undefined;
 
   constructor(
@@ -82,15 +93,15 @@ export class QueryContext implements GslbRequest {
   locate(useEcs: boolean): Location {
     const cached = useEcs ? this.withEcs : this.withoutEcs;
     if (cached) return cached;
-    const loc = locate(
-      {
-        clientAddress: this.query.clientAddress,
-        ecs: this.query.edns?.clientSubnet,
-        useEcs,
-      },
-      this.snapshot.gslb.nets,
-      this.settings.geo,
-    );
+    const input = {
+      clientAddress: this.query.clientAddress,
+      ecs: this.query.edns?.clientSubnet,
+      useEcs,
+    };
+    const loc =
+      this.settings.memoLocations === false
+        ? locate(input, this.snapshot.gslb.nets, this.settings.geo)
+        : locationMemoFor(this.snapshot.gslb.nets, this.settings.geo).locate(input);
     if (useEcs) this.withEcs = loc;
     else this.withoutEcs = loc;
     return loc;

@@ -14,6 +14,8 @@ import type { CachedAnswer } from '../snapshot/answer-cache.js';
 import { cookieOptionSpan } from '../wire/cookie.js';
 
 const HEADER = 12;
+const RRSIG = 46;
+const NSEC = 47;
 
 /** Where a fast-path candidate's question ends, and its key hash. */
 export interface FastKey {
@@ -29,7 +31,7 @@ export interface FastKey {
  * anything odd off the fast path: QR = 0, opcode 0, one question, no answer or authority
  * records, at most one additional record (the OPT; a signed request has a TSIG there too).
  */
-function plainQuery(msg: Buffer): boolean {
+export function plainQuery(msg: Buffer): boolean {
   if (msg.length < HEADER + 5) return false;
   if (((msg[2] as number) & 0xf8) !== 0) return false; // QR and opcode
   return (
@@ -138,7 +140,11 @@ export function sameQuery(
 }
 
 /** This query's reply from a cached answer: its ID and its question bytes (0x20 case). */
-export function patchReply(cached: CachedAnswer, msg: Buffer, questionEnd: number): Buffer {
+export function patchReply(
+  cached: Pick<CachedAnswer, 'wire'>,
+  msg: Buffer,
+  questionEnd: number,
+): Buffer {
   const out = Buffer.allocUnsafe(cached.wire.length);
   cached.wire.copy(out);
   out[0] = msg[0] as number;
@@ -162,7 +168,7 @@ function skipName(wire: Buffer, pos: number): number {
  * Offsets of the TTL fields a health bound counts down in an encoded response (one
  * question, answer-cache.ts): the A and AAAA records of the answer section, and, in a
  * negative answer (no answer record), the authority section's SOA, whose TTL is the
- * negative TTL (RFC 2308 §3).
+ * negative TTL (RFC 2308 §3), and its compact-denial NSEC; with each, the RRSIGs covering it.
  */
 export function answerTtlOffsets(wire: Buffer): number[] {
   const out: number[] = [];
@@ -179,8 +185,11 @@ export function answerTtlOffsets(wire: Buffer): number[] {
   for (let i = 0; i < an + ns; i++) {
     pos = skipName(wire, pos);
     if (pos < 0 || pos + 10 > wire.length) return out;
-    const type = wire.readUInt16BE(pos);
-    const counted = i < an ? type === RRType.A || type === RRType.AAAA : type === RRType.SOA;
+    let type = wire.readUInt16BE(pos);
+    // An RRSIG is served with the TTL of the RRset it covers (its type covered, RFC 4034 §3.1.1).
+    if (type === RRSIG && pos + 12 <= wire.length) type = wire.readUInt16BE(pos + 10);
+    const counted =
+      i < an ? type === RRType.A || type === RRType.AAAA : type === RRType.SOA || type === NSEC;
     if (counted) out.push(pos + 4);
     pos += 10 + wire.readUInt16BE(pos + 8);
   }
@@ -192,7 +201,11 @@ export function answerTtlOffsets(wire: Buffer): number[] {
  * `now` (never below its floor, never above what was encoded). The caller has checked
  * `now` is before `cached.validUntil`.
  */
-export function countDownTtls(cached: CachedAnswer, reply: Buffer, now: number): void {
+export function countDownTtls(
+  cached: Pick<CachedAnswer, 'validUntil' | 'ttlFloor' | 'ttlOffsets'>,
+  reply: Buffer,
+  now: number,
+): void {
   if (cached.validUntil === Infinity) return;
   const left = Math.max(Math.floor((cached.validUntil - now) / 1000), cached.ttlFloor);
   for (const at of cached.ttlOffsets)

@@ -58,9 +58,21 @@ export function dnsMetrics(registry: Registry) {
     help: 'UDP queries dropped unanswered because the process was behind (load shedding)',
     registers: [registry],
   });
+  // Answer cache lookups (order.ts begin step 1): the exact cache, then on its miss the
+  // decision-keyed one (decision-key.ts); a miss of both is answered by the pipeline.
+  const cacheLookups = tallyCounter({
+    name: 'cirrus_dns_answer_cache_lookups_total',
+    help: 'Answer cache lookups by cache (exact: same client and query bytes; decision: same question, EDNS shape and location facts) and result',
+    labelNames: ['cache', 'result'] as const,
+    registers: [registry],
+  });
   // One tally per label set, found by a string key (see metrics/tally.ts).
   const children = new Map<string, Tally>();
   return {
+    exactHit: cacheLookups.tally({ cache: 'exact', result: 'hit' }),
+    exactMiss: cacheLookups.tally({ cache: 'exact', result: 'miss' }),
+    decisionHit: cacheLookups.tally({ cache: 'decision', result: 'hit' }),
+    decisionMiss: cacheLookups.tally({ cache: 'decision', result: 'miss' }),
     /** rrl[0][class]: slipped, rrl[1][class]: dropped (class: lib/rrl.ts RrlClass). */
     rrl,
     shed,

@@ -7,10 +7,13 @@
 //                    lib/load-shed.ts) is dropped unread and counted, so those behind it are
 //                    answered in time. First, because everything after it costs CPU.
 //   1. answer cache  A plain query repeating one already answered gets that answer's bytes
-//                    with its own ID and question case (fast-path.ts). First, because a hit
-//                    skips every later step but the count. The COOKIE option is not part
-//                    of the key: a hit's cookie is checked as in step 6 (a verdict that is
-//                    not `answer` makes it a miss) and the reply's cookie written per query.
+//                    with its own ID and question case (fast-path.ts); on a miss, one with
+//                    the same question, EDNS shape and location facts as one answered gets
+//                    its bytes with its own ID, question case and ECS address (the decision
+//                    cache, decision-key.ts). First, because a hit skips every later step
+//                    but the count. The COOKIE option is not part of either key: a hit's
+//                    cookie is checked as in step 6 (a verdict that is not `answer` makes
+//                    it a miss) and the reply's cookie written per query.
 //   2. decode        Once, into a Query (wire/decode.ts). Malformed input gets FORMERR, an
 //                    unknown opcode without a question NOTIMP, and what is not a query at
 //                    all nothing.
@@ -49,7 +52,9 @@
 //   3. encode        Header, question, sections, OPT with ECS, NSID and the cookie last, TC
 //                    when the answer does not fit (wire/encode.ts).
 //   4. cache fill    What no stage marked uncacheable, unsigned and not failed, keyed as the
-//                    answer cache looks it up.
+//                    answer cache looks it up; into the decision cache too when every
+//                    location its decisions read is uniform over its bucket and the picks
+//                    are not spread by the client's own address (decision-key.ts).
 //   5. TSIG sign     RFC 8945 §5.3; after the cache fill, since signed replies are never cached.
 //   6. rate limit    UDP replies, cached or computed, from a client without a valid server
 //                    cookie and outside the allow-list spend a token of their (prefix,
@@ -70,6 +75,18 @@ import {
   type CachedAnswer,
 } from '../snapshot/answer-cache.js';
 import type { Decision } from '../gslb/decide.js';
+import { decisionCacheFor, type DecisionAnswer } from '../snapshot/decision-cache.js';
+import { locationMemoFor } from '../gslb/location-memo.js';
+import {
+  decisionBasis,
+  decisionKey,
+  decisionProbe,
+  ecsAddressOffset,
+  foldedQuestion,
+  lookupDecision,
+  newProbe,
+  patchDecisionReply,
+} from './decision-key.js';
 import type { Logger } from '../lib/logger.js';
 import type { Stage } from './context.js';
 import { QueryContext, type PipelineSettings } from './context.js';
@@ -253,6 +270,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
   const { metrics } = deps;
   const useCache = deps.answerCache !== false;
   const key: FastKey = { hash: 0, questionEnd: 0, cookieStart: 0, cookieEnd: 0 };
+  const probe = newProbe();
   const cookieSecrets = deps.cookies?.secrets;
   const demandCookie = deps.cookies?.demand ?? false;
   // The query being answered came with a valid server cookie (RFC 7873 §5.2.5).
@@ -265,6 +283,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
   const decisions: Decision[] = [];
   const settings: PipelineSettings = {
     ...deps.settings,
+    memoLocations: useCache && deps.settings.memoLocations !== false,
     onDecision: (d) => void decisions.push(d),
   };
   // What the query being answered counts, set by answer() for the caller to count or not.
@@ -283,27 +302,28 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
    * answer it (its cookie gets something other than the answer, or the cached wire has no
    * cookie where this reply needs one).
    */
-  function replyFromCache(hit: CachedAnswer, msg: Buffer, transport: Transport, address: string) {
+  function replyFromCache(
+    hit: CachedAnswer | DecisionAnswer,
+    msg: Buffer,
+    transport: Transport,
+    address: string,
+    at: FastKey | typeof probe,
+  ) {
     // Past its health bound the answer may no longer be what a decision gives: answer afresh.
     const nowMs = hit.validUntil === Infinity ? 0 : Date.now();
     if (nowMs >= hit.validUntil) return undefined;
     const secrets = cookieSecrets?.();
-    const hasOption = key.cookieEnd > 0;
+    const hasOption = at.cookieEnd > 0;
     if (!hit.cookie) {
       if (hasOption && secrets) return undefined;
-      const reply = patchReply(hit, msg, key.questionEnd);
+      const reply = patched(hit, msg, at);
       countDownTtls(hit, reply, nowMs);
       return reply;
     }
     const octets = secrets && addressOctets(address);
     if (!octets || !secrets) return undefined;
     const now = nowSeconds();
-    const check = checkCookie(
-      msg.subarray(key.cookieStart + 4, key.cookieEnd),
-      octets,
-      secrets,
-      now,
-    );
+    const check = checkCookie(msg.subarray(at.cookieStart + 4, at.cookieEnd), octets, secrets, now);
     const action = cookieAction(check.verdict, {
       tcp: transport === 'tcp',
       noQuestion: false,
@@ -311,7 +331,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     });
     if (action !== 'answer') return undefined;
     cookieValid = check.verdict === 'valid';
-    const reply = patchReply(hit, msg, key.questionEnd);
+    const reply = patched(hit, msg, at);
     countDownTtls(hit, reply, nowMs);
     writeResponseCookie(
       check,
@@ -324,6 +344,13 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     return reply;
   }
 
+  /** A hit's reply before its TTLs and cookie: ID, question case, and ECS address for a decision hit. */
+  function patched(hit: CachedAnswer | DecisionAnswer, msg: Buffer, at: FastKey | typeof probe) {
+    return 'ecsAt' in hit
+      ? patchDecisionReply(hit, msg, probe)
+      : patchReply(hit, msg, at.questionEnd);
+  }
+
   /** Every step but the count, against `snapshot`. */
   function answer(
     msg: Buffer,
@@ -334,16 +361,32 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
   ): Reply {
     // begin 1: the answer cache.
     const fast = useCache && fastKey(msg, transport, address, key);
-    const cache = fast ? answerCacheFor(snapshot, deps.settings.geo.version?.()) : undefined;
+    const geoVersion = useCache ? deps.settings.geo.version?.() : undefined;
+    const cache = fast ? answerCacheFor(snapshot, geoVersion) : undefined;
     if (cache) {
       const hit = cache.get(key.hash);
       if (hit && sameQuery(hit, msg, transport, address, key)) {
-        const reply = replyFromCache(hit, msg, transport, address);
+        const reply = replyFromCache(hit, msg, transport, address, key);
         if (reply) {
+          metrics.exactHit.inc();
           counted = hit;
           return reply;
         }
       }
+      metrics.exactMiss.inc();
+    }
+    const probed = useCache && decisionProbe(msg, transport, deps.udpSize, probe);
+    const dcache = probed ? decisionCacheFor(snapshot, geoVersion) : undefined;
+    const memo = dcache ? locationMemoFor(snapshot.gslb.nets, deps.settings.geo) : undefined;
+    if (dcache && memo) {
+      const hit = lookupDecision(dcache, memo, msg, address, probe);
+      const reply = hit && replyFromCache(hit, msg, transport, address, probe);
+      if (hit && reply) {
+        metrics.decisionHit.inc();
+        counted = hit;
+        return reply;
+      }
+      metrics.decisionMiss.inc();
     }
     // begin 2: decode.
     const decoded = decodeQuery(msg, transport, address, port);
@@ -433,8 +476,9 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     let scope = 0;
     let cacheable = true;
     let failed = false;
+    let ctx: QueryContext | undefined;
     try {
-      const ctx = new QueryContext(query, snapshot, settings);
+      ctx = new QueryContext(query, snapshot, settings);
       const outcome = runStages(STAGES, ctx);
       response = toResponse(outcome);
       // end 1b: DNSSEC, for a DO query in a signed zone.
@@ -471,16 +515,10 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     const truncated = wire[2] !== undefined && (wire[2] & 0x02) !== 0;
     const counter = metrics.queryCounter(transport, query.qtype, response.rcode);
     // end 4: cache fill.
-    if (cache && cacheable && !failed && !signing) {
+    if ((cache || dcache) && cacheable && !failed && !signing) {
       let validUntil = Infinity;
       for (const d of decisions) if (d.validUntil < validUntil) validUntil = d.validUntil;
-      const entry = {
-        key: keyBytes(msg, key.questionEnd),
-        transport,
-        address,
-        questionEnd: key.questionEnd,
-        cookieStart: key.cookieStart,
-        cookieEnd: key.cookieEnd,
+      const answer = {
         cookie: cookie !== undefined,
         counter,
         wire,
@@ -490,8 +528,31 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         ttlOffsets: validUntil === Infinity ? NO_OFFSETS : answerTtlOffsets(wire),
         ttlFloor: deps.settings.health?.()?.settings.floorSec ?? 0,
       };
-      cache.set(key.hash, entry);
-      counted = entry;
+      if (cache)
+        cache.set(key.hash, {
+          ...answer,
+          key: keyBytes(msg, key.questionEnd),
+          transport,
+          address,
+          questionEnd: key.questionEnd,
+          cookieStart: key.cookieStart,
+          cookieEnd: key.cookieEnd,
+        });
+      const at =
+        dcache && memo && ctx && decisionBasis(memo, decisions, ctx.withEcs, ctx.withoutEcs);
+      const ecsAt = probe.ecsFamily === 0 ? 0 : ecsAddressOffset(wire);
+      if (dcache && at && (probe.ecsFamily === 0 || ecsAt !== 0))
+        dcache.set(decisionKey(probe, at.basis, at.classId), {
+          ...answer,
+          question: foldedQuestion(msg, probe),
+          flags: probe.flags,
+          shape: probe.shape,
+          sizeLimit: probe.sizeLimit,
+          basis: at.basis,
+          classId: at.classId,
+          ecsAt,
+        });
+      counted = answer;
     } else {
       counted = { counter, truncated, decisions, failed };
     }

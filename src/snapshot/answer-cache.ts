@@ -32,7 +32,8 @@ export interface CachedAnswer {
    */
   readonly validUntil: number;
   /**
-   * Where the TTLs of its A and AAAA answer records (or, in a negative answer, of its SOA)
+   * Where the TTLs of its A and AAAA answer records (or, in a negative answer, of its SOA
+   * and NSEC), and of the RRSIGs covering them,
    * sit in `wire`: before `validUntil` each is served as min(its TTL, seconds left, at
    * least `ttlFloor`), so no resolver keeps it past the bound. Empty when `validUntil` is
    * Infinity.
