@@ -47,6 +47,8 @@ export interface CirrusOptions {
   logger: Logger;
   /** Use this store instead of opening one from the config (tests). */
   store?: Store;
+  /** The clock snapshot builds read (ms), Date.now by default: tests move a build in time. */
+  now?: () => number;
 }
 
 export class Cirrus {
@@ -109,6 +111,7 @@ export class Cirrus {
       store: snapshotSource(this.repos),
       logger: this.logger.child({ component: 'snapshot' }),
       metrics: snapshotMetrics(this.registry),
+      ...(opts.now ? { now: opts.now } : {}),
       // Answers repeated before the swap are answered warm after it.
       beforePublish: (next, previous) => this.dns.prewarm(next, previous),
     });

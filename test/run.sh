@@ -17,6 +17,7 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             delv:bind9-dnsutils unbound:unbound knotd:knot keymgr:knot; do
             unbound:unbound kresd:knot-resolver delv:bind9-dnsutils dnsviz:dnsviz \
             dnssec-dsfromkey:bind9-utils; do
+            delv:bind9-dnsutils ldns-verify-zone:ldnsutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).

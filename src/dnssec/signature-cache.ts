@@ -10,7 +10,14 @@ export interface CachedSignature {
   readonly expiration: number;
 }
 
-export class SignatureCache {
+/** Where a ZoneSigner finds and keeps signatures. */
+export interface SignatureStore {
+  /** A signature usable until at least `usableUntil` (seconds), or undefined. */
+  get(key: string, denial: boolean, usableUntil: number): CachedSignature | undefined;
+  set(key: string, denial: boolean, sig: CachedSignature): void;
+}
+
+export class SignatureCache implements SignatureStore {
   private readonly answers = new Map<string, CachedSignature>();
   private readonly denials = new Map<string, CachedSignature>();
   hits = 0;
@@ -62,5 +69,66 @@ export class SignatureCache {
     for (const space of [this.answers, this.denials])
       for (const [k, v] of space) n += 2 * k.length + v.rdata.length + 120;
     return n;
+  }
+}
+
+/**
+ * The signatures of one signed zone version (a transfer's view), with those of the last
+ * version signed before it to reuse: an RRset unchanged since then keeps its RRSIG while it
+ * is fresh enough, so consecutive versions differ only where content or due re-signing
+ * does (IXFR stays small). Unbounded but holds exactly two versions' signatures: the
+ * previous generation is dropped once this one is signed (`seal`).
+ */
+export class ZoneSignatures implements SignatureStore {
+  private readonly current = new Map<string, CachedSignature>();
+  private previous: ReadonlyMap<string, CachedSignature> | undefined;
+  private sealed = false;
+
+  /** `before`: the version built before this one (its signatures, or the ones it inherited). */
+  constructor(before?: ZoneSignatures) {
+    this.previous = before?.latest();
+  }
+
+  /** A fresh enough signature of this version or the previous one (then kept in this one). */
+  get(key: string, _denial: boolean, usableUntil: number): CachedSignature | undefined {
+    const own = this.current.get(key);
+    if (own) return own.expiration > usableUntil ? own : undefined;
+    const inherited = this.previous?.get(key);
+    if (!inherited || inherited.expiration <= usableUntil) return undefined;
+    this.current.set(key, inherited);
+    return inherited;
+  }
+
+  set(key: string, _denial: boolean, sig: CachedSignature): void {
+    this.current.set(key, sig);
+  }
+
+  /** True when there are earlier signatures to reuse (a previous version's or adopted ones). */
+  get inherits(): boolean {
+    return this.sealed || this.previous !== undefined;
+  }
+
+  /**
+   * Takes `signatures` (read back from a stored version, ZoneSigner.signaturesIn) as the
+   * previous generation, when there is none: a restarted process keeps the signatures its
+   * secondaries hold instead of re-signing the whole zone into one large IXFR.
+   */
+  adopt(signatures: ReadonlyMap<string, CachedSignature>): void {
+    if (!this.inherits) this.previous = signatures;
+  }
+
+  /** This version is signed: the previous generation's signatures are no longer needed. */
+  seal(): void {
+    this.sealed = true;
+    this.previous = undefined;
+  }
+
+  /** The signatures a next version starts from: this one's once signed, else the inherited. */
+  private latest(): ReadonlyMap<string, CachedSignature> | undefined {
+    return this.sealed ? this.current : this.previous;
+  }
+
+  get size(): number {
+    return this.current.size;
   }
 }

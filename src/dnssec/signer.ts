@@ -5,8 +5,8 @@
 import { randomInt } from 'node:crypto';
 import type { ResourceRecord } from '../wire/record.js';
 import type { SigningKey } from './algorithm.js';
-import { labelCount, rrsigRdata, rrsigRecord } from './records.js';
-import type { SignatureCache } from './signature-cache.js';
+import { DnssecType, labelCount, rrsigRdata, rrsigRecord } from './records.js';
+import type { CachedSignature, SignatureCache, SignatureStore } from './signature-cache.js';
 
 export interface ActiveKey {
   readonly key: SigningKey;
@@ -24,7 +24,7 @@ export interface SigningPolicy {
   readonly jitterSec: number;
 }
 
-export class ZoneSigner {
+export class ZoneSigner<C extends SignatureStore = SignatureCache> {
   signed = 0;
 
   constructor(
@@ -32,8 +32,13 @@ export class ZoneSigner {
     /** The keys that sign now (two during a double-signature rollover). */
     readonly keys: readonly ActiveKey[],
     readonly policy: SigningPolicy,
-    readonly cache: SignatureCache,
+    readonly cache: C,
   ) {}
+
+  /** The same keys and policy, keeping signatures in `cache` (a transfer's own, say). */
+  withCache<D extends SignatureStore>(cache: D): ZoneSigner<D> {
+    return new ZoneSigner(this.zone, this.keys, this.policy, cache);
+  }
 
   /**
    * The RRSIGs (one per active key) over the RRset `rdatas` of (owner, type), served with
@@ -53,7 +58,7 @@ export class ZoneSigner {
     const content = contentKey(owner, type, originalTtl, rdatas);
     const usableUntil = nowSec + this.policy.refreshSec;
     for (const k of this.keys) {
-      const cacheKey = `${k.tag}/${k.key.algorithm}|${content}`;
+      const cacheKey = signatureKey(k.tag, k.key.algorithm, content);
       let sig = this.cache.get(cacheKey, denial, usableUntil);
       if (!sig) {
         const jitter = this.policy.jitterSec > 0 ? randomInt(this.policy.jitterSec + 1) : 0;
@@ -82,10 +87,47 @@ export class ZoneSigner {
     return out;
   }
 
+  /**
+   * The signatures by this signer's keys found in a signed zone's records, keyed as sign()
+   * looks them up: what a signer reuses of a zone version signed before (by another
+   * process, say). RRSIGs of other keys, or over RRsets not in `records`, are left out.
+   */
+  signaturesIn(records: readonly ResourceRecord[]): Map<string, CachedSignature> {
+    const sets = new Map<string, Buffer[]>();
+    for (const r of records) {
+      if (r.type === DnssecType.RRSIG) continue;
+      const k = `${r.name}|${r.type}`;
+      const set = sets.get(k);
+      if (set) set.push(r.rdata);
+      else sets.set(k, [r.rdata]);
+    }
+    const ours = new Set(this.keys.map((k) => `${k.tag}/${k.key.algorithm}`));
+    const out = new Map<string, CachedSignature>();
+    for (const r of records) {
+      if (r.type !== DnssecType.RRSIG || r.rdata.length < 18) continue;
+      const covered = r.rdata.readUInt16BE(0);
+      const algorithm = r.rdata[2] as number;
+      const tag = r.rdata.readUInt16BE(16);
+      if (!ours.has(`${tag}/${algorithm}`)) continue;
+      const rdatas = sets.get(`${r.name}|${covered}`);
+      if (!rdatas) continue;
+      const content = contentKey(r.name, covered, r.rdata.readUInt32BE(4), rdatas);
+      out.set(signatureKey(tag, algorithm, content), {
+        rdata: r.rdata,
+        expiration: r.rdata.readUInt32BE(8),
+      });
+    }
+    return out;
+  }
+
   /** The earliest expiration among the cached signatures of `records`' RRSIGs (seconds). */
   static expirationOf(rrsig: ResourceRecord): number {
     return rrsig.rdata.readUInt32BE(8);
   }
+}
+
+function signatureKey(tag: number, algorithm: number, content: string): string {
+  return `${tag}/${algorithm}|${content}`;
 }
 
 /** The RRset's identity for the cache: owner, type, original TTL and sorted rdata. */

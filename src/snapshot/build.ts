@@ -18,7 +18,7 @@ import type { Snapshot } from './snapshot.js';
 import { runSteps } from './steps.js';
 import { zoneContent, type StaticParse } from './zone-content.js';
 import { nextDue, signingContent } from './signing.js';
-import type { SignatureCache } from '../dnssec/signature-cache.js';
+import type { SignatureCache, ZoneSignatures } from '../dnssec/signature-cache.js';
 
 export interface BuildInput {
   config: Config;
@@ -37,6 +37,8 @@ export interface BuildInput {
   hashCarry?: HashCarry | undefined;
   /** The live snapshot's signatures: reused while the same keys sign the same content. */
   previousSignatures?: SignatureCache | undefined;
+  /** The live snapshot's transfer signatures: an unchanged RRset keeps its RRSIG. */
+  previousTransferSignatures?: ZoneSignatures | undefined;
 }
 
 export function buildSnapshot(input: BuildInput): Snapshot {
@@ -140,7 +142,13 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
   const plans = planSource.plans;
 
   const now = input.now ?? Date.now();
-  const signing = signingContent(config, state.dnssecKeys, now, input.previousSignatures);
+  const signing = signingContent(
+    config,
+    state.dnssecKeys,
+    now,
+    input.previousSignatures,
+    input.previousTransferSignatures,
+  );
   const content = zoneContent(
     config,
     state,
@@ -169,5 +177,6 @@ export function* buildSteps(input: BuildInput): Generator<void, Snapshot> {
     warnings,
     nextExpiry: nextDue(config, state.dnssecKeys, content.nextExpiry, now),
     signer: signing?.signer,
+    transferSignatures: signing?.transferSignatures,
   };
 }

@@ -29,7 +29,12 @@ export interface FromStoreOptions {
  */
 export type BuildRecipe = Omit<
   BuildInput,
-  'config' | 'previousOrders' | 'previousPlans' | 'previousStatics' | 'hashCarry'
+  | 'config'
+  | 'previousOrders'
+  | 'previousPlans'
+  | 'previousStatics'
+  | 'hashCarry'
+  | 'previousTransferSignatures'
 >;
 
 export async function snapshotFromStore(
@@ -89,6 +94,7 @@ export async function buildFromStore(
       previousStatics: opts.previous?.statics,
       hashCarry: carry,
       previousSignatures: opts.previous?.signer?.cache,
+      previousTransferSignatures: opts.previous?.transferSignatures,
     }),
   );
   const serial =

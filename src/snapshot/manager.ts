@@ -275,7 +275,8 @@ export class SnapshotManager {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     if (at === undefined || this.stopped) return;
-    const wait = Math.min(Math.max(0, at - Date.now() + 5), 0x7fffffff);
+    // `at` is on the builds' clock (deps.now), like the snapshot's nextExpiry.
+    const wait = Math.min(Math.max(0, at - (this.deps.now?.() ?? Date.now()) + 5), 0x7fffffff);
     this.expiryTimer = setTimeout(() => this.schedule(), wait);
     this.expiryTimer.unref();
   }

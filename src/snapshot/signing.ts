@@ -5,13 +5,15 @@
 // (the serial then advances and secondaries take fresh signatures by IXFR).
 import type { Config } from '../config/schema.js';
 import { apexKeyRecords, keySetAt, type StoredKey } from '../dnssec/keys.js';
-import { SignatureCache } from '../dnssec/signature-cache.js';
+import { SignatureCache, ZoneSignatures } from '../dnssec/signature-cache.js';
 import { ZoneSigner } from '../dnssec/signer.js';
 import type { ResourceRecord } from '../wire/record.js';
 
 export interface SigningContent {
   readonly signer: ZoneSigner;
   readonly apex: readonly ResourceRecord[];
+  /** The signatures of the zone as transferred (export.ts), reusing the previous version's. */
+  readonly transferSignatures: ZoneSignatures;
   /** When the zone must be built again for DNSSEC's sake (ms). */
   readonly nextChange: number;
 }
@@ -47,6 +49,7 @@ export function signingContent(
   keys: readonly StoredKey[] | undefined,
   now: number,
   previousCache: SignatureCache | undefined,
+  previousTransfer?: ZoneSignatures | undefined,
 ): SigningContent | undefined {
   if (!signs(config, keys)) return undefined;
   const set = keySetAt(keys as StoredKey[], now);
@@ -68,6 +71,7 @@ export function signingContent(
   return {
     signer,
     apex: apexKeyRecords(config.zone.name, set, d.keyTtl),
+    transferSignatures: new ZoneSignatures(previousTransfer),
     nextChange: Math.min(nextPeriod, set.nextChange ?? Infinity),
   };
 }

@@ -10,6 +10,7 @@ import type { PlanSource } from './plans.js';
 import type { StaticParse } from './zone-content.js';
 import { isSubdomainOf } from '../lib/dnsname.js';
 import type { ZoneSigner } from '../dnssec/signer.js';
+import type { ZoneSignatures } from '../dnssec/signature-cache.js';
 
 export interface Snapshot {
   /** Build sequence number within this process. */
@@ -39,6 +40,8 @@ export interface Snapshot {
   readonly nextExpiry?: number | undefined;
   /** Signs answers of a DNSSEC-signed zone; undefined when the zone is not signed. */
   readonly signer?: ZoneSigner | undefined;
+  /** The signatures of the zone as transferred (export.ts); with `signer`. */
+  readonly transferSignatures?: ZoneSignatures | undefined;
 }
 
 /** The zone that holds `qname`, if we are authoritative for it. */

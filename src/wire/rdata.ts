@@ -1,7 +1,7 @@
 // Rdata codecs: presentation text (RFC 1035 §5.1, RFC 3597 for unknown types) to wire
 // bytes and back. Names inside rdata are stored uncompressed, which RFC 3597 §4 allows
 // for every type.
-import { RRType, typeName } from './constants.js';
+import { RRType, SignedZoneType, typeFromName, typeName } from './constants.js';
 import { decodeName, encodeName } from './name.js';
 import { bytesToIPv4, bytesToIPv6, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { fqdn, nameProblem } from '../lib/dnsname.js';
@@ -43,6 +43,16 @@ function hostName(token: string | undefined, resolve: NameResolver, what: string
     if (problem) throw new Error(`${what} "${token}" ${problem}`);
   }
   return encodeName(name);
+}
+
+/** An owner name in rdata (NSEC next owner, RRSIG signer): any labels, "*" included. */
+function ownerName(token: string | undefined, resolve: NameResolver, what: string): Buffer {
+  if (token === undefined) throw new Error(`${what} is missing`);
+  try {
+    return encodeName(resolve(token));
+  } catch (err) {
+    throw new Error(`${what} "${token}": ${(err as Error).message}`);
+  }
 }
 
 /** TXT rdata holding `text` as UTF-8, split into 255-octet character-strings. */
@@ -113,6 +123,139 @@ const singleName = (type: string): RdataCodec => ({
   parse: (t, resolve) => (arity(t, 1, type), hostName(t[0], resolve, `${type} target`)),
   format: (r) => fqdn(decodeName(r, 0).name),
 });
+
+/** RRSIG times (RFC 4034 §3.2): YYYYMMDDHHmmSS in UTC, or seconds since the epoch. */
+function signatureTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+function parseSignatureTime(token: string | undefined, what: string): number {
+  if (token !== undefined && /^\d{14}$/.test(token)) {
+    const [y, mo, d, h, mi, sec] = [0, 4, 6, 8, 10, 12].map((i, k) =>
+      Number(token.slice(i, k === 0 ? 4 : i + 2)),
+    ) as [number, number, number, number, number, number];
+    return Math.floor(Date.UTC(y, mo - 1, d, h, mi, sec) / 1000) >>> 0;
+  }
+  return int(token, 0xffffffff, what);
+}
+
+function base64Field(tokens: string[], what: string): Buffer {
+  const text = tokens.join('');
+  if (text === '' || !/^[A-Za-z0-9+/]+=*$/.test(text)) throw new Error(`${what} is not base64`);
+  return Buffer.from(text, 'base64');
+}
+
+function typeToken(token: string | undefined, what: string): number {
+  const type = token === undefined ? undefined : typeFromName(token);
+  if (type === undefined) throw new Error(`${what} "${token ?? ''}" is not a type`);
+  return type;
+}
+
+/** The type bitmap of RFC 4034 §4.1.2 for `types`, windows in order. */
+function typeBitmap(types: readonly number[]): Buffer {
+  const sorted = [...new Set(types)].sort((a, b) => a - b);
+  const parts: number[] = [];
+  for (let i = 0; i < sorted.length;) {
+    const window = (sorted[i] as number) >> 8;
+    const bits = new Array<number>(32).fill(0);
+    let last = 0;
+    for (; i < sorted.length && (sorted[i] as number) >> 8 === window; i++) {
+      const low = (sorted[i] as number) & 0xff;
+      bits[low >> 3] = (bits[low >> 3] as number) | (0x80 >> (low & 7));
+      last = low >> 3;
+    }
+    parts.push(window, last + 1, ...bits.slice(0, last + 1));
+  }
+  return Buffer.from(parts);
+}
+
+function typeList(bitmap: Buffer): string {
+  const types: string[] = [];
+  for (let pos = 0; pos + 2 <= bitmap.length;) {
+    const window = bitmap[pos] as number;
+    const len = bitmap[pos + 1] as number;
+    for (let b = 0; b < len; b++) {
+      const byte = bitmap[pos + 2 + b] as number;
+      for (let bit = 0; bit < 8; bit++)
+        if (byte & (0x80 >> bit)) types.push(typeName((window << 8) | (b * 8 + bit)));
+    }
+    pos += 2 + len;
+  }
+  return types.join(' ');
+}
+
+/** DS and CDS (RFC 4034 §5.3, RFC 7344 §3.1): key tag, algorithm, digest type, hex digest. */
+const delegationSigner = (type: string): RdataCodec => ({
+  parse(t) {
+    if (t.length < 4) throw new Error(`${type} takes key tag, algorithm, digest type and digest`);
+    const hex = t.slice(3).join('');
+    if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error(`${type} digest is not hex`);
+    return Buffer.concat([
+      u16(int(t[0], 65535, `${type} key tag`)),
+      Buffer.from([int(t[1], 255, `${type} algorithm`), int(t[2], 255, `${type} digest type`)]),
+      Buffer.from(hex, 'hex'),
+    ]);
+  },
+  format: (r) => `${r.readUInt16BE(0)} ${r[2]} ${r[3]} ${r.toString('hex', 4).toUpperCase()}`,
+});
+
+/** DNSKEY and CDNSKEY (RFC 4034 §2.2): flags, protocol, algorithm, base64 key. */
+const publicKey = (type: string): RdataCodec => ({
+  parse(t) {
+    if (t.length < 4) throw new Error(`${type} takes flags, protocol, algorithm and key`);
+    return Buffer.concat([
+      u16(int(t[0], 65535, `${type} flags`)),
+      Buffer.from([int(t[1], 255, `${type} protocol`), int(t[2], 255, `${type} algorithm`)]),
+      base64Field(t.slice(3), `${type} key`),
+    ]);
+  },
+  format: (r) => `${r.readUInt16BE(0)} ${r[2]} ${r[3]} ${r.toString('base64', 4)}`,
+});
+
+/** RRSIG (RFC 4034 §3.2). */
+const rrsig: RdataCodec = {
+  parse(t, resolve) {
+    if (t.length < 9) throw new Error('RRSIG takes 9 fields');
+    return Buffer.concat([
+      u16(typeToken(t[0], 'RRSIG type covered')),
+      Buffer.from([int(t[1], 255, 'RRSIG algorithm'), int(t[2], 255, 'RRSIG labels')]),
+      u32(int(t[3], 0xffffffff, 'RRSIG original TTL')),
+      u32(parseSignatureTime(t[4], 'RRSIG expiration')),
+      u32(parseSignatureTime(t[5], 'RRSIG inception')),
+      u16(int(t[6], 65535, 'RRSIG key tag')),
+      ownerName(t[7], resolve, 'RRSIG signer'),
+      base64Field(t.slice(8), 'RRSIG signature'),
+    ]);
+  },
+  format(r) {
+    const signer = decodeName(r, 18);
+    return [
+      typeName(r.readUInt16BE(0)),
+      r[2],
+      r[3],
+      r.readUInt32BE(4),
+      signatureTime(r.readUInt32BE(8)),
+      signatureTime(r.readUInt32BE(12)),
+      r.readUInt16BE(16),
+      fqdn(signer.name),
+      r.toString('base64', signer.end),
+    ].join(' ');
+  },
+};
+
+/** NSEC (RFC 4034 §4.2): next owner and the types present. */
+const nsec: RdataCodec = {
+  parse(t, resolve) {
+    if (t.length < 1) throw new Error('NSEC takes a next owner name');
+    return Buffer.concat([
+      ownerName(t[0], resolve, 'NSEC next owner'),
+      typeBitmap(t.slice(1).map((x) => typeToken(x, 'NSEC type'))),
+    ]);
+  },
+  format(r) {
+    const next = decodeName(r, 0);
+    return `${fqdn(next.name)} ${typeList(r.subarray(next.end))}`.trimEnd();
+  },
+};
 
 const CODECS = new Map<number, RdataCodec>([
   [RRType.A, address4],
@@ -204,6 +347,12 @@ const CODECS = new Map<number, RdataCodec>([
       },
     },
   ],
+  [RRType.DS, delegationSigner('DS')],
+  [SignedZoneType.CDS, delegationSigner('CDS')],
+  [SignedZoneType.DNSKEY, publicKey('DNSKEY')],
+  [SignedZoneType.CDNSKEY, publicKey('CDNSKEY')],
+  [SignedZoneType.RRSIG, rrsig],
+  [SignedZoneType.NSEC, nsec],
 ]);
 
 /** Types that may not appear in static zone data (meta types, or owned by the server). */

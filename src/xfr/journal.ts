@@ -4,6 +4,7 @@
 // and any instance sharing the store can replay them. Pure functions; the store keeps the data.
 import { RRType } from '../wire/constants.js';
 import type { ResourceRecord } from '../wire/record.js';
+import { drive } from '../lib/cooperative.js';
 
 /** A zone version as stored: its serial, its SOA record and every other record, sorted. */
 export interface ZoneVersion {
@@ -47,9 +48,36 @@ export function recordFromKey(key: string): ResourceRecord {
 }
 
 export function zoneVersion(serial: number, records: readonly ResourceRecord[]): ZoneVersion {
+  const steps = zoneVersionSteps(serial, records);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** zoneVersion in slices that hand the event loop back: a signed zone has many records. */
+export function zoneVersionCooperatively(
+  serial: number,
+  records: readonly ResourceRecord[],
+): Promise<ZoneVersion> {
+  return drive(zoneVersionSteps(serial, records));
+}
+
+/** Records keyed between two yields. */
+const KEYS_PER_STEP = 2048;
+
+function* zoneVersionSteps(
+  serial: number,
+  records: readonly ResourceRecord[],
+): Generator<void, ZoneVersion> {
   const soa = records.find((r) => r.type === RRType.SOA);
   if (!soa) throw new Error('a zone version needs its SOA');
-  const rest = records.filter((r) => r.type !== RRType.SOA).map(recordKey);
+  const rest: string[] = [];
+  for (let i = 0; i < records.length; i++) {
+    if (i % KEYS_PER_STEP === KEYS_PER_STEP - 1) yield;
+    const r = records[i] as ResourceRecord;
+    if (r.type !== RRType.SOA) rest.push(recordKey(r));
+  }
   return { serial, soa: recordKey(soa), records: [...new Set(rest)].sort() };
 }
 

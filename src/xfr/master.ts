@@ -12,8 +12,8 @@ import type { Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
 import { serialGt } from '../snapshot/serial.js';
 import type { ExchangeHandler } from '../pipeline/exchange.js';
-import { exportRecords } from '../snapshot/export.js';
-import { diffVersions, zoneVersion } from './journal.js';
+import { exportRecordsCooperatively } from '../snapshot/export.js';
+import { diffVersions, recordFromKey, zoneVersionCooperatively } from './journal.js';
 import { Peers, type PeersDocument, type Secondary } from './peers.js';
 import { signWithMac, verifyReply, type TsigKeyring } from '../wire/tsig.js';
 import { notifyMessage, soaQuery, soaSerialIn } from '../wire/transfer.js';
@@ -105,6 +105,7 @@ export class HiddenMaster {
       snapshot: deps.snapshot,
       peers: () => this.peers,
       loadJournal: (zone) => deps.repos.xfr.loadJournal(zone),
+      loadVersion: (zone) => deps.repos.xfr.getZoneVersion(zone),
       onTransfer: (t) => this.transferred(t),
       metrics: this.metrics,
       logger: deps.logger,
@@ -224,7 +225,11 @@ export class HiddenMaster {
     const { repos, config } = this.deps;
     if (!this.peers.anyTransfer) return;
     const zone = snapshot.zone.name;
-    const next = zoneVersion(snapshot.serial, exportRecords(snapshot));
+    await this.adoptStoredSignatures(snapshot);
+    const next = await zoneVersionCooperatively(
+      snapshot.serial,
+      await exportRecordsCooperatively(snapshot),
+    );
     for (let attempt = 0; attempt < 3; attempt++) {
       const stored = await repos.xfr.getZoneVersion(zone);
       if (stored && !serialGt(next.serial, stored.serial)) return; // as new, or another is ahead
@@ -242,6 +247,19 @@ export class HiddenMaster {
       }
     }
     throw new Error('the stored zone version kept changing under us');
+  }
+
+  /**
+   * A signed snapshot with no earlier version to reuse signatures from (the first of this
+   * process) takes them from the journal's stored version, which the secondaries hold: an
+   * unchanged RRset keeps its RRSIG across a restart, and the next IXFR stays small.
+   */
+  private async adoptStoredSignatures(snapshot: Snapshot): Promise<void> {
+    const { signer, transferSignatures } = snapshot;
+    if (!signer || !transferSignatures || transferSignatures.inherits) return;
+    const stored = await this.deps.repos.xfr.getZoneVersion(snapshot.zone.name);
+    if (!stored) return;
+    transferSignatures.adopt(signer.signaturesIn(stored.records.map(recordFromKey)));
   }
 
   /** Coalesces: a NOTIFY in flight is followed by one for the newest serial only. */

@@ -9,9 +9,9 @@ import type { Query } from '../wire/decode.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Logger } from '../lib/logger.js';
 import type { ResourceRecord } from '../wire/record.js';
-import { exportRecords } from '../snapshot/export.js';
+import { exportRecordsCooperatively } from '../snapshot/export.js';
 import { serialGt } from '../snapshot/serial.js';
-import { journalPath, recordFromKey, type JournalEntry } from './journal.js';
+import { journalPath, recordFromKey, type JournalEntry, type ZoneVersion } from './journal.js';
 import type { Peers } from './peers.js';
 import { TsigStream, signReply, type TsigKey } from '../wire/tsig.js';
 import {
@@ -38,6 +38,8 @@ export interface TransferDeps {
   snapshot: () => Snapshot;
   peers: () => Peers;
   loadJournal: (zone: string) => Promise<JournalEntry[]>;
+  /** The journal's stored zone version (the one its differences continue from). */
+  loadVersion: (zone: string) => Promise<ZoneVersion | null>;
   onTransfer: (t: TransferRecord) => void;
   metrics: XfrMetrics;
   logger: Logger;
@@ -53,8 +55,22 @@ function requestOf(query: Query, msg: Buffer): TransferRequest {
 }
 
 /** The zone as secondaries receive it, SOA apart: static records and base-name picks. */
-function zoneBody(snapshot: Snapshot): ResourceRecord[] {
-  return exportRecords(snapshot).filter((r) => r.type !== RRType.SOA);
+async function zoneBody(snapshot: Snapshot): Promise<ResourceRecord[]> {
+  return (await exportRecordsCooperatively(snapshot)).filter((r) => r.type !== RRType.SOA);
+}
+
+/**
+ * The body of a full transfer. A signed zone's signatures differ between instances of an NS
+ * set and between runs of one (ECDSA is randomised, signing time and jitter differ), so
+ * when the journal holds this serial its stored version is sent: the IXFR differences that
+ * follow start from exactly those records. Unsigned exports are the same everywhere.
+ */
+async function fullBody(deps: TransferDeps, snapshot: Snapshot): Promise<ResourceRecord[]> {
+  if (snapshot.signer) {
+    const stored = await deps.loadVersion(snapshot.zone.name).catch(() => null);
+    if (stored && stored.serial === snapshot.serial) return stored.records.map(recordFromKey);
+  }
+  return zoneBody(snapshot);
 }
 
 /** RFC 1995 §4: SOA(new), then per step old SOA, deletions, new SOA, additions; SOA(new). */
@@ -111,7 +127,7 @@ async function answer(
   let records: ResourceRecord[];
   let kind: TransferKind;
   if (query.qtype === RRType.AXFR) {
-    records = [soa, ...zoneBody(snapshot), soa];
+    records = [soa, ...(await fullBody(deps, snapshot)), soa];
     kind = 'axfr';
   } else {
     let clientSerial: number | undefined;
@@ -140,7 +156,7 @@ async function answer(
         kind = 'ixfr';
       } else {
         // RFC 1995 §4: older than the journal: the whole zone, in IXFR form.
-        records = [soa, ...zoneBody(snapshot), soa];
+        records = [soa, ...(await fullBody(deps, snapshot)), soa];
         kind = 'ixfr-full';
       }
     }

@@ -37,6 +37,8 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 export async function startCirrus(
   overrides: DeepPartial<Config> & Record<string, unknown> = {},
   store?: Store,
+  /** The clock snapshot builds read (see CirrusOptions.now). */
+  now?: () => number,
 ): Promise<RunningCirrus> {
   const raw = {
     seed: { dir: null },
@@ -65,7 +67,12 @@ export async function startCirrus(
     api: { listen: '127.0.0.1:0', ...(overrides.api as object) },
   };
   const config = finishConfig(raw, 'test config');
-  const cirrus = new Cirrus({ config, logger: silentLogger(), ...(store ? { store } : {}) });
+  const cirrus = new Cirrus({
+    config,
+    logger: silentLogger(),
+    ...(store ? { store } : {}),
+    ...(now ? { now } : {}),
+  });
   await cirrus.start();
   const { token } = await createToken(cirrus.repos, 'test');
   const api = cirrus.apiAddress as { host: string; port: number };

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../deps.js';
 import { ErrorSchema } from '../errors.js';
-import { exportZone } from '../../snapshot/export.js';
+import { exportZoneCooperatively } from '../../snapshot/export.js';
 import { buildSnapshot } from '../../snapshot/build.js';
 import { ValidationError, errorMessage } from '../../lib/errors.js';
 
@@ -19,7 +19,7 @@ export const zoneRoutes =
     );
 
     app.get('/zone', { schema: { tags: ['zone'], produces: ['text/dns'] } }, async (_req, reply) =>
-      reply.type('text/dns; charset=utf-8').send(exportZone(deps.snapshot())),
+      reply.type('text/dns; charset=utf-8').send(await exportZoneCooperatively(deps.snapshot())),
     );
 
     app.get(
