@@ -1,7 +1,7 @@
 // A real signed parent zone for DNSSEC tests: Knot (Debian `knot`) serves `parent`, signed with
 // its own automatic keys, delegating `child` to 127.0.0.1 with the DS records a test gives;
 // setDs() rewrites the delegation's DS and reloads (what a registry does with a new DS).
-// Recipe: /work/shared/recipes/dnssec-validators.md. stop() ends exactly the knotd it started.
+// Recipe: the dnssec-validators recipe (shared/recipes/dnssec-validators.md). stop() ends exactly the knotd it started.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';

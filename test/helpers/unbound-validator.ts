@@ -1,5 +1,5 @@
 // A real validating resolver for DNSSEC tests: Debian's unbound, with one trust anchor and
-// stub zones to authoritatives on loopback (recipe: /work/shared/recipes/dnssec-validators.md:
+// stub zones to authoritatives on loopback (recipe: the dnssec-validators recipe (shared/recipes/dnssec-validators.md):
 // do-not-query-localhost off, no trust-anchor signaling, EDE and failure reasons logged).
 // `cacheMaxTtl` caps what it caches, to match a test that shortens the zone's timings.
 // stop() ends exactly the unbound it started.
