@@ -14,10 +14,9 @@ for pair in redis-server:redis-server redis-cli:redis-tools redis-sentinel:redis
             promtool:prometheus knsupdate:knot-dnsutils lego:lego certbot:certbot \
             pdns_recursor:pdns-recursor g++:g++ make:make python3:python3 \
             nghttp:nghttp2-client h2load:nghttp2-client \
-            delv:bind9-dnsutils unbound:unbound knotd:knot keymgr:knot; do
-            unbound:unbound kresd:knot-resolver delv:bind9-dnsutils dnsviz:dnsviz \
-            dnssec-dsfromkey:bind9-utils; do
-            delv:bind9-dnsutils ldns-verify-zone:ldnsutils; do
+            delv:bind9-dnsutils unbound:unbound knotd:knot keymgr:knot \
+            kresd:knot-resolver dnsviz:dnsviz dnssec-dsfromkey:bind9-utils \
+            ldns-verify-zone:ldnsutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 # certbot's RFC 2136 plugin (test/integration/zone-update-acme-clients.test.ts).
@@ -27,8 +26,9 @@ done
 # bench/loadgen/realgen.c is compiled by its test: gcc does not pull in libc's headers
 # without recommends.
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
-# DNSSEC key rollover (dnssec-rollover.test.ts): delv and unbound validate, Knot serves the
-# signed parent zone whose DS the test swaps.
+# DNSSEC: delv, unbound, knot-resolver and dnsviz validate Cirrus's answers
+# (dnssec-validators, dnssec-size); Knot serves the signed parent whose DS the rollover test
+# swaps (dnssec-rollover); ldns-verify-zone checks the signed export (xfr-nsd-dnssec).
 # nghttp2-client: nghttp checks the edge's HTTP/2 listener (edge-tiers.test.ts) and h2load
 # drives bench/edge-h2.sh.
 # The edge tests run Debian's nginx with the Lua module and the Lua libraries edge/ uses.
