@@ -921,7 +921,7 @@ export const DnssecConfig = Type.Object(
     }),
     refreshDays: Type.Integer({
       minimum: 1,
-      maximum: 40,
+      maximum: 60,
       default: 7,
       description:
         'a signature is replaced once less than this is left of it; signed transfers are re-signed (serial bump) at half this interval',

@@ -5,10 +5,11 @@
 // activation and the old key's retirement both sign (double signature), so every answer
 // validates under either DS while the parent's DS changes.
 import { generatePrivateKey, loadSigningKey, type AlgorithmNumber } from './algorithm.js';
-import { CSK_FLAGS, DnssecType, dnskeyRdata, dsRdata, keyTag } from './records.js';
+import { CSK_FLAGS, dnskeyRdata, dsRdata, keyTag } from './records.js';
 import type { ActiveKey } from './signer.js';
 import { RRClass } from '../wire/constants.js';
 import type { ResourceRecord } from '../wire/record.js';
+import { RRType } from '../wire/constants.js';
 
 export interface StoredKey {
   /** Key tag and creation time, unique within the zone. */
@@ -143,11 +144,11 @@ export function apexKeyRecords(zone: string, set: KeySet, ttl: number): Resource
     ttl,
     rdata,
   });
-  for (const k of set.published) out.push(rec(DnssecType.DNSKEY, k.dnskey));
+  for (const k of set.published) out.push(rec(RRType.DNSKEY, k.dnskey));
   const parent = dsKey(set);
   if (parent) {
-    out.push(rec(DnssecType.CDS, dsRdata(zone, parent.dnskey)));
-    out.push(rec(DnssecType.CDNSKEY, parent.dnskey));
+    out.push(rec(RRType.CDS, dsRdata(zone, parent.dnskey)));
+    out.push(rec(RRType.CDNSKEY, parent.dnskey));
   }
   return out;
 }

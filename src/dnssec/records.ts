@@ -7,16 +7,8 @@ import { RRClass, RRType } from '../wire/constants.js';
 import type { ResourceRecord } from '../wire/record.js';
 import { signData, type SigningKey } from './algorithm.js';
 
-export const DnssecType = {
-  DS: 43,
-  RRSIG: 46,
-  NSEC: 47,
-  DNSKEY: 48,
-  CDS: 59,
-  CDNSKEY: 60,
-  /** RFC 9824 §2: the pseudo-type that marks a compact denial NSEC as "name does not exist". */
-  NXNAME: 128,
-} as const;
+/** RFC 9824 §2: the pseudo-type that marks a compact denial NSEC as "name does not exist". */
+export const NXNAME = 128;
 
 /** DNSKEY flags of a combined signing key: Zone Key and Secure Entry Point (RFC 4034 §2.1.1). */
 export const CSK_FLAGS = 257;
@@ -243,5 +235,5 @@ export function rrsigRdata(
 
 /** An RRSIG record covering `covered` (one RRset), with the RRset's TTL. */
 export function rrsigRecord(owner: string, ttl: number, rdata: Buffer): ResourceRecord {
-  return { name: owner, type: DnssecType.RRSIG, class: RRClass.IN, ttl, rdata };
+  return { name: owner, type: RRType.RRSIG, class: RRClass.IN, ttl, rdata };
 }

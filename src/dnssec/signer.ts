@@ -5,8 +5,9 @@
 import { randomInt } from 'node:crypto';
 import type { ResourceRecord } from '../wire/record.js';
 import type { SigningKey } from './algorithm.js';
-import { DnssecType, labelCount, rrsigRdata, rrsigRecord } from './records.js';
+import { labelCount, nameWire, rrsigRdata, rrsigRecord } from './records.js';
 import type { CachedSignature, SignatureCache, SignatureStore } from './signature-cache.js';
+import { RRType } from '../wire/constants.js';
 
 export interface ActiveKey {
   readonly key: SigningKey;
@@ -26,6 +27,8 @@ export interface SigningPolicy {
 
 export class ZoneSigner<C extends SignatureStore = SignatureCache> {
   signed = 0;
+  /** The apex's canonical wire name: where compact-denial successors wrap (successor.ts). */
+  readonly apexWire: Buffer;
 
   constructor(
     readonly zone: string,
@@ -33,7 +36,9 @@ export class ZoneSigner<C extends SignatureStore = SignatureCache> {
     readonly keys: readonly ActiveKey[],
     readonly policy: SigningPolicy,
     readonly cache: C,
-  ) {}
+  ) {
+    this.apexWire = nameWire(zone);
+  }
 
   /** The same keys and policy, keeping signatures in `cache` (a transfer's own, say). */
   withCache<D extends SignatureStore>(cache: D): ZoneSigner<D> {
@@ -95,7 +100,7 @@ export class ZoneSigner<C extends SignatureStore = SignatureCache> {
   signaturesIn(records: readonly ResourceRecord[]): Map<string, CachedSignature> {
     const sets = new Map<string, Buffer[]>();
     for (const r of records) {
-      if (r.type === DnssecType.RRSIG) continue;
+      if (r.type === RRType.RRSIG) continue;
       const k = `${r.name}|${r.type}`;
       const set = sets.get(k);
       if (set) set.push(r.rdata);
@@ -104,7 +109,7 @@ export class ZoneSigner<C extends SignatureStore = SignatureCache> {
     const ours = new Set(this.keys.map((k) => `${k.tag}/${k.key.algorithm}`));
     const out = new Map<string, CachedSignature>();
     for (const r of records) {
-      if (r.type !== DnssecType.RRSIG || r.rdata.length < 18) continue;
+      if (r.type !== RRType.RRSIG || r.rdata.length < 18) continue;
       const covered = r.rdata.readUInt16BE(0);
       const algorithm = r.rdata[2] as number;
       const tag = r.rdata.readUInt16BE(16);

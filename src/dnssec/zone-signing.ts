@@ -9,7 +9,7 @@ import { RRClass, RRType } from '../wire/constants.js';
 import type { ResourceRecord } from '../wire/record.js';
 import { isSubdomainOf, parentName } from '../lib/dnsname.js';
 import { canonicalSort } from '../zone/zone-data.js';
-import { DnssecType, nameWire, nsecRdata } from './records.js';
+import { nameWire, nsecRdata } from './records.js';
 import type { SignatureStore } from './signature-cache.js';
 import type { ZoneSigner } from './signer.js';
 
@@ -49,7 +49,7 @@ export function* signZoneSteps<C extends SignatureStore>(
   for (let i = 0; i < input.records.length; i++) {
     if (i % (OWNERS_PER_STEP * 256) === 0) yield;
     const r = input.records[i] as ResourceRecord;
-    if (r.type === DnssecType.RRSIG || r.type === DnssecType.NSEC) continue;
+    if (r.type === RRType.RRSIG || r.type === RRType.NSEC) continue;
     if (!isSubdomainOf(r.name, zone)) throw new Error(`${r.name} is outside the zone ${zone}`);
     let sets = owners.get(r.name);
     if (!sets) owners.set(r.name, (sets = new Map()));
@@ -104,9 +104,9 @@ export function* signZoneSteps<C extends SignatureStore>(
     const next = chain[link % chain.length] as string;
     // Other data at a cut is occluded by the delegation: the bitmap lists NS and DS.
     const present = cut ? types.filter((t) => t === RRType.NS || t === RRType.DS) : types;
-    const rdata = nsecRdata(nameWire(next), [...present, DnssecType.RRSIG, DnssecType.NSEC]);
-    out.push({ name, type: DnssecType.NSEC, class: RRClass.IN, ttl: input.nsecTtl, rdata });
-    out.push(...signer.sign(name, DnssecType.NSEC, input.nsecTtl, input.nsecTtl, [rdata], nowSec));
+    const rdata = nsecRdata(nameWire(next), [...present, RRType.RRSIG, RRType.NSEC]);
+    out.push({ name, type: RRType.NSEC, class: RRClass.IN, ttl: input.nsecTtl, rdata });
+    out.push(...signer.sign(name, RRType.NSEC, input.nsecTtl, input.nsecTtl, [rdata], nowSec));
   }
   return out;
 }

@@ -11,14 +11,15 @@ import type { Response } from '../wire/encode.js';
 import type { ResourceRecord } from '../wire/record.js';
 import { decodeName } from '../wire/name.js';
 import { isSubdomainOf, parentName } from '../lib/dnsname.js';
-import { DnssecType, nameWire, nsecRdata } from '../dnssec/records.js';
+import { nameWire, nsecRdata, NXNAME } from '../dnssec/records.js';
 import { successorWire } from '../dnssec/successor.js';
 import type { ZoneSigner } from '../dnssec/signer.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ZoneData } from '../zone/zone-data.js';
+import { findCut } from '../zone/lookup.js';
 import type { Outcome } from './outcome.js';
 
-const DENIAL_TYPES = [DnssecType.RRSIG, DnssecType.NSEC];
+const DENIAL_TYPES = [RRType.RRSIG, RRType.NSEC];
 
 /** `response` signed for `qname`/`qtype`, the outcome it came from telling what it denies. */
 export function signResponse(
@@ -39,11 +40,10 @@ export function signResponse(
     const denied = deniedName(qname, outcome.chain);
     const soa = response.authority[0];
     const ttl = soa ? soa.ttl : zone.negativeTtl;
-    const types =
-      outcome.kind === 'nxdomain' ? [DnssecType.NXNAME] : typesAt(snapshot, denied, qtype);
+    const types = outcome.kind === 'nxdomain' ? [NXNAME] : typesAt(snapshot, denied, qtype);
     const nsec = s.nsec(denied, ttl, types);
     // An NSEC query is answered with the record that the denial would carry.
-    if (qtype === DnssecType.NSEC && denied === qname)
+    if (qtype === RRType.NSEC && denied === qname)
       return { ...response, rcode: Rcode.NOERROR, answer: [...chain, ...nsec], authority: [] };
     return {
       ...response,
@@ -100,16 +100,12 @@ function typesAt(snapshot: Snapshot, name: string, qtype: number): number[] {
 
 /** One response's signing: RRSIGs after each authoritative RRset, NSECs for denial. */
 class Signing {
-  private readonly apexWire: Buffer;
-
   constructor(
     private readonly zone: ZoneData,
     private readonly snapshot: Snapshot,
     private readonly signer: ZoneSigner,
     private readonly nowSec: number,
-  ) {
-    this.apexWire = nameWire(zone.name);
-  }
+  ) {}
 
   /** The section with each authoritative RRset followed by its RRSIGs. */
   section(records: readonly ResourceRecord[]): ResourceRecord[] {
@@ -148,31 +144,27 @@ class Signing {
 
   /** The compact-denial NSEC at `owner` listing `types`, with its RRSIGs. */
   nsec(owner: string, ttl: number, types: readonly number[]): ResourceRecord[] {
-    const rdata = nsecRdata(successorWire(nameWire(owner), this.apexWire), [
+    const rdata = nsecRdata(successorWire(nameWire(owner), this.signer.apexWire), [
       ...types,
       ...DENIAL_TYPES,
     ]);
     const record: ResourceRecord = {
       name: owner,
-      type: DnssecType.NSEC,
+      type: RRType.NSEC,
       class: 1,
       ttl,
       rdata,
     };
-    const sigs = this.signer.sign(owner, DnssecType.NSEC, ttl, ttl, [rdata], this.nowSec, true);
+    const sigs = this.signer.sign(owner, RRType.NSEC, ttl, ttl, [rdata], this.nowSec, true);
     return [record, ...sigs];
   }
 
   /** In the zone and above every cut (the NS set at a cut and what is below are the child's). */
   private authoritative(name: string, type: number): boolean {
-    if (!isSubdomainOf(name, this.zone.name)) return false;
-    if (type === DnssecType.RRSIG) return false;
-    const cuts = this.zone.cuts;
-    if (cuts.size === 0) return true;
-    for (let p = name; p !== this.zone.name && p !== ''; p = parentName(p)) {
-      if (cuts.has(p)) return p === name && type === RRType.DS;
-    }
-    return true;
+    if (type === RRType.RRSIG || !isSubdomainOf(name, this.zone.name)) return false;
+    const cut = findCut(this.zone, name);
+    // At a cut only the DS is the parent's (RFC 4035 §2.2).
+    return cut === undefined || (cut === name && type === RRType.DS);
   }
 
   /**

@@ -14,8 +14,6 @@ import type { CachedAnswer } from '../snapshot/answer-cache.js';
 import { cookieOptionSpan } from '../wire/cookie.js';
 
 const HEADER = 12;
-const RRSIG = 46;
-const NSEC = 47;
 
 /** Where a fast-path candidate's question ends, and its key hash. */
 export interface FastKey {
@@ -187,9 +185,11 @@ export function answerTtlOffsets(wire: Buffer): number[] {
     if (pos < 0 || pos + 10 > wire.length) return out;
     let type = wire.readUInt16BE(pos);
     // An RRSIG is served with the TTL of the RRset it covers (its type covered, RFC 4034 §3.1.1).
-    if (type === RRSIG && pos + 12 <= wire.length) type = wire.readUInt16BE(pos + 10);
+    if (type === RRType.RRSIG && pos + 12 <= wire.length) type = wire.readUInt16BE(pos + 10);
     const counted =
-      i < an ? type === RRType.A || type === RRType.AAAA : type === RRType.SOA || type === NSEC;
+      i < an
+        ? type === RRType.A || type === RRType.AAAA
+        : type === RRType.SOA || type === RRType.NSEC;
     if (counted) out.push(pos + 4);
     pos += 10 + wire.readUInt16BE(pos + 8);
   }

@@ -11,6 +11,11 @@ export const RRType = {
   TXT: 16,
   AAAA: 28,
   DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CDS: 59,
+  CDNSKEY: 60,
   SRV: 33,
   OPT: 41,
   TSIG: 250,
@@ -42,12 +47,7 @@ export const Rcode = {
 
 export const EdnsOption = { NSID: 3, ECS: 8, COOKIE: 10, EDE: 15 } as const;
 
-/** DNSSEC types of a signed zone (RFC 4034, RFC 7344): the zone export writes them by name. */
-export const SignedZoneType = { RRSIG: 46, NSEC: 47, DNSKEY: 48, CDS: 59, CDNSKEY: 60 } as const;
-
-const TYPE_NAMES = new Map<number, string>(
-  [...Object.entries(RRType), ...Object.entries(SignedZoneType)].map(([k, v]) => [v, k]),
-);
+const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 const RCODE_NAMES = new Map<number, string>(Object.entries(Rcode).map(([k, v]) => [v, k]));
 
 /** Presentation name of a type, RFC 3597 `TYPEnnn` for unknown ones. */
@@ -57,8 +57,7 @@ export function typeName(type: number): string {
 
 export function typeFromName(name: string): number | undefined {
   const upper = name.toUpperCase();
-  const known =
-    (RRType as Record<string, number>)[upper] ?? (SignedZoneType as Record<string, number>)[upper];
+  const known = (RRType as Record<string, number>)[upper];
   if (known !== undefined) return known;
   const m = /^TYPE(\d{1,5})$/.exec(upper);
   return m ? Number(m[1]) : undefined;

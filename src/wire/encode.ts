@@ -48,9 +48,6 @@ export interface EncodeLimits {
 
 const scratch = Buffer.allocUnsafe(MAX_MESSAGE + 512);
 
-/** RFC 4034 §3: an RRSIG travels with the RRset before it. */
-const RRSIG = 46;
-
 class Overflow extends Error {}
 
 class Writer {
@@ -220,7 +217,7 @@ export function encodeResponse(query: Query, res: Response, limits: EncodeLimits
           j < add.length &&
           (add[j] as ResourceRecord).name === first.name &&
           ((add[j] as ResourceRecord).type === first.type ||
-            (add[j] as ResourceRecord).type === RRSIG)
+            (add[j] as ResourceRecord).type === RRType.RRSIG)
         ) {
           w.record(add[j] as ResourceRecord);
           j++;

@@ -1,7 +1,7 @@
 // Rdata codecs: presentation text (RFC 1035 §5.1, RFC 3597 for unknown types) to wire
 // bytes and back. Names inside rdata are stored uncompressed, which RFC 3597 §4 allows
 // for every type.
-import { RRType, SignedZoneType, typeFromName, typeName } from './constants.js';
+import { RRType, typeFromName, typeName } from './constants.js';
 import { decodeName, encodeName } from './name.js';
 import { bytesToIPv4, bytesToIPv6, ipv4ToBytes, ipv6ToBytes } from '../lib/ip.js';
 import { fqdn, nameProblem } from '../lib/dnsname.js';
@@ -348,11 +348,11 @@ const CODECS = new Map<number, RdataCodec>([
     },
   ],
   [RRType.DS, delegationSigner('DS')],
-  [SignedZoneType.CDS, delegationSigner('CDS')],
-  [SignedZoneType.DNSKEY, publicKey('DNSKEY')],
-  [SignedZoneType.CDNSKEY, publicKey('CDNSKEY')],
-  [SignedZoneType.RRSIG, rrsig],
-  [SignedZoneType.NSEC, nsec],
+  [RRType.CDS, delegationSigner('CDS')],
+  [RRType.DNSKEY, publicKey('DNSKEY')],
+  [RRType.CDNSKEY, publicKey('CDNSKEY')],
+  [RRType.RRSIG, rrsig],
+  [RRType.NSEC, nsec],
 ]);
 
 /** Types that may not appear in static zone data (meta types, or owned by the server). */

@@ -82,7 +82,8 @@ export function additionalFor(
   return out;
 }
 
-function findCut(zone: ZoneData, name: string): string | undefined {
+/** The zone cut `name` is at or below (the one closest to the apex), if any. */
+export function findCut(zone: ZoneData, name: string): string | undefined {
   if (zone.cuts.size === 0) return undefined;
   // The cut closest to the apex wins: everything beneath it belongs to the child.
   let found: string | undefined;

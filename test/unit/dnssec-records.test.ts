@@ -11,7 +11,6 @@ import {
   bitmapTypes,
   canonicalRRset,
   CSK_FLAGS,
-  DnssecType,
   dnskeyRdata,
   dsRdata,
   keyTag,
@@ -24,6 +23,7 @@ import { compareCanonical, successorWire, wireLabels } from '../../src/dnssec/su
 import { SignatureCache } from '../../src/dnssec/signature-cache.js';
 import { ZoneSigner } from '../../src/dnssec/signer.js';
 import { keySetAt, newStoredKey, apexKeyRecords } from '../../src/dnssec/keys.js';
+import { RRType } from '../../src/wire/constants.js';
 
 test('key tag and DS digest match RFC 6605 §6.1 (example.net, algorithm 13)', () => {
   const pub = Buffer.from(
@@ -134,7 +134,7 @@ test('signature cache: one signature per content, reused; denials apart and boun
   assert.equal(signer.signed, 2);
   // A flood of denials fills its own space only.
   for (let i = 0; i < 500; i++)
-    signer.sign(`n${i}.example.net`, DnssecType.NSEC, 60, 60, [Buffer.from([0])], now, true);
+    signer.sign(`n${i}.example.net`, RRType.NSEC, 60, 60, [Buffer.from([0])], now, true);
   assert.ok(cache.size <= 1000);
   signer.sign('a.example.net', 1, 20, 60, rd, now + 8 * 86400);
   assert.equal(signer.signed, 2 + 500, 'the answer signature survived the denial flood');
@@ -142,7 +142,7 @@ test('signature cache: one signature per content, reused; denials apart and boun
   const apex = apexKeyRecords('example.net', set, 3600);
   assert.deepEqual(
     apex.map((r) => r.type),
-    [DnssecType.DNSKEY, DnssecType.CDS, DnssecType.CDNSKEY],
+    [RRType.DNSKEY, RRType.CDS, RRType.CDNSKEY],
   );
 });
 

@@ -12,7 +12,7 @@ import {
 } from '../../src/dnssec/rollover.js';
 import { apexKeyRecords, keySetAt, newStoredKey, type StoredKey } from '../../src/dnssec/keys.js';
 import { Algorithm } from '../../src/dnssec/algorithm.js';
-import { DnssecType, dsRdata, dsText } from '../../src/dnssec/records.js';
+import { dsRdata, dsText } from '../../src/dnssec/records.js';
 import { ensureZoneKey } from '../../src/dnssec/key-repository.js';
 import { finishConfig } from '../../src/config/load.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
@@ -25,6 +25,7 @@ import { rolloverParameters, zoneMaxTtl } from '../../src/snapshot/rollover-para
 import { StoreUnavailableError } from '../../src/lib/errors.js';
 import { repos } from '../helpers/repos.js';
 import { buildApiApp, type ApiApp } from '../helpers/api-app.js';
+import { RRType } from '../../src/wire/constants.js';
 
 const DEFAULTS: RolloverParameters = {
   dnskeyTtl: 3600,
@@ -65,8 +66,8 @@ function apex(keys: readonly StoredKey[], now: number) {
   const recs = apexKeyRecords('example.net', set, 3600);
   const tags = (type: number) => recs.filter((r) => r.type === type).map((r) => r.rdata);
   return {
-    dnskeys: tags(DnssecType.DNSKEY).length,
-    cds: tags(DnssecType.CDS).map((rd) => rd.readUInt16BE(0)),
+    dnskeys: tags(RRType.DNSKEY).length,
+    cds: tags(RRType.CDS).map((rd) => rd.readUInt16BE(0)),
     signing: set.signing.map((k) => k.tag),
   };
 }
@@ -195,7 +196,7 @@ describe('the snapshot follows the key times', () => {
       const seen: Array<{ dnskeys: number; signers: number; serial: number }> = [];
       const look = () => {
         const s = manager.current;
-        const dnskeys = [...s.zone.records()].filter((x) => x.type === DnssecType.DNSKEY).length;
+        const dnskeys = [...s.zone.records()].filter((x) => x.type === RRType.DNSKEY).length;
         const last = seen.at(-1);
         const signers = s.signer?.keys.length ?? 0;
         if (!last || last.dnskeys !== dnskeys || last.signers !== signers)
@@ -228,7 +229,7 @@ describe('the snapshot follows the key times', () => {
 
   it("builds a due time beyond setTimeout's 24.8-day range (regression: the capped timer was not armed again)", async (t) => {
     // refreshDays 60: a re-signing period of 30 days, begun 1 s before the start.
-    const config = zoneConfig({ refreshDays: 60 });
+    const config = zoneConfig({ refreshDays: 60, validityDays: 90 });
     const period = 30 * 86_400_000;
     const t0 = Math.ceil(Date.now() / period) * period + 1_000;
     const store = new EmbeddedStore();
@@ -383,7 +384,7 @@ describe('/api/v1/dnssec', () => {
     );
     assert.equal(Date.parse(body.keys[1].activate) - Date.parse(body.keys[1].publish), 3900_000);
     const dnskeys = [...api.cirrus.snapshots.current.zone.records()].filter(
-      (r) => r.type === DnssecType.DNSKEY,
+      (r) => r.type === RRType.DNSKEY,
     );
     assert.equal(dnskeys.length, 2, 'the live snapshot serves the new DNSKEY');
     res = await api.call('POST', '/api/v1/dnssec/rollover', {});

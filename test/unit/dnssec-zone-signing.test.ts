@@ -10,7 +10,7 @@ import { signZone } from '../../src/dnssec/zone-signing.js';
 import { ZoneSigner } from '../../src/dnssec/signer.js';
 import { ZoneSignatures } from '../../src/dnssec/signature-cache.js';
 import { keySetAt, newStoredKey } from '../../src/dnssec/keys.js';
-import { canonicalRRset, DnssecType, nameWire } from '../../src/dnssec/records.js';
+import { canonicalRRset, nameWire } from '../../src/dnssec/records.js';
 import { formatRecord, type ResourceRecord } from '../../src/wire/record.js';
 import { RRType } from '../../src/wire/constants.js';
 
@@ -45,7 +45,7 @@ function signed(cache = new ZoneSignatures(), text = ZONE_TEXT, now = NOW): Reso
 }
 
 const nsecs = (rs: readonly ResourceRecord[]) =>
-  lines(rs.filter((r) => r.type === DnssecType.NSEC)).map((l) =>
+  lines(rs.filter((r) => r.type === RRType.NSEC)).map((l) =>
     l.replace(/^(\S+) 300 IN NSEC /, '$1 → '),
   );
 
@@ -64,7 +64,7 @@ test('the NSEC chain: canonical order, wraps to the apex, no glue, no empty non-
 
 test('RRSIGs: every authoritative RRset, never a delegation NS or glue; each verifies', () => {
   const rs = signed();
-  const sigs = rs.filter((r) => r.type === DnssecType.RRSIG);
+  const sigs = rs.filter((r) => r.type === RRType.RRSIG);
   const covered = sigs.map((r) => `${r.name} ${r.rdata.readUInt16BE(0)}`);
   assert.ok(!covered.includes(`sub.example.org ${RRType.NS}`));
   assert.ok(!covered.includes(`insecure.example.org ${RRType.NS}`));
@@ -73,7 +73,7 @@ test('RRSIGs: every authoritative RRset, never a delegation NS or glue; each ver
   assert.ok(covered.includes(`example.org ${RRType.NS}`));
   const sets = new Map<string, ResourceRecord[]>();
   for (const r of rs) {
-    if (r.type === DnssecType.RRSIG) continue;
+    if (r.type === RRType.RRSIG) continue;
     const k = `${r.name} ${r.type}`;
     sets.set(k, [...(sets.get(k) ?? []), r]);
   }
@@ -151,17 +151,13 @@ test('the next version keeps the signatures of unchanged RRsets and re-signs wha
   const v3 = new ZoneSignatures(v2);
   const third = signed(v3, ZONE_TEXT, NOW + POLICY.validitySec - POLICY.refreshSec + 1);
   v3.seal();
-  const sigs2 = new Set(lines(second.filter((r) => r.type === DnssecType.RRSIG)));
-  assert.ok(
-    third.filter((r) => r.type === DnssecType.RRSIG).every((r) => !sigs2.has(lines([r])[0]!)),
-  );
-  assert.equal(v3.size, third.filter((r) => r.type === DnssecType.RRSIG).length);
+  const sigs2 = new Set(lines(second.filter((r) => r.type === RRType.RRSIG)));
+  assert.ok(third.filter((r) => r.type === RRType.RRSIG).every((r) => !sigs2.has(lines([r])[0]!)));
+  assert.equal(v3.size, third.filter((r) => r.type === RRType.RRSIG).length);
 });
 
 test('DNSSEC types in presentation form read back by the zone parser', () => {
-  const rs = signed().filter((r) =>
-    [RRType.DS, DnssecType.NSEC, DnssecType.RRSIG].includes(r.type as 43),
-  );
+  const rs = signed().filter((r) => [RRType.DS, RRType.NSEC, RRType.RRSIG].includes(r.type as 43));
   const text = rs.map(formatRecord).join('\n');
   assert.match(text, /\tRRSIG\tA 13 3 3600 \d{14} \d{14} \d+ example\.org\. \S+==/);
   assert.match(text, /\tDS\t12345 13 2 (AB){32}/);
