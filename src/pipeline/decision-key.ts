@@ -11,7 +11,7 @@
 import { MAX_MESSAGE, MAX_UDP_NO_EDNS, RRType } from '../wire/constants.js';
 import type { Transport } from '../wire/decode.js';
 import { COOKIE_OPTION, cookieLengthAllowed } from '../wire/cookie.js';
-import { plainQuery } from './fast-path.js';
+import { ordinaryQuestion, plainQuery } from './fast-path.js';
 import type { Location } from '../gslb/location.js';
 import type { LocationMemo } from '../gslb/location-memo.js';
 import type { Decision } from '../gslb/decide.js';
@@ -115,35 +115,11 @@ export function decisionProbe(
   out: DecisionProbe,
 ): boolean {
   if (!plainQuery(msg)) return false;
-  let h = 0x811c9dc5;
-  let pos = HEADER;
-  for (;;) {
-    const len = msg[pos];
-    if (len === undefined || len > 63) return false;
-    h = fnv(h, len);
-    if (len === 0) break;
-    const end = pos + 1 + len;
-    if (end > msg.length || end - HEADER > 254) return false;
-    for (let i = pos + 1; i < end; i++) {
-      const c = msg[i] as number;
-      const ok =
-        (c >= 0x61 && c <= 0x7a) ||
-        (c >= 0x41 && c <= 0x5a) ||
-        (c >= 0x30 && c <= 0x39) ||
-        c === 0x2d ||
-        c === 0x5f;
-      if (!ok) return false;
-      h = fnv(h, fold(c));
-    }
-    pos = end;
-  }
-  if (pos === HEADER || pos + 5 > msg.length) return false;
-  const qtype = msg.readUInt16BE(pos + 1);
-  const qclass = msg.readUInt16BE(pos + 3);
-  if (qclass !== 1 || qtype === RRType.OPT || qtype >= 249) return false;
-  for (let i = pos + 1; i < pos + 5; i++) h = fnv(h, msg[i] as number);
-  const questionEnd = pos + 5;
-  out.questionEnd = questionEnd;
+  const named = ordinaryQuestion(msg, 0x811c9dc5, out);
+  if (named === undefined) return false;
+  let h = named;
+  const questionEnd = out.questionEnd;
+  for (let i = questionEnd - 4; i < questionEnd; i++) h = fnv(h, msg[i] as number);
   out.flags = msg.readUInt16BE(2);
   out.shape = transport === 'tcp' ? SHAPE_TCP : 0;
   out.ecsFamily = 0;

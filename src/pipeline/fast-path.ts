@@ -50,6 +50,48 @@ const fnv = (h: number, byte: number) => Math.imul(h ^ byte, 0x01000193);
 const fold = (c: number) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
 
 /**
+ * Continues the FNV-1a hash `h` over the question name of `msg` (ASCII case folded: the
+ * name must be letters, digits, '-' and '_', so folding is all DNS case-insensitivity
+ * means for it) and sets `at.questionEnd` past the question; undefined when the name runs
+ * past the message or is not such a name, or the question is not class IN with an
+ * ordinary type (OPT and 249–255: TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY are the slow
+ * path's to decide).
+ */
+export function ordinaryQuestion(
+  msg: Buffer,
+  h: number,
+  at: { questionEnd: number },
+): number | undefined {
+  let pos = HEADER;
+  for (;;) {
+    const len = msg[pos];
+    if (len === undefined || len > 63) return undefined;
+    h = fnv(h, len);
+    if (len === 0) break;
+    const end = pos + 1 + len;
+    if (end > msg.length || end - HEADER > 254) return undefined;
+    for (let i = pos + 1; i < end; i++) {
+      const c = msg[i] as number;
+      const ok =
+        (c >= 0x61 && c <= 0x7a) ||
+        (c >= 0x41 && c <= 0x5a) ||
+        (c >= 0x30 && c <= 0x39) ||
+        c === 0x2d ||
+        c === 0x5f;
+      if (!ok) return undefined;
+      h = fnv(h, fold(c));
+    }
+    pos = end;
+  }
+  if (pos === HEADER || pos + 5 > msg.length) return undefined;
+  const qtype = msg.readUInt16BE(pos + 1);
+  const qclass = msg.readUInt16BE(pos + 3);
+  if (qclass !== RRClass.IN || qtype === RRType.OPT || qtype >= 249) return undefined;
+  at.questionEnd = pos + 5;
+  return h;
+}
+
+/**
  * Fills `out` and returns true when the query may be answered from the cache. Names must
  * be letters, digits, '-' and '_' (so folding ASCII case is all DNS case-insensitivity
  * means for them), class IN, and not a meta type. The hash covers the transport, the
@@ -60,32 +102,10 @@ export function fastKey(msg: Buffer, transport: Transport, address: string, out:
   let h = fnv(0x811c9dc5, transport === 'udp' ? 1 : 2);
   for (let i = 0; i < address.length; i++) h = fnv(h, address.charCodeAt(i));
   for (let i = 2; i < HEADER; i++) h = fnv(h, msg[i] as number);
-  let pos = HEADER;
-  for (;;) {
-    const len = msg[pos];
-    if (len === undefined || len > 63) return false;
-    h = fnv(h, len);
-    if (len === 0) break;
-    const end = pos + 1 + len;
-    if (end > msg.length || end - HEADER > 254) return false;
-    for (let i = pos + 1; i < end; i++) {
-      const c = msg[i] as number;
-      const ok =
-        (c >= 0x61 && c <= 0x7a) ||
-        (c >= 0x41 && c <= 0x5a) ||
-        (c >= 0x30 && c <= 0x39) ||
-        c === 0x2d ||
-        c === 0x5f;
-      if (!ok) return false;
-      h = fnv(h, fold(c));
-    }
-    pos = end;
-  }
-  if (pos === HEADER || pos + 5 > msg.length) return false;
-  const qtype = msg.readUInt16BE(pos + 1);
-  const qclass = msg.readUInt16BE(pos + 3);
-  // 249–255: TKEY, TSIG, IXFR, AXFR, MAILB, MAILA, ANY (meta types: the slow path decides).
-  if (qclass !== RRClass.IN || qtype === RRType.OPT || qtype >= 249) return false;
+  const named = ordinaryQuestion(msg, h, out);
+  if (named === undefined) return false;
+  h = named;
+  const pos = out.questionEnd - 5;
   // The one additional record must be the OPT (root owner, type 41): a lone TSIG record
   // (RFC 8945) makes a signed request, which belongs to the exchanges.
   if (msg[11] === 1 && (msg[pos + 5] !== 0 || msg[pos + 6] !== 0 || msg[pos + 7] !== RRType.OPT))
