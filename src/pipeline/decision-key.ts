@@ -9,7 +9,7 @@
 // part of the key, the scope is the answer's), the cookie written by the caller.
 // No allocation until the reply, but once per new resolver address or bucket.
 import { MAX_MESSAGE, MAX_UDP_NO_EDNS, RRType } from '../wire/constants.js';
-import type { Transport } from '../wire/decode.js';
+import { clientSubnetProblem, type Transport } from '../wire/decode.js';
 import { COOKIE_OPTION, cookieLengthAllowed } from '../wire/cookie.js';
 import { ordinaryQuestion, plainQuery } from './fast-path.js';
 import type { Location } from '../gslb/location.js';
@@ -77,16 +77,11 @@ function readOptions(msg: Buffer, start: number, end: number, out: DecisionProbe
     if (p + 4 + len > end) return false;
     if (code === NSID_OPTION) nsid = true;
     else if (code === ECS_OPTION) {
-      // RFC 7871 §6, as wire/decode.ts parseClientSubnet checks it.
-      if (out.ecsFamily !== 0 || len < 4) return false;
+      // RFC 7871 §6, as decode checks it.
+      if (out.ecsFamily !== 0 || clientSubnetProblem(msg, p + 4, len) !== undefined) return false;
       const family = msg.readUInt16BE(p + 4);
-      if (family !== 1 && family !== 2) return false;
       const source = msg[p + 6] as number;
-      if (source > (family === 1 ? 32 : 128) || msg[p + 7] !== 0) return false;
       const bytes = Math.ceil(source / 8);
-      if (len - 4 !== bytes) return false;
-      const extra = source % 8;
-      if (extra && ((msg[p + 8 + bytes - 1] as number) & (0xff >> extra)) !== 0) return false;
       out.ecsFamily = family;
       out.ecsSource = source;
       out.ecsAt = p + 8;

@@ -109,26 +109,33 @@ function readQuestionName(msg: Buffer): { qname: string; end: number } {
   return { qname: text, end: pos };
 }
 
-function parseClientSubnet(data: Buffer): ClientSubnet {
-  // RFC 7871 §6: FAMILY(2) SOURCE(1) SCOPE(1) ADDRESS(ceil(source/8)), excess bits zero.
-  if (data.length < 4) throw new Malformed('ECS option shorter than 4 octets');
-  const family = data.readUInt16BE(0);
-  if (family !== 1 && family !== 2) throw new Malformed(`ECS family ${family} is not IPv4 or IPv6`);
-  const source = data[2] as number;
-  const scope = data[3] as number;
-  const max = family === 1 ? 32 : 128;
-  if (source > max) throw new Malformed('ECS source prefix longer than the address');
-  if (scope !== 0) throw new Malformed('ECS scope prefix must be 0 in a query');
+/**
+ * Why the ECS option data at [start, start + len) of `buf` is malformed (RFC 7871 §6:
+ * FAMILY(2) SOURCE(1) SCOPE(1) ADDRESS(ceil(source/8)), scope 0 in a query, excess bits
+ * zero), or undefined when it is well formed. Allocates only for the answer.
+ */
+export function clientSubnetProblem(buf: Buffer, start: number, len: number): string | undefined {
+  if (len < 4) return 'ECS option shorter than 4 octets';
+  const family = buf.readUInt16BE(start);
+  if (family !== 1 && family !== 2) return `ECS family ${family} is not IPv4 or IPv6`;
+  const source = buf[start + 2] as number;
+  if (source > (family === 1 ? 32 : 128)) return 'ECS source prefix longer than the address';
+  if (buf[start + 3] !== 0) return 'ECS scope prefix must be 0 in a query';
   const bytes = Math.ceil(source / 8);
-  if (data.length - 4 !== bytes)
-    throw new Malformed('ECS address length does not match its prefix');
+  if (len - 4 !== bytes) return 'ECS address length does not match its prefix';
+  const extra = source % 8;
+  if (extra && ((buf[start + 4 + bytes - 1] as number) & (0xff >> extra)) !== 0)
+    return 'ECS address has bits set beyond its source prefix';
+  return undefined;
+}
+
+function parseClientSubnet(data: Buffer): ClientSubnet {
+  const problem = clientSubnetProblem(data, 0, data.length);
+  if (problem) throw new Malformed(problem);
+  const family = data.readUInt16BE(0) === 1 ? 1 : 2;
   const address = Buffer.alloc(family === 1 ? 4 : 16);
   data.copy(address, 0, 4);
-  const extra = source % 8;
-  if (extra && ((address[bytes - 1] as number) & (0xff >> extra)) !== 0) {
-    throw new Malformed('ECS address has bits set beyond its source prefix');
-  }
-  return { family, sourcePrefix: source, scopePrefix: 0, address };
+  return { family, sourcePrefix: data[2] as number, scopePrefix: 0, address };
 }
 
 function parseOpt(
