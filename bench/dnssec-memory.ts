@@ -6,7 +6,7 @@
 // distinct RRsets (= cache entries), signatures computed per second on one core, the cost of
 // a cached signature, SignatureCache.bytes, and heap and RSS growth after a forced gc.
 // The cache is sized to hold every entry here; in service `dnssec.signatureCacheEntries`
-// (200,000 by default) bounds it, and the figures give the bytes per entry to scale by.
+// (50,000 by default) bounds it, and the figures give the bytes per entry to scale by.
 // `node --expose-gc --import tsx bench/dnssec-memory.ts [DOMAINS] [NODES] [--ed25519] [--json]`
 import { finishConfig } from '../src/config/load.js';
 import { Algorithm } from '../src/dnssec/algorithm.js';
