@@ -19,23 +19,29 @@ export class DnssecKeyRepository {
   }
 
   /**
-   * Replaces the list when it still is `expected` (compare-and-set on its JSON text):
-   * false when another instance wrote first.
+   * Read-modify-write of the key list with compare-and-set on its stored text: `change`
+   * gets the stored keys and returns the list to store (undefined: nothing to write) with a
+   * result of its own; run again on the new list when another instance wrote first, at most
+   * `attempts` times in all, then 'conflict'. What `change` throws is thrown.
    */
-  async replace(
+  async edit<T>(
     zone: string,
-    expected: readonly StoredKey[],
-    next: readonly StoredKey[],
-  ): Promise<boolean> {
+    change: (keys: StoredKey[]) => { keys: readonly StoredKey[] | undefined; result: T },
+    attempts = 5,
+  ): Promise<T | 'conflict'> {
     const key = dnssecKey(zone);
-    await this.store.catchUp();
-    const text = await this.store.get(key);
-    const current = text === undefined ? [] : parseStoredKeys(JSON.parse(text));
-    if (JSON.stringify(current) !== JSON.stringify(expected)) return false;
-    return this.store.write([{ op: 'set', key, value: JSON.stringify(next) }], {
-      if: [{ key, equals: text }],
-      change: 'zone',
-    });
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      await this.store.catchUp();
+      const text = await this.store.get(key);
+      const { keys, result } = change(text === undefined ? [] : parseStoredKeys(JSON.parse(text)));
+      if (keys === undefined) return result;
+      const written = await this.store.write([{ op: 'set', key, value: JSON.stringify(keys) }], {
+        if: [{ key, equals: text }],
+        change: 'zone',
+      });
+      if (written) return result;
+    }
+    return 'conflict';
   }
 }
 
@@ -50,12 +56,19 @@ export async function ensureZoneKey(
   algorithm: AlgorithmNumber,
   now = Date.now(),
 ): Promise<{ keys: StoredKey[]; created: StoredKey | undefined }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const keys = await repo.list(zone);
-    if (keys.some((k) => keyState(k, now) !== 'removed')) return { keys, created: undefined };
-    const key = newStoredKey(algorithm, now);
-    const next = [...keys, key];
-    if (await repo.replace(zone, keys, next)) return { keys: next, created: key };
-  }
-  throw new Error(`DNSSEC keys of ${zone}: the store kept changing under the first key's creation`);
+  const done = await repo.edit<{ keys: StoredKey[]; created: StoredKey | undefined }>(
+    zone,
+    (keys) => {
+      if (keys.some((k) => keyState(k, now) !== 'removed'))
+        return { keys: undefined, result: { keys, created: undefined } };
+      const created = newStoredKey(algorithm, now);
+      const next = [...keys, created];
+      return { keys: next, result: { keys: next, created } };
+    },
+  );
+  if (done === 'conflict')
+    throw new Error(
+      `DNSSEC keys of ${zone}: the store kept changing under the first key's creation`,
+    );
+  return done;
 }

@@ -186,9 +186,8 @@ export class DnssecRollover {
     timings: RolloverTimings,
     opts: { algorithm?: AlgorithmNumber | undefined; now?: number | undefined } = {},
   ): Promise<StoredKey[]> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const next = await this.repo.edit(this.zone, (keys) => {
       const now = opts.now ?? Date.now();
-      const keys = await this.repo.list(this.zone);
       const current = dsKey(keySetAt(keys, now))?.stored;
       const algorithm = current?.algorithm ?? opts.algorithm;
       if (algorithm === undefined)
@@ -199,20 +198,23 @@ export class DnssecRollover {
             `a CSK rollover keeps the algorithm of the current key (${algorithmName(algorithm)})`,
           'algorithm',
         );
-      const next = beginRollover(keys, newStoredKey(algorithm, now), now, timings);
-      if (await this.repo.replace(this.zone, keys, next)) return next;
-    }
-    throw new ConflictError('the DNSSEC keys kept changing during the rollover; try again');
+      const rolled = beginRollover(keys, newStoredKey(algorithm, now), now, timings);
+      return { keys: rolled, result: rolled };
+    });
+    if (next === 'conflict')
+      throw new ConflictError('the DNSSEC keys kept changing during the rollover; try again');
+    return next;
   }
 
   /** The operator's confirmation that the parent's DS names the new key (confirmDs). */
   async complete(timings: RolloverTimings, now?: number): Promise<StoredKey[]> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const keys = await this.repo.list(this.zone);
-      const next = confirmDs(keys, now ?? Date.now(), timings);
-      if (await this.repo.replace(this.zone, keys, next)) return next;
-    }
-    throw new ConflictError('the DNSSEC keys kept changing during the confirmation; try again');
+    const next = await this.repo.edit(this.zone, (keys) => {
+      const confirmed = confirmDs(keys, now ?? Date.now(), timings);
+      return { keys: confirmed, result: confirmed };
+    });
+    if (next === 'conflict')
+      throw new ConflictError('the DNSSEC keys kept changing during the confirmation; try again');
+    return next;
   }
 }
 

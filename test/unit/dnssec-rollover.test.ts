@@ -191,7 +191,10 @@ describe('the snapshot follows the key times', () => {
       const t0 = Date.now();
       let next = beginRollover(keys, newStoredKey(13, t0), t0, T);
       next = confirmDs(next, t0 + 600, T);
-      assert.ok(await r.dnssec.replace(config.zone.name, keys, next));
+      assert.deepEqual(
+        await r.dnssec.edit(config.zone.name, () => ({ keys: next, result: 'written' })),
+        'written',
+      );
       await manager.flush();
       const seen: Array<{ dnskeys: number; signers: number; serial: number }> = [];
       const look = () => {
@@ -398,7 +401,10 @@ describe('/api/v1/dnssec', () => {
   it('a store outage is 503 STORE_UNAVAILABLE', async () => {
     const repo = api.cirrus.repos.dnssec;
     const list = repo.list.bind(repo);
-    repo.list = () => Promise.reject(new StoreUnavailableError('redis 127.0.0.1:1: down', 2));
+    const edit = repo.edit.bind(repo);
+    const down = () => Promise.reject(new StoreUnavailableError('redis 127.0.0.1:1: down', 2));
+    repo.list = down;
+    repo.edit = down;
     try {
       for (const [method, url] of [
         ['GET', '/api/v1/dnssec'],
@@ -413,6 +419,7 @@ describe('/api/v1/dnssec', () => {
       }
     } finally {
       repo.list = list;
+      repo.edit = edit;
     }
   });
 
