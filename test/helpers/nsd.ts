@@ -21,7 +21,8 @@ const NSD_BIN =
 
 /**
  * Starts NSD with `render(port, settings)`: the caller returns the whole nsd.conf
- * (normally `nsdConfig(...)` with `serverSettings: settings`).
+ * (normally `nsdConfig(...)` with `serverSettings: settings`); remote control is off
+ * unless it has a `remote-control:` section of its own.
  */
 export async function startNsd(
   render: (port: number, serverSettings: string[]) => string,
@@ -45,7 +46,14 @@ export async function startNsd(
     'rrl-ratelimit: 0',
   ];
   const conf = join(dir, 'nsd.conf');
-  writeFileSync(conf, render(nsdPort, settings));
+  // NSD's control port (8952) is fixed: with it on, two NSDs of the suite collide.
+  const rendered = render(nsdPort, settings);
+  writeFileSync(
+    conf,
+    /^remote-control:/m.test(rendered)
+      ? rendered
+      : `${rendered}\nremote-control:\n  control-enable: no\n`,
+  );
   writeFileSync(join(dir, 'nsd.log'), '');
   const child = spawn(NSD_BIN, ['-d', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -50,8 +50,7 @@ describe('acme-dns /update waits for the secondaries (real NSD)', () => {
           secondary: 'nsd1',
           master: `127.0.0.1@${run.dnsPort}`,
           serverSettings,
-          // Its control port (8952) is fixed: another NSD of the suite may hold it.
-        }) + '\nremote-control:\n  control-enable: no\n',
+        }),
       nsdPort,
     );
     const serial = run.cirrus.snapshots.current.serial;

@@ -114,8 +114,7 @@ describe('Prometheus and Grafana: alert rules, scrape, every dashboard query', (
           secondary: 'nsd',
           master: `127.0.0.1@${cirrus.dnsPort}`,
           serverSettings,
-          // Its control port (8952) is fixed: another NSD of the suite may hold it.
-        }) + '\nremote-control:\n  control-enable: no\n',
+        }),
       nsdPort,
     );
 
