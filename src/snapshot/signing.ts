@@ -14,8 +14,6 @@ export interface SigningContent {
   readonly apex: readonly ResourceRecord[];
   /** The signatures of the zone as transferred (export.ts), reusing the previous version's. */
   readonly transferSignatures: ZoneSignatures;
-  /** When the zone must be built again for DNSSEC's sake (ms). */
-  readonly nextChange: number;
 }
 
 /** The length of one re-signing period of transferred zones (ms): half the refresh time. */
@@ -66,13 +64,10 @@ export function signingContent(
     },
     cache,
   );
-  const period = resignPeriodMs(config);
-  const nextPeriod = (Math.floor(now / period) + 1) * period;
   return {
     signer,
     apex: apexKeyRecords(config.zone.name, set, d.keyTtl),
     transferSignatures: new ZoneSignatures(previousTransfer),
-    nextChange: Math.min(nextPeriod, set.nextChange ?? Infinity),
   };
 }
 
