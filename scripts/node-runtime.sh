@@ -15,7 +15,9 @@ MAJOR=24
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 runtime="$root/.runtime"
 
-major_of() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# NODE_OPTIONS is cleared for the version checks: a flag it may not hold (e.g. --trace-gc)
+# would fail them, and a working runtime would be taken for a missing one and replaced.
+major_of() { NODE_OPTIONS= "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
 find_node() {
   local sys
@@ -48,7 +50,7 @@ find_node() {
   mkdir -p "$tmp"
   trap 'rm -rf "$tmp"' EXIT
   npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error "$pkg@$MAJOR" >&2
-  "$tmp/node_modules/$pkg/bin/node" --version >"$tmp/VERSION"
+  NODE_OPTIONS= "$tmp/node_modules/$pkg/bin/node" --version >"$tmp/VERSION"
   rm -rf "$runtime"
   mv "$tmp" "$runtime"
   trap - EXIT
