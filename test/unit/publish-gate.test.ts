@@ -10,12 +10,14 @@ import { createRegistry } from '../../src/metrics/registry.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import {
   breaches,
+  gateView,
   releases,
   RELEASE_WINDOW_MS,
   requestRelease,
   type GateView,
 } from '../../src/snapshot/publish-gate.js';
 import type { Domain, EdgeNode } from '../../src/model/domain.js';
+import type { StoreState } from '../../src/snapshot/source.js';
 import { snapshotSource } from '../../src/repositories.js';
 import { repos } from '../helpers/repos.js';
 
@@ -32,6 +34,37 @@ function view(
 }
 
 const fleet = { a1: 'fra', a2: 'fra', b1: 'iad', b2: 'iad', c1: 'hkg', c2: 'hkg' };
+
+describe('gate views of store states', () => {
+  const state = (domains: Domain[]): StoreState => ({
+    domains,
+    nodes: [],
+    zoneText: null,
+    policy: null,
+  });
+  const domains = Array.from({ length: 20 }, (_, i) => ({ label: `d${i}` }) as Domain);
+
+  it('share one name set while the domain objects are the same, and still see lost names', () => {
+    const live = gateView(state(domains));
+    // A node or health change: a new list of the very same domain objects.
+    const same = gateView(state([...domains]));
+    assert.equal(same.names, live.names);
+    assert.deepEqual(breaches(live, same, bounds), []);
+    // Five of twenty replaced by new objects with other labels: a new set, and the loss seen.
+    const changed = domains.map((d, i) => (i < 5 ? ({ label: `new${i}` } as Domain) : d));
+    const next = gateView(state(changed));
+    assert.notEqual(next.names, live.names);
+    assert.deepEqual(
+      breaches(live, next, bounds).map((b) => b.reason),
+      ['names-lost'],
+    );
+    assert.equal(next.names.has('d3'), false);
+    // Back to the first list: its set is built again from it, not the last one reused.
+    const back = gateView(state(domains));
+    assert.equal(back.names.has('d3'), true);
+    assert.equal(back.names.has('new3'), false);
+  });
+});
 
 describe('publish gate bounds', () => {
   const cases: Array<[string, GateView, GateView, string[]]> = [
