@@ -26,6 +26,7 @@ import { writeSeed } from './gen-seed.mjs';
 import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
 import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
 import { loadavg } from 'node:os';
+import { CIRRUS_NODE_FLAGS } from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -252,7 +253,7 @@ async function main() {
 
   const cirrusLog = join(tmp, 'cirrus.log');
   const cfd = openSync(cirrusLog, 'w');
-  const cirrus = spawn(process.execPath, [CLI, 'serve'], {
+  const cirrus = spawn(process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], {
     env,
     cwd: tmp,
     stdio: ['ignore', cfd, cfd],

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';
 import { processCpuSeconds, treeCpuSeconds } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen, realgenArgs } from './realistic.mjs';
-import { cpuPlan, envNum, freePort, ProcessSet, sleep } from './servers.mjs';
+import { CIRRUS_NODE_FLAGS, cpuPlan, envNum, freePort, ProcessSet, sleep } from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -168,7 +168,7 @@ async function main() {
       DNSSEC: kind === 'signed' ? 'on' : 'off',
       DNSSEC_ALGORITHM: P.algorithm,
     };
-    const s = procs.launch(kind, process.execPath, [CLI, 'serve'], { env });
+    const s = procs.launch(kind, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], { env });
     s.port = port;
     s.api = api;
     await waitForDns(s, zone);

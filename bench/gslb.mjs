@@ -21,7 +21,7 @@ import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
 import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
 import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen, realgenArgs, realisticTable } from './realistic.mjs';
-import { cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
+import { CIRRUS_NODE_FLAGS, cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -470,9 +470,9 @@ async function main() {
     mkdirSync(dir, { recursive: true });
     let s;
     if (name === 'cirrus')
-      s = launch(name, process.execPath, [CLI, 'serve'], { env, pin: P.workers === 0 });
+      s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], { env, pin: P.workers === 0 });
     else if (name === 'cirrus-batched')
-      s = launch(name, process.execPath, [CLI, 'serve'], {
+      s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], {
         env: batchedEnv,
         pin: P.workers === 0,
       });
@@ -577,7 +577,7 @@ async function main() {
         few.push(`site--${i}-example-com.${zone} A`);
       writeFileSync(bigNames, few.join('\n') + '\n');
       const t0 = Date.now();
-      const s = launch('cirrus-big', process.execPath, [CLI, 'serve'], {
+      const s = launch('cirrus-big', process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], {
         env: benv,
         pin: P.workers === 0,
       });

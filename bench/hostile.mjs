@@ -20,7 +20,15 @@ import { fileURLToPath } from 'node:url';
 import { writeGslbSeed, writeCountryCsv } from './gslb-seed.mjs';
 import { processTree } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen } from './realistic.mjs';
-import { cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
+import {
+  CIRRUS_NODE_FLAGS,
+  cpuPlan,
+  envNum,
+  freePort,
+  nsdConf,
+  ProcessSet,
+  sleep,
+} from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -371,7 +379,7 @@ async function main() {
     mkdirSync(dir, { recursive: true });
     let s;
     if (name === 'cirrus') {
-      s = launch(name, process.execPath, [CLI, 'serve'], { env });
+      s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], { env });
       s.apiPort = port.api;
     } else if (name === 'nsd') {
       writeFileSync(join(dir, 'bench.zone'), zoneText);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeGslbSeed, nodeOf } from './gslb-seed.mjs';
+import { CIRRUS_NODE_FLAGS } from './servers.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [domains = 100_000, nodes = 1000, rebuilds = 3] = process.argv.slice(2).map(Number);
@@ -45,6 +46,7 @@ try {
   child = spawn(
     process.execPath,
     [
+      ...CIRRUS_NODE_FLAGS,
       ...(process.env.SERVE_ARGS ?? '').split(' ').filter(Boolean),
       join(ROOT, 'dist/src/cli.js'),
       'serve',
