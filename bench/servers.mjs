@@ -14,8 +14,11 @@ import { processTree } from './proc.mjs';
  * The Node flags Cirrus is served with, as `npm start` and the Docker image run it: Node
  * 24 sizes the young generation up to 64 MB semi-spaces on this machine, which at 100,000
  * domains cost about 100 MB of RSS and scavenges of 20–100 ms (README, Running in production).
+ * BENCH_CIRRUS_NODE_FLAGS replaces them ('' for Node's defaults).
  */
-export const CIRRUS_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const CIRRUS_NODE_FLAGS = (process.env.BENCH_CIRRUS_NODE_FLAGS ?? '--max-semi-space-size=4')
+  .split(' ')
+  .filter(Boolean);
 
 export const envNum = (name, def) => (process.env[name] ? Number(process.env[name]) : def);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
