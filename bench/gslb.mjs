@@ -21,7 +21,15 @@ import { writeGslbSeed, writeCountryCsv, POOLS, nodeOf } from './gslb-seed.mjs';
 import { parseSummary, percentile, verboseLatencies } from './dnsperf.mjs';
 import { machineCpu, processCpuSeconds, processTree, treeCpuSeconds } from './proc.mjs';
 import { REAL, compileRealgen, readRealgen, realgenArgs, realisticTable } from './realistic.mjs';
-import { CIRRUS_NODE_FLAGS, cpuPlan, envNum, freePort, nsdConf, ProcessSet, sleep } from './servers.mjs';
+import {
+  CIRRUS_NODE_FLAGS,
+  cpuPlan,
+  envNum,
+  freePort,
+  nsdConf,
+  ProcessSet,
+  sleep,
+} from './servers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -470,7 +478,10 @@ async function main() {
     mkdirSync(dir, { recursive: true });
     let s;
     if (name === 'cirrus')
-      s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], { env, pin: P.workers === 0 });
+      s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], {
+        env,
+        pin: P.workers === 0,
+      });
     else if (name === 'cirrus-batched')
       s = launch(name, process.execPath, [...CIRRUS_NODE_FLAGS, CLI, 'serve'], {
         env: batchedEnv,
