@@ -1,16 +1,19 @@
 // JSON text of a state object written a slice at a time: byte for byte what JSON.stringify
-// gives for the same object with its Map members as plain objects, but a Map member (the
-// embedded store's domains, 100,000 at scale) is serialised a few thousand entries per
+// gives for the same object with its Map members as plain objects and the Sets in its
+// plain members as arrays, but a Map member (the embedded store's domains, 100,000 at
+// scale) and such a Set (the set of their names) are serialised a few thousand entries per
 // slice, so the writer can hand the event loop back between slices.
 
 /**
  * Everything is captured at the call: plain members are stringified at once (they may be
  * changed in place later, as nodes' health is), Map members' entries are copied into an
  * array (their values must be replaced, never changed in place, for the slices written
- * later to show the state of the call). The slices joined are one JSON text.
+ * later to show the state of the call). A Set that is a value of a plain member is taken
+ * as it is, uncopied: the caller must never change it again (the keyspace copies a set it
+ * handed out before writing to it). The slices joined are one JSON text.
  */
 export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<string> {
-  const parts: Array<string | MapCopy> = [];
+  const parts: Array<string | MapCopy | SetPart> = [];
   let sep = '{';
   for (const [key, member] of Object.entries(state)) {
     if (member instanceof Map) {
@@ -19,6 +22,20 @@ export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<stri
       const map = member as Map<string, unknown>;
       const copy = { keys: Array.from(map.keys()), values: Array.from(map.values()) };
       parts.push(`${sep}${JSON.stringify(key)}:{`, copy, '}');
+    } else if (holdsSet(member)) {
+      parts.push(`${sep}${JSON.stringify(key)}:{`);
+      let inner = '';
+      for (const [k, v] of Object.entries(member)) {
+        if (v instanceof Set) {
+          parts.push(`${inner}${JSON.stringify(k)}:[`, { members: v as ReadonlySet<unknown> }, ']');
+        } else {
+          const text = JSON.stringify(v) as string | undefined;
+          if (text === undefined) continue;
+          parts.push(`${inner}${JSON.stringify(k)}:${text}`);
+        }
+        inner = ',';
+      }
+      parts.push('}');
     } else {
       // JSON.stringify leaves out a member whose value is undefined; so do we.
       const text = JSON.stringify(member) as string | undefined;
@@ -36,11 +53,35 @@ interface MapCopy {
   values: unknown[];
 }
 
-function* slicesOf(parts: Array<string | MapCopy>, size: number) {
+/** A Set written as a JSON array, its members read when the slices are. */
+interface SetPart {
+  members: ReadonlySet<unknown>;
+}
+
+/** A plain object (not an array) with a Set among its own values. */
+function holdsSet(member: unknown): member is Record<string, unknown> {
+  if (typeof member !== 'object' || member === null || Array.isArray(member)) return false;
+  for (const v of Object.values(member)) if (v instanceof Set) return true;
+  return false;
+}
+
+function* slicesOf(parts: Array<string | MapCopy | SetPart>, size: number) {
   let out = '';
   for (const part of parts) {
     if (typeof part === 'string') {
       out += part;
+      continue;
+    }
+    if ('members' in part) {
+      // JSON.stringify writes null for an array element it cannot represent; so do we.
+      let n = 0;
+      for (const m of part.members) {
+        out += `${n === 0 ? '' : ','}${(JSON.stringify(m) as string | undefined) ?? 'null'}`;
+        if (++n % size === 0) {
+          yield out;
+          out = '';
+        }
+      }
       continue;
     }
     let sep = '';

@@ -10,7 +10,11 @@ export interface KeyspaceFile {
   strings: Record<string, string>;
   json: Record<string, unknown> | Map<string, unknown>;
   hashes: Record<string, Record<string, string>>;
-  sets: Record<string, string[]>;
+  /**
+   * Members of each set; a large set is handed over as the keyspace's own Set (see
+   * `Keyspace.toFile`), which the keyspace never changes afterwards.
+   */
+  sets: Record<string, readonly string[] | ReadonlySet<string>>;
   zsets: Record<string, Record<string, number>>;
   lists: Record<string, string[]>;
 }
@@ -41,6 +45,13 @@ export function parseStreamEntry(raw: string): { id: string; fields: Record<stri
 
 export const SLICED_MEMBERS: ReadonlySet<string> = new Set(['json']);
 
+/**
+ * Sets with more members than this are handed to `toFile`'s caller as they are rather than
+ * copied: copying and stringifying the 100,000-member set of domain names at once held the
+ * event loop 30-130 ms per state-file write under load.
+ */
+const SET_COPY_MAX = 1000;
+
 const entries = <T>(m: Record<string, T> | Map<string, T> | undefined): Iterable<[string, T]> =>
   m instanceof Map ? m : Object.entries(m ?? {});
 
@@ -64,6 +75,8 @@ export class Keyspace {
   readonly expires = new Map<string, number>();
   /** Keys held in memory only (written volatile or with a TTL): never in the file. */
   readonly volatile = new Set<string>();
+  /** Sets handed out by toFile: never changed again; the next write replaces them with a copy. */
+  private readonly handedOut = new WeakSet<Set<string>>();
 
   static fromFile(file: Partial<KeyspaceFile>): Keyspace {
     const k = new Keyspace();
@@ -80,7 +93,9 @@ export class Keyspace {
 
   /**
    * The persisted keys in the file's form; `json` is this keyspace's own Map (its values
-   * are replaced, never changed in place), everything else copied.
+   * are replaced, never changed in place), and so are sets of more than SET_COPY_MAX
+   * members (copy on write: a set handed out is never changed again); everything else is
+   * copied.
    */
   toFile(): KeyspaceFile {
     const strings: Record<string, string> = {};
@@ -95,7 +110,11 @@ export class Keyspace {
       strings,
       json: this.json,
       hashes: obj(this.hashes, (h) => Object.fromEntries(h)),
-      sets: obj(this.sets, (s) => [...s]),
+      sets: obj(this.sets, (s): readonly string[] | ReadonlySet<string> => {
+        if (s.size <= SET_COPY_MAX) return [...s];
+        this.handedOut.add(s);
+        return s;
+      }),
       zsets: obj(this.zsets, (z) => Object.fromEntries(z)),
       lists: obj(this.lists, (l) => [...l]),
     };
@@ -174,8 +193,17 @@ export class Keyspace {
     return this.hashes.get(key);
   }
 
-  set(key: string): Set<string> | undefined {
+  set(key: string): ReadonlySet<string> | undefined {
     return this.sets.get(key);
+  }
+
+  /** The set at `key` to change in place: a copy in its stead when toFile handed it out. */
+  private writableSet(key: string): Set<string> | undefined {
+    const s = this.sets.get(key);
+    if (!s || !this.handedOut.has(s)) return s;
+    const copy = new Set(s);
+    this.sets.set(key, copy);
+    return copy;
   }
 
   zset(key: string): Map<string, number> | undefined {
@@ -262,13 +290,13 @@ export class Keyspace {
           break;
         }
         case 'sadd': {
-          const s = this.sets.get(o.key) ?? new Set<string>();
+          const s = this.writableSet(o.key) ?? new Set<string>();
           for (const m of o.members) s.add(m);
           this.sets.set(o.key, s);
           break;
         }
         case 'srem': {
-          const s = this.sets.get(o.key);
+          const s = this.writableSet(o.key);
           if (!s) break;
           for (const m of o.members) s.delete(m);
           if (s.size === 0) this.sets.delete(o.key);

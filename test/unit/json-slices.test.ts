@@ -42,6 +42,14 @@ describe('jsonSlices', () => {
     assert.equal([...jsonSlices(only, 1)].join(''), '{"m":{"k":1}}');
   });
 
+  it('writes a Set inside a plain member as an array, a slice of members at a time', () => {
+    const s = { a: 1, sets: { gone: undefined, big: new Set(['x', 'y"', 'z']), small: ['q'] } };
+    const want = '{"a":1,"sets":{"big":["x","y\\"","z"],"small":["q"]}}';
+    for (const size of [1, 2, 500]) assert.equal([...jsonSlices(s, size)].join(''), want);
+    assert.equal([...jsonSlices(s, 1)].length, 4, 'one slice per member, then one with the rest');
+    assert.equal([...jsonSlices({ e: { s: new Set() } })].join(''), '{"e":{"s":[]}}');
+  });
+
   it('yields one slice per group of Map entries, so the writer can yield between them', () => {
     const slices = [...jsonSlices(state, 3)];
     assert.equal(slices.length, 4, '9 entries in 3 slices, then the members after them');
