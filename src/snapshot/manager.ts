@@ -18,6 +18,7 @@ import {
   breaches,
   describeBreaches,
   gateView,
+  primeGateView,
   readRelease,
   releases,
   requestRelease,
@@ -380,6 +381,7 @@ export class SnapshotManager {
       this.lastError = undefined;
       metrics.builds.inc({ result: 'ok' });
       this.install(next, recipe);
+      if (initial && this.deps.config.snapshot.gate.enabled) primeGateView(recipe.state);
       this.fromStore();
       this.deps.lastKnownGood?.schedule(recipe);
     } catch (err) {
