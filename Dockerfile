@@ -56,7 +56,6 @@ EXPOSE 53/udp 53/tcp 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# A young generation of 4 MB semi-spaces, and gc for the one collection after start-up
-# (README, Running in production: Memory and latency).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--expose-gc", "dist/src/cli.js"]
+# A young generation of 4 MB semi-spaces (README, Running in production: Memory and latency).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/cli.js"]
 CMD ["serve"]

@@ -13,13 +13,10 @@ import { processTree } from './proc.mjs';
 /**
  * The Node flags Cirrus is served with, as `npm start` and the Docker image run it: Node
  * 24 sizes the young generation up to 64 MB semi-spaces on this machine, which at 100,000
- * domains cost about 100 MB of RSS and scavenges of 20–100 ms, and `--expose-gc` lets Cirrus
- * collect the garbage of loading the store once before it serves (README, Running in
- * production). BENCH_CIRRUS_NODE_FLAGS replaces them ('' for Node's defaults).
+ * domains cost about 100 MB of RSS and scavenges of 20–100 ms (README, Running in production).
+ * BENCH_CIRRUS_NODE_FLAGS replaces them ('' for Node's defaults).
  */
-export const CIRRUS_NODE_FLAGS = (
-  process.env.BENCH_CIRRUS_NODE_FLAGS ?? '--max-semi-space-size=4 --expose-gc'
-)
+export const CIRRUS_NODE_FLAGS = (process.env.BENCH_CIRRUS_NODE_FLAGS ?? '--max-semi-space-size=4')
   .split(' ')
   .filter(Boolean);
 

@@ -37,7 +37,6 @@ import {
   type LastKnownGood,
 } from './snapshot/last-known-good.js';
 import { errorMessage } from './lib/errors.js';
-import { collectStartupGarbage } from './lib/startup-gc.js';
 import { InstanceTracker } from './snapshot/instances.js';
 
 /** How often a start without the store tries to reach it again. */
@@ -264,16 +263,6 @@ export class Cirrus {
         },
         'snapshot ready',
       );
-      const collected = collectStartupGarbage();
-      if (collected)
-        this.logger.debug(
-          {
-            ms: Math.round(collected.ms),
-            heapBeforeMb: Math.round(collected.heapBeforeMb),
-            heapAfterMb: Math.round(collected.heapAfterMb),
-          },
-          'start-up garbage collected',
-        );
       // Without the store there are no shared secrets: cookies are ignored until it returns.
       if (this.storeUp && this.config.dns.cookies.enabled) await this.cookies.start();
       // Probes start after the first snapshot: answers already serve the stored health

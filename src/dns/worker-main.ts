@@ -8,7 +8,6 @@ import { Counter } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { errorMessage } from '../lib/errors.js';
-import { collectStartupGarbage } from '../lib/startup-gc.js';
 import { createRegistry } from '../metrics/registry.js';
 import { HealthBounds } from '../gslb/health-bound.js';
 import { GeoIp } from '../geo/geoip.js';
@@ -161,7 +160,6 @@ class Worker {
         // Listen once there is something to answer with.
         if (!this.listening) {
           this.listening = true;
-          collectStartupGarbage();
           await this.listen();
         }
       }
