@@ -48,7 +48,7 @@ export const SLICED_MEMBERS: ReadonlySet<string> = new Set(['json']);
 /**
  * Sets with more members than this are handed to `toFile`'s caller as they are rather than
  * copied: copying and stringifying the 100,000-member set of domain names at once held the
- * event loop 30-130 ms per state-file write under load.
+ * event loop up to 200 ms per state-file write under load.
  */
 const SET_COPY_MAX = 1000;
 
