@@ -12,13 +12,9 @@ export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmedia
 /**
  * Drives a cooperative task, handing the event loop back whenever it has run for
  * `sliceMs`: queries keep being answered from the live snapshot while a large one is
- * built (setImmediate lets pending I/O, i.e. queries, run first). The task starts on a
- * turn of its own: awaits of settled promises chain without yielding, so whatever ran
- * before it in this turn (a store read, another task's last slice) would otherwise add to
- * its first slice.
+ * built (setImmediate lets pending I/O, i.e. queries, run first).
  */
 export async function drive<T>(steps: Generator<void, T>, sliceMs = SLICE_MS): Promise<T> {
-  await nextTurn();
   let sliceStart = performance.now();
   for (;;) {
     const r = steps.next();
