@@ -3,7 +3,7 @@
 // SO_REUSEPORT, by this process itself even in a cluster worker, and the kernel spreads
 // datagrams over every socket bound so on the address (by the 4-tuple's hash).
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { createServer, isIPv6, type AddressInfo } from 'node:net';
 import type { Handler, Reply } from '../pipeline/handler.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -42,6 +42,40 @@ export async function reusePortWorks(host: string): Promise<boolean> {
       } catch {
         // Already closed by its failed bind.
       }
+    }
+  }
+}
+
+/**
+ * A port on `host` that is free for UDP and TCP alike at the call. A UDP port the kernel
+ * picks may be held on the TCP side (a listener, or another connection's local port),
+ * where the DNS server's TCP listener would then fail; so the TCP listener picks and a UDP
+ * bind confirms. For DNS workers asked for port 0, which bind UDP in other processes before
+ * the main process listens on TCP.
+ */
+export async function freeUdpTcpPort(host: string, attempts = 20): Promise<number> {
+  for (let i = 0; ; i++) {
+    const server = createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: 0, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+    const socket = createSocket({ type: family(host) });
+    try {
+      await bind(socket, port, host, true);
+      return port;
+    } catch (err) {
+      if (i + 1 >= attempts) throw err;
+    } finally {
+      try {
+        socket.close();
+      } catch {
+        // Already closed by its failed bind.
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }
 }

@@ -17,7 +17,7 @@ import type { BuildRecipe } from '../snapshot/from-store.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { CookieSecrets } from '../wire/cookie.js';
 import type { Handler } from '../pipeline/handler.js';
-import { reusePortWorks } from './udp.js';
+import { freeUdpTcpPort, reusePortWorks } from './udp.js';
 import type { UdpPath } from './udp-batch.js';
 import { PendingReplies, type FromWorker, type ToWorker } from './worker-protocol.js';
 import type { HealthBounds } from '../gslb/health-bound.js';
@@ -138,6 +138,15 @@ export class DnsWorkers {
     // with SO_REUSEPORT, or share its sockets.
     const [first, ...rest] = this.slots;
     if (!first) return [];
+    // With reusePort and port 0, the port is chosen here, free for TCP too: the main process
+    // listens on TCP at the port the workers bind (see freeUdpTcpPort).
+    if (this.mode === 'reuseport') {
+      const listen = this.deps.config.dns.listen.map((text) => parseListen(text));
+      if (listen.some((l) => l.port === 0))
+        this.ports = await Promise.all(
+          listen.map((l) => (l.port === 0 ? freeUdpTcpPort(l.host) : Promise.resolve(l.port))),
+        );
+    }
     const ports = await this.launch(first);
     if (this.mode === 'reuseport') this.ports = ports;
     const others = await Promise.all(rest.map((s) => this.launch(s)));
