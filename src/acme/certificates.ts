@@ -119,10 +119,12 @@ export class CertificateService {
   }
 
   private async loadExpiries(): Promise<void> {
-    for (const d of await this.deps.repos.domains.list()) {
-      const cert = await this.deps.repos.acme.getCertificate(d.domain);
-      if (cert) this.metrics.expiries.set(d.domain, Date.parse(cert.expiresAt));
-    }
+    const names = await this.deps.repos.domains.names();
+    const certs = await this.deps.repos.acme.getCertificates(names);
+    names.forEach((domain, i) => {
+      const cert = certs[i];
+      if (cert) this.metrics.expiries.set(domain, Date.parse(cert.expiresAt));
+    });
   }
 
   async view(domain: string): Promise<CertificateView> {
@@ -366,12 +368,12 @@ export class CertificateService {
   async renewDue(now = Date.now()): Promise<string[]> {
     const { repos } = this.deps;
     const due: string[] = [];
-    for (const d of await repos.domains.list()) {
-      const state = await repos.acme.getState(d.domain);
+    for (const domain of await repos.domains.names()) {
+      const state = await repos.acme.getState(domain);
       if (!state) continue;
-      const cert = await repos.acme.getCertificate(d.domain);
+      const cert = await repos.acme.getCertificate(domain);
       if (cert && !renewalDue(cert.expiresAt, now, this.issuer.renewBeforeDays)) continue;
-      due.push(d.domain);
+      due.push(domain);
     }
     for (const domain of due) {
       const timer = setTimeout(

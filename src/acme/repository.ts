@@ -17,6 +17,13 @@ export const acmeKeys = {
   acmeCertKey: (domain: string) => `cdn:acmecertkey:${domain}`,
 } as const;
 
+const CERT_READ_BATCH = 500;
+
+function certificateOf(h: Record<string, string> = {}): StoredCertificate | undefined {
+  if (!h.cert || !h.key) return undefined;
+  return { cert: h.cert, key: h.key, issuedAt: h.issued_at ?? '', expiresAt: h.expires_at ?? '' };
+}
+
 function parseTxtMember(member: string): [string, string] | undefined {
   try {
     const v: unknown = JSON.parse(member);
@@ -134,8 +141,19 @@ export class AcmeRepository {
 
   async getCertificate(domain: string): Promise<StoredCertificate | undefined> {
     const [h = {}] = await this.store.hgetall([acmeKeys.cert(domain)]);
-    if (!h.cert || !h.key) return undefined;
-    return { cert: h.cert, key: h.key, issuedAt: h.issued_at ?? '', expiresAt: h.expires_at ?? '' };
+    return certificateOf(h);
+  }
+
+  /** getCertificate for each of `domains`, in order, one store read per 500 domains. */
+  async getCertificates(domains: readonly string[]): Promise<(StoredCertificate | undefined)[]> {
+    const out: (StoredCertificate | undefined)[] = [];
+    for (let i = 0; i < domains.length; i += CERT_READ_BATCH) {
+      const hashes = await this.store.hgetall(
+        domains.slice(i, i + CERT_READ_BATCH).map((d) => acmeKeys.cert(d)),
+      );
+      for (const h of hashes) out.push(certificateOf(h));
+    }
+    return out;
   }
 
   /**

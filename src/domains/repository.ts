@@ -25,8 +25,15 @@ export class DomainRepository {
 
   /** Every domain, sorted by name. */
   async list(): Promise<Domain[]> {
-    const names = (await this.store.smembers(domainKeys.domains)).sort();
-    return this.read(names, false);
+    return this.read(await this.names(), false);
+  }
+
+  /**
+   * Every domain's name, sorted, without reading the records: for scans that need only
+   * names (a copy of 100,000 records is ~100 MB of garbage and half a second of the loop).
+   */
+  async names(): Promise<string[]> {
+    return (await this.store.smembers(domainKeys.domains)).sort();
   }
 
   /**
