@@ -1,10 +1,15 @@
 // The embedded store's sliced serialiser must write exactly what JSON.stringify writes for
 // the same state (files stay readable by older versions and by `bench/state-file.mjs`'s
 // readers), whatever the slice size, and capture the state at the call; the sliced parser
-// must read what JSON.parse reads and reject what it rejects.
+// must read what JSON.parse reads and reject what it rejects, from a string or from a file
+// read a chunk at a time (wherever a chunk ends: inside a key, a value, an escape or a
+// multibyte character).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonSlices, parseJsonSlices } from '../../src/store/json-slices.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jsonSlices, parseJsonSlices, readJsonFileSlices } from '../../src/store/json-slices.js';
 
 const asPlain = (state: Record<string, unknown>) =>
   Object.fromEntries(
@@ -153,5 +158,63 @@ describe('parseJsonSlices', () => {
     );
     assert.equal(pauses, 3);
     assert.equal((got.domains as Map<string, unknown>).size, 10);
+  });
+  describe('from a file, a chunk at a time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cirrus-json-slices-'));
+    const fileOf = (name: string, text: string) => {
+      const f = join(dir, `${name.replace(/\W/g, '_')}.json`);
+      writeFileSync(f, text);
+      return f;
+    };
+    it('reads what JSON.parse reads, for chunks of 1 to 64 bytes and the default', async () => {
+      try {
+        for (const [name, text] of Object.entries(texts)) {
+          const f = fileOf(name, text);
+          for (const chunk of [1, 2, 3, 7, 64, undefined]) {
+            const got = await readJsonFileSlices(f, MAPS, now, 2, chunk);
+            assert.deepEqual(got, expected(text), `${name}, chunk ${chunk}`);
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    it('rejects every truncation of a file, whatever the chunk size', async () => {
+      const text = texts.pretty;
+      const d = mkdtempSync(join(tmpdir(), 'cirrus-json-slices-'));
+      try {
+        for (let len = 0; len < text.trimEnd().length; len += 3) {
+          const f = join(d, 'cut.json');
+          writeFileSync(f, Buffer.from(text).subarray(0, len));
+          for (const chunk of [1, 5])
+            await assert.rejects(
+              readJsonFileSlices(f, MAPS, now, 1, chunk),
+              SyntaxError,
+              `length ${len}, chunk ${chunk}`,
+            );
+        }
+      } finally {
+        rmSync(d, { recursive: true, force: true });
+      }
+    });
+    it('reads a file of many entries larger than the chunk, with a value larger than it', async () => {
+      const domains = Object.fromEntries(
+        Array.from({ length: 3000 }, (_, i) => [
+          `d${i}.example.com`,
+          { i, note: 'é☃'.repeat(i % 5) },
+        ]),
+      );
+      const big = { names: Array.from({ length: 5000 }, (_, i) => `n${i}`) };
+      const text = JSON.stringify({ version: 2, domains, big });
+      const d = mkdtempSync(join(tmpdir(), 'cirrus-json-slices-'));
+      try {
+        const f = join(d, 'large.json');
+        writeFileSync(f, text);
+        const got = await readJsonFileSlices(f, MAPS, now, 500, 4096);
+        assert.deepEqual(got, expected(text));
+      } finally {
+        rmSync(d, { recursive: true, force: true });
+      }
+    });
   });
 });
