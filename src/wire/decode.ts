@@ -80,10 +80,21 @@ function skipName(msg: Buffer, offset: number): number {
   throw new Malformed('name has too many labels');
 }
 
+/** The question name's text is written here first, then read as one string. */
+const nameScratch = Buffer.allocUnsafe(255);
+
+/**
+ * The question name, lower-cased, labels joined by dots; an octet that is a dot, a
+ * backslash or not printable appears as \DDD. A name without such octets (all but a
+ * hostile few) costs one string: its text is written to a scratch buffer and read once
+ * (building it a character at a time made a string per character, the largest allocation
+ * of a query's decode).
+ */
 function readQuestionName(msg: Buffer): { qname: string; end: number } {
   let pos = HEADER;
-  let text = '';
+  let n = 0;
   let wireLength = 0;
+  let escaped = false;
   for (;;) {
     const len = msg[pos];
     if (len === undefined) throw new Malformed('question name runs past the end of the message');
@@ -96,6 +107,26 @@ function readQuestionName(msg: Buffer): { qname: string; end: number } {
     if (pos + 1 + len > msg.length) throw new Malformed('question label runs past the end');
     wireLength += len + 1;
     if (wireLength > 254) throw new Malformed('question name exceeds 255 octets');
+    if (n !== 0) nameScratch[n++] = 0x2e;
+    for (let i = pos + 1; i <= pos + len; i++) {
+      let c = msg[i] as number;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      else if (c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e) escaped = true;
+      nameScratch[n++] = c;
+    }
+    pos += 1 + len;
+  }
+  return {
+    qname: escaped ? escapedName(msg, pos) : nameScratch.toString('latin1', 0, n),
+    end: pos,
+  };
+}
+
+/** readQuestionName's text for a name (already checked, ending at `end`) with octets to escape. */
+function escapedName(msg: Buffer, end: number): string {
+  let text = '';
+  for (let pos = HEADER; pos < end - 1;) {
+    const len = msg[pos] as number;
     if (text) text += '.';
     for (let i = pos + 1; i <= pos + len; i++) {
       let c = msg[i] as number;
@@ -106,7 +137,7 @@ function readQuestionName(msg: Buffer): { qname: string; end: number } {
     }
     pos += 1 + len;
   }
-  return { qname: text, end: pos };
+  return text;
 }
 
 /**

@@ -46,6 +46,44 @@ describe('query decoder', () => {
     assert.equal(r.query.edns, undefined);
   });
 
+  it('gives every name the text of its labels: lower-cased, dots joining, \\DDD for dots, backslashes and unprintable octets', () => {
+    /** The text as RFC 1035 §5.1 presentation form, lower-cased: what qname must be. */
+    const text = (labels: number[][]) =>
+      labels
+        .map((l) =>
+          l
+            .map((c) => (c >= 0x41 && c <= 0x5a ? c | 0x20 : c))
+            .map((c) =>
+              c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e
+                ? `\\${String(c).padStart(3, '0')}`
+                : String.fromCharCode(c),
+            )
+            .join(''),
+        )
+        .join('.');
+    let seed = 7;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const octet = () => (rand(4) === 0 ? rand(256) : 0x41 + rand(58));
+    for (let t = 0; t < 2000; t++) {
+      const labels = Array.from({ length: 1 + rand(5) }, () =>
+        Array.from({ length: 1 + rand(t % 3 === 0 ? 63 : 12) }, octet),
+      );
+      const wire = Buffer.concat([
+        ...labels.map((l) => Buffer.from([l.length, ...l])),
+        Buffer.from([0, 0, 1, 0, 1]),
+      ]);
+      const header = Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+      const r = decode(Buffer.concat([header, wire]));
+      const length = labels.reduce((sum, l) => sum + l.length + 1, 0);
+      if (length > 254) {
+        assert.ok(!r.ok, `a ${length}-octet name is malformed`);
+        continue;
+      }
+      assert.ok(r.ok, `labels ${JSON.stringify(labels)}`);
+      if (r.ok) assert.equal(r.query.qname, text(labels));
+    }
+  });
+
   it('reads EDNS: payload size floor 512, version, DO, NSID request', () => {
     const r = decode(
       buildQuery({
