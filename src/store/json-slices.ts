@@ -15,6 +15,19 @@ import { closeSync, openSync, readSync } from 'node:fs';
  * handed out before writing to it). The slices joined are one JSON text.
  */
 export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<string> {
+  return slicesOf(partsOf(state), Math.max(1, entriesPerSlice), new TextSink());
+}
+
+/**
+ * jsonSlices as UTF-8 bytes, written straight into one reused buffer: each slice is a view
+ * of it, valid until the next is asked for. No slice's text is ever one string: at 100,000
+ * domains building slices as strings and encoding them made ~70 MB of garbage per write.
+ */
+export function jsonSliceBytes(state: object, entriesPerSlice = 2000): Iterable<Buffer> {
+  return slicesOf(partsOf(state), Math.max(1, entriesPerSlice), new ByteSink());
+}
+
+function partsOf(state: object): Array<string | MapCopy | SetPart> {
   const parts: Array<string | MapCopy | SetPart> = [];
   let sep = '{';
   for (const [key, member] of Object.entries(state)) {
@@ -47,7 +60,51 @@ export function jsonSlices(state: object, entriesPerSlice = 2000): Iterable<stri
     sep = ',';
   }
   parts.push(sep === '{' ? '{}' : '}');
-  return slicesOf(parts, Math.max(1, entriesPerSlice));
+  return parts;
+}
+
+/** Where slicesOf writes text; `take` ends a slice. */
+interface Sink<T> {
+  put(text: string): void;
+  readonly empty: boolean;
+  take(): T;
+}
+
+class TextSink implements Sink<string> {
+  private out = '';
+  put(text: string): void {
+    this.out += text;
+  }
+  get empty(): boolean {
+    return this.out === '';
+  }
+  take(): string {
+    const out = this.out;
+    this.out = '';
+    return out;
+  }
+}
+
+class ByteSink implements Sink<Buffer> {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private n = 0;
+  put(text: string): void {
+    // A UTF-16 code unit is at most 3 UTF-8 octets.
+    if (this.n + text.length * 3 > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + text.length * 3));
+      this.buf.copy(grown, 0, 0, this.n);
+      this.buf = grown;
+    }
+    this.n += this.buf.write(text, this.n);
+  }
+  get empty(): boolean {
+    return this.n === 0;
+  }
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.n);
+    this.n = 0;
+    return out;
+  }
 }
 
 interface MapCopy {
@@ -67,40 +124,39 @@ function holdsSet(member: unknown): member is Record<string, unknown> {
   return false;
 }
 
-function* slicesOf(parts: Array<string | MapCopy | SetPart>, size: number) {
-  let out = '';
+function* slicesOf<T>(parts: Array<string | MapCopy | SetPart>, size: number, out: Sink<T>) {
   for (const part of parts) {
     if (typeof part === 'string') {
-      out += part;
+      out.put(part);
       continue;
     }
     if ('members' in part) {
       // JSON.stringify writes null for an array element it cannot represent; so do we.
       let n = 0;
       for (const m of part.members) {
-        out += `${n === 0 ? '' : ','}${(JSON.stringify(m) as string | undefined) ?? 'null'}`;
-        if (++n % size === 0) {
-          yield out;
-          out = '';
-        }
+        if (n !== 0) out.put(',');
+        out.put((JSON.stringify(m) as string | undefined) ?? 'null');
+        if (++n % size === 0) yield out.take();
       }
       continue;
     }
-    let sep = '';
+    let sep = false;
     const { keys, values } = part;
     for (let start = 0; start < keys.length; start += size) {
       const end = Math.min(keys.length, start + size);
       for (let i = start; i < end; i++) {
         const text = JSON.stringify(values[i]) as string | undefined;
         if (text === undefined) continue;
-        out += `${sep}${JSON.stringify(keys[i])}:${text}`;
-        sep = ',';
+        if (sep) out.put(',');
+        out.put(JSON.stringify(keys[i]));
+        out.put(':');
+        out.put(text);
+        sep = true;
       }
-      yield out;
-      out = '';
+      yield out.take();
     }
   }
-  if (out) yield out;
+  if (!out.empty) yield out.take();
 }
 
 const QUOTE = 0x22;

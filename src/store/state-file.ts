@@ -8,7 +8,7 @@ import { link, open, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CirrusError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { jsonSlices, readJsonFileSlices } from './json-slices.js';
+import { jsonSliceBytes, readJsonFileSlices } from './json-slices.js';
 import { nextTurn } from '../lib/cooperative.js';
 
 export interface StateFileOptions {
@@ -275,12 +275,12 @@ export class StateFile<S> {
     const adoptions = this.adoptions;
     const covered = this.pending.length;
     // 500 domains (~130 kB of JSON) per slice: a few ms of the event loop each.
-    const slices = jsonSlices(this.host.toFile(), 500);
+    const slices = jsonSliceBytes(this.host.toFile(), 500);
     try {
       const out = await open(tmp, 'w');
       try {
-        for (const slice of slices) {
-          const bytes = Buffer.from(slice);
+        // Each slice is a view of one reused buffer: written whole before the next is made.
+        for (const bytes of slices) {
           for (let at = 0; at < bytes.length;)
             at += (await out.write(bytes, at, bytes.length - at)).bytesWritten;
         }

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jsonSlices, parseJsonSlices, readJsonFileSlices } from '../../src/store/json-slices.js';
+import {
+  jsonSliceBytes,
+  jsonSlices,
+  parseJsonSlices,
+  readJsonFileSlices,
+} from '../../src/store/json-slices.js';
 
 const asPlain = (state: Record<string, unknown>) =>
   Object.fromEntries(
@@ -37,7 +42,23 @@ describe('jsonSlices', () => {
       const text = [...jsonSlices(state, size)].join('');
       assert.equal(text, JSON.stringify(asPlain(state)));
     });
+    it(`as bytes: the UTF-8 of the same text, slice for slice, with ${size} entries per slice`, () => {
+      // Each slice is a view of one reused buffer: copied before the next is asked for.
+      const bytes = Array.from(jsonSliceBytes(state, size), (b) => Buffer.from(b));
+      const texts = [...jsonSlices(state, size)];
+      assert.deepEqual(
+        bytes.map((b) => b.toString('utf8')),
+        texts,
+      );
+      assert.ok(Buffer.concat(bytes).equals(Buffer.from(JSON.stringify(asPlain(state)))));
+    });
   }
+
+  it('as bytes: a slice larger than the buffer it starts with', () => {
+    const big = { m: new Map([['k', { s: 'é'.repeat(100_000) }]]), z: 'x'.repeat(70_000) };
+    const bytes = Array.from(jsonSliceBytes(big, 1), (b) => Buffer.from(b));
+    assert.equal(Buffer.concat(bytes).toString('utf8'), JSON.stringify(asPlain(big)));
+  });
 
   it('matches JSON.stringify for an empty object, an empty Map and a Map last', () => {
     assert.equal([...jsonSlices({})].join(''), '{}');
