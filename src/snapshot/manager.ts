@@ -17,8 +17,7 @@ import {
   HOLD_REASONS,
   breaches,
   describeBreaches,
-  gateView,
-  primeGateView,
+  GateViews,
   readRelease,
   releases,
   requestRelease,
@@ -79,6 +78,8 @@ export class SnapshotManager {
   private held: HeldChange | undefined;
   /** The last release marker seen (publish-gate.ts): a different one admits a held build. */
   private releaseSeen: string | undefined;
+  /** The gate's views of live and next content, their name sets memoised. */
+  private readonly gateViews = new GateViews();
   private recheckTimer: NodeJS.Timeout | undefined;
   private liveSource: SnapshotSource = 'store';
 
@@ -134,7 +135,7 @@ export class SnapshotManager {
     if (!gate.enabled || !this.liveRecipe) return [];
     const state = this.liveRecipe.state;
     const next = change({ ...state, domains: [...state.domains], nodes: [...state.nodes] });
-    return breaches(gateView(state), gateView(next), gate);
+    return breaches(this.gateViews.view(state), this.gateViews.view(next), gate);
   }
 
   /**
@@ -288,7 +289,11 @@ export class SnapshotManager {
     const live = this.live;
     const liveRecipe = this.liveRecipe;
     if (!gate.enabled || !live || !liveRecipe) return this.setHeld(undefined);
-    const found = breaches(gateView(liveRecipe.state, live), gateView(recipe.state, next), gate);
+    const found = breaches(
+      this.gateViews.view(liveRecipe.state, live),
+      this.gateViews.view(recipe.state, next),
+      gate,
+    );
     if (found.length === 0) return this.setHeld(undefined);
     const marker = await readRelease(this.deps.store.releases);
     if (releases(marker, this.releaseSeen, Date.now())) {
@@ -381,7 +386,7 @@ export class SnapshotManager {
       this.lastError = undefined;
       metrics.builds.inc({ result: 'ok' });
       this.install(next, recipe);
-      if (initial && this.deps.config.snapshot.gate.enabled) primeGateView(recipe.state);
+      if (initial && this.deps.config.snapshot.gate.enabled) this.gateViews.prime(recipe.state);
       this.fromStore();
       this.deps.lastKnownGood?.schedule(recipe);
     } catch (err) {

@@ -10,7 +10,7 @@ import { createRegistry } from '../../src/metrics/registry.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import {
   breaches,
-  gateView,
+  GateViews,
   releases,
   RELEASE_WINDOW_MS,
   requestRelease,
@@ -45,6 +45,8 @@ describe('gate views of store states', () => {
   const domains = Array.from({ length: 20 }, (_, i) => ({ label: `d${i}` }) as Domain);
 
   it('share one name set while the domain objects are the same, and still see lost names', () => {
+    const views = new GateViews();
+    const gateView = (s: StoreState) => views.view(s);
     const live = gateView(state(domains));
     // A node or health change: a new list of the very same domain objects.
     const same = gateView(state([...domains]));
@@ -63,6 +65,8 @@ describe('gate views of store states', () => {
     const back = gateView(state(domains));
     assert.equal(back.names.has('d3'), true);
     assert.equal(back.names.has('new3'), false);
+    // Another manager's views keep a memo of their own.
+    assert.notEqual(new GateViews().view(state(domains)).names, back.names);
   });
 });
 
