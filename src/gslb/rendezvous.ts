@@ -46,13 +46,17 @@ export function rank(keySeed: number, nodes: readonly Weighted[]): number[] {
     .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
 }
 
+/** rankHead's scores of the head so far: scratch, reused by every call (never re-entered). */
+let headScores = new Float64Array(16);
+
 /**
  * The first `m` indices of `rank(keySeed, nodes)`, without sorting the rest: one score per
  * node and an insertion into a short sorted head (same order and tie rule as rank).
  */
 export function rankHead(keySeed: number, nodes: readonly Weighted[], m: number): Uint16Array {
   const idx = new Uint16Array(Math.min(m, nodes.length));
-  const val = new Float64Array(idx.length);
+  if (headScores.length < idx.length) headScores = new Float64Array(idx.length * 2);
+  const val = headScores;
   let n = 0;
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i] as Weighted;
