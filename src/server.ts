@@ -268,11 +268,9 @@ export class Cirrus {
       // Probes start after the first snapshot: answers already serve the stored health
       // (warm start) while the first rounds settle.
       if (this.storeUp) await this.health.start();
-      // Workers bind UDP first: with port 0 their shared socket picks the port TCP takes.
-      await this.dns.start(this.workers ? await this.workers.start() : undefined);
-      if (this.storeUp) await this.startStoreUsers();
-      else this.retryStore();
       const workers = this.workers;
+      // The admin API is built and made ready (its schemas compiled: 0.3–0.4 s of the
+      // event loop) before DNS listens, so no query waits behind it; it listens after.
       this.api = await buildApi({
         config: this.config,
         repos: this.repos,
@@ -301,6 +299,11 @@ export class Cirrus {
           ...(this.lkgProblem ? { lastKnownGoodProblem: this.lkgProblem } : {}),
         }),
       });
+      await this.api.ready();
+      // Workers bind UDP first: with port 0 their shared socket picks the port TCP takes.
+      await this.dns.start(workers ? await workers.start() : undefined);
+      if (this.storeUp) await this.startStoreUsers();
+      else this.retryStore();
       const { host, port } = parseListen(this.config.api.listen);
       await this.api.listen({ host, port });
       const addr = this.api.server.address();
