@@ -347,6 +347,10 @@ describe('answer cache fast path', () => {
       ),
     );
     const first = asks.map((q) => h(q, 'udp', '192.0.2.7', 5300) as Buffer);
+    assert.equal(existingAnswerCache(live)?.size, 0, 'a key seen once is not kept');
+    // Seen again: kept (from the decision cache's hit or the slow path), the same answers.
+    asks.forEach((q, i) => assert.deepEqual(h(q, 'udp', '192.0.2.7', 5300), first[i]));
+    assert.equal(existingAnswerCache(live)?.size, asks.length, 'a key seen twice is kept');
     const countedBefore = await counters(registry);
     const decisionsBefore = decisions.length;
 
@@ -396,6 +400,8 @@ describe('answer cache fast path', () => {
       const client = clientCookie(1);
       const valid = Buffer.concat([client, serverCookie(client, octets, secrets.current, now())]);
       const first = fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1) as Buffer;
+      // Kept from the key's second sighting (the doorkeeper), here a decision-cache hit.
+      fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1);
       const cached = entry(snap);
       const again = fast.handler(cookieQuery(2, valid), 'udp', CLIENT, 1) as Buffer;
       assert.equal(entry(snap), cached, 'the repeat is a hit');
@@ -408,6 +414,7 @@ describe('answer cache fast path', () => {
       const snap = snapshot();
       const fast = handler(snap, true, GEO, settings(false));
       const slow = handler(snap, false, GEO, settings(false));
+      fast.handler(cookieQuery(1, clientCookie(1)), 'udp', CLIENT, 1);
       fast.handler(cookieQuery(1, clientCookie(1)), 'udp', CLIENT, 1);
       const cached = entry(snap);
       for (const fill of [2, 3, 4]) {
@@ -436,6 +443,7 @@ describe('answer cache fast path', () => {
       const valid = Buffer.concat([client, serverCookie(client, octets, secrets.current, now())]);
       const answered = fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1) as Buffer;
       assert.equal(answered[3]! & 0x0f, 0);
+      fast.handler(cookieQuery(1, valid), 'udp', CLIENT, 1);
       const cached = entry(snap);
       // Same length, made with a secret this server does not have.
       const forged = Buffer.concat([
