@@ -360,10 +360,29 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
       : patchReply(hit, msg, at.questionEnd);
   }
 
+  /** The exact cache's entry holding `answer` for this query (the fast key just computed). */
+  function exactEntry(
+    answer: Omit<CachedAnswer, 'key' | 'transport' | 'address' | keyof FastKey>,
+    msg: Buffer,
+    transport: Transport,
+    address: string,
+  ): CachedAnswer {
+    return {
+      ...answer,
+      key: keyBytes(msg, key.questionEnd),
+      transport,
+      address,
+      questionEnd: key.questionEnd,
+      cookieStart: key.cookieStart,
+      cookieEnd: key.cookieEnd,
+    };
+  }
+
   /**
-   * The exact cache's entry for this query (the fast key just computed) from a decision
-   * hit: the decision entry's answer with this query's ID, question case and ECS address,
-   * before TTLs count down and a cookie is written (each reply from it does both).
+   * The exact cache's entry from a decision hit: the decision entry's answer with this
+   * query's ID, question case and ECS address, before TTLs count down and a cookie is
+   * written (each reply from it does both). Only the answer's own fields are taken: a
+   * decision entry's others (its `ecsAt`) would make a hit of it patch as a decision hit.
    */
   function exactFromDecision(
     hit: DecisionAnswer,
@@ -371,22 +390,19 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
     transport: Transport,
     address: string,
   ): CachedAnswer {
-    return {
-      key: keyBytes(msg, key.questionEnd),
-      transport,
-      address,
-      questionEnd: key.questionEnd,
-      cookieStart: key.cookieStart,
-      cookieEnd: key.cookieEnd,
-      cookie: hit.cookie,
-      counter: hit.counter,
-      wire: patchDecisionReply(hit, msg, probe),
-      truncated: hit.truncated,
-      decisions: hit.decisions,
-      validUntil: hit.validUntil,
-      ttlOffsets: hit.ttlOffsets,
-      ttlFloor: hit.ttlFloor,
+    const { cookie, counter, truncated, decisions, validUntil, ttlOffsets, ttlFloor } = hit;
+    const wire = patchDecisionReply(hit, msg, probe);
+    const answer = {
+      cookie,
+      counter,
+      wire,
+      truncated,
+      decisions,
+      validUntil,
+      ttlOffsets,
+      ttlFloor,
     };
+    return exactEntry(answer, msg, transport, address);
   }
 
   /** Every step but the count, against `snapshot`. */
@@ -570,15 +586,7 @@ export function createHandler(deps: HandlerDeps): QueryHandler {
         ttlFloor: deps.settings.health?.()?.settings.floorSec ?? 0,
       };
       if (cache && keepExact(key.hash))
-        cache.set(key.hash, {
-          ...answer,
-          key: keyBytes(msg, key.questionEnd),
-          transport,
-          address,
-          questionEnd: key.questionEnd,
-          cookieStart: key.cookieStart,
-          cookieEnd: key.cookieEnd,
-        });
+        cache.set(key.hash, exactEntry(answer, msg, transport, address));
       const at =
         dcache && memo && ctx && decisionBasis(memo, decisions, ctx.withEcs, ctx.withoutEcs);
       const ecsAt = probe.ecsFamily === 0 ? 0 : ecsAddressOffset(wire);
