@@ -25,7 +25,7 @@ export interface RunningEdge {
   stop(): Promise<void>;
 }
 
-export async function startEdge(opts: {
+export interface EdgeOptions {
   redisUrl: string;
   node: string;
   originCa?: string;
@@ -37,7 +37,24 @@ export async function startEdge(opts: {
   /** Loopback address of the HTTP and TLS listeners (several edges, one port each). */
   ip?: string;
   httpPort?: number;
-}): Promise<RunningEdge> {
+}
+
+/**
+ * Starts an edge; when its admin port never answers (once in CI: nothing in nginx's logs,
+ * likely a free port taken by another test's process between the probe and nginx's bind),
+ * tries once more on fresh ports, saying so on stderr with what the first attempt saw.
+ */
+export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
+  try {
+    return await startEdgeOnce(opts);
+  } catch (err) {
+    if (!String(err).includes('edge /healthz') || opts.httpPort !== undefined) throw err;
+    process.stderr.write(`startEdge: retrying on fresh ports after: ${String(err)}\n`);
+    return startEdgeOnce(opts);
+  }
+}
+
+async function startEdgeOnce(opts: EdgeOptions): Promise<RunningEdge> {
   const prefix = mkdtempSync(join(tmpdir(), 'cirrus-edge-'));
   const ip = opts.ip ?? '127.0.0.1';
   const [http, https, admin, hop] = [
@@ -96,12 +113,25 @@ export async function startEdge(opts: {
       rmSync(prefix, { recursive: true, force: true });
     },
   };
+  let lastProbe = 'no probe yet';
   try {
     await until(
       'edge /healthz',
-      async () => (await get(admin, 'localhost', '/healthz').catch(() => null))?.status === 200,
+      async () => {
+        const r = await get(admin, 'localhost', '/healthz').catch((e: unknown) => {
+          lastProbe = String(e);
+          return null;
+        });
+        if (r) lastProbe = `HTTP ${r.status}`;
+        return r?.status === 200;
+      },
       10_000,
-    );
+    ).catch((err: unknown) => {
+      const state = child.exitCode ?? child.signalCode ?? 'running';
+      throw new Error(
+        `${String(err)} (admin port ${admin}, last probe: ${lastProbe}, nginx ${state})`,
+      );
+    });
     // The subscriber is up when the gauge says so (the first events must not be lost).
     await until('edge subscriber', async () =>
       (await get(admin, 'localhost', '/metrics')).body.includes('cirrus_edge_pubsub_connected 1'),
