@@ -188,16 +188,13 @@ class ByteWindow {
   private start = 0;
   private end = 0;
   private kept = 0;
-  private done: boolean;
+  private done = false;
 
   constructor(
-    private readonly readInto: ReadInto | undefined,
-    first: Buffer,
-    private readonly chunk = 1 << 20,
+    private readonly readInto: ReadInto,
+    private readonly chunk: number,
   ) {
-    this.buf = first;
-    this.end = readInto ? 0 : first.length;
-    this.done = !readInto;
+    this.buf = Buffer.allocUnsafe(2 * chunk);
   }
 
   /** Bytes before `offset` are no longer needed. */
@@ -228,7 +225,7 @@ class ByteWindow {
 
   /** Reads the next chunk, dropping released bytes first; false at the end of the input. */
   private more(): boolean {
-    if (this.done || !this.readInto) return false;
+    if (this.done) return false;
     const keepFrom = Math.max(this.start, Math.min(this.kept, this.end));
     const live = this.end - keepFrom;
     if (keepFrom > this.start) {
@@ -313,29 +310,13 @@ function readKey(w: ByteWindow, i: number): [string, number] {
 }
 
 /**
- * JSON.parse of an object's text, except that the members named in `maps` (objects: the
- * domains) come back as Maps, parsed an entry at a time with `pause` awaited every
- * `entriesPerSlice` entries. Rejects what JSON.parse rejects (a half-written file): every
- * key and value goes through JSON.parse, and the text around them is checked here.
- */
-export async function parseJsonSlices(
-  text: string,
-  maps: ReadonlySet<string>,
-  pause: () => Promise<void>,
-  entriesPerSlice = 500,
-): Promise<Record<string, unknown>> {
-  return parseWindow(
-    new ByteWindow(undefined, Buffer.from(text, 'utf8')),
-    maps,
-    pause,
-    entriesPerSlice,
-  );
-}
-
-/**
- * parseJsonSlices of the file at `path`, read a chunk at a time from one open descriptor
- * (so a file renamed over meanwhile is still read whole, as it was when opened). Reads are
- * synchronous, a chunk (1 MiB) each: under a millisecond from the page cache.
+ * JSON.parse of the object in the file at `path`, except that the members named in `maps`
+ * (objects: the domains) come back as Maps, parsed an entry at a time with `pause` awaited
+ * every `entriesPerSlice` entries. Rejects what JSON.parse rejects (a half-written file):
+ * every key and value goes through JSON.parse, and the text around them is checked here.
+ * Read a chunk at a time from one open descriptor (so a file renamed over meanwhile is
+ * still read whole, as it was when opened); reads are synchronous, a chunk (1 MiB) each:
+ * under a millisecond from the page cache.
  */
 export async function readJsonFileSlices(
   path: string,
@@ -347,15 +328,11 @@ export async function readJsonFileSlices(
   const fd = openSync(path, 'r');
   try {
     let position = 0;
-    const window = new ByteWindow(
-      (into, at) => {
-        const n = readSync(fd, into, at, Math.min(chunkBytes, into.length - at), position);
-        position += n;
-        return n;
-      },
-      Buffer.allocUnsafe(2 * chunkBytes),
-      chunkBytes,
-    );
+    const window = new ByteWindow((into, at) => {
+      const n = readSync(fd, into, at, Math.min(chunkBytes, into.length - at), position);
+      position += n;
+      return n;
+    }, chunkBytes);
     return await parseWindow(window, maps, pause, entriesPerSlice);
   } finally {
     closeSync(fd);

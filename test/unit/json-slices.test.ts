@@ -1,20 +1,14 @@
 // The embedded store's sliced serialiser must write exactly what JSON.stringify writes for
 // the same state (files stay readable by older versions and by `bench/state-file.mjs`'s
 // readers), whatever the slice size, and capture the state at the call; the sliced parser
-// must read what JSON.parse reads and reject what it rejects, from a string or from a file
-// read a chunk at a time (wherever a chunk ends: inside a key, a value, an escape or a
-// multibyte character).
-import { describe, it } from 'node:test';
+// must read what JSON.parse reads and reject what it rejects, from a file read a chunk at
+// a time (wherever a chunk ends: inside a key, a value, an escape or a multibyte character).
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  jsonSliceBytes,
-  jsonSlices,
-  parseJsonSlices,
-  readJsonFileSlices,
-} from '../../src/store/json-slices.js';
+import { jsonSliceBytes, jsonSlices, readJsonFileSlices } from '../../src/store/json-slices.js';
 
 const asPlain = (state: Record<string, unknown>) =>
   Object.fromEntries(
@@ -92,10 +86,24 @@ describe('jsonSlices', () => {
   });
 });
 
-describe('parseJsonSlices', () => {
+describe('readJsonFileSlices', () => {
   const MAPS = new Set(['domains']);
   const now = () => Promise.resolve();
-  /** JSON.parse, with the members named in MAPS as Maps: what parseJsonSlices must return. */
+  const textDir = mkdtempSync(join(tmpdir(), 'cirrus-json-text-'));
+  after(() => rmSync(textDir, { recursive: true, force: true }));
+  let textsWritten = 0;
+  /** `text` written to a file and read back 7 bytes a chunk (see below for other sizes). */
+  const parseJsonSlices = (
+    text: string,
+    maps: ReadonlySet<string>,
+    pause: () => Promise<void>,
+    entriesPerSlice?: number,
+  ) => {
+    const file = join(textDir, `${++textsWritten}.json`);
+    writeFileSync(file, text);
+    return readJsonFileSlices(file, maps, pause, entriesPerSlice, 7);
+  };
+  /** JSON.parse, with the members named in MAPS as Maps: what the reader must return. */
   const expected = (text: string) => {
     const o = JSON.parse(text) as Record<string, unknown>;
     for (const k of MAPS)
